@@ -1,0 +1,587 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// ErrMismatch is returned when a state does not belong to the definition it is advanced with.
+var ErrMismatch = errors.New("state does not match definition")
+
+// Advance applies inputs to a run's state at time now and decides what happens next. It never
+// changes st (the new state is returned) and is deterministic: the same arguments always give
+// the same result. Inputs that no longer apply (a result delivered twice, a late result of a
+// timed-out attempt) are listed in Decision.Ignored and change nothing.
+func Advance(def Definition, st State, inputs []Input, now time.Time) (State, Decision, error) {
+	if err := match(def, st); err != nil {
+		return st, Decision{}, err
+	}
+	a := &advancer{def: &def, s: st.clone(), now: now, ms: millis(now)}
+	if a.s.Done() {
+		for _, in := range inputs {
+			a.ignore(in, "the run has ended")
+		}
+		a.d.Done = true
+		return a.s, a.d, nil
+	}
+	if a.s.Status == Pending {
+		a.s.Status = InProgress
+		a.s.Started = a.ms
+		a.event(PipelineEvent, Started, -1, -1, "")
+	}
+	for _, in := range inputs {
+		if a.s.Done() {
+			a.ignore(in, "the run has ended")
+			continue
+		}
+		a.apply(in)
+	}
+	if !a.s.Done() {
+		a.timeouts()
+		a.progress()
+	}
+	a.wake()
+	a.d.Done = a.s.Done()
+	return a.s, a.d, nil
+}
+
+func match(def Definition, st State) error {
+	switch {
+	case st.Version != StateVersion:
+		return fmt.Errorf("%w: state version %d, engine reads %d", ErrMismatch, st.Version, StateVersion)
+	case st.Pipeline != def.Pipeline:
+		return fmt.Errorf("%w: state of pipeline %q, definition of %q", ErrMismatch, st.Pipeline, def.Pipeline)
+	case len(st.Stages) != len(def.Stages):
+		return fmt.Errorf("%w: %d stages in state, %d defined", ErrMismatch, len(st.Stages), len(def.Stages))
+	case len(def.Stages) == 0:
+		return fmt.Errorf("%w: the definition has no stages", ErrMismatch)
+	case st.Stage < 0 || st.Stage >= len(def.Stages):
+		return fmt.Errorf("%w: current stage %d out of range", ErrMismatch, st.Stage)
+	}
+	for i := range def.Stages {
+		if len(st.Stages[i].Actions) != len(def.Stages[i].Actions) {
+			return fmt.Errorf("%w: stage %q has %d actions in state, %d defined", ErrMismatch,
+				def.Stages[i].Name, len(st.Stages[i].Actions), len(def.Stages[i].Actions))
+		}
+	}
+	return nil
+}
+
+// advancer carries one Advance call's working values.
+type advancer struct {
+	def *Definition
+	s   State
+	d   Decision
+	now time.Time
+	ms  int64
+}
+
+func (a *advancer) mode() Mode {
+	if a.def.Mode == "" {
+		return ModeSuperseded
+	}
+	return a.def.Mode
+}
+
+func (a *advancer) ignore(in Input, why string) {
+	what := string(in.Kind)
+	if in.Stage != "" {
+		what += " " + in.Stage
+	}
+	if in.Action != "" {
+		what += "/" + in.Action
+	}
+	if in.Attempt != 0 {
+		what += fmt.Sprintf("#%d", in.Attempt)
+	}
+	a.d.Ignored = append(a.d.Ignored, what+": "+why)
+}
+
+func (a *advancer) apply(in Input) {
+	switch in.Kind {
+	case KindCancel:
+		a.cancel(in.Message)
+	case KindSuperseded:
+		if a.current().Status != Waiting {
+			a.ignore(in, "the run is not waiting for a stage")
+			return
+		}
+		msg := "superseded"
+		if in.By != "" {
+			msg += " by run " + in.By
+		}
+		a.end(Superseded, msg)
+	case KindGranted:
+		sg := a.current()
+		if sg.Status != Waiting || a.def.Stages[a.s.Stage].Name != in.Stage {
+			a.ignore(in, "the run is not waiting for that stage")
+			return
+		}
+		sg.Locked = true
+		a.enter()
+	case KindResult:
+		a.result(in)
+	default:
+		a.ignore(in, "unknown input kind")
+	}
+}
+
+func (a *advancer) current() *StageState { return &a.s.Stages[a.s.Stage] }
+
+func (a *advancer) find(stage, action string) (int, int, bool) {
+	for i := range a.def.Stages {
+		if a.def.Stages[i].Name != stage {
+			continue
+		}
+		for j := range a.def.Stages[i].Actions {
+			if a.def.Stages[i].Actions[j].Name == action {
+				return i, j, true
+			}
+		}
+	}
+	return 0, 0, false
+}
+
+func (a *advancer) result(in Input) {
+	i, j, ok := a.find(in.Stage, in.Action)
+	if !ok {
+		a.ignore(in, "no such action")
+		return
+	}
+	as := &a.s.Stages[i].Actions[j]
+	if as.Status != InProgress || as.Attempt != in.Attempt {
+		a.ignore(in, fmt.Sprintf("attempt %d is not running (attempt %d is %s)", in.Attempt, as.Attempt, statusText(as.Status)))
+		return
+	}
+	if in.External != "" {
+		as.External = in.External
+	}
+	switch in.Status {
+	case Succeeded:
+		act := &a.def.Stages[i].Actions[j]
+		if !as.Rollback {
+			for _, name := range act.Outputs {
+				if in.Outputs[name] == "" {
+					a.failAttempt(i, j, fmt.Sprintf("the action did not produce its output artifact %q", name), true)
+					return
+				}
+			}
+			for _, name := range act.Outputs {
+				if a.s.Artifacts == nil {
+					a.s.Artifacts = map[string]string{}
+				}
+				a.s.Artifacts[name] = in.Outputs[name]
+			}
+			if act.Namespace != "" {
+				for k, v := range in.Variables {
+					a.s.setVar(act.Namespace, k, v)
+				}
+			}
+		}
+		as.Status = Succeeded
+		as.Ended = a.ms
+		as.Message = in.Message
+		a.event(ActionEvent, string(Succeeded), i, j, in.Message)
+	case Failed:
+		a.failAttempt(i, j, in.Message, in.Final)
+	default:
+		a.ignore(in, "a result's status must be SUCCEEDED or FAILED")
+	}
+}
+
+// failAttempt records a failed attempt and either schedules the action's next attempt with
+// backoff or leaves it failed for the stage to handle.
+func (a *advancer) failAttempt(i, j int, msg string, final bool) {
+	act := &a.def.Stages[i].Actions[j]
+	as := &a.s.Stages[i].Actions[j]
+	as.Status = Failed
+	as.Ended = a.ms
+	as.Deadline = 0
+	as.Message = msg
+	a.event(ActionEvent, string(Failed), i, j, msg)
+	if final || as.Rollback || act.Provider == ProviderApproval || as.Tries >= act.Retry.MaxAttempts {
+		return
+	}
+	as.Status = Waiting
+	as.Due = a.ms + backoff(act.Retry, as.Tries).Milliseconds()
+}
+
+// backoff is the wait after the n-th failed attempt: Backoff × Factor^(n-1), capped.
+func backoff(p RetryPolicy, n int) time.Duration {
+	f := p.Factor
+	if f <= 0 {
+		f = 2
+	}
+	d := float64(p.Backoff) * math.Pow(f, float64(n-1))
+	if p.MaxBackoff > 0 && d > float64(p.MaxBackoff) {
+		return p.MaxBackoff
+	}
+	if d > float64(math.MaxInt64/2) {
+		return time.Duration(math.MaxInt64 / 2)
+	}
+	return time.Duration(d)
+}
+
+// timeouts fails every running attempt whose deadline has passed and asks for it to be stopped.
+func (a *advancer) timeouts() {
+	sg := a.current()
+	if sg.Status != InProgress {
+		return
+	}
+	i := a.s.Stage
+	for j := range sg.Actions {
+		as := &sg.Actions[j]
+		if as.Status != InProgress || as.Deadline == 0 || a.ms < as.Deadline {
+			continue
+		}
+		act := &a.def.Stages[i].Actions[j]
+		a.d.Stop = append(a.d.Stop, a.task(i, j, nil))
+		a.failAttempt(i, j, fmt.Sprintf("timed out after %s", act.Timeout), act.Provider == ProviderApproval)
+	}
+}
+
+// progress moves the run on as far as it can go now: through stage locks, run-order groups,
+// stage retries, rollbacks and into the next stages.
+func (a *advancer) progress() {
+	for !a.s.Done() {
+		sg := a.current()
+		switch sg.Status {
+		case Pending:
+			if a.mode() == ModeParallel {
+				a.enter()
+				continue
+			}
+			sg.Status = Waiting
+			a.d.Acquire = a.def.Stages[a.s.Stage].Name
+			return
+		case Waiting:
+			// Asking again is harmless (Lane.Acquire is idempotent) and heals a lost request.
+			a.d.Acquire = a.def.Stages[a.s.Stage].Name
+			return
+		case InProgress:
+			if !a.step() {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+func (a *advancer) enter() {
+	sg := a.current()
+	sg.Status = InProgress
+	sg.Started = a.ms
+	a.event(StageEvent, Started, a.s.Stage, -1, "")
+}
+
+// step runs the current stage's groups; it reports true when the stage succeeded and the run
+// moved to the next stage.
+func (a *advancer) step() bool {
+	i := a.s.Stage
+	sg := a.current()
+	def := &a.def.Stages[i]
+	for _, order := range runOrders(def) {
+		done, failed, busy := true, false, false
+		for j := range def.Actions {
+			act := &def.Actions[j]
+			if runOrder(act) != order || (sg.RollingBack && act.Provider == ProviderApproval) {
+				continue
+			}
+			as := &sg.Actions[j]
+			switch as.Status {
+			case Succeeded, Skipped:
+				continue
+			case Failed:
+				failed = true
+			case InProgress:
+				busy = true
+			case Waiting, Pending:
+				if (as.Status == Pending || as.Due <= a.ms) && !a.start(i, j) {
+					failed = true
+				} else {
+					busy = true
+				}
+			}
+			done = false
+		}
+		if done {
+			continue
+		}
+		if busy {
+			return false
+		}
+		if failed {
+			return a.stageFailed()
+		}
+	}
+	if sg.RollingBack {
+		cause := sg.Message
+		a.finishStage(Failed, "rolled back to the previous successful run after: "+cause)
+		a.end(Failed, cause)
+		return false
+	}
+	a.finishStage(Succeeded, "")
+	a.s.Stage++
+	if a.s.Stage == len(a.def.Stages) {
+		a.s.Stage = len(a.def.Stages) - 1
+		a.end(Succeeded, "")
+	}
+	return true
+}
+
+// stageFailed applies the stage's on_failure policy once no action of the failed group is
+// still running. It reports true when the stage moved the run on.
+func (a *advancer) stageFailed() bool {
+	i := a.s.Stage
+	sg := a.current()
+	def := &a.def.Stages[i]
+	cause := a.failure(i)
+	if sg.RollingBack {
+		first := sg.Message
+		a.finishStage(Failed, "rollback failed: "+cause+" (after: "+first+")")
+		a.end(Failed, first+"; rollback failed: "+cause)
+		return false
+	}
+	switch def.OnFailure.Result {
+	case Retry:
+		if sg.Retries < max(def.OnFailure.Attempts, 1) {
+			sg.Retries++
+			for j := range sg.Actions {
+				as := &sg.Actions[j]
+				if def.OnFailure.Scope == AllActions || as.Status == Failed {
+					*as = ActionState{Attempt: as.Attempt}
+				}
+			}
+			a.event(StageEvent, Resumed, i, -1, fmt.Sprintf("retry %d of %d after: %s", sg.Retries, max(def.OnFailure.Attempts, 1), cause))
+			return a.step()
+		}
+		cause += fmt.Sprintf(" (stage retried %d times)", sg.Retries)
+	case Rollback:
+		if why := a.cannotRollBack(i); why != "" {
+			cause += "; cannot roll back: " + why
+			break
+		}
+		sg.RollingBack = true
+		sg.Message = cause
+		for j := range sg.Actions {
+			as := &sg.Actions[j]
+			if def.Actions[j].Provider == ProviderApproval {
+				continue
+			}
+			*as = ActionState{Attempt: as.Attempt, Rollback: true}
+		}
+		a.event(StageEvent, RollingBack, i, -1, cause)
+		return a.step()
+	}
+	a.finishStage(Failed, cause)
+	a.end(Failed, cause)
+	return false
+}
+
+// failure describes the stage's failed actions, for messages.
+func (a *advancer) failure(i int) string {
+	for j, as := range a.s.Stages[i].Actions {
+		if as.Status == Failed {
+			return fmt.Sprintf("action %s failed: %s", a.def.Stages[i].Actions[j].Name, as.Message)
+		}
+	}
+	return "an action failed"
+}
+
+func (a *advancer) cannotRollBack(i int) string {
+	if len(a.s.Previous) == 0 {
+		return "no earlier successful run"
+	}
+	for _, act := range a.def.Stages[i].Actions {
+		for _, in := range act.Inputs {
+			if a.s.Previous[in] == "" {
+				return fmt.Sprintf("the last successful run has no artifact %q", in)
+			}
+		}
+	}
+	return ""
+}
+
+func (a *advancer) finishStage(st Status, msg string) {
+	sg := a.current()
+	sg.Status = st
+	sg.Ended = a.ms
+	sg.Message = msg
+	a.event(StageEvent, string(st), a.s.Stage, -1, msg)
+	a.release()
+}
+
+func (a *advancer) release() {
+	sg := a.current()
+	if !sg.Locked && sg.Status != Waiting {
+		return
+	}
+	sg.Locked = false
+	name := a.def.Stages[a.s.Stage].Name
+	if !slices.Contains(a.d.Release, name) {
+		a.d.Release = append(a.d.Release, name)
+	}
+}
+
+// start begins the next attempt of action j of stage i. It reports false when the attempt
+// failed before it could start (an unresolvable variable or a missing artifact).
+func (a *advancer) start(i, j int) bool {
+	act := &a.def.Stages[i].Actions[j]
+	as := &a.s.Stages[i].Actions[j]
+	as.Attempt++
+	as.Tries++
+	as.Status = InProgress
+	as.Started = a.ms
+	as.Ended, as.Due, as.Deadline = 0, 0, 0
+	as.Message, as.External = "", ""
+	var problem error
+	t := a.task(i, j, &problem)
+	if problem != nil {
+		a.failAttempt(i, j, problem.Error(), true)
+		return false
+	}
+	if act.Timeout > 0 {
+		as.Deadline = a.ms + act.Timeout.Milliseconds()
+	}
+	a.event(ActionEvent, Started, i, j, "")
+	a.d.Start = append(a.d.Start, t)
+	return true
+}
+
+// task builds the attempt's task; when problem is not nil, it receives the first reason the
+// task cannot run.
+func (a *advancer) task(i, j int, problem *error) Task {
+	act := &a.def.Stages[i].Actions[j]
+	as := &a.s.Stages[i].Actions[j]
+	t := Task{
+		Run: a.s.Run, Pipeline: a.s.Pipeline, Stage: a.def.Stages[i].Name, Action: act.Name,
+		Attempt: as.Attempt, Provider: act.Provider, Outputs: act.Outputs,
+		Namespace: act.Namespace, Rollback: as.Rollback, Timeout: act.Timeout,
+	}
+	if len(act.Inputs) > 0 {
+		from := a.s.Artifacts
+		if as.Rollback {
+			from = a.s.Previous
+		}
+		t.Inputs = make(map[string]string, len(act.Inputs))
+		for _, name := range act.Inputs {
+			loc := from[name]
+			if loc == "" && problem != nil && *problem == nil {
+				*problem = fmt.Errorf("input artifact %q is not available", name)
+			}
+			t.Inputs[name] = loc
+		}
+	}
+	if act.Config != nil {
+		cfg, err := resolve(act.Config, a.s.Vars)
+		if err != nil && problem != nil && *problem == nil {
+			*problem = err
+		}
+		t.Config, _ = cfg.(map[string]any)
+	}
+	return t
+}
+
+// cancel stops everything running and ends the run as canceled.
+func (a *advancer) cancel(msg string) {
+	if msg == "" {
+		msg = "canceled"
+	}
+	i := a.s.Stage
+	sg := a.current()
+	for j := range sg.Actions {
+		as := &sg.Actions[j]
+		switch as.Status {
+		case InProgress:
+			a.d.Stop = append(a.d.Stop, a.task(i, j, nil))
+		case Waiting:
+		default:
+			continue
+		}
+		as.Status = Canceled
+		as.Ended = a.ms
+		as.Message = msg
+		a.event(ActionEvent, string(Canceled), i, j, msg)
+	}
+	if sg.Status == InProgress || sg.Status == Waiting {
+		a.release()
+		sg.Status = Canceled
+		sg.Ended = a.ms
+		sg.Message = msg
+		a.event(StageEvent, string(Canceled), i, -1, msg)
+	}
+	a.end(Canceled, msg)
+}
+
+// end finishes the run.
+func (a *advancer) end(st Status, msg string) {
+	if sg := a.current(); sg.Status == Waiting || sg.Locked {
+		a.release()
+	}
+	a.s.Status = st
+	a.s.Ended = a.ms
+	a.s.Message = msg
+	a.event(PipelineEvent, string(st), -1, -1, msg)
+}
+
+// wake sets WakeAt to the earliest retry or deadline of the current stage.
+func (a *advancer) wake() {
+	if a.s.Done() {
+		return
+	}
+	var next int64
+	for _, as := range a.current().Actions {
+		t := int64(0)
+		switch as.Status {
+		case Waiting:
+			t = as.Due
+		case InProgress:
+			t = as.Deadline
+		}
+		if t > 0 && (next == 0 || t < next) {
+			next = t
+		}
+	}
+	if next > 0 {
+		a.d.WakeAt = Time(next)
+	}
+}
+
+func (a *advancer) event(typ EventType, state string, i, j int, msg string) {
+	e := Event{Type: typ, State: state, Pipeline: a.s.Pipeline, Run: a.s.Run, Time: a.now, Message: msg}
+	if i >= 0 {
+		e.Stage = a.def.Stages[i].Name
+	}
+	if j >= 0 {
+		act := &a.def.Stages[i].Actions[j]
+		as := &a.s.Stages[i].Actions[j]
+		e.Action, e.Provider, e.Attempt, e.Rollback = act.Name, act.Provider, as.Attempt, as.Rollback
+	}
+	a.d.Events = append(a.d.Events, e)
+}
+
+func runOrder(a *Action) int { return max(a.RunOrder, 1) }
+
+// runOrders lists a stage's distinct run orders, ascending.
+func runOrders(s *Stage) []int {
+	orders := make([]int, 0, 4)
+	for j := range s.Actions {
+		o := runOrder(&s.Actions[j])
+		if !slices.Contains(orders, o) {
+			orders = append(orders, o)
+		}
+	}
+	slices.Sort(orders)
+	return orders
+}
+
+func statusText(s Status) string {
+	if s == Pending {
+		return "PENDING"
+	}
+	return string(s)
+}

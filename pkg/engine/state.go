@@ -1,0 +1,201 @@
+package engine
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+)
+
+// StateVersion is the schema version written into every State; a state of another version is
+// refused rather than misread.
+const StateVersion = 1
+
+// Status is the state of a run, a stage or an action. The values are CodePipeline's execution
+// states, so events built from them read like CodePipeline's.
+type Status string
+
+const (
+	// Pending is not started yet (the zero value, omitted from JSON).
+	Pending Status = ""
+	// InProgress is running.
+	InProgress Status = "IN_PROGRESS"
+	// Waiting is a stage waiting for its lock, or an action waiting for its retry backoff.
+	Waiting Status = "WAITING"
+	// Succeeded, Failed, Canceled, Superseded and Skipped are final.
+	Succeeded  Status = "SUCCEEDED"
+	Failed     Status = "FAILED"
+	Canceled   Status = "CANCELED"
+	Superseded Status = "SUPERSEDED"
+	Skipped    Status = "SKIPPED"
+)
+
+// Final reports whether nothing more will happen to the thing in this status.
+func (s Status) Final() bool {
+	switch s {
+	case Succeeded, Failed, Canceled, Superseded, Skipped:
+		return true
+	}
+	return false
+}
+
+// State is everything the engine remembers about one run between two Advance calls. It is
+// compact JSON because it travels through Step Functions (256 KB payload limit): short keys,
+// times as Unix milliseconds, empty values omitted.
+type State struct {
+	Version  int    `json:"v"`
+	Run      string `json:"run"`
+	Pipeline string `json:"p"`
+	// Seq orders runs of one pipeline; a higher Seq is newer (superseded mode).
+	Seq     int64  `json:"seq,omitempty"`
+	Status  Status `json:"s,omitempty"`
+	Started int64  `json:"t0,omitempty"`
+	Ended   int64  `json:"t1,omitempty"`
+	// Stage is the index of the current stage.
+	Stage  int          `json:"i,omitempty"`
+	Stages []StageState `json:"g"`
+	// Vars holds variables by namespace: source, env, pipeline, variables and action namespaces.
+	Vars map[string]map[string]string `json:"vars,omitempty"`
+	// Artifacts maps artifact names to their locations (a path or an S3 URI).
+	Artifacts map[string]string `json:"a,omitempty"`
+	// Previous holds the artifact locations of the last successful run, for rollbacks.
+	Previous map[string]string `json:"prev,omitempty"`
+	// Message says why the run ended when it did not succeed.
+	Message string `json:"m,omitempty"`
+}
+
+// StageState is one stage of a run.
+type StageState struct {
+	Status Status `json:"s,omitempty"`
+	// Locked is true while the run holds this stage's lock.
+	Locked bool `json:"l,omitempty"`
+	// Retries counts stage retries used by on_failure: retry.
+	Retries int `json:"r,omitempty"`
+	// RollingBack is true once on_failure: rollback has started re-running the stage.
+	RollingBack bool          `json:"rb,omitempty"`
+	Started     int64         `json:"t0,omitempty"`
+	Ended       int64         `json:"t1,omitempty"`
+	Message     string        `json:"m,omitempty"`
+	Actions     []ActionState `json:"a"`
+}
+
+// ActionState is one action of a run's stage.
+type ActionState struct {
+	Status Status `json:"s,omitempty"`
+	// Attempt numbers every start of the action in this run, retries and rollbacks included,
+	// so a late result of an earlier attempt is recognised and ignored.
+	Attempt int `json:"n,omitempty"`
+	// Tries counts attempts since the stage (re)started, for the action's retry policy.
+	Tries int `json:"try,omitempty"`
+	// Rollback marks an attempt that redeploys the previous run's artifacts.
+	Rollback bool  `json:"rb,omitempty"`
+	Started  int64 `json:"t0,omitempty"`
+	Ended    int64 `json:"t1,omitempty"`
+	// Due is when a Waiting action's next attempt may start.
+	Due int64 `json:"due,omitempty"`
+	// Deadline is when a running attempt times out.
+	Deadline int64  `json:"dl,omitempty"`
+	Message  string `json:"m,omitempty"`
+	// External is the executor's reference for the attempt (a build id, a log file).
+	External string `json:"x,omitempty"`
+}
+
+// RunInfo is what the caller knows when a run is created.
+type RunInfo struct {
+	// ID names the run; unique among the pipeline's runs.
+	ID string
+	// Seq orders the pipeline's runs (a run number).
+	Seq int64
+	// Variables seeds namespaces known before anything runs: source, env, pipeline, variables.
+	Variables map[string]map[string]string
+	// Previous holds the artifacts of the pipeline's last successful run, if any.
+	Previous map[string]string
+}
+
+// New returns the state of a run that has not started. The first Advance starts it.
+func New(def Definition, info RunInfo) State {
+	st := State{
+		Version:  StateVersion,
+		Run:      info.ID,
+		Pipeline: def.Pipeline,
+		Seq:      info.Seq,
+		Stages:   make([]StageState, len(def.Stages)),
+		Previous: cloneFlat(info.Previous),
+	}
+	for i, sg := range def.Stages {
+		st.Stages[i].Actions = make([]ActionState, len(sg.Actions))
+	}
+	st.setVar("pipeline", "name", def.Pipeline)
+	st.setVar("pipeline", "execution_id", info.ID)
+	st.setVar("pipeline", "run_number", strconv.FormatInt(info.Seq, 10))
+	for ns, vars := range info.Variables {
+		for k, v := range vars {
+			st.setVar(ns, k, v)
+		}
+	}
+	return st
+}
+
+// Done reports whether the run has ended.
+func (s State) Done() bool { return s.Status.Final() }
+
+// Marshal encodes the state as compact JSON.
+func (s State) Marshal() ([]byte, error) { return json.Marshal(s) }
+
+// Unmarshal decodes a state written by Marshal.
+func Unmarshal(data []byte) (State, error) {
+	var s State
+	if err := json.Unmarshal(data, &s); err != nil {
+		return State{}, err
+	}
+	return s, nil
+}
+
+func (s *State) setVar(ns, name, value string) {
+	if s.Vars == nil {
+		s.Vars = map[string]map[string]string{}
+	}
+	if s.Vars[ns] == nil {
+		s.Vars[ns] = map[string]string{}
+	}
+	s.Vars[ns][name] = value
+}
+
+// clone deep-copies the state so Advance never changes its caller's value.
+func (s State) clone() State {
+	c := s
+	c.Stages = make([]StageState, len(s.Stages))
+	for i, sg := range s.Stages {
+		c.Stages[i] = sg
+		c.Stages[i].Actions = append([]ActionState(nil), sg.Actions...)
+	}
+	if s.Vars != nil {
+		c.Vars = make(map[string]map[string]string, len(s.Vars))
+		for ns, vars := range s.Vars {
+			c.Vars[ns] = cloneFlat(vars)
+		}
+	}
+	c.Artifacts = cloneFlat(s.Artifacts)
+	c.Previous = cloneFlat(s.Previous)
+	return c
+}
+
+func cloneFlat(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]string, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+// Time converts one of the state's Unix-millisecond fields to a time; zero stays zero.
+func Time(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}

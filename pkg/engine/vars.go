@@ -1,0 +1,69 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+)
+
+// resolve returns a copy of v with every #{namespace.name} in its strings replaced by the
+// variable's value. CodePipeline fails an action whose variable cannot be resolved rather
+// than passing the text on, and so does stepline: the first unknown variable is an error.
+func resolve(v any, vars map[string]map[string]string) (any, error) {
+	switch v := v.(type) {
+	case string:
+		return expand(v, vars)
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		var first error
+		for k, e := range v {
+			r, err := resolve(e, vars)
+			if err != nil && first == nil {
+				first = err
+			}
+			out[k] = r
+		}
+		return out, first
+	case []any:
+		out := make([]any, len(v))
+		var first error
+		for k, e := range v {
+			r, err := resolve(e, vars)
+			if err != nil && first == nil {
+				first = err
+			}
+			out[k] = r
+		}
+		return out, first
+	default:
+		return v, nil
+	}
+}
+
+// expand replaces the variables of one string.
+func expand(s string, vars map[string]map[string]string) (string, error) {
+	if !strings.Contains(s, "#{") {
+		return s, nil
+	}
+	var b strings.Builder
+	rest := s
+	for {
+		open := strings.Index(rest, "#{")
+		if open < 0 {
+			b.WriteString(rest)
+			return b.String(), nil
+		}
+		end := strings.IndexByte(rest[open:], '}')
+		if end < 0 {
+			return s, fmt.Errorf("unterminated variable in %q", s)
+		}
+		ref := rest[open+2 : open+end]
+		ns, name, ok := strings.Cut(ref, ".")
+		val, found := vars[ns][name]
+		if !ok || !found {
+			return s, fmt.Errorf("unresolved variable #{%s}", ref)
+		}
+		b.WriteString(rest[:open])
+		b.WriteString(val)
+		rest = rest[open+end+1:]
+	}
+}
