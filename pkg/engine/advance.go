@@ -467,13 +467,13 @@ func (a *advancer) task(i, j int, problem *error) Task {
 		if as.Rollback {
 			from = a.s.Previous
 		}
-		t.Inputs = make(map[string]string, len(act.Inputs))
-		for _, name := range act.Inputs {
+		t.Inputs = make([]Artifact, len(act.Inputs))
+		for k, name := range act.Inputs {
 			loc := from[name]
 			if loc == "" && problem != nil && *problem == nil {
 				*problem = fmt.Errorf("input artifact %q is not available", name)
 			}
-			t.Inputs[name] = loc
+			t.Inputs[k] = Artifact{Name: name, Location: loc}
 		}
 	}
 	if act.Config != nil {

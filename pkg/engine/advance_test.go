@@ -36,12 +36,12 @@ func TestStagesRunInOrderAndTheRunSucceeds(t *testing.T) {
 	assert.Empty(t, d.Start, "run_order 2 waits for the whole first group")
 	d = r.succeed("Build", "Compile", "VERSION", "1.2.3")
 	assert.Equal(t, []string{"Build/Package#1"}, names(d.Start))
-	assert.Equal(t, map[string]string{"bin": "loc:bin:r1"}, d.Start[0].Inputs, "artifacts flow from outputs to inputs")
+	assert.Equal(t, []Artifact{{Name: "bin", Location: "loc:bin:r1"}}, d.Start[0].Inputs, "artifacts flow from outputs to inputs")
 
 	d = r.succeed("Build", "Package")
 	require.Len(t, d.Start, 1)
 	assert.Equal(t, "/srv/1.2.3/main", d.Start[0].Config["path"], "variables of earlier actions are resolved")
-	assert.Equal(t, "loc:pkg:r1", d.Start[0].Inputs["pkg"])
+	assert.Equal(t, "loc:pkg:r1", d.Start[0].Input("pkg"))
 
 	d = r.succeed("Deploy", "Release")
 	assert.True(t, d.Done)
@@ -258,7 +258,7 @@ func TestRollback(t *testing.T) {
 		d := r.fail("Deploy", "Check", false)
 		require.Equal(t, []string{"Deploy/Release#2"}, names(d.Start), "approvals are not asked again")
 		assert.True(t, d.Start[0].Rollback)
-		assert.Equal(t, map[string]string{"bin": "old-bin"}, d.Start[0].Inputs)
+		assert.Equal(t, []Artifact{{Name: "bin", Location: "old-bin"}}, d.Start[0].Inputs)
 		assert.Contains(t, states(d.Events), "stage:ROLLING_BACK:Deploy")
 		d = r.succeed("Deploy", "Release")
 		assert.Equal(t, []string{"Deploy/Check#2"}, names(d.Start))

@@ -53,8 +53,9 @@ type Task struct {
 	Provider string `json:"provider"`
 	// Config is the action's configuration with every #{ns.name} variable resolved.
 	Config map[string]any `json:"config,omitempty"`
-	// Inputs maps input artifact names to their locations.
-	Inputs map[string]string `json:"inputs,omitempty"`
+	// Inputs are the input artifacts in the action's order; the first is the primary one
+	// (CodeBuild's primary source).
+	Inputs []Artifact `json:"inputs,omitempty"`
 	// Outputs are the artifact names the action must produce.
 	Outputs   []string `json:"outputs,omitempty"`
 	Namespace string   `json:"namespace,omitempty"`
@@ -62,6 +63,22 @@ type Task struct {
 	Rollback bool `json:"rollback,omitempty"`
 	// Timeout is how long the attempt may run (zero: no limit).
 	Timeout time.Duration `json:"timeout,omitempty"`
+}
+
+// Artifact is a named artifact and where it is stored.
+type Artifact struct {
+	Name     string `json:"name"`
+	Location string `json:"location"`
+}
+
+// Input returns the location of the named input artifact, or "".
+func (t Task) Input(name string) string {
+	for _, a := range t.Inputs {
+		if a.Name == name {
+			return a.Location
+		}
+	}
+	return ""
 }
 
 // ID names the attempt uniquely and stably: run, stage, action and attempt number.

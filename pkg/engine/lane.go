@@ -1,5 +1,7 @@
 package engine
 
+import "slices"
+
 // Lane is the lock of one stage of one pipeline, shared by all the pipeline's runs. The engine
 // only asks for a lane (Decision.Acquire) and gives it back (Decision.Release); a store keeps
 // the lanes and applies these pure rules atomically (a bbolt transaction locally, a DynamoDB
@@ -9,7 +11,13 @@ type Lane struct {
 	Holder string `json:"holder,omitempty"`
 	// Waiting are the runs waiting to enter, oldest arrival first.
 	Waiting []Waiter `json:"waiting,omitempty"`
+	// Gone remembers the latest superseded runs, so a run that learns of the lane only by
+	// asking again (another process) is told it was superseded instead of queuing anew.
+	Gone []string `json:"gone,omitempty"`
 }
+
+// goneKept bounds Lane.Gone: a run asks again within seconds, so a few names suffice.
+const goneKept = 16
 
 // Waiter is a run waiting for a lane.
 type Waiter struct {
@@ -42,11 +50,14 @@ func (l Lane) Acquire(mode Mode, run string, seq int64) (Lane, Grant) {
 			return l, Grant{}
 		}
 	}
+	if slices.Contains(l.Gone, run) {
+		return l, Grant{Superseded: []string{run}}
+	}
 	if l.Holder == "" && len(l.Waiting) == 0 {
 		l.Holder = run
 		return l, Grant{Granted: true}
 	}
-	next := Lane{Holder: l.Holder, Waiting: append([]Waiter(nil), l.Waiting...)}
+	next := Lane{Holder: l.Holder, Waiting: append([]Waiter(nil), l.Waiting...), Gone: append([]string(nil), l.Gone...)}
 	if mode != ModeSuperseded && mode != "" {
 		next.Waiting = append(next.Waiting, Waiter{Run: run, Seq: seq})
 		return next, Grant{}
@@ -62,6 +73,10 @@ func (l Lane) Acquire(mode Mode, run string, seq int64) (Lane, Grant) {
 		}
 	}
 	next.Waiting = []Waiter{newest}
+	next.Gone = append(next.Gone, g.Superseded...)
+	if len(next.Gone) > goneKept {
+		next.Gone = next.Gone[len(next.Gone)-goneKept:]
+	}
 	return next, g
 }
 
@@ -69,7 +84,7 @@ func (l Lane) Acquire(mode Mode, run string, seq int64) (Lane, Grant) {
 // when it ends while waiting. It returns the run that now holds the lane, if one was waiting;
 // that run must be sent a Granted input.
 func (l Lane) Release(run string) (Lane, string) {
-	next := Lane{Holder: l.Holder}
+	next := Lane{Holder: l.Holder, Gone: l.Gone}
 	for _, w := range l.Waiting {
 		if w.Run != run {
 			next.Waiting = append(next.Waiting, w)
@@ -80,7 +95,7 @@ func (l Lane) Release(run string) (Lane, string) {
 	}
 	next.Holder = ""
 	if len(next.Waiting) == 0 {
-		return Lane{}, ""
+		return Lane{Gone: next.Gone}, ""
 	}
 	next.Holder = next.Waiting[0].Run
 	next.Waiting = next.Waiting[1:]

@@ -117,9 +117,9 @@ func checkRandomRun(t *testing.T, rng *rand.Rand, def Definition, prev map[strin
 			if rollingBack[task.Stage] && !task.Rollback {
 				t.Fatalf("%s started during a rollback without being one", task.ID())
 			}
-			for name, loc := range task.Inputs {
-				if loc == "" {
-					t.Fatalf("%s started without its input %s", task.ID(), name)
+			for _, a := range task.Inputs {
+				if a.Location == "" {
+					t.Fatalf("%s started without its input %s", task.ID(), a.Name)
 				}
 			}
 			checkGroupOrder(t, def, r.st, task)
