@@ -1,0 +1,387 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/stepline/stepline/pkg/engine"
+)
+
+// ErrBusy is returned (wrapped) by Bolt when another process kept the history file locked
+// for longer than the open timeout.
+var ErrBusy = errors.New("another stepline process holds it")
+
+// Bucket names. Index keys end in orderKey, so a bucket scanned backwards yields runs newest
+// first without decoding a record that will not be returned.
+var (
+	bucketRuns      = []byte("runs")      // run id → JSON Record
+	bucketSeq       = []byte("seq")       // pipeline → last run number, decimal
+	bucketLanes     = []byte("lanes")     // pipeline NUL stage → JSON engine.Lane
+	bucketByTime    = []byte("by_time")   // orderKey → run id: every pipeline
+	bucketPipeline  = []byte("pipeline")  // pipeline NUL orderKey → run id
+	bucketSucceeded = []byte("succeeded") // pipeline NUL orderKey → run id, succeeded runs only
+)
+
+// Bolt is a Store in a bbolt file, for local runs.
+//
+// bbolt locks its file for as long as it is open, so a Bolt opens the file for each call and
+// closes it straight after: a `stepline runs` in a second terminal can read the history while
+// a run is writing it, waiting at most the open timeout for the writer's few milliseconds.
+// Reads open the file read-only, under a shared lock, so readers never wait for each other.
+// Within one process, share one Bolt per file: its mutex queues the calls, which the file
+// lock alone would do only by polling.
+type Bolt struct {
+	path    string
+	timeout time.Duration
+	mu      sync.RWMutex
+}
+
+var _ Store = (*Bolt)(nil)
+
+// Option configures a Bolt.
+type Option func(*Bolt)
+
+// WithTimeout sets how long a call waits for another process to release the file before it
+// fails with ErrBusy. The default is five seconds; zero or less keeps it, because bbolt would
+// read zero as "wait forever" and a stuck process would hang every other one.
+func WithTimeout(d time.Duration) Option {
+	return func(b *Bolt) {
+		if d > 0 {
+			b.timeout = d
+		}
+	}
+}
+
+// NewBolt returns a Store kept in the bbolt file at path. The file and its directory are
+// created by the first write; until then reads see an empty history.
+func NewBolt(path string, opts ...Option) *Bolt {
+	b := &Bolt{path: path, timeout: 5 * time.Second}
+	for _, o := range opts {
+		o(b)
+	}
+	return b
+}
+
+// view runs fn in a read-only transaction. fn is not called when the file does not exist
+// yet, so every reader must treat "no call" as an empty history.
+func (b *Bolt) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	// A file of size zero has just been created by a writer that has not initialised it yet;
+	// bbolt would try to initialise it through a read-only handle and fail.
+	if info, err := os.Stat(b.path); errors.Is(err, fs.ErrNotExist) || err == nil && info.Size() == 0 {
+		return nil
+	}
+	db, err := b.open(true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.View(fn)
+}
+
+// update runs fn in a read-write transaction with every bucket present.
+func (b *Bolt) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := os.MkdirAll(filepath.Dir(b.path), 0o755); err != nil {
+		return fmt.Errorf("open %s: %w", b.path, err)
+	}
+	db, err := b.open(false)
+	if err != nil {
+		return err
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketRuns, bucketSeq, bucketLanes, bucketByTime, bucketPipeline, bucketSucceeded} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return fn(tx)
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (b *Bolt) open(readOnly bool) (*bolt.DB, error) {
+	db, err := bolt.Open(b.path, 0o644, &bolt.Options{Timeout: b.timeout, ReadOnly: readOnly})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("open %s: %w (gave up after %s)", b.path, ErrBusy, b.timeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", b.path, err)
+	}
+	return db, nil
+}
+
+// NextSeq implements Store.
+func (b *Bolt) NextSeq(ctx context.Context, pipeline string) (int64, error) {
+	var seq int64
+	err := b.update(ctx, func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketSeq)
+		if v := bk.Get([]byte(pipeline)); v != nil {
+			n, err := strconv.ParseInt(string(v), 10, 64)
+			if err != nil {
+				return fmt.Errorf("counter of %s: %w", pipeline, err)
+			}
+			seq = n
+		}
+		seq++
+		return bk.Put([]byte(pipeline), strconv.AppendInt(nil, seq, 10))
+	})
+	if err != nil {
+		return 0, fmt.Errorf("next seq of %s: %w", pipeline, err)
+	}
+	return seq, nil
+}
+
+// PutRun implements Store.
+func (b *Bolt) PutRun(ctx context.Context, r Record) error {
+	if err := checkRecord(r); err != nil {
+		return err
+	}
+	if err := b.update(ctx, func(tx *bolt.Tx) error { return putRun(tx, r) }); err != nil {
+		return fmt.Errorf("put run %s: %w", r.ID(), err)
+	}
+	return nil
+}
+
+// putRun writes r and its index entries in tx.
+func putRun(tx *bolt.Tx, r Record) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	id := []byte(r.ID())
+	runs := tx.Bucket(bucketRuns)
+	// A replaced record may have moved (a start time set, a status changed): drop the old
+	// index entries before writing the new ones.
+	if old := runs.Get(id); old != nil {
+		prev, err := decode(r.ID(), old)
+		if err != nil {
+			return err
+		}
+		if err := indexRun(tx, prev, (*bolt.Bucket).Delete); err != nil {
+			return err
+		}
+	}
+	if err := runs.Put(id, data); err != nil {
+		return err
+	}
+	return indexRun(tx, r, func(bk *bolt.Bucket, k []byte) error { return bk.Put(k, id) })
+}
+
+// indexRun applies op to every index key of r.
+func indexRun(tx *bolt.Tx, r Record, op func(*bolt.Bucket, []byte) error) error {
+	order := orderKey(r)
+	if err := op(tx.Bucket(bucketByTime), order); err != nil {
+		return err
+	}
+	inPipeline := append(pipelinePrefix(r.Pipeline()), order...)
+	if err := op(tx.Bucket(bucketPipeline), inPipeline); err != nil {
+		return err
+	}
+	if r.State.Status == engine.Succeeded {
+		return op(tx.Bucket(bucketSucceeded), inPipeline)
+	}
+	return nil
+}
+
+// orderKey sorts as ListRuns orders, oldest first: start time and seq as 20 digits (enough
+// for any int64, and readable in a bbolt dump), then the id to keep keys unique.
+func orderKey(r Record) []byte {
+	k := fmt.Appendf(nil, "%020d%020d", max(r.State.Started, 0), max(r.State.Seq, 0))
+	return append(k, r.ID()...)
+}
+
+func pipelinePrefix(pipeline string) []byte {
+	return append([]byte(pipeline), 0)
+}
+
+// GetRun implements Store.
+func (b *Bolt) GetRun(ctx context.Context, id string) (Record, error) {
+	var r Record
+	err := b.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		r, err = getRun(tx, id)
+		return err
+	})
+	if err == nil && r.ID() == "" {
+		err = ErrNotFound // the file does not exist yet
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("get run %q: %w", id, err)
+	}
+	return r, nil
+}
+
+// getRun finds the run named or uniquely prefixed by id in tx.
+func getRun(tx *bolt.Tx, id string) (Record, error) {
+	runs := tx.Bucket(bucketRuns)
+	if runs == nil || id == "" {
+		return Record{}, ErrNotFound
+	}
+	key, data := []byte(id), runs.Get([]byte(id))
+	if data == nil {
+		c := runs.Cursor()
+		key, data = c.Seek([]byte(id))
+		if key == nil || !bytes.HasPrefix(key, []byte(id)) {
+			return Record{}, ErrNotFound
+		}
+		if k2, _ := c.Next(); k2 != nil && bytes.HasPrefix(k2, []byte(id)) {
+			return Record{}, ambiguous(string(key), string(k2))
+		}
+	}
+	return decode(string(key), data)
+}
+
+// ListRuns implements Store.
+func (b *Bolt) ListRuns(ctx context.Context, f Filter) ([]Record, error) {
+	var recs []Record
+	err := b.view(ctx, func(tx *bolt.Tx) error {
+		index, prefix := tx.Bucket(bucketByTime), []byte(nil)
+		if f.Pipeline != "" {
+			index, prefix = tx.Bucket(bucketPipeline), pipelinePrefix(f.Pipeline)
+		}
+		return newestFirst(tx, index, prefix, func(r Record) bool {
+			recs = append(recs, r)
+			return f.Limit <= 0 || len(recs) < f.Limit
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	return recs, nil
+}
+
+// LastSucceeded implements Store.
+func (b *Bolt) LastSucceeded(ctx context.Context, pipeline string) (Record, error) {
+	var rec *Record
+	err := b.view(ctx, func(tx *bolt.Tx) error {
+		return newestFirst(tx, tx.Bucket(bucketSucceeded), pipelinePrefix(pipeline), func(r Record) bool {
+			rec = &r
+			return false
+		})
+	})
+	if err != nil {
+		return Record{}, fmt.Errorf("last succeeded run of %s: %w", pipeline, err)
+	}
+	if rec == nil {
+		return Record{}, fmt.Errorf("last succeeded run of %s: %w", pipeline, ErrNotFound)
+	}
+	return *rec, nil
+}
+
+// newestFirst walks the keys of index that start with prefix from the last backwards and
+// calls yield with each run's record until it returns false. A missing index is empty.
+func newestFirst(tx *bolt.Tx, index *bolt.Bucket, prefix []byte, yield func(Record) bool) error {
+	runs := tx.Bucket(bucketRuns)
+	if index == nil || runs == nil {
+		return nil
+	}
+	c := index.Cursor()
+	var k, v []byte
+	if len(prefix) == 0 {
+		k, v = c.Last()
+	} else {
+		// Every key with the prefix sorts before the prefix with its last byte raised
+		// (prefixes end in NUL, so the raise never carries).
+		end := bytes.Clone(prefix)
+		end[len(end)-1]++
+		if k, _ = c.Seek(end); k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+	}
+	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Prev() {
+		data := runs.Get(v)
+		if data == nil {
+			return fmt.Errorf("index entry %q names missing run %q", k, v)
+		}
+		r, err := decode(string(v), data)
+		if err != nil {
+			return err
+		}
+		if !yield(r) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// Acquire implements Store.
+func (b *Bolt) Acquire(ctx context.Context, pipeline, stage string, mode engine.Mode, run string, seq int64) (engine.Grant, error) {
+	if err := checkLane(pipeline, stage, run); err != nil {
+		return engine.Grant{}, err
+	}
+	var g engine.Grant
+	err := b.updateLane(ctx, pipeline, stage, func(l engine.Lane) engine.Lane {
+		l, g = l.Acquire(mode, run, seq)
+		return l
+	})
+	if err != nil {
+		return engine.Grant{}, fmt.Errorf("acquire %s/%s for %s: %w", pipeline, stage, run, err)
+	}
+	return g, nil
+}
+
+// Release implements Store.
+func (b *Bolt) Release(ctx context.Context, pipeline, stage, run string) (string, error) {
+	if err := checkLane(pipeline, stage, run); err != nil {
+		return "", err
+	}
+	var next string
+	err := b.updateLane(ctx, pipeline, stage, func(l engine.Lane) engine.Lane {
+		l, next = l.Release(run)
+		return l
+	})
+	if err != nil {
+		return "", fmt.Errorf("release %s/%s for %s: %w", pipeline, stage, run, err)
+	}
+	return next, nil
+}
+
+// updateLane loads a lane, applies fn and saves the result in one transaction, so the lane
+// rules see every other caller's change. Free lanes are deleted rather than stored empty.
+func (b *Bolt) updateLane(ctx context.Context, pipeline, stage string, fn func(engine.Lane) engine.Lane) error {
+	key := append(pipelinePrefix(pipeline), stage...)
+	return b.update(ctx, func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketLanes)
+		var lane engine.Lane
+		if v := bk.Get(key); v != nil {
+			if err := json.Unmarshal(v, &lane); err != nil {
+				return fmt.Errorf("decode lane: %w", err)
+			}
+		}
+		lane = fn(lane)
+		if free(lane) {
+			return bk.Delete(key)
+		}
+		v, err := json.Marshal(lane)
+		if err != nil {
+			return err
+		}
+		return bk.Put(key, v)
+	})
+}

@@ -1,0 +1,148 @@
+package store
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/stepline/stepline/pkg/engine"
+)
+
+// benchRecord is a run of a three-stage pipeline, about the size of a real local run's record.
+func benchRecord(pipeline string, seq int64, status engine.Status) Record {
+	def := engine.Definition{Pipeline: pipeline}
+	for _, name := range []string{"Source", "Build", "Deploy"} {
+		def.Stages = append(def.Stages, engine.Stage{Name: name, Actions: []engine.Action{
+			{Name: name, Provider: "local", Inputs: []string{"source"}, Outputs: []string{name + "_out"}},
+			{Name: name + "Check", Provider: "local", RunOrder: 2},
+		}})
+	}
+	st := engine.New(def, engine.RunInfo{ID: fmt.Sprintf("%s-%d", pipeline, seq), Seq: seq})
+	st.Status, st.Started = status, 1_700_000_000_000+seq*1000
+	return Record{Definition: def, State: st, Trigger: "push", Branch: "main",
+		Logs: map[string]string{"Build/Build": "/tmp/logs/build.log"}}
+}
+
+// seed writes n runs spread over three pipelines in one transaction, as a long history.
+func seed(b *testing.B, s *Bolt, n int) {
+	b.Helper()
+	err := s.update(b.Context(), func(tx *bolt.Tx) error {
+		for i := range n {
+			status := engine.Failed
+			if i%10 == 0 {
+				status = engine.Succeeded
+			}
+			if err := putRun(tx, benchRecord([]string{"api", "web", "worker"}[i%3], int64(i+1), status)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkBoltPutRun measures a write with the file opened and closed around it, the price of
+// letting other stepline processes use the file between calls; "kept open" is the same write
+// on a database held open, for comparison.
+func BenchmarkBoltPutRun(b *testing.B) {
+	b.Run("open per call", func(b *testing.B) {
+		s := NewBolt(filepath.Join(b.TempDir(), "history.db"))
+		for i := 0; b.Loop(); i++ {
+			if err := s.PutRun(b.Context(), benchRecord("api", int64(i+1), engine.Succeeded)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("kept open", func(b *testing.B) {
+		db, err := bolt.Open(filepath.Join(b.TempDir(), "history.db"), 0o644, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		err = db.Update(func(tx *bolt.Tx) error {
+			for _, name := range [][]byte{bucketRuns, bucketByTime, bucketPipeline, bucketSucceeded} {
+				if _, err := tx.CreateBucket(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; b.Loop(); i++ {
+			r := benchRecord("api", int64(i+1), engine.Succeeded)
+			if err := db.Update(func(tx *bolt.Tx) error { return putRun(tx, r) }); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkBoltReads measures reads against a history of 10,000 runs: the indexes must keep
+// a short list and LastSucceeded independent of the history's length.
+func BenchmarkBoltReads(b *testing.B) {
+	s := NewBolt(filepath.Join(b.TempDir(), "history.db"))
+	seed(b, s, 10_000)
+	if err := s.PutRun(b.Context(), benchRecord("7f3a9c2e", 1, engine.Succeeded)); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("GetRun", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.GetRun(b.Context(), "api-5002"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("GetRun, file kept open", func(b *testing.B) {
+		db, err := bolt.Open(s.path, 0o644, &bolt.Options{ReadOnly: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		for b.Loop() {
+			err := db.View(func(tx *bolt.Tx) error {
+				_, err := getRun(tx, "api-5002")
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("GetRun by prefix", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.GetRun(b.Context(), "7f3a"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ListRuns of a pipeline, limit 20", func(b *testing.B) {
+		for b.Loop() {
+			if recs, err := s.ListRuns(b.Context(), Filter{Pipeline: "web", Limit: 20}); err != nil || len(recs) != 20 {
+				b.Fatal(len(recs), err)
+			}
+		}
+	})
+	b.Run("LastSucceeded", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.LastSucceeded(b.Context(), "worker"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Acquire and Release", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.Acquire(b.Context(), "api", "Deploy", engine.ModeQueued, "r1", 1); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := s.Release(b.Context(), "api", "Deploy", "r1"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

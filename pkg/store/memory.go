@@ -1,0 +1,213 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/stepline/stepline/pkg/engine"
+)
+
+// Memory is a Store held in memory, for tests of callers. Records are kept as JSON, as Bolt
+// and DynamoDB keep them, so a caller sees the same copies and the same round-trip losses
+// (numbers in Config come back as float64) whichever store it runs against.
+type Memory struct {
+	// Fail, when set, is called with the method's name ("PutRun", "Acquire", …) before every
+	// call; a non-nil result is returned as the method's error. Tests of callers use it to
+	// inject store failures. Set it before the Memory is shared.
+	Fail func(method string) error
+
+	mu    sync.Mutex
+	runs  map[string][]byte
+	seqs  map[string]int64
+	lanes map[laneKey]engine.Lane
+}
+
+type laneKey struct{ pipeline, stage string }
+
+var _ Store = (*Memory)(nil)
+
+// NewMemory returns an empty Memory.
+func NewMemory() *Memory {
+	return &Memory{
+		runs:  map[string][]byte{},
+		seqs:  map[string]int64{},
+		lanes: map[laneKey]engine.Lane{},
+	}
+}
+
+func (m *Memory) begin(ctx context.Context, method string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if m.Fail != nil {
+		return m.Fail(method)
+	}
+	return nil
+}
+
+// NextSeq implements Store.
+func (m *Memory) NextSeq(ctx context.Context, pipeline string) (int64, error) {
+	if err := m.begin(ctx, "NextSeq"); err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.seqs[pipeline]++
+	return m.seqs[pipeline], nil
+}
+
+// PutRun implements Store.
+func (m *Memory) PutRun(ctx context.Context, r Record) error {
+	if err := m.begin(ctx, "PutRun"); err != nil {
+		return err
+	}
+	if err := checkRecord(r); err != nil {
+		return err
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("put run %s: %w", r.ID(), err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.runs[r.ID()] = b
+	return nil
+}
+
+// GetRun implements Store.
+func (m *Memory) GetRun(ctx context.Context, id string) (Record, error) {
+	if err := m.begin(ctx, "GetRun"); err != nil {
+		return Record{}, err
+	}
+	r, err := m.get(id)
+	if err != nil {
+		return Record{}, fmt.Errorf("get run %q: %w", id, err)
+	}
+	return r, nil
+}
+
+func (m *Memory) get(id string) (Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if b, ok := m.runs[id]; ok {
+		return decode(id, b)
+	}
+	var found []string
+	for key := range m.runs {
+		if id != "" && strings.HasPrefix(key, id) {
+			found = append(found, key)
+		}
+	}
+	slices.Sort(found)
+	switch len(found) {
+	case 0:
+		return Record{}, ErrNotFound
+	case 1:
+		return decode(found[0], m.runs[found[0]])
+	}
+	return Record{}, ambiguous(found[0], found[1])
+}
+
+// ListRuns implements Store.
+func (m *Memory) ListRuns(ctx context.Context, f Filter) ([]Record, error) {
+	if err := m.begin(ctx, "ListRuns"); err != nil {
+		return nil, err
+	}
+	recs, err := m.all(f.Pipeline)
+	if err != nil {
+		return nil, err
+	}
+	if f.Limit > 0 && len(recs) > f.Limit {
+		recs = recs[:f.Limit]
+	}
+	return recs, nil
+}
+
+// LastSucceeded implements Store.
+func (m *Memory) LastSucceeded(ctx context.Context, pipeline string) (Record, error) {
+	if err := m.begin(ctx, "LastSucceeded"); err != nil {
+		return Record{}, err
+	}
+	recs, err := m.all(pipeline)
+	if err != nil {
+		return Record{}, err
+	}
+	for _, r := range recs {
+		if r.State.Status == engine.Succeeded {
+			return r, nil
+		}
+	}
+	return Record{}, fmt.Errorf("last succeeded run of %s: %w", pipeline, ErrNotFound)
+}
+
+// all decodes the runs of pipeline (every run when empty), newest first.
+func (m *Memory) all(pipeline string) ([]Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var recs []Record
+	for id, b := range m.runs {
+		r, err := decode(id, b)
+		if err != nil {
+			return nil, err
+		}
+		if pipeline == "" || r.Pipeline() == pipeline {
+			recs = append(recs, r)
+		}
+	}
+	slices.SortFunc(recs, compareNewest)
+	return recs, nil
+}
+
+// Acquire implements Store.
+func (m *Memory) Acquire(ctx context.Context, pipeline, stage string, mode engine.Mode, run string, seq int64) (engine.Grant, error) {
+	if err := m.begin(ctx, "Acquire"); err != nil {
+		return engine.Grant{}, err
+	}
+	if err := checkLane(pipeline, stage, run); err != nil {
+		return engine.Grant{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := laneKey{pipeline, stage}
+	lane, g := m.lanes[k].Acquire(mode, run, seq)
+	m.setLane(k, lane)
+	return g, nil
+}
+
+// Release implements Store.
+func (m *Memory) Release(ctx context.Context, pipeline, stage, run string) (string, error) {
+	if err := m.begin(ctx, "Release"); err != nil {
+		return "", err
+	}
+	if err := checkLane(pipeline, stage, run); err != nil {
+		return "", err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := laneKey{pipeline, stage}
+	lane, next := m.lanes[k].Release(run)
+	m.setLane(k, lane)
+	return next, nil
+}
+
+// setLane forgets free lanes so a long-lived store does not grow with every stage ever run.
+func (m *Memory) setLane(k laneKey, l engine.Lane) {
+	if free(l) {
+		delete(m.lanes, k)
+		return
+	}
+	m.lanes[k] = l
+}
+
+// decode reads a stored record; id names it in the error.
+func decode(id string, b []byte) (Record, error) {
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Record{}, fmt.Errorf("decode run %s: %w", id, err)
+	}
+	return r, nil
+}

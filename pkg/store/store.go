@@ -1,0 +1,128 @@
+// Package store keeps stepline's run history and stage locks behind one interface: an
+// in-memory Memory for tests of callers, a bbolt file for local runs (Bolt), and DynamoDB on
+// AWS. The lock rules themselves live in engine.Lane; a store only makes loading, applying
+// and saving a lane one atomic step.
+package store
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/stepline/stepline/pkg/engine"
+)
+
+// ErrNotFound is returned (wrapped) when no run matches an id or no run qualifies.
+var ErrNotFound = errors.New("not found")
+
+// ErrAmbiguous is returned (wrapped) when an id prefix matches more than one run.
+var ErrAmbiguous = errors.New("ambiguous run id prefix")
+
+// Record is one run as the history keeps it.
+type Record struct {
+	// Definition is what the run runs; the history keeps it so names can be shown even after
+	// the pipeline file has changed.
+	Definition engine.Definition `json:"definition"`
+	// State is the engine state, as last advanced.
+	State engine.State `json:"state"`
+	// Repo is the repository directory or full name.
+	Repo string `json:"repo,omitempty"`
+	// Trigger says what started the run: "manual", "push", ...
+	Trigger string `json:"trigger,omitempty"`
+	// Branch and Commit are the source revision the run built.
+	Branch string `json:"branch,omitempty"`
+	Commit string `json:"commit,omitempty"`
+	// Logs maps "Stage/Action" to the path of the action's log file.
+	Logs map[string]string `json:"logs,omitempty"`
+	// Updated is when the record was last written, as the caller's clock saw it.
+	Updated time.Time `json:"updated"`
+}
+
+// ID returns the run's id, State.Run.
+func (r Record) ID() string { return r.State.Run }
+
+// Pipeline returns the name of the run's pipeline, State.Pipeline.
+func (r Record) Pipeline() string { return r.State.Pipeline }
+
+// Filter selects runs for ListRuns.
+type Filter struct {
+	// Pipeline keeps only that pipeline's runs; empty keeps all.
+	Pipeline string
+	// Limit caps how many runs are returned; zero or less means no cap.
+	Limit int
+}
+
+// Store keeps run history and stage locks. Every implementation passes the contract suite in
+// package storetest, so callers can test against Memory and run against Bolt or DynamoDB.
+type Store interface {
+	// NextSeq returns the next run number of pipeline: 1, 2, 3… with no number handed out
+	// twice, even to concurrent callers.
+	NextSeq(ctx context.Context, pipeline string) (int64, error)
+	// PutRun creates the record of run r.ID(), or replaces it.
+	PutRun(ctx context.Context, r Record) error
+	// GetRun returns the run with id, or the only run whose id starts with id, as git accepts
+	// short hashes. It fails with ErrNotFound when none matches and ErrAmbiguous when a
+	// prefix matches several runs; an exact id always wins over longer ids it prefixes.
+	GetRun(ctx context.Context, id string) (Record, error)
+	// ListRuns returns the runs f selects, newest first: later State.Started first, then
+	// higher State.Seq, then greater id.
+	ListRuns(ctx context.Context, f Filter) ([]Record, error)
+	// LastSucceeded returns pipeline's newest run (in ListRuns order) whose status is
+	// engine.Succeeded, or ErrNotFound when none has succeeded.
+	LastSucceeded(ctx context.Context, pipeline string) (Record, error)
+	// Acquire asks for the lock of stage of pipeline on behalf of run, applying
+	// engine.Lane.Acquire to the stored lane and saving the result in one atomic step.
+	Acquire(ctx context.Context, pipeline, stage string, mode engine.Mode, run string, seq int64) (engine.Grant, error)
+	// Release gives the lock of stage back, or withdraws run from its waiters, applying
+	// engine.Lane.Release atomically. next is the run that now holds the lock, which the
+	// caller must send a Granted input; empty when nobody was waiting.
+	Release(ctx context.Context, pipeline, stage, run string) (next string, err error)
+}
+
+// checkRecord refuses records no implementation could index. A NUL would let one pipeline's
+// keys run into another's in Bolt's index.
+func checkRecord(r Record) error {
+	switch {
+	case r.ID() == "":
+		return errors.New("record has no run id")
+	case r.Pipeline() == "":
+		return fmt.Errorf("run %s: record has no pipeline", r.ID())
+	case strings.Contains(r.Pipeline(), "\x00"):
+		return fmt.Errorf("run %s: pipeline name holds a NUL byte", r.ID())
+	}
+	return nil
+}
+
+// checkLane refuses lane names that cannot form a key, for the same reason as checkRecord.
+func checkLane(pipeline, stage, run string) error {
+	switch {
+	case pipeline == "" || stage == "" || run == "":
+		return fmt.Errorf("lane %q/%q for run %q: pipeline, stage and run are required", pipeline, stage, run)
+	case strings.Contains(pipeline, "\x00") || strings.Contains(stage, "\x00"):
+		return fmt.Errorf("lane %q/%q: names hold a NUL byte", pipeline, stage)
+	}
+	return nil
+}
+
+// free reports whether nobody holds or waits for l; stores delete such lanes.
+func free(l engine.Lane) bool {
+	return l.Holder == "" && len(l.Waiting) == 0
+}
+
+// compareNewest orders records as ListRuns returns them: negative when a comes first.
+func compareNewest(a, b Record) int {
+	return cmp.Or(
+		cmp.Compare(b.State.Started, a.State.Started),
+		cmp.Compare(b.State.Seq, a.State.Seq),
+		strings.Compare(b.ID(), a.ID()),
+	)
+}
+
+// ambiguous builds the ErrAmbiguous error, naming two candidates so the user sees how many
+// more characters to type.
+func ambiguous(a, b string) error {
+	return fmt.Errorf("%w: matches at least %s and %s", ErrAmbiguous, a, b)
+}
