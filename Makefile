@@ -1,0 +1,47 @@
+# stepline's front door: `make help` lists every target.
+SHELL := /usr/bin/env bash
+GO    ?= go
+BIN   := bin
+FUZZTIME ?= 60s
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: run
+run: build-cli ## run the example pipeline end to end on this machine (no AWS)
+	./scripts/run-example.sh
+
+.PHONY: test
+test: ## all tests: unit, end-to-end through `stepline run`, the example service
+	./scripts/check-tools.sh
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+	cd examples/hello && $(GO) test -count=1 ./...
+
+.PHONY: build-cli
+build-cli: ## build the stepline command into bin/
+	$(GO) build -o $(BIN)/stepline ./cmd/stepline
+
+.PHONY: build
+build: build-cli ## build everything that ships (today: the CLI)
+
+.PHONY: bench
+bench: build-cli ## run the benchmarks recorded in BENCHMARKS.md
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./pkg/engine ./pkg/buildspec ./pkg/store
+
+.PHONY: fuzz
+fuzz: ## run every fuzz target for FUZZTIME each (default 60s)
+	./scripts/fuzz.sh $(FUZZTIME)
+
+.PHONY: lint
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "run gofmt -w"; exit 1; }
+	$(GO) vet ./...
+	cd examples/hello && $(GO) vet ./...
+
+.PHONY: clean
+clean: ## remove build outputs
+	rm -rf $(BIN) dist

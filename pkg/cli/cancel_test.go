@@ -1,0 +1,87 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestCtrlCCancelsTheRunCleanly runs the real binary, presses Ctrl-C the way a terminal does
+// (SIGINT to the foreground process group) while a build runs, and checks that the build's
+// processes are gone and the run is recorded as canceled.
+func TestCtrlCCancelsTheRunCleanly(t *testing.T) {
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "stepline")
+	build := exec.Command("go", "build", "-o", bin, "github.com/stepline/stepline/cmd/stepline")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	marks := t.TempDir()
+	r := newRepo(t, map[string]string{
+		".stepline.yml": fmt.Sprintf(`version: 1
+pipelines:
+  - name: slow
+    stages:
+      - name: Build
+        actions:
+          - {name: Sleep, provider: codebuild, inputs: [source], env: {MARKS: %q}}
+      - name: Deploy
+        actions:
+          - {name: Release, provider: local, inputs: [source], path: prod}
+`, marks),
+		"buildspec.yml": "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 300 & echo $! > \"$MARKS/sleep.pid\"; wait\n",
+	})
+	cmd := exec.Command(bin, "run", "--plain", "--repo", r.dir, "--state-dir", r.state())
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+
+	pidFile := filepath.Join(marks, "sleep.pid")
+	require.Eventually(t, func() bool { _, err := os.Stat(pidFile); return err == nil }, 30*time.Second, 50*time.Millisecond, "the build never started")
+	pid, err := strconv.Atoi(strings.TrimSpace(readFile(t, pidFile)))
+	require.NoError(t, err)
+
+	require.NoError(t, syscall.Kill(-cmd.Process.Pid, syscall.SIGINT))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("stepline did not stop after Ctrl-C:\n%s", stdout.String())
+	}
+	var exitErr *exec.ExitError
+	require.True(t, errors.As(err, &exitErr), "exit: %v", err)
+	assert.Equal(t, ExitCanceled, exitErr.ExitCode(), "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	assert.False(t, alive(pid), "the build's processes were stopped")
+	assert.Contains(t, stdout.String(), "CANCELED  Build/Sleep")
+	assert.NoDirExists(t, filepath.Join(r.state(), "deploy", "prod"))
+
+	res := r.stepline("", "runs")
+	assert.Regexp(t, `slow-1\s+slow\s+CANCELED`, res.out)
+}
+
+// alive reports whether pid is a running process; a zombie (killed, waiting for a reaper that
+// a container's init may never be) counts as stopped.
+func alive(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the parenthesised command name: "pid (comm) S ...".
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}

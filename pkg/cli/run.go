@@ -1,0 +1,185 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stepline/stepline/pkg/artifact"
+	"github.com/stepline/stepline/pkg/engine"
+	"github.com/stepline/stepline/pkg/local"
+	"github.com/stepline/stepline/pkg/pipeline"
+	"github.com/stepline/stepline/pkg/store"
+)
+
+type runOptions struct {
+	file, pipeline, repo       string
+	dirty, autoApprove, follow bool
+	plain                      bool
+}
+
+func newRun(g *globals) *cobra.Command {
+	var o runOptions
+	cmd := &cobra.Command{
+		Use:   "run [--pipeline NAME] [--auto-approve] [--follow] [--dirty]",
+		Short: "Run a pipeline of this repository on this machine, no AWS needed",
+		Long: "Run a pipeline of the repository's .stepline.yml end to end on this machine: the commit\n" +
+			"(or with --dirty the working tree) is archived, built with the local buildspec runner,\n" +
+			"deployed to local release directories, with approvals asked in the terminal.\n" +
+			"Exit status: 0 succeeded, 1 failed or superseded, 2 cannot start, 130 interrupted.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), g) },
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.file, "file", "f", "", "the pipeline file (default: .stepline.yml at the repository root)")
+	f.StringVarP(&o.pipeline, "pipeline", "p", "", "the pipeline to run (needed when the file has several)")
+	f.StringVar(&o.repo, "repo", "", "the repository (default: the one containing the working directory)")
+	f.BoolVar(&o.dirty, "dirty", false, "build the working tree with its uncommitted changes instead of HEAD")
+	f.BoolVar(&o.autoApprove, "auto-approve", false, "approve every manual approval without asking")
+	f.BoolVar(&o.follow, "follow", false, "stream every action's log to the terminal")
+	f.BoolVar(&o.plain, "plain", false, "print one line per state change even on a terminal")
+	return cmd
+}
+
+func (o runOptions) run(ctx context.Context, g *globals) error {
+	out := g.stdio.Out
+	dir := o.repo
+	if dir == "" {
+		var err error
+		if dir, err = os.Getwd(); err != nil {
+			return exit(ExitUsage, err)
+		}
+	}
+	co, err := local.Inspect(ctx, dir)
+	if err != nil {
+		return exit(ExitUsage, err)
+	}
+	file := o.file
+	if file == "" {
+		file = filepath.Join(co.Root, defaultFile)
+	}
+	pf, err := loadFile(file)
+	if err != nil {
+		var probs pipeline.Problems
+		if errors.As(err, &probs) {
+			fmt.Fprintln(g.stdio.Err, probs.Error())
+			return exit(ExitFailed, fmt.Errorf("%s has %d problem%s; nothing was run", file, len(probs), plural(len(probs))))
+		}
+		return exit(ExitUsage, err)
+	}
+	p, err := pf.Pipeline(o.pipeline)
+	if err != nil {
+		return exit(ExitUsage, err)
+	}
+	def := p.Definition()
+
+	stateDir := g.stateDir
+	if stateDir == "" {
+		stateDir = filepath.Join(co.Root, ".stepline")
+	}
+	if stateDir, err = filepath.Abs(stateDir); err != nil {
+		return exit(ExitUsage, err)
+	}
+	if err := makeStateDir(stateDir); err != nil {
+		return exit(ExitUsage, fmt.Errorf("create the state directory: %w", err))
+	}
+	if co.Dirty && !o.dirty {
+		fmt.Fprintf(g.stdio.Err, "note: uncommitted changes are not part of this run (it builds HEAD %.7s); use --dirty to include them\n", co.Commit)
+	}
+
+	view := local.NewView(out, def, g.stdio.TTY && !o.plain && !o.follow, nil)
+	executors := map[string]local.Executor{
+		engine.ProviderSource:   local.Source{Repo: co.Root, Commit: co.Commit, Dirty: o.dirty, Exclude: inside(co.Root, stateDir)},
+		"codebuild":             local.Build{},
+		"local":                 local.Deploy{Root: filepath.Join(stateDir, "deploy")},
+		engine.ProviderApproval: local.NewApproval(o.autoApprove, g.stdio.In, out, view.Pause),
+	}
+	if missing := local.Missing(def, executors); len(missing) > 0 {
+		return exit(ExitUsage, fmt.Errorf("pipeline %s uses providers that need AWS: %s (local runs support codebuild, local and approval)",
+			def.Pipeline, strings.Join(missing, ", ")))
+	}
+
+	opts := []local.Option{
+		local.WithSinks(view, local.NewEventLog(filepath.Join(stateDir, "events.jsonl"), g.logger())),
+		local.WithLogger(g.logger()),
+	}
+	if o.follow {
+		opts = append(opts, local.WithLogs(local.FollowLogs(out)))
+	}
+	db := store.NewBolt(filepath.Join(stateDir, "stepline.db"))
+	runner := local.NewRunner(def, db, artifact.NewLocal(filepath.Join(stateDir, "artifacts")), executors, stateDir, opts...)
+
+	source := co.Variables()
+	meta := local.Meta{Repo: co.Root, Trigger: "manual", Branch: co.Branch, Commit: co.Commit,
+		Variables: func(id string, seq int64) (map[string]map[string]string, error) {
+			return p.RunVariables(source, id, seq)
+		}}
+	if o.dirty {
+		meta.Trigger = "manual (dirty)"
+	}
+	viewCtx, stopView := context.WithCancel(ctx)
+	go view.Refresh(viewCtx, 250*time.Millisecond)
+	final, err := runner.Run(ctx, "", meta)
+	stopView()
+	if err != nil {
+		return exit(ExitFailed, err)
+	}
+	rec, _ := db.GetRun(context.WithoutCancel(ctx), final.Run)
+	view.Clear()
+	if !g.stdio.TTY || o.plain || o.follow {
+		fmt.Fprintln(out)
+	}
+	for _, line := range local.Table(def, withLogs(final, rec), time.Now(), true) {
+		fmt.Fprintln(out, line)
+	}
+	fmt.Fprintf(out, "  logs and artifacts: %s\n", filepath.Join(stateDir, "runs", final.Run))
+	switch final.Status {
+	case engine.Succeeded:
+		return nil
+	case engine.Canceled:
+		return exit(ExitCanceled, nil)
+	default:
+		return exit(ExitFailed, nil)
+	}
+}
+
+// withLogs puts each action's log path into its External field for the summary, when the
+// executor did not report one.
+func withLogs(st engine.State, rec store.Record) engine.State {
+	for i := range st.Stages {
+		for j := range st.Stages[i].Actions {
+			if st.Stages[i].Actions[j].External == "" && i < len(rec.Definition.Stages) && j < len(rec.Definition.Stages[i].Actions) {
+				st.Stages[i].Actions[j].External = rec.Logs[rec.Definition.Stages[i].Name+"/"+rec.Definition.Stages[i].Actions[j].Name]
+			}
+		}
+	}
+	return st
+}
+
+// makeStateDir creates the state directory with a .gitignore of "*", so runs, artifacts and
+// deployed releases inside the repository never end up in a commit (git add -A).
+func makeStateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	ignore := filepath.Join(dir, ".gitignore")
+	if _, err := os.Stat(ignore); err == nil {
+		return nil
+	}
+	return os.WriteFile(ignore, []byte("# stepline's run state: never commit it\n*\n"), 0o644)
+}
+
+// inside returns dir relative to root when dir is inside root, so snapshots leave it out.
+func inside(root, dir string) []string {
+	rel, err := filepath.Rel(root, dir)
+	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+		return nil
+	}
+	return []string{filepath.ToSlash(rel)}
+}

@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stepline/stepline/pkg/engine"
+	"github.com/stepline/stepline/pkg/local"
+	"github.com/stepline/stepline/pkg/store"
+)
+
+func newRuns(g *globals) *cobra.Command {
+	var f store.Filter
+	cmd := &cobra.Command{
+		Use:   "runs [--pipeline NAME] [--limit N]",
+		Short: "List the runs of this repository, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := g.state(cmd.Context())
+			if err != nil {
+				return exit(ExitUsage, err)
+			}
+			recs, err := store.NewBolt(filepath.Join(dir, "stepline.db")).ListRuns(cmd.Context(), f)
+			if err != nil {
+				return exit(ExitUsage, fmt.Errorf("read the run history in %s: %w", dir, err))
+			}
+			if len(recs) == 0 {
+				fmt.Fprintln(g.stdio.Out, "no runs yet")
+				return nil
+			}
+			w := tabwriter.NewWriter(g.stdio.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "RUN\tPIPELINE\tSTATUS\tSTARTED\tDURATION\tBRANCH\tCOMMIT\tTRIGGER")
+			for _, r := range recs {
+				st := r.State
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%.7s\t%s\n", st.Run, st.Pipeline, status(st.Status),
+					engine.Time(st.Started).Local().Format("2006-01-02 15:04:05"), duration(st), r.Branch, r.Commit, r.Trigger)
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().StringVarP(&f.Pipeline, "pipeline", "p", "", "only this pipeline's runs")
+	cmd.Flags().IntVarP(&f.Limit, "limit", "n", 20, "at most this many runs (0: all)")
+	return cmd
+}
+
+func newShow(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show RUN",
+		Short: "Show one run: stages, actions, durations and log files",
+		Long:  "Show one run: stages, actions, durations and log files. RUN may be a unique prefix of a run id.",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := g.state(cmd.Context())
+			if err != nil {
+				return exit(ExitUsage, err)
+			}
+			rec, err := store.NewBolt(filepath.Join(dir, "stepline.db")).GetRun(cmd.Context(), args[0])
+			if errors.Is(err, store.ErrNotFound) {
+				return exit(ExitFailed, fmt.Errorf("no run %q in %s (see `stepline runs`)", args[0], dir))
+			}
+			if err != nil {
+				return exit(ExitFailed, err)
+			}
+			out := g.stdio.Out
+			fmt.Fprintf(out, "run %s of pipeline %s (%s, branch %s, commit %.7s)\n", rec.ID(), rec.Pipeline(), rec.Trigger, rec.Branch, rec.Commit)
+			for _, line := range local.Table(rec.Definition, withLogs(rec.State, rec), time.Now(), true) {
+				fmt.Fprintln(out, line)
+			}
+			return nil
+		},
+	}
+}
+
+func status(s engine.Status) string {
+	if s == engine.Pending {
+		return "PENDING"
+	}
+	return string(s)
+}
+
+func duration(st engine.State) string {
+	if st.Started == 0 {
+		return ""
+	}
+	end := engine.Time(st.Ended)
+	if st.Ended == 0 {
+		end = time.Now()
+	}
+	return end.Sub(engine.Time(st.Started)).Round(100 * time.Millisecond).String()
+}

@@ -1,0 +1,169 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/stepline/stepline/pkg/engine"
+)
+
+// Deploy is the "local" deploy provider: an atomic release directory, the way Capistrano-style
+// deploys work. Each deploy unpacks its input artifact into <path>/releases/<id>, points the
+// <path>/current symlink at it with an atomic rename, and runs the optional health check in
+// it. When the check fails, current points back at the previous release before the action
+// fails, so a bad release is never left live.
+type Deploy struct {
+	// Root resolves relative `path` settings (the state directory's deploy folder).
+	Root string
+}
+
+const (
+	defaultHealthTimeout = time.Minute
+	defaultKeep          = 5
+)
+
+// Execute deploys t's first input artifact.
+func (d Deploy) Execute(ctx context.Context, t engine.Task, env Env) Outcome {
+	base := configString(t, "path")
+	if base == "" {
+		return failf(errors.New(`the local provider needs "path", the release root directory`))
+	}
+	if !filepath.IsAbs(base) {
+		base = filepath.Join(d.Root, base)
+	}
+	if len(t.Inputs) == 0 {
+		return failf(errors.New("the local provider deploys its first input artifact, and it has none"))
+	}
+	healthTimeout, err := durationSetting(t, "health_timeout", defaultHealthTimeout)
+	if err != nil {
+		return failf(err)
+	}
+	keep := defaultKeep
+	if n, ok := t.Config["keep"].(int); ok && n > 0 {
+		keep = n
+	}
+
+	id := fmt.Sprintf("%s.%s.%d", safe(t.Run), safe(t.Action), t.Attempt)
+	if t.Rollback {
+		id += ".rollback"
+	}
+	releases := filepath.Join(base, "releases")
+	dir := filepath.Join(releases, id)
+	if err := os.MkdirAll(releases, 0o755); err != nil {
+		return Outcome{Err: err}
+	}
+	fmt.Fprintf(env.Log, "[stepline] unpacking %s into %s\n", t.Inputs[0].Name, dir)
+	if err := env.Artifacts.Extract(ctx, t.Inputs[0].Location, dir); err != nil {
+		return Outcome{Err: fmt.Errorf("unpack %s: %w", t.Inputs[0].Name, err)}
+	}
+	current := filepath.Join(base, "current")
+	previous, _ := os.Readlink(current)
+	if err := swap(current, dir); err != nil {
+		return Outcome{Err: fmt.Errorf("switch %s to the new release: %w", current, err)}
+	}
+	fmt.Fprintf(env.Log, "[stepline] %s -> %s\n", current, dir)
+
+	if check := configString(t, "health_check"); check != "" {
+		fmt.Fprintf(env.Log, "[stepline] health check: %s\n", check)
+		if err := healthCheck(ctx, check, dir, previous, configEnv(t), healthTimeout, env); err != nil {
+			return d.restore(current, previous, dir, err, env)
+		}
+		fmt.Fprintln(env.Log, "[stepline] health check passed")
+	}
+	prune(releases, keep, dir, previous)
+	return Outcome{
+		Variables: map[string]string{"release_id": id, "release_dir": dir, "previous_release_dir": previous},
+		Message:   "released " + id,
+	}
+}
+
+// restore puts the previous release back after a failed health check.
+func (d Deploy) restore(current, previous, failed string, cause error, env Env) Outcome {
+	if previous == "" {
+		_ = os.Remove(current)
+		fmt.Fprintln(env.Log, "[stepline] no previous release to restore; current removed")
+		return Outcome{Err: fmt.Errorf("health check failed: %w; there was no previous release to restore", cause)}
+	}
+	if err := swap(current, previous); err != nil {
+		return Outcome{Err: fmt.Errorf("health check failed: %w; restoring %s failed too: %v", cause, previous, err)}
+	}
+	fmt.Fprintf(env.Log, "[stepline] restored the previous release: %s -> %s\n", current, previous)
+	return Outcome{Err: fmt.Errorf("health check failed: %w; restored the previous release %s", cause, filepath.Base(previous))}
+}
+
+// swap points link at target atomically: a new symlink renamed over the old one, so readers
+// always see either the old or the new release.
+func swap(link, target string) error {
+	tmp := link + ".tmp-" + strconv.Itoa(os.Getpid())
+	_ = os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// healthCheck runs the command in the new release with a deadline; its output goes to the log.
+func healthCheck(ctx context.Context, command, dir, previous string, extra []string, timeout time.Duration, env Env) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "RELEASE_DIR="+dir, "PREVIOUS_RELEASE_DIR="+previous), extra...)
+	cmd.Stdout, cmd.Stderr = env.Log, env.Log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
+	err := cmd.Run()
+	if ctx.Err() == context.DeadlineExceeded {
+		return fmt.Errorf("no answer within %s", timeout)
+	}
+	return err
+}
+
+// prune removes the oldest releases beyond keep, never the current or previous one.
+func prune(releases string, keep int, current, previous string) {
+	entries, err := os.ReadDir(releases)
+	if err != nil {
+		return
+	}
+	type rel struct {
+		path string
+		mod  time.Time
+	}
+	var all []rel
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && e.IsDir() {
+			all = append(all, rel{filepath.Join(releases, e.Name()), info.ModTime()})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].mod.After(all[j].mod) })
+	for i, r := range all {
+		if i >= keep && r.path != current && r.path != previous {
+			_ = os.RemoveAll(r.path)
+		}
+	}
+}
+
+func durationSetting(t engine.Task, key string, def time.Duration) (time.Duration, error) {
+	s := configString(t, key)
+	if s == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s: %q is not a positive duration", key, s)
+	}
+	return d, nil
+}

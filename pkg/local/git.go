@@ -1,0 +1,106 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Checkout describes the local repository a run starts from.
+type Checkout struct {
+	// Root is the repository's top-level directory.
+	Root string
+	// Commit is HEAD's full hash; Branch is its branch ("" when detached).
+	Commit, Branch string
+	// Tag is a tag pointing exactly at HEAD, if any.
+	Tag string
+	// Message and Author describe HEAD.
+	Message, Author string
+	// Dirty reports uncommitted changes (tracked or untracked, not ignored).
+	Dirty bool
+}
+
+// Inspect reads the repository containing dir.
+func Inspect(ctx context.Context, dir string) (Checkout, error) {
+	root, err := git(ctx, dir, "rev-parse", "--show-toplevel")
+	if err != nil {
+		return Checkout{}, fmt.Errorf("%s is not inside a git repository: %w", dir, err)
+	}
+	c := Checkout{Root: root}
+	if c.Commit, err = git(ctx, root, "rev-parse", "--verify", "HEAD"); err != nil {
+		return Checkout{}, fmt.Errorf("the repository %s has no commit yet: %w", root, err)
+	}
+	c.Branch, _ = git(ctx, root, "symbolic-ref", "--short", "-q", "HEAD")
+	c.Tag, _ = git(ctx, root, "describe", "--tags", "--exact-match", "HEAD")
+	info, _ := git(ctx, root, "log", "-1", "--format=%an%x00%B", "HEAD")
+	c.Author, c.Message, _ = strings.Cut(info, "\x00")
+	c.Message = strings.TrimSpace(c.Message)
+	status, _ := git(ctx, root, "status", "--porcelain", "--untracked-files=normal")
+	c.Dirty = status != ""
+	return c, nil
+}
+
+// Variables is the source namespace of a local run, with the names a webhook event fills in
+// on AWS, so a pipeline file behaves the same in both places.
+func (c Checkout) Variables() map[string]string {
+	short := c.Commit
+	if len(short) > 7 {
+		short = short[:7]
+	}
+	ref := "refs/heads/" + c.Branch
+	if c.Branch == "" {
+		ref = c.Commit
+	}
+	if c.Tag != "" && c.Branch == "" {
+		ref = "refs/tags/" + c.Tag
+	}
+	return map[string]string{
+		"provider":        "local",
+		"event":           "manual",
+		"repository":      filepath.Base(c.Root),
+		"branch":          c.Branch,
+		"branch_slug":     Slug(c.Branch),
+		"tag":             c.Tag,
+		"ref":             ref,
+		"commit_id":       c.Commit,
+		"short_commit_id": short,
+		"commit_message":  firstLine(c.Message),
+		"author":          c.Author,
+		"pr_number":       "",
+	}
+}
+
+// Slug makes a branch name usable in resource names: lower case letters, digits and dashes,
+// at most 40 characters ("feature/Login_UI" → "feature-login-ui").
+func Slug(branch string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(branch) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	s := strings.TrimRight(b.String(), "-")
+	if len(s) > 40 {
+		s = strings.TrimRight(s[:40], "-")
+	}
+	return s
+}
+
+func git(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.TrimRight(string(out), "\n"), nil
+}

@@ -1,0 +1,338 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stepline/stepline/pkg/engine"
+	"github.com/stepline/stepline/pkg/store"
+)
+
+// Store is the part of the run history the runner uses.
+type Store interface {
+	NextSeq(ctx context.Context, pipeline string) (int64, error)
+	PutRun(ctx context.Context, r store.Record) error
+	LastSucceeded(ctx context.Context, pipeline string) (store.Record, error)
+	Acquire(ctx context.Context, pipeline, stage string, mode engine.Mode, run string, seq int64) (engine.Grant, error)
+	Release(ctx context.Context, pipeline, stage, run string) (string, error)
+}
+
+// Sink receives every state change of a run, in order: the terminal view, the event log.
+type Sink interface {
+	Event(e engine.Event, st engine.State)
+}
+
+// Runner drives one run of a pipeline through the engine with local executors.
+type Runner struct {
+	def       engine.Definition
+	store     Store
+	artifacts Artifacts
+	executors map[string]Executor
+	dir       string
+	sinks     []Sink
+	logs      LogStreamer
+	now       func() time.Time
+	poll      time.Duration
+	log       *slog.Logger
+}
+
+// LogStreamer opens the log of an attempt; the runner writes every attempt's output to it.
+type LogStreamer func(t engine.Task, path string) (logWriter, error)
+
+// Option configures a Runner.
+type Option func(*Runner)
+
+// WithSinks adds receivers of state changes.
+func WithSinks(s ...Sink) Option { return func(r *Runner) { r.sinks = append(r.sinks, s...) } }
+
+// WithClock replaces time.Now (tests).
+func WithClock(now func() time.Time) Option { return func(r *Runner) { r.now = now } }
+
+// WithLockPoll sets how often a run waiting for a stage lock asks again; other stepline
+// processes sharing the state directory hand locks over only through the store.
+func WithLockPoll(d time.Duration) Option { return func(r *Runner) { r.poll = d } }
+
+// WithLogs replaces how attempt logs are opened (for streaming them with --follow).
+func WithLogs(l LogStreamer) Option { return func(r *Runner) { r.logs = l } }
+
+// WithLogger sets the runner's diagnostic logger.
+func WithLogger(l *slog.Logger) Option { return func(r *Runner) { r.log = l } }
+
+// NewRunner builds a runner for def. dir is the run-files directory (logs and work trees are
+// created below dir/runs/<run>); executors maps providers to their executors.
+func NewRunner(def engine.Definition, st Store, arts Artifacts, executors map[string]Executor, dir string, opts ...Option) *Runner {
+	r := &Runner{def: def, store: st, artifacts: arts, executors: executors, dir: dir,
+		now: time.Now, poll: 500 * time.Millisecond, log: slog.New(slog.DiscardHandler)}
+	r.logs = openLogFile
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// Missing lists the providers def uses that have no executor, so a run can be refused before
+// it starts instead of failing halfway.
+func Missing(def engine.Definition, executors map[string]Executor) []string {
+	var out []string
+	for _, sg := range def.Stages {
+		for _, a := range sg.Actions {
+			if executors[a.Provider] == nil && !contains(out, a.Provider) {
+				out = append(out, a.Provider)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Meta is what the history records about how a run was started.
+type Meta struct {
+	Repo, Trigger, Branch, Commit string
+	// Variables seeds the engine's namespaces (source, env, pipeline, variables) once the
+	// run's id and number are known; nil seeds nothing.
+	Variables func(id string, seq int64) (map[string]map[string]string, error)
+}
+
+type finished struct {
+	task     engine.Task
+	outcome  Outcome
+	external string
+}
+
+// Run runs the pipeline to its end and returns the final state. Canceling ctx cancels the run:
+// running attempts are stopped, and the run is recorded as CANCELED before Run returns.
+// An error means the run could not be driven (the store failed); the state says how far it got.
+func (r *Runner) Run(ctx context.Context, id string, meta Meta) (engine.State, error) {
+	bg := context.WithoutCancel(ctx)
+	seq, err := r.store.NextSeq(bg, r.def.Pipeline)
+	if err != nil {
+		return engine.State{}, fmt.Errorf("number the run: %w", err)
+	}
+	if id == "" {
+		id = fmt.Sprintf("%s-%d", r.def.Pipeline, seq)
+	}
+	info := engine.RunInfo{ID: id, Seq: seq}
+	if meta.Variables != nil {
+		if info.Variables, err = meta.Variables(id, seq); err != nil {
+			return engine.State{}, err
+		}
+	}
+	if last, err := r.store.LastSucceeded(bg, r.def.Pipeline); err == nil {
+		info.Previous = last.State.Artifacts
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return engine.State{}, fmt.Errorf("find the last successful run: %w", err)
+	}
+	rec := store.Record{Definition: r.def, State: engine.New(r.def, info), Repo: meta.Repo,
+		Trigger: meta.Trigger, Branch: meta.Branch, Commit: meta.Commit, Logs: map[string]string{}}
+
+	results := make(chan finished)
+	var wg sync.WaitGroup
+	running := map[string]context.CancelFunc{}
+	defer func() {
+		// Stop what still runs and wait for it, so no command outlives the run; late
+		// results are drained so no executor blocks on the channel.
+		for _, stop := range running {
+			stop()
+		}
+		go func() { wg.Wait(); close(results) }()
+		for range results {
+		}
+	}()
+
+	var inputs []engine.Input
+	var canceled bool
+	for {
+		st, d, err := engine.Advance(r.def, rec.State, inputs, r.now())
+		if err != nil {
+			return rec.State, err
+		}
+		inputs = nil
+		rec.State = st
+		for _, e := range d.Events {
+			for _, s := range r.sinks {
+				s.Event(e, st)
+			}
+		}
+		for _, t := range d.Stop {
+			if stop := running[t.ID()]; stop != nil {
+				stop()
+			}
+		}
+		for _, t := range d.Start {
+			tctx, stop := context.WithCancel(bg)
+			running[t.ID()] = stop
+			path, w, err := r.attemptLog(t)
+			if err != nil {
+				stop()
+				delete(running, t.ID())
+				inputs = append(inputs, t.Failed("open the attempt log: "+err.Error(), false))
+				continue
+			}
+			rec.Logs[t.Stage+"/"+t.Action] = path
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer w.Close()
+				out := r.execute(tctx, t, w, path, st.Vars)
+				results <- finished{task: t, outcome: out, external: path}
+			}()
+		}
+		if err := r.save(bg, rec); err != nil {
+			return rec.State, err
+		}
+		for _, stage := range d.Release {
+			if _, err := r.store.Release(bg, r.def.Pipeline, stage, id); err != nil {
+				return rec.State, fmt.Errorf("release stage %s: %w", stage, err)
+			}
+		}
+		if d.Done {
+			return rec.State, nil
+		}
+		if len(inputs) > 0 {
+			continue
+		}
+		if d.Acquire != "" {
+			in, err := r.acquire(bg, d.Acquire, id, seq)
+			if err != nil {
+				return rec.State, err
+			}
+			if in != nil {
+				inputs = append(inputs, *in)
+				continue
+			}
+		}
+		inputs, canceled = r.wait(ctx, d, results, running, canceled)
+	}
+}
+
+// wait blocks until something moves the run on: a finished attempt, the engine's wake time,
+// a lock poll, or cancellation (reported once).
+func (r *Runner) wait(ctx context.Context, d engine.Decision, results <-chan finished, running map[string]context.CancelFunc, canceled bool) ([]engine.Input, bool) {
+	var timer <-chan time.Time
+	if wait := waitFor(d, r.now(), r.poll); wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		timer = t.C
+	}
+	done := ctx.Done()
+	if canceled {
+		done = nil
+	}
+	select {
+	case f := <-results:
+		if stop := running[f.task.ID()]; stop != nil {
+			stop()
+			delete(running, f.task.ID())
+		}
+		return []engine.Input{f.outcome.input(f.task, f.external)}, canceled
+	case <-timer:
+		return nil, canceled
+	case <-done:
+		return []engine.Input{{Kind: engine.KindCancel, Message: "canceled by the user"}}, true
+	}
+}
+
+// waitFor is how long to sleep before advancing again with no input: until the engine's wake
+// time, or one lock poll while a stage lock is pending; zero means only results wake us.
+func waitFor(d engine.Decision, now time.Time, poll time.Duration) time.Duration {
+	var wait time.Duration
+	if !d.WakeAt.IsZero() {
+		wait = max(d.WakeAt.Sub(now), time.Millisecond)
+	}
+	if d.Acquire != "" && (wait == 0 || poll < wait) {
+		wait = poll
+	}
+	return wait
+}
+
+// acquire asks the store for a stage lock and turns the answer into an input, or nil while
+// the run must keep waiting.
+func (r *Runner) acquire(ctx context.Context, stage, id string, seq int64) (*engine.Input, error) {
+	mode := r.def.Mode
+	if mode == "" {
+		mode = engine.ModeSuperseded
+	}
+	g, err := r.store.Acquire(ctx, r.def.Pipeline, stage, mode, id, seq)
+	if err != nil {
+		return nil, fmt.Errorf("lock stage %s: %w", stage, err)
+	}
+	if contains(g.Superseded, id) {
+		return &engine.Input{Kind: engine.KindSuperseded}, nil
+	}
+	if g.Granted {
+		return &engine.Input{Kind: engine.KindGranted, Stage: stage}, nil
+	}
+	return nil, nil
+}
+
+func (r *Runner) execute(ctx context.Context, t engine.Task, w logWriter, path string, vars map[string]map[string]string) (out Outcome) {
+	defer func() {
+		if p := recover(); p != nil {
+			out = Outcome{Err: fmt.Errorf("executor panic: %v", p), Final: true}
+		}
+	}()
+	ex := r.executors[t.Provider]
+	if ex == nil {
+		return failf(fmt.Errorf("provider %q cannot run locally", t.Provider))
+	}
+	work := filepath.Join(r.dir, "runs", t.Run, "work", fmt.Sprintf("%s.%s.%d", safe(t.Stage), safe(t.Action), t.Attempt))
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return Outcome{Err: err}
+	}
+	if t.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t.Timeout)
+		defer cancel()
+	}
+	out = ex.Execute(ctx, t, Env{Work: work, Log: w, LogPath: path, Artifacts: r.artifacts, Vars: vars})
+	if out.Err != nil {
+		fmt.Fprintf(w, "\n[stepline] %s/%s attempt %d failed: %v\n", t.Stage, t.Action, t.Attempt, out.Err)
+	}
+	return out
+}
+
+func (r *Runner) attemptLog(t engine.Task) (string, logWriter, error) {
+	path := filepath.Join(r.dir, "runs", t.Run, "logs", fmt.Sprintf("%s.%s.%d.log", safe(t.Stage), safe(t.Action), t.Attempt))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", nil, err
+	}
+	w, err := r.logs(t, path)
+	return path, w, err
+}
+
+func (r *Runner) save(ctx context.Context, rec store.Record) error {
+	rec.Updated = r.now()
+	if err := r.store.PutRun(ctx, rec); err != nil {
+		return fmt.Errorf("record run %s: %w", rec.State.Run, err)
+	}
+	return nil
+}
+
+// safe makes a stage or action name usable in a file name.
+func safe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == ' ' {
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func sortStrings(s []string) { sort.Strings(s) }

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Checks that the tools the tests need are on this machine, and says what is missing instead of
+# letting a test skip. The Python tools (cfn-lint, moto) ship with the machine image and cannot
+# be installed from here: when one is missing, the fix is the image, not this repository.
+set -uo pipefail
+
+missing=()
+need() { command -v "$1" >/dev/null 2>&1 || missing+=("$1: $2"); }
+
+need go      "the Go toolchain"
+need git     "git (local sources are git archives)"
+need bash    "bash (buildspecs run in bash, as on CodeBuild)"
+need node    "Node.js (CDK synth, ASL tools)"
+need npm     "npm (ASL tools)"
+need python3 "python3 (moto, cfn-lint)"
+need cfn-lint "cfn-lint, preinstalled in the image (template checks)"
+if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import moto.server' >/dev/null 2>&1; then
+  missing+=("moto: python3 -c 'import moto.server' failed; moto 5.x is preinstalled in the image (AWS API stand-in for tests)")
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "check-tools: missing tools; tests would not be honest without them:" >&2
+  printf '  - %s\n' "${missing[@]}" >&2
+  exit 1
+fi
+echo "check-tools: go, git, bash, node, npm, python3, cfn-lint, moto present"
