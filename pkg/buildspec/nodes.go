@@ -2,6 +2,7 @@ package buildspec
 
 import (
 	"fmt"
+	"github.com/stepline/stepline/pkg/diag"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -105,10 +106,7 @@ func (p *parser) collect(n *yaml.Node, prefix string, known []string, seen map[s
 		}
 		seen[name] = k
 		if known != nil && !containsString(known, name) {
-			msg := fmt.Sprintf("unknown key %s%s", prefix, name)
-			if s := suggest(name, known); s != "" {
-				msg += fmt.Sprintf("; did you mean %s?", s)
-			}
+			msg := fmt.Sprintf("unknown key %q", prefix+name) + diag.DidYouMean(name, known)
 			p.errorf(k, ruleUnknown, "%s", msg)
 			continue
 		}

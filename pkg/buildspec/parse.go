@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/stepline/stepline/pkg/diag"
 	"io"
 	"regexp"
 	"sort"
@@ -331,9 +332,7 @@ func (p *parser) onFailure(n *yaml.Node, prefix string) OnFailure {
 		return OnFailureDefault
 	}
 	msg := fmt.Sprintf("%s.on-failure must be ABORT, CONTINUE or RETRY…, got %q", prefix, v)
-	if s := suggest(strings.ToUpper(v), []string{"ABORT", "CONTINUE", "RETRY"}); s != "" {
-		msg += fmt.Sprintf("; did you mean %s?", s)
-	}
+	msg += diag.DidYouMean(v, []string{"ABORT", "CONTINUE", "RETRY"})
 	p.errorf(n, ruleValue, "%s", msg)
 	return OnFailureDefault
 }

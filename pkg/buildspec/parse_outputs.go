@@ -2,6 +2,7 @@ package buildspec
 
 import (
 	"fmt"
+	"github.com/stepline/stepline/pkg/diag"
 	"slices"
 	"strings"
 
@@ -93,9 +94,7 @@ func (p *parser) reports(n *yaml.Node) []ReportGroup {
 				v := strings.ToUpper(p.str(f.val, what+".file-format"))
 				if !slices.Contains(reportFormats, v) {
 					msg := fmt.Sprintf("%s.file-format %q is not a CodeBuild report format", what, v)
-					if s := suggest(v, reportFormats); s != "" {
-						msg += fmt.Sprintf("; did you mean %s?", s)
-					}
+					msg += diag.DidYouMean(v, reportFormats)
 					p.errorf(f.val, ruleValue, "%s", msg)
 					continue
 				}

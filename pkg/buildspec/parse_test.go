@@ -219,11 +219,3 @@ func TestErrorsListsEveryProblemOnItsOwnLine(t *testing.T) {
 	}
 	assert.Equal(t, "b.yml:1:2: one [r1]\nb.yml:3:4: two [r2]", err.Error())
 }
-
-func TestSuggestOnlyProposesCloseKeys(t *testing.T) {
-	t.Parallel()
-	keys := []string{"install", "pre_build", "build", "post_build"}
-	assert.Equal(t, "pre_build", suggest("pre-build", keys))
-	assert.Equal(t, "post_build", suggest("postbuild", keys))
-	assert.Equal(t, "", suggest("deploy", keys))
-}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/stepline/stepline/pkg/diag"
 	"io"
 	"regexp"
 	"strconv"
@@ -32,7 +33,7 @@ func Parse(file string, data []byte) (*File, error) {
 			Msg: fmt.Sprintf("YAML aliases expand the file beyond %d values", maxVisits)}}
 	}
 	if len(d.probs) > 0 {
-		return f, d.probs.sorted()
+		return f, d.probs.Sorted()
 	}
 	return f, nil
 }
@@ -105,7 +106,7 @@ func findText(data []byte, text string) (line, col int) {
 // unknownKey reports a key that is not valid where it is written, suggesting the closest
 // valid one.
 func (d *decoder) unknownKey(k *yaml.Node, place string, valid []string) {
-	d.report(pos(k), RuleUnknownKey, "unknown key %q in %s%s", clip(k.Value), place, didYouMean(k.Value, valid))
+	d.report(pos(k), RuleUnknownKey, "unknown key %q in %s%s", clip(k.Value), place, diag.DidYouMean(k.Value, valid))
 }
 
 // unknownKeyOf reports a key of a place whose valid keys depend on a kind (an action's
@@ -115,16 +116,16 @@ func (d *decoder) unknownKey(k *yaml.Node, place string, valid []string) {
 func (d *decoder) unknownKeyOf(k *yaml.Node, kind string, valid, all []string, owners func(string) []string) {
 	key := k.Value
 	if o := owners(key); len(o) > 0 {
-		d.report(pos(k), RuleUnknownKey, "key %q is not valid for %s (it belongs to %s)%s", key, kind, strings.Join(o, ", "), didYouMean(key, valid))
+		d.report(pos(k), RuleUnknownKey, "key %q is not valid for %s (it belongs to %s)%s", key, kind, strings.Join(o, ", "), diag.DidYouMean(key, valid))
 		return
 	}
-	if _, ok := suggest(key, valid); !ok {
-		if s, ok := suggest(key, all); ok {
+	if _, ok := diag.Suggest(key, valid); !ok {
+		if s, ok := diag.Suggest(key, all); ok {
 			d.report(pos(k), RuleUnknownKey, "unknown key %q for %s; did you mean %q? (it belongs to %s)", clip(key), kind, s, strings.Join(owners(s), ", "))
 			return
 		}
 	}
-	d.report(pos(k), RuleUnknownKey, "unknown key %q for %s%s", clip(key), kind, didYouMean(key, valid))
+	d.report(pos(k), RuleUnknownKey, "unknown key %q for %s%s", clip(key), kind, diag.DidYouMean(key, valid))
 }
 
 var fileKeys = []string{"version", "pipelines"}

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"github.com/stepline/stepline/pkg/diag"
 	"math"
 	"regexp"
 	"strings"
@@ -125,7 +126,7 @@ func (d *decoder) oneOf(s String, key string, allowed ...string) bool {
 			return true
 		}
 	}
-	d.report(s.Pos, RuleValue, "%s: unknown value %q; expected one of %s%s", key, clip(s.Value), strings.Join(allowed, ", "), didYouMean(s.Value, allowed))
+	d.report(s.Pos, RuleValue, "%s: unknown value %q; expected one of %s%s", key, clip(s.Value), strings.Join(allowed, ", "), diag.DidYouMean(s.Value, allowed))
 	return false
 }
 

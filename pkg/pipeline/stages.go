@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"github.com/stepline/stepline/pkg/diag"
 	"slices"
 	"strings"
 	"time"
@@ -198,7 +199,7 @@ func (d *decoder) provider(n *yaml.Node) (String, *providerSpec) {
 	}
 	spec := providerSpecFor(s.Value)
 	if spec == nil {
-		d.report(s.Pos, RuleProvider, "unknown provider %q; expected one of %s%s", clip(s.Value), strings.Join(providerNames(), ", "), didYouMean(s.Value, providerNames()))
+		d.report(s.Pos, RuleProvider, "unknown provider %q; expected one of %s%s", clip(s.Value), strings.Join(providerNames(), ", "), diag.DidYouMean(s.Value, providerNames()))
 	}
 	return s, spec
 }

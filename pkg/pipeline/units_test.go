@@ -37,29 +37,6 @@ func TestParseDuration(t *testing.T) {
 	}
 }
 
-func TestSuggest(t *testing.T) {
-	t.Parallel()
-	keys := []string{"buildspec", "project", "image", "compute_type", "privileged", "s3", "A"}
-	cases := []struct {
-		name, in, want string
-	}{
-		{"a swapped pair of letters is one edit away", "biuldspec", "buildspec"},
-		{"a different case matches before distance", "IMAGE", "image"},
-		{"a missing letter is found", "projct", "project"},
-		{"nothing is suggested for an unrelated word", "cluster", ""},
-		{"a short word does not match by replacing all of it", "x", ""},
-		{"a one-letter word is too short to guess from", "D", ""},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			got, ok := suggest(c.in, keys)
-			assert.Equal(t, c.want != "", ok)
-			assert.Equal(t, c.want, got)
-		})
-	}
-}
-
 func TestScanRefs(t *testing.T) {
 	t.Parallel()
 	refs := scanRefs("a #{source.branch} b #{x} #{build.out.file} #{")

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"github.com/stepline/stepline/pkg/diag"
 	"slices"
 	"strings"
 )
@@ -113,7 +114,7 @@ func (d *decoder) checkArtifacts(pi *pipelineIndex) {
 			}
 			p, ok := producers[in.Value]
 			if !ok {
-				d.report(in.Pos, RuleArtifact, "input %q is not produced by any action%s", in.Value, didYouMean(in.Value, names))
+				d.report(in.Pos, RuleArtifact, "input %q is not produced by any action%s", in.Value, diag.DidYouMean(in.Value, names))
 				continue
 			}
 			pi.deps = append(pi.deps, dep{from: a, to: p.a, at: in.Pos, what: in.Value})

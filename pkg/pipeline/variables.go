@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"github.com/stepline/stepline/pkg/diag"
 	"regexp"
 	"slices"
 	"strings"
@@ -131,7 +132,7 @@ func (d *decoder) checkVariables(pi *pipelineIndex) {
 				d.report(at, RuleVariable, "%s: the pipeline declares no environments", r.text)
 			case isClosed:
 				if !slices.Contains(names, r.name) {
-					d.report(at, RuleVariable, "%s: unknown variable %q in namespace %s%s", r.text, r.name, r.ns, didYouMean(r.name, names))
+					d.report(at, RuleVariable, "%s: unknown variable %q in namespace %s%s", r.text, r.name, r.ns, diag.DidYouMean(r.name, names))
 				}
 			case pi.namespaces[r.ns] != nil:
 				if site.scope != scopeAction {
@@ -140,7 +141,7 @@ func (d *decoder) checkVariables(pi *pipelineIndex) {
 				}
 				pi.deps = append(pi.deps, dep{from: site.action, to: pi.namespaces[r.ns], at: at, what: r.text, variable: true})
 			default:
-				d.report(at, RuleVariable, "%s: unknown namespace %q%s", r.text, r.ns, didYouMean(r.ns, known))
+				d.report(at, RuleVariable, "%s: unknown namespace %q%s", r.text, r.ns, diag.DidYouMean(r.ns, known))
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package pipeline
+package diag
 
 import (
 	"fmt"
@@ -9,10 +9,10 @@ import (
 // be suggested: two catches swapped or doubled letters without suggesting unrelated words.
 const maxSuggestDistance = 2
 
-// suggest returns the candidate closest to s: a case-insensitive match first, otherwise the
+// Suggest returns the candidate closest to s: a case-insensitive match first, otherwise the
 // nearest within maxSuggestDistance edits (and fewer edits than s has characters, so "x" does
 // not suggest "s3" and "D" does not suggest "A"). Ties go to the earlier candidate, keeping messages deterministic.
-func suggest(s string, candidates []string) (string, bool) {
+func Suggest(s string, candidates []string) (string, bool) {
 	if s == "" {
 		return "", false
 	}
@@ -34,9 +34,9 @@ func suggest(s string, candidates []string) (string, bool) {
 	return best, best != ""
 }
 
-// didYouMean is suggest phrased for the end of a message.
-func didYouMean(s string, candidates []string) string {
-	if c, ok := suggest(s, candidates); ok {
+// DidYouMean is Suggest phrased for the end of a message.
+func DidYouMean(s string, candidates []string) string {
+	if c, ok := Suggest(s, candidates); ok {
 		return fmt.Sprintf("; did you mean %q?", c)
 	}
 	return ""
