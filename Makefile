@@ -30,7 +30,8 @@ build: build-cli ## build everything that ships (today: the CLI)
 
 .PHONY: bench
 bench: build-cli ## run the benchmarks recorded in BENCHMARKS.md
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./pkg/engine ./pkg/buildspec ./pkg/store
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./pkg/engine ./pkg/store
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 -benchtime 20x ./pkg/buildspec
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME each (default 60s)

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -114,8 +116,8 @@ func summary(w io.Writer, res *buildspec.Result) {
 		}
 		fmt.Fprintln(w, line)
 	}
-	for k, v := range res.Exported {
-		fmt.Fprintf(w, "  exported %s=%s\n", k, v)
+	for _, k := range slices.Sorted(maps.Keys(res.Exported)) {
+		fmt.Fprintf(w, "  exported %s=%s\n", k, res.Exported[k])
 	}
 	for _, a := range res.Artifacts {
 		fmt.Fprintf(w, "  artifact %s: %d file%s %s\n", a.Name, len(a.Files), plural(len(a.Files)), a.Dir)

@@ -294,7 +294,12 @@ func (r *Runner) execute(ctx context.Context, t engine.Task, w logWriter, path s
 	}
 	out = ex.Execute(ctx, t, Env{Work: work, Log: w, LogPath: path, Artifacts: r.artifacts, Vars: vars})
 	if out.Err != nil {
-		fmt.Fprintf(w, "\n[stepline] %s/%s attempt %d failed: %v\n", t.Stage, t.Action, t.Attempt, out.Err)
+		// A failed attempt keeps its scratch directory for whoever investigates it.
+		fmt.Fprintf(w, "\n[stepline] %s/%s attempt %d failed: %v (its files are in %s)\n", t.Stage, t.Action, t.Attempt, out.Err, work)
+		return out
+	}
+	if err := os.RemoveAll(work); err != nil {
+		r.log.WarnContext(ctx, "remove attempt scratch directory", "dir", work, "err", err)
 	}
 	return out
 }

@@ -81,6 +81,8 @@ func TestRunnerRunsToTheEndAndRecordsTheRun(t *testing.T) {
 	assert.Equal(t, engine.Succeeded, got.State.Status)
 	assert.Equal(t, "main", got.Branch)
 	assert.NotEmpty(t, got.Logs["Build/Build"], "each attempt's log is recorded")
+	assert.FileExists(t, got.Logs["Build/Build"])
+	assert.NoDirExists(t, filepath.Join(r.dir, "runs", "p-1", "work", "Build.Build.1"), "a successful attempt's scratch directory is removed")
 	assert.Equal(t, "pipeline", string(rec.events[len(rec.events)-1].Type))
 }
 
@@ -96,10 +98,12 @@ func TestRunnerRetriesAfterTheBackoff(t *testing.T) {
 		}
 		return Outcome{}
 	}}
-	final, err := newTestRunner(t, d, store.NewMemory(), fake).Run(context.Background(), "", Meta{})
+	r := newTestRunner(t, d, store.NewMemory(), fake)
+	final, err := r.Run(context.Background(), "", Meta{})
 	require.NoError(t, err)
 	assert.Equal(t, engine.Succeeded, final.Status)
 	assert.Equal(t, []string{"p-1/Build/Build/1", "p-1/Build/Build/2", "p-1/Build/Build/3"}, fake.ran)
+	assert.DirExists(t, filepath.Join(r.dir, "runs", "p-1", "work", "Build.Build.1"), "a failed attempt's scratch directory is kept")
 }
 
 func TestQueuedRunsSharingAStoreTakeTurnsInAStage(t *testing.T) {
