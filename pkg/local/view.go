@@ -41,7 +41,7 @@ func (v *View) Event(e engine.Event, st engine.State) {
 		v.draw()
 		return
 	}
-	fmt.Fprintln(v.out, plainLine(e, st))
+	fmt.Fprintln(v.out, plainLine(v.def, e, st))
 }
 
 // Refresh redraws the table every interval until ctx ends, so elapsed times keep moving.
@@ -116,34 +116,30 @@ func (v *View) draw() {
 	io.WriteString(v.out, b.String())
 }
 
-func plainLine(e engine.Event, st engine.State) string {
+func plainLine(def engine.Definition, e engine.Event, st engine.State) string {
 	what := "pipeline " + e.Pipeline
-	var started int64
-	switch e.Type {
-	case engine.StageEvent:
-		what = "stage " + e.Stage
-		for i, sg := range st.Stages {
-			if i == st.Stage {
-				started = sg.Started
+	started := st.Started
+	for i, sg := range def.Stages {
+		if sg.Name != e.Stage || i >= len(st.Stages) {
+			continue
+		}
+		if e.Type == engine.StageEvent {
+			what, started = "stage "+e.Stage, st.Stages[i].Started
+			break
+		}
+		for j, a := range sg.Actions {
+			if a.Name == e.Action && j < len(st.Stages[i].Actions) {
+				what, started = e.Stage+"/"+e.Action, st.Stages[i].Actions[j].Started
 			}
 		}
-	case engine.ActionEvent:
-		what = e.Stage + "/" + e.Action
+	}
+	if e.Type == engine.ActionEvent {
 		if e.Attempt > 1 {
 			what += fmt.Sprintf(" (attempt %d)", e.Attempt)
 		}
 		if e.Rollback {
 			what += " (rollback)"
 		}
-		for _, sg := range st.Stages {
-			for _, as := range sg.Actions {
-				if as.Attempt == e.Attempt && as.Ended == e.Time.UnixMilli() {
-					started = as.Started
-				}
-			}
-		}
-	default:
-		started = st.Started
 	}
 	line := fmt.Sprintf("%s %-9s %s", e.Time.Local().Format("15:04:05"), e.State, what)
 	if e.State != engine.Started && started > 0 {

@@ -32,6 +32,7 @@ func TestPlainViewPrintsOneLinePerChange(t *testing.T) {
 	assert.Contains(t, lines[0], "STARTED   pipeline p")
 	assert.Contains(t, lines[2], "STARTED   Source/Source")
 	assert.Contains(t, lines[3], "FAILED    Source/Source in 1.5s: no git")
+	assert.Contains(t, lines[4], "FAILED    stage Source in 1.5s: action Source failed")
 	assert.Contains(t, lines[5], "FAILED    pipeline p in 1.5s: action Source failed: no git")
 }
 
