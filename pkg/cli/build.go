@@ -82,10 +82,8 @@ type loadedSpec struct {
 }
 
 func (o buildOptions) load() (loadedSpec, error) {
-	for _, kv := range o.env {
-		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
-			return loadedSpec{}, exit(ExitUsage, fmt.Errorf("--env %q: want KEY=VALUE", kv))
-		}
+	if err := checkEnv(o.env); err != nil {
+		return loadedSpec{}, err
 	}
 	if fi, err := os.Stat(o.src); err != nil || !fi.IsDir() {
 		return loadedSpec{}, exit(ExitUsage, fmt.Errorf("--src %s is not a directory", o.src))
@@ -105,6 +103,16 @@ func (o buildOptions) load() (loadedSpec, error) {
 		return loadedSpec{}, exit(ExitUsage, err)
 	}
 	return loadedSpec{spec: spec, warnings: warnings}, nil
+}
+
+// checkEnv refuses --env values that are not KEY=VALUE.
+func checkEnv(env []string) error {
+	for _, kv := range env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return exit(ExitUsage, fmt.Errorf("--env %q: want KEY=VALUE", kv))
+		}
+	}
+	return nil
 }
 
 func summary(w io.Writer, res *buildspec.Result) {

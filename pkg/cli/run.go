@@ -22,6 +22,7 @@ type runOptions struct {
 	file, pipeline, repo       string
 	dirty, autoApprove, follow bool
 	plain                      bool
+	env                        []string
 }
 
 func newRun(g *globals) *cobra.Command {
@@ -44,6 +45,7 @@ func newRun(g *globals) *cobra.Command {
 	f.BoolVar(&o.autoApprove, "auto-approve", false, "approve every manual approval without asking")
 	f.BoolVar(&o.follow, "follow", false, "stream every action's log to the terminal")
 	f.BoolVar(&o.plain, "plain", false, "print one line per state change even on a terminal")
+	f.StringArrayVar(&o.env, "env", nil, "an environment variable K=V for every build of the run (repeatable)")
 	return cmd
 }
 
@@ -55,6 +57,9 @@ func (o runOptions) run(ctx context.Context, g *globals) error {
 		if dir, err = os.Getwd(); err != nil {
 			return exit(ExitUsage, err)
 		}
+	}
+	if err := checkEnv(o.env); err != nil {
+		return err
 	}
 	co, err := local.Inspect(ctx, dir)
 	if err != nil {
@@ -96,7 +101,7 @@ func (o runOptions) run(ctx context.Context, g *globals) error {
 	view := local.NewView(out, def, g.stdio.TTY && !o.plain && !o.follow, nil)
 	executors := map[string]local.Executor{
 		engine.ProviderSource:   local.Source{Repo: co.Root, Commit: co.Commit, Dirty: o.dirty, Exclude: inside(co.Root, stateDir)},
-		"codebuild":             local.Build{},
+		"codebuild":             local.Build{Env: o.env},
 		"local":                 local.Deploy{Root: filepath.Join(stateDir, "deploy")},
 		engine.ProviderApproval: local.NewApproval(o.autoApprove, g.stdio.In, out, view.Pause),
 	}

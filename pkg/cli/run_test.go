@@ -286,6 +286,28 @@ func TestRunsAndShowReadTheHistory(t *testing.T) {
 	assert.Contains(t, res.err, `no run "nope"`)
 }
 
+func TestRunEnvReachesEveryBuildButActionEnvWins(t *testing.T) {
+	t.Parallel()
+	marks := t.TempDir()
+	r := newRepo(t, map[string]string{
+		".stepline.yml": fmt.Sprintf(`version: 1
+pipelines:
+  - name: env
+    stages:
+      - name: Build
+        actions:
+          - {name: A, provider: codebuild, inputs: [source], env: {OUT: %q}}
+          - {name: B, provider: codebuild, inputs: [source], env: {OUT: %q, GREETING: action}}
+`, filepath.Join(marks, "a"), filepath.Join(marks, "b")),
+		"buildspec.yml": "version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"$GREETING\" > \"$OUT\"\n",
+	})
+	res := r.stepline("", "run", "--env", "GREETING=cli")
+	require.Equal(t, ExitOK, res.code, res.out+res.err)
+	assert.Equal(t, "cli\n", readFile(t, filepath.Join(marks, "a")))
+	assert.Equal(t, "action\n", readFile(t, filepath.Join(marks, "b")))
+	assert.Equal(t, ExitUsage, r.stepline("", "run", "--env", "=x").code)
+}
+
 func TestRunRefusesWhatItCannotRun(t *testing.T) {
 	t.Parallel()
 	t.Run("providers that need AWS", func(t *testing.T) {

@@ -18,7 +18,8 @@ import (
 // output artifact is the buildspec's primary artifact, the others its secondary artifacts of
 // the same identifier; env.exported-variables become the action's variables.
 type Build struct {
-	// Env holds extra KEY=VALUE pairs for every build (stepline run --env).
+	// Env holds extra KEY=VALUE pairs for every build of the run (stepline run --env); an
+	// action's own env wins over them.
 	Env []string
 }
 
