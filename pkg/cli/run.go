@@ -143,7 +143,7 @@ func (o runOptions) run(ctx context.Context, g *globals) error {
 	for _, line := range local.Table(def, withLogs(final, rec), time.Now(), true) {
 		fmt.Fprintln(out, line)
 	}
-	fmt.Fprintf(out, "  logs and artifacts: %s\n", filepath.Join(stateDir, "runs", final.Run))
+	fmt.Fprintf(out, "  logs: %s\n  artifacts: %s\n", filepath.Join(stateDir, "runs", final.Run, "logs"), filepath.Join(stateDir, "artifacts", final.Run))
 	switch final.Status {
 	case engine.Succeeded:
 		return nil

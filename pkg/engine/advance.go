@@ -113,6 +113,10 @@ func (a *advancer) apply(in Input) {
 		if in.By != "" {
 			msg += " by run " + in.By
 		}
+		a.release()
+		sg := a.current()
+		sg.Status, sg.Ended, sg.Message = Superseded, a.ms, msg
+		a.event(StageEvent, string(Superseded), a.s.Stage, -1, msg)
 		a.end(Superseded, msg)
 	case KindGranted:
 		sg := a.current()
@@ -124,6 +128,14 @@ func (a *advancer) apply(in Input) {
 		a.enter()
 	case KindResult:
 		a.result(in)
+	case KindPrevious:
+		for _, sg := range a.s.Stages {
+			if sg.RollingBack {
+				a.ignore(in, "a rollback has already started")
+				return
+			}
+		}
+		a.s.Previous = cloneFlat(in.Outputs)
 	default:
 		a.ignore(in, "unknown input kind")
 	}
@@ -256,6 +268,7 @@ func (a *advancer) progress() {
 			}
 			sg.Status = Waiting
 			a.d.Acquire = a.def.Stages[a.s.Stage].Name
+			a.event(StageEvent, string(Waiting), a.s.Stage, -1, "waiting for the stage lock")
 			return
 		case Waiting:
 			// Asking again is harmless (Lane.Acquire is idempotent) and heals a lost request.
@@ -285,24 +298,39 @@ func (a *advancer) step() bool {
 	sg := a.current()
 	def := &a.def.Stages[i]
 	for _, order := range runOrders(def) {
-		done, failed, busy := true, false, false
+		var members []int
+		lost := false
 		for j := range def.Actions {
 			act := &def.Actions[j]
 			if runOrder(act) != order || (sg.RollingBack && act.Provider == ProviderApproval) {
 				continue
 			}
+			members = append(members, j)
+			lost = lost || sg.Actions[j].Status == Failed
+		}
+		done, busy := true, false
+		for _, j := range members {
 			as := &sg.Actions[j]
 			switch as.Status {
 			case Succeeded, Skipped:
 				continue
-			case Failed:
-				failed = true
 			case InProgress:
 				busy = true
 			case Waiting, Pending:
-				if (as.Status == Pending || as.Due <= a.ms) && !a.start(i, j) {
-					failed = true
-				} else {
+				switch {
+				case lost && as.Status == Waiting:
+					// The group has failed for good: another attempt cannot save it, so
+					// the retry is dropped and the failure stands.
+					as.Status, as.Due = Failed, 0
+				case lost:
+					as.Status = Skipped
+				case as.Status == Pending || as.Due <= a.ms:
+					if !a.start(i, j) {
+						lost = true
+					} else {
+						busy = true
+					}
+				default:
 					busy = true
 				}
 			}
@@ -314,7 +342,7 @@ func (a *advancer) step() bool {
 		if busy {
 			return false
 		}
-		if failed {
+		if lost {
 			return a.stageFailed()
 		}
 	}
@@ -384,8 +412,9 @@ func (a *advancer) stageFailed() bool {
 
 // failure describes the stage's failed actions, for messages.
 func (a *advancer) failure(i int) string {
+	rolling := a.s.Stages[i].RollingBack
 	for j, as := range a.s.Stages[i].Actions {
-		if as.Status == Failed {
+		if as.Status == Failed && as.Rollback == rolling {
 			return fmt.Sprintf("action %s failed: %s", a.def.Stages[i].Actions[j].Name, as.Message)
 		}
 	}

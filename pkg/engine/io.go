@@ -17,6 +17,10 @@ const (
 	KindSuperseded InputKind = "superseded"
 	// KindCancel asks the run to stop: running actions are stopped, nothing new starts.
 	KindCancel InputKind = "cancel"
+	// KindPrevious updates the artifacts of the pipeline's last successful run (in Outputs),
+	// because a run that waited behind others must roll back to the newest success, not to
+	// the one current when it started. Ignored once a rollback has begun.
+	KindPrevious InputKind = "previous"
 )
 
 // Input is one thing that happened to a run. Inputs are matched to the run's state by stage,

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -15,8 +17,10 @@ func resolve(v any, vars map[string]map[string]string) (any, error) {
 	case map[string]any:
 		out := make(map[string]any, len(v))
 		var first error
-		for k, e := range v {
-			r, err := resolve(e, vars)
+		// Keys in order, so the error reported is the same on every call (Advance is
+		// deterministic).
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			r, err := resolve(v[k], vars)
 			if err != nil && first == nil {
 				first = err
 			}

@@ -7,8 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
-	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -74,19 +75,26 @@ func (d Deploy) Execute(ctx context.Context, t engine.Task, env Env) Outcome {
 	if check := configString(t, "health_check"); check != "" {
 		fmt.Fprintf(env.Log, "[stepline] health check: %s\n", check)
 		if err := healthCheck(ctx, check, dir, previous, configEnv(t), healthTimeout, env); err != nil {
-			return d.restore(current, previous, dir, err, env)
+			return restore(current, previous, dir, err, env)
 		}
 		fmt.Fprintln(env.Log, "[stepline] health check passed")
 	}
-	prune(releases, keep, dir, previous)
+	live, _ := os.Readlink(current)
+	prune(releases, keep, dir, previous, live)
 	return Outcome{
 		Variables: map[string]string{"release_id": id, "release_dir": dir, "previous_release_dir": previous},
 		Message:   "released " + id,
 	}
 }
 
-// restore puts the previous release back after a failed health check.
-func (d Deploy) restore(current, previous, failed string, cause error, env Env) Outcome {
+// restore puts the previous release back after a failed health check, but only while current
+// still points at the failed release: if another deploy switched it meanwhile, that one owns
+// the link now.
+func restore(current, previous, failed string, cause error, env Env) Outcome {
+	if now, _ := os.Readlink(current); now != failed {
+		fmt.Fprintf(env.Log, "[stepline] %s now points at %s; left as it is\n", current, now)
+		return Outcome{Err: fmt.Errorf("health check failed: %w; current was switched by another deploy meanwhile and was left alone", cause)}
+	}
 	if previous == "" {
 		_ = os.Remove(current)
 		fmt.Fprintln(env.Log, "[stepline] no previous release to restore; current removed")
@@ -99,10 +107,13 @@ func (d Deploy) restore(current, previous, failed string, cause error, env Env) 
 	return Outcome{Err: fmt.Errorf("health check failed: %w; restored the previous release %s", cause, filepath.Base(previous))}
 }
 
+// swaps numbers temporary links, so two swaps in one process never share a name.
+var swaps atomic.Int64
+
 // swap points link at target atomically: a new symlink renamed over the old one, so readers
 // always see either the old or the new release.
 func swap(link, target string) error {
-	tmp := link + ".tmp-" + strconv.Itoa(os.Getpid())
+	tmp := fmt.Sprintf("%s.tmp-%d-%d", link, os.Getpid(), swaps.Add(1))
 	_ = os.Remove(tmp)
 	if err := os.Symlink(target, tmp); err != nil {
 		return err
@@ -114,9 +125,12 @@ func swap(link, target string) error {
 	return nil
 }
 
+// errHealthTimeout tells the health check's own deadline from the action's timeout.
+var errHealthTimeout = errors.New("health check timed out")
+
 // healthCheck runs the command in the new release with a deadline; its output goes to the log.
 func healthCheck(ctx context.Context, command, dir, previous string, extra []string, timeout time.Duration, env Env) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errHealthTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
 	cmd.Dir = dir
@@ -126,14 +140,18 @@ func healthCheck(ctx context.Context, command, dir, previous string, extra []str
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 2 * time.Second
 	err := cmd.Run()
-	if ctx.Err() == context.DeadlineExceeded {
-		return fmt.Errorf("no answer within %s", timeout)
+	switch {
+	case errors.Is(context.Cause(ctx), errHealthTimeout):
+		return fmt.Errorf("no answer within %s (health_timeout)", timeout)
+	case ctx.Err() != nil:
+		return fmt.Errorf("stopped: %w", context.Cause(ctx))
 	}
 	return err
 }
 
-// prune removes the oldest releases beyond keep, never the current or previous one.
-func prune(releases string, keep int, current, previous string) {
+// prune removes the oldest releases beyond keep, never one of protect (the new release,
+// the previous one, and whatever current points at by now).
+func prune(releases string, keep int, protect ...string) {
 	entries, err := os.ReadDir(releases)
 	if err != nil {
 		return
@@ -150,7 +168,7 @@ func prune(releases string, keep int, current, previous string) {
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].mod.After(all[j].mod) })
 	for i, r := range all {
-		if i >= keep && r.path != current && r.path != previous {
+		if i >= keep && !slices.Contains(protect, r.path) {
 			_ = os.RemoveAll(r.path)
 		}
 	}

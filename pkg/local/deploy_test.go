@@ -136,3 +136,19 @@ func TestApprovalAnswers(t *testing.T) {
 		assert.Error(t, a.Execute(context.Background(), task, Env{Log: &log}).Err)
 	})
 }
+
+func TestAFailedHealthCheckLeavesALinkAnotherDeploySwitched(t *testing.T) {
+	t.Parallel()
+	f := newDeployFixture(t)
+	require.NoError(t, f.deploy(map[string]string{"version": "v1"}, map[string]any{"path": "site"}).Err)
+	other := filepath.Join(f.root, "site", "releases", "r.Release.1")
+	// The check plays another deploy switching current to v1 meanwhile, then fails.
+	out := f.deploy(map[string]string{"version": "v2"}, map[string]any{"path": "site", "keep": 1,
+		"health_check": "ln -sfn " + other + " ../../current && exit 1"})
+	require.Error(t, out.Err)
+	assert.Contains(t, out.Err.Error(), "left alone")
+	live, err := os.Readlink(filepath.Join(f.root, "site", "current"))
+	require.NoError(t, err)
+	assert.Equal(t, other, live, "the other deploy's release stays live")
+	assert.DirExists(t, other, "and is not pruned")
+}

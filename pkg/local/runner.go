@@ -136,6 +136,11 @@ func (r *Runner) Run(ctx context.Context, id string, meta Meta) (engine.State, e
 	results := make(chan finished)
 	var wg sync.WaitGroup
 	running := map[string]context.CancelFunc{}
+	// last holds, per Stage/Action, a channel closed when its latest attempt has returned: a
+	// new attempt (a retry after a timeout) waits for the stopped one, so two attempts of one
+	// deploy never touch the same release directory at once. The wait counts against the new
+	// attempt's timeout, which the engine started when it scheduled the attempt.
+	last := map[string]chan struct{}{}
 	defer func() {
 		// Stop what still runs and wait for it, so no command outlives the run; late
 		// results are drained so no executor blocks on the channel.
@@ -149,7 +154,17 @@ func (r *Runner) Run(ctx context.Context, id string, meta Meta) (engine.State, e
 
 	var inputs []engine.Input
 	var canceled bool
+	defer func() {
+		// A run that stops being driven (a store error) gives its stage lock back, or every
+		// later run of the pipeline would wait behind it.
+		if !rec.State.Done() {
+			r.releaseCurrent(bg, rec.State)
+		}
+	}()
 	for {
+		if failing(inputs) {
+			inputs = append(r.previous(bg, id), inputs...)
+		}
 		st, d, err := engine.Advance(r.def, rec.State, inputs, r.now())
 		if err != nil {
 			return rec.State, err
@@ -176,12 +191,19 @@ func (r *Runner) Run(ctx context.Context, id string, meta Meta) (engine.State, e
 				inputs = append(inputs, t.Failed("open the attempt log: "+err.Error(), false))
 				continue
 			}
-			rec.Logs[t.Stage+"/"+t.Action] = path
+			key := t.Stage + "/" + t.Action
+			rec.Logs[key] = path
+			prev, done := last[key], make(chan struct{})
+			last[key] = done
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer w.Close()
+				if prev != nil {
+					<-prev
+				}
 				out := r.execute(tctx, t, w, path, st.Vars)
+				w.Close()
+				close(done)
 				results <- finished{task: t, outcome: out, external: path}
 			}()
 		}
@@ -237,6 +259,42 @@ func (r *Runner) wait(ctx context.Context, d engine.Decision, results <-chan fin
 		return nil, canceled
 	case <-done:
 		return []engine.Input{{Kind: engine.KindCancel, Message: "canceled by the user"}}, true
+	}
+}
+
+// failing reports whether inputs hold a failed result, the only thing that can start a
+// rollback.
+func failing(inputs []engine.Input) bool {
+	for _, in := range inputs {
+		if in.Kind == engine.KindResult && in.Status == engine.Failed {
+			return true
+		}
+	}
+	return false
+}
+
+// previous reads the artifacts of the pipeline's newest successful run, so a rollback goes
+// back to it even when it finished after this run started; nil when there is none.
+func (r *Runner) previous(ctx context.Context, id string) []engine.Input {
+	last, err := r.store.LastSucceeded(ctx, r.def.Pipeline)
+	if err != nil || last.ID() == id {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			r.log.WarnContext(ctx, "read the last successful run", "err", err)
+		}
+		return nil
+	}
+	return []engine.Input{{Kind: engine.KindPrevious, Outputs: last.State.Artifacts}}
+}
+
+// releaseCurrent gives back the lock of the stage the run is in or waits for.
+func (r *Runner) releaseCurrent(ctx context.Context, st engine.State) {
+	if st.Stage < 0 || st.Stage >= len(st.Stages) || st.Stage >= len(r.def.Stages) {
+		return
+	}
+	if sg := st.Stages[st.Stage]; sg.Locked || sg.Status == engine.Waiting {
+		if _, err := r.store.Release(ctx, r.def.Pipeline, r.def.Stages[st.Stage].Name, st.Run); err != nil {
+			r.log.WarnContext(ctx, "release the stage lock", "err", err)
+		}
 	}
 }
 

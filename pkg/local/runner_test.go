@@ -234,3 +234,63 @@ func writeTree(t *testing.T, files map[string]string) string {
 	}
 	return dir
 }
+
+func TestAttemptsOfOneActionNeverOverlap(t *testing.T) {
+	t.Parallel()
+	d := def(engine.ModeParallel)
+	d.Stages[1].Actions[0].Timeout = 300 * time.Millisecond
+	d.Stages[1].Actions[0].Retry = engine.RetryPolicy{MaxAttempts: 2}
+	var mu sync.Mutex
+	inside, most, calls := 0, 0, 0
+	fake := &fakeExec{fn: func(ctx context.Context, t engine.Task) Outcome {
+		mu.Lock()
+		calls++
+		first := calls == 1
+		inside++
+		most = max(most, inside)
+		mu.Unlock()
+		defer func() { mu.Lock(); inside--; mu.Unlock() }()
+		if first {
+			<-ctx.Done()
+			// A slow executor keeps working a while after it was told to stop.
+			time.Sleep(100 * time.Millisecond)
+			return Outcome{Err: ctx.Err()}
+		}
+		return Outcome{}
+	}}
+	final, err := newTestRunner(t, d, store.NewMemory(), fake).Run(context.Background(), "", Meta{})
+	require.NoError(t, err)
+	assert.Equal(t, engine.Succeeded, final.Status)
+	assert.Equal(t, 2, calls)
+	assert.Equal(t, 1, most, "the retry waited for the timed-out attempt to return")
+}
+
+func TestARollbackGoesBackToARunThatSucceededAfterThisOneStarted(t *testing.T) {
+	t.Parallel()
+	st := store.NewMemory()
+	ctx := context.Background()
+	d := def(engine.ModeParallel)
+	d.Stages[1].OnFailure = engine.FailurePolicy{Result: engine.Rollback}
+	succeeded := func(id string, seq int64, src string) store.Record {
+		s := engine.New(d, engine.RunInfo{ID: id, Seq: seq})
+		s.Status, s.Started, s.Artifacts = engine.Succeeded, seq, map[string]string{"source": src}
+		return store.Record{Definition: d, State: s}
+	}
+	require.NoError(t, st.PutRun(ctx, succeeded("old", 1, "old-source")))
+	var rolledBackTo string
+	fake := &fakeExec{fn: func(_ context.Context, task engine.Task) Outcome {
+		if task.Rollback {
+			rolledBackTo = task.Input("source")
+			return Outcome{}
+		}
+		// Another run finishes successfully while this one builds, then this one fails.
+		if err := st.PutRun(ctx, succeeded("newer", 2, "newer-source")); err != nil {
+			return Outcome{Err: err, Final: true}
+		}
+		return Outcome{Err: errors.New("broken")}
+	}}
+	final, err := newTestRunner(t, d, st, fake).Run(ctx, "", Meta{})
+	require.NoError(t, err)
+	assert.Equal(t, engine.Failed, final.Status)
+	assert.Equal(t, "newer-source", rolledBackTo)
+}

@@ -107,9 +107,10 @@ func checkLane(pipeline, stage, run string) error {
 	return nil
 }
 
-// free reports whether nobody holds or waits for l; stores delete such lanes.
+// free reports whether nobody holds or waits for l and it remembers no superseded run;
+// stores delete such lanes.
 func free(l engine.Lane) bool {
-	return l.Holder == "" && len(l.Waiting) == 0
+	return l.Holder == "" && len(l.Waiting) == 0 && len(l.Gone) == 0
 }
 
 // compareNewest orders records as ListRuns returns them: negative when a comes first.

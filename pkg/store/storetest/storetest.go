@@ -376,6 +376,10 @@ func acquireSuperseded(t *testing.T, s store.Store) {
 
 	assert.Equal(t, engine.Grant{Superseded: []string{"r2"}}, g)
 	assert.Equal(t, "r3", release(t, s, "r1"))
+	assert.Empty(t, release(t, s, "r3"))
+	// The lane is free again, but a superseded run that asks late (another process polling)
+	// must still learn it was superseded, never be granted the stage after a newer run.
+	assert.Equal(t, engine.Grant{Superseded: []string{"r2"}}, acquire(t, s, engine.ModeSuperseded, "r2", 2))
 }
 
 func acquireParallel(t *testing.T, s store.Store) {
