@@ -19,6 +19,7 @@ import (
 // Store is the part of the run history the runner uses.
 type Store interface {
 	NextSeq(ctx context.Context, pipeline string) (int64, error)
+	ListRuns(ctx context.Context, f store.Filter) ([]store.Record, error)
 	PutRun(ctx context.Context, r store.Record) error
 	LastSucceeded(ctx context.Context, pipeline string) (store.Record, error)
 	Acquire(ctx context.Context, pipeline, stage string, mode engine.Mode, run string, seq int64) (engine.Grant, error)
@@ -112,6 +113,9 @@ type finished struct {
 // An error means the run could not be driven (the store failed); the state says how far it got.
 func (r *Runner) Run(ctx context.Context, id string, meta Meta) (engine.State, error) {
 	bg := context.WithoutCancel(ctx)
+	if err := r.reclaim(bg); err != nil {
+		return engine.State{}, err
+	}
 	seq, err := r.store.NextSeq(bg, r.def.Pipeline)
 	if err != nil {
 		return engine.State{}, fmt.Errorf("number the run: %w", err)
@@ -131,7 +135,8 @@ func (r *Runner) Run(ctx context.Context, id string, meta Meta) (engine.State, e
 		return engine.State{}, fmt.Errorf("find the last successful run: %w", err)
 	}
 	rec := store.Record{Definition: r.def, State: engine.New(r.def, info), Repo: meta.Repo,
-		Trigger: meta.Trigger, Branch: meta.Branch, Commit: meta.Commit, Logs: map[string]string{}}
+		Trigger: meta.Trigger, Branch: meta.Branch, Commit: meta.Commit, Logs: map[string]string{},
+		Driver: self()}
 
 	results := make(chan finished)
 	var wg sync.WaitGroup

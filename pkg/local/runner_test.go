@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -293,4 +294,43 @@ func TestARollbackGoesBackToARunThatSucceededAfterThisOneStarted(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, engine.Failed, final.Status)
 	assert.Equal(t, "newer-source", rolledBackTo)
+}
+
+func TestARunWhoseProcessDiedIsReclaimedAndItsLockReleased(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := store.NewMemory()
+	d := def(engine.ModeQueued)
+	// A run that held the Build lock when its process was killed: a child that has exited
+	// stands in for the dead stepline process.
+	dead := exec.Command("true")
+	require.NoError(t, dead.Run())
+	s := engine.New(d, engine.RunInfo{ID: "p-0", Seq: 0})
+	s, dec, err := engine.Advance(d, s, nil, time.Now())
+	require.NoError(t, err)
+	require.Equal(t, "Source", dec.Acquire)
+	g, err := st.Acquire(ctx, "p", "Source", engine.ModeQueued, "p-0", 0)
+	require.NoError(t, err)
+	require.True(t, g.Granted)
+	s, _, err = engine.Advance(d, s, []engine.Input{{Kind: engine.KindGranted, Stage: "Source"}}, time.Now())
+	require.NoError(t, err)
+	host, _ := os.Hostname()
+	require.NoError(t, st.PutRun(ctx, store.Record{Definition: d, State: s, Driver: &store.Driver{Host: host, PID: dead.Process.Pid}}))
+
+	done := make(chan engine.State, 1)
+	go func() {
+		final, err := newTestRunner(t, d, st, &fakeExec{}).Run(ctx, "", Meta{})
+		assert.NoError(t, err)
+		done <- final
+	}()
+	select {
+	case final := <-done:
+		assert.Equal(t, engine.Succeeded, final.Status, "the new run was not blocked by the dead one")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the new run waited behind the dead run's lock")
+	}
+	old, err := st.GetRun(ctx, "p-0")
+	require.NoError(t, err)
+	assert.Equal(t, engine.Canceled, old.State.Status)
+	assert.Contains(t, old.State.Message, "abandoned")
 }

@@ -39,6 +39,15 @@ type Record struct {
 	Logs map[string]string `json:"logs,omitempty"`
 	// Updated is when the record was last written, as the caller's clock saw it.
 	Updated time.Time `json:"updated"`
+	// Driver is the local process driving the run, so a later process can tell a run whose
+	// driver died (kill -9, a crash) from one still going; nil on AWS.
+	Driver *Driver `json:"driver,omitempty"`
+}
+
+// Driver names a process on a host.
+type Driver struct {
+	Host string `json:"host"`
+	PID  int    `json:"pid"`
 }
 
 // ID returns the run's id, State.Run.
