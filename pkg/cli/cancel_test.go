@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stepline/stepline/pkg/local"
 )
 
 // TestCtrlCCancelsTheRunCleanly runs the real binary, presses Ctrl-C the way a terminal does
@@ -65,23 +67,10 @@ pipelines:
 	var exitErr *exec.ExitError
 	require.True(t, errors.As(err, &exitErr), "exit: %v", err)
 	assert.Equal(t, ExitCanceled, exitErr.ExitCode(), "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
-	assert.False(t, alive(pid), "the build's processes were stopped")
+	assert.False(t, local.Alive(pid), "the build's processes were stopped")
 	assert.Contains(t, stdout.String(), "CANCELED  Build/Sleep")
 	assert.NoDirExists(t, filepath.Join(r.state(), "deploy", "prod"))
 
 	res := r.stepline("", "runs")
 	assert.Regexp(t, `slow-1\s+slow\s+CANCELED`, res.out)
-}
-
-// alive reports whether pid is a running process; a zombie (killed, waiting for a reaper that
-// a container's init may never be) counts as stopped.
-func alive(pid int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// The state follows the parenthesised command name: "pid (comm) S ...".
-	s := string(stat)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }

@@ -37,7 +37,7 @@ func newRuns(g *globals) *cobra.Command {
 			fmt.Fprintln(w, "RUN\tPIPELINE\tSTATUS\tSTARTED\tDURATION\tBRANCH\tCOMMIT\tTRIGGER")
 			for _, r := range recs {
 				st := r.State
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%.7s\t%s\n", st.Run, st.Pipeline, status(st.Status),
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%.7s\t%s\n", st.Run, st.Pipeline, st.Status,
 					engine.Time(st.Started).Local().Format("2006-01-02 15:04:05"), duration(st), r.Branch, r.Commit, r.Trigger)
 			}
 			return w.Flush()
@@ -74,13 +74,6 @@ func newShow(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-}
-
-func status(s engine.Status) string {
-	if s == engine.Pending {
-		return "PENDING"
-	}
-	return string(s)
 }
 
 func duration(st engine.State) string {

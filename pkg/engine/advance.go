@@ -165,7 +165,7 @@ func (a *advancer) result(in Input) {
 	}
 	as := &a.s.Stages[i].Actions[j]
 	if as.Status != InProgress || as.Attempt != in.Attempt {
-		a.ignore(in, fmt.Sprintf("attempt %d is not running (attempt %d is %s)", in.Attempt, as.Attempt, statusText(as.Status)))
+		a.ignore(in, fmt.Sprintf("attempt %d is not running (attempt %d is %s)", in.Attempt, as.Attempt, as.Status))
 		return
 	}
 	if in.External != "" {
@@ -606,11 +606,4 @@ func runOrders(s *Stage) []int {
 	}
 	slices.Sort(orders)
 	return orders
-}
-
-func statusText(s Status) string {
-	if s == Pending {
-		return "PENDING"
-	}
-	return string(s)
 }

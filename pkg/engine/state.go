@@ -29,6 +29,14 @@ const (
 	Skipped    Status = "SKIPPED"
 )
 
+// String is the status as shown to people: the zero value reads PENDING.
+func (s Status) String() string {
+	if s == Pending {
+		return "PENDING"
+	}
+	return string(s)
+}
+
 // Final reports whether nothing more will happen to the thing in this status.
 func (s Status) Final() bool {
 	switch s {

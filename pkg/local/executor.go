@@ -6,6 +6,7 @@ package local
 import (
 	"context"
 	"io"
+	"sort"
 
 	"github.com/stepline/stepline/pkg/engine"
 )
@@ -83,6 +84,6 @@ func configEnv(t engine.Task) []string {
 			out = append(out, k+"="+s)
 		}
 	}
-	sortStrings(out)
+	sort.Strings(out)
 	return out
 }

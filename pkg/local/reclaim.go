@@ -22,7 +22,7 @@ func (r *Runner) reclaim(ctx context.Context) error {
 	}
 	me := self()
 	for _, rec := range runs {
-		if rec.State.Done() || rec.Driver == nil || rec.Driver.Host != me.Host || alive(rec.Driver.PID) {
+		if rec.State.Done() || rec.Driver == nil || rec.Driver.Host != me.Host || Alive(rec.Driver.PID) {
 			continue
 		}
 		msg := fmt.Sprintf("abandoned: its stepline process (pid %d) is gone", rec.Driver.PID)
@@ -50,10 +50,10 @@ func self() *store.Driver {
 	return &store.Driver{Host: host, PID: os.Getpid()}
 }
 
-// alive reports whether a process with pid exists and has not exited. A zombie (exited, not
+// Alive reports whether a process with pid exists and has not exited. A zombie (exited, not
 // yet reaped, as happens under a container init that never reaps) counts as gone; where /proc
 // is missing, signal 0 decides (EPERM: it exists, owned by someone else).
-func alive(pid int) bool {
+func Alive(pid int) bool {
 	if pid <= 0 {
 		return false
 	}

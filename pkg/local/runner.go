@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -85,7 +86,7 @@ func Missing(def engine.Definition, executors map[string]Executor) []string {
 	var out []string
 	for _, sg := range def.Stages {
 		for _, a := range sg.Actions {
-			if executors[a.Provider] == nil && !contains(out, a.Provider) {
+			if executors[a.Provider] == nil && !slices.Contains(out, a.Provider) {
 				out = append(out, a.Provider)
 			}
 		}
@@ -327,7 +328,7 @@ func (r *Runner) acquire(ctx context.Context, stage, id string, seq int64) (*eng
 	if err != nil {
 		return nil, fmt.Errorf("lock stage %s: %w", stage, err)
 	}
-	if contains(g.Superseded, id) {
+	if slices.Contains(g.Superseded, id) {
 		return &engine.Input{Kind: engine.KindSuperseded}, nil
 	}
 	if g.Granted {
@@ -393,14 +394,3 @@ func safe(s string) string {
 		return r
 	}, s)
 }
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func sortStrings(s []string) { sort.Strings(s) }

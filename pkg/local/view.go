@@ -155,10 +155,7 @@ func plainLine(def engine.Definition, e engine.Event, st engine.State) string {
 // With logs, finished actions show where their log is (the summary).
 func Table(def engine.Definition, st engine.State, now time.Time, summary bool) []string {
 	total := span(st.Started, st.Ended, now)
-	status := string(st.Status)
-	if st.Status == engine.Pending {
-		status = "PENDING"
-	}
+	status := st.Status.String()
 	lines := []string{fmt.Sprintf("%s %s  run %s  %s", icon(st.Status, false), def.Pipeline, st.Run, strings.TrimSpace(status+" "+total))}
 	for i, sg := range st.Stages {
 		if i >= len(def.Stages) {
