@@ -15,11 +15,17 @@ run: build-cli ## run the example pipeline end to end on this machine (no AWS)
 	./scripts/run-example.sh
 
 .PHONY: test
-test: ## all tests: unit, end-to-end through `stepline run`, the example service
+test: node-tools ## all tests: unit, end-to-end through `stepline run`, the example service
 	./scripts/check-tools.sh
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	cd examples/hello && $(GO) test -count=1 ./...
+
+.PHONY: node-tools
+node-tools: scripts/node/node_modules/.package-lock.json ## install the npm tools the tests use, from the lockfile
+
+scripts/node/node_modules/.package-lock.json: scripts/node/package-lock.json
+	cd scripts/node && npm ci --no-audit --no-fund --loglevel=error
 
 .PHONY: build-cli
 build-cli: ## build the stepline command into bin/

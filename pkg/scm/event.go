@@ -1,0 +1,172 @@
+// Package scm turns webhook deliveries from source-code hosts into stepline's normalised
+// source event (DESIGN.md section 5): it verifies signatures, names the providers and their
+// headers, and defines the Event every provider parser yields. The provider packages
+// (scm/github, scm/bitbucket, scm/bitbucketserver) do the parsing and the API calls.
+package scm
+
+import (
+	"slices"
+	"strings"
+)
+
+// Provider names, as they appear in Event.Provider, in webhook routes and on the command line.
+const (
+	GitHub          = "github"
+	Bitbucket       = "bitbucket"
+	BitbucketServer = "bitbucket-server"
+	CodeCommit      = "codecommit"
+	ECR             = "ecr"
+)
+
+// Event kinds.
+const (
+	KindPush        = "push"
+	KindTag         = "tag"
+	KindPullRequest = "pull_request"
+	KindPing        = "ping"
+	KindImage       = "image"
+)
+
+// Pull request actions, the normalised names of what happened to a pull request. They match
+// the events a pipeline's pull_request trigger lists.
+const (
+	PROpened  = "opened"
+	PRUpdated = "updated"
+	PRClosed  = "closed"
+	PRMerged  = "merged"
+)
+
+// ZeroSHA is the all-zero commit id providers use for the missing side of a created or
+// deleted ref.
+const ZeroSHA = "0000000000000000000000000000000000000000"
+
+// Event is one normalised source event: what happened to one ref of one repository. A
+// delivery can yield several (a Bitbucket push of three refs is three events).
+type Event struct {
+	Provider string `json:"provider"`
+	Kind     string `json:"kind"`
+	// Delivery is the provider's id of the delivery (GitHub X-GitHub-Delivery, Bitbucket Cloud
+	// X-Request-UUID, Bitbucket Data Center X-Request-Id): the same on a redelivery.
+	Delivery   string     `json:"delivery"`
+	Repository Repository `json:"repository"`
+	// Ref is the full ref name (refs/heads/main, refs/tags/v1); for pull requests the source
+	// branch's ref.
+	Ref    string `json:"ref"`
+	Branch string `json:"branch"`
+	Tag    string `json:"tag"`
+	// Before and After are the ref's commit before and after the change; ZeroSHA (or empty,
+	// when the provider gives nothing) for the missing side of a created or deleted ref.
+	Before  string `json:"before"`
+	After   string `json:"after"`
+	Created bool   `json:"created"`
+	Deleted bool   `json:"deleted"`
+	Forced  bool   `json:"forced"`
+	// Commits are the pushed commits, oldest first, as far as the delivery lists them; the last
+	// one is the head commit when CommitsComplete or the provider names the head.
+	Commits []Commit `json:"commits"`
+	// ChangedFiles are the paths changed between Before and After (for pull requests: between
+	// the target branch and the head), sorted, without duplicates.
+	ChangedFiles []string `json:"changed_files"`
+	// FilesComplete is true only when ChangedFiles is known to be every changed path. Trigger
+	// matching treats an incomplete list as "may match", so a path filter never drops a build
+	// for lack of information.
+	FilesComplete bool         `json:"files_complete"`
+	PullRequest   *PullRequest `json:"pull_request,omitempty"`
+	// Sender is the login (or account name) of whoever caused the event.
+	Sender string `json:"sender"`
+}
+
+// Repository names the repository an event happened in.
+type Repository struct {
+	// FullName is owner/repo (Bitbucket Data Center: PROJECT/repo).
+	FullName      string `json:"full_name"`
+	CloneURL      string `json:"clone_url"`
+	DefaultBranch string `json:"default_branch"`
+}
+
+// Commit is one commit named by a delivery.
+type Commit struct {
+	ID      string `json:"id"`
+	Message string `json:"message"`
+	Author  string `json:"author"`
+}
+
+// PullRequest describes the pull request of a pull_request event.
+type PullRequest struct {
+	Number int `json:"number"`
+	// Action is one of PROpened, PRUpdated, PRClosed (closed without merging), PRMerged.
+	Action       string `json:"action"`
+	SourceBranch string `json:"source_branch"`
+	TargetBranch string `json:"target_branch"`
+	HeadSHA      string `json:"head_sha"`
+	// BaseSHA is the target branch's commit the pull request was compared with, when known.
+	BaseSHA string `json:"base_sha,omitempty"`
+	Title   string `json:"title,omitempty"`
+	Draft   bool   `json:"draft,omitempty"`
+}
+
+// Head returns the commit the event asks to build: the pull request's head, else After.
+func (e Event) Head() string {
+	if e.PullRequest != nil && e.PullRequest.HeadSHA != "" {
+		return e.PullRequest.HeadSHA
+	}
+	return e.After
+}
+
+// HeadMessage returns the message of the head commit when the delivery names it, else "".
+func (e Event) HeadMessage() string {
+	head := e.Head()
+	for i := len(e.Commits) - 1; i >= 0; i-- {
+		if e.Commits[i].ID == head {
+			return e.Commits[i].Message
+		}
+	}
+	return ""
+}
+
+// Key is the idempotency key of the event: provider and delivery id, plus the ref when the
+// delivery yielded several events (multi is then true), so a redelivery maps to the same keys
+// and the refs of one delivery to different ones. The trigger step names executions from it.
+func (e Event) Key(multi bool) string {
+	k := e.Provider + ":" + e.Delivery
+	if multi {
+		k += ":" + e.Ref
+	}
+	return k
+}
+
+// BranchRef and TagRef build full ref names; ShortRef splits one into branch or tag.
+func BranchRef(b string) string { return "refs/heads/" + b }
+
+// TagRef returns the full ref name of tag t.
+func TagRef(t string) string { return "refs/tags/" + t }
+
+// ShortRef splits a full ref name into its branch or tag name; a name that is neither is
+// returned as a branch, since providers send bare branch names in some payloads.
+func ShortRef(ref string) (branch, tag string) {
+	if t, ok := strings.CutPrefix(ref, "refs/tags/"); ok {
+		return "", t
+	}
+	return strings.TrimPrefix(ref, "refs/heads/"), ""
+}
+
+// IsZero reports whether sha is empty or all zeros.
+func IsZero(sha string) bool {
+	return strings.Trim(sha, "0") == ""
+}
+
+// Files merges path lists into one sorted list without duplicates or empty names.
+func Files(lists ...[]string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range lists {
+		for _, p := range l {
+			if p != "" && !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
