@@ -35,6 +35,7 @@ require (
 	github.com/aws/smithy-go v1.28.8 // indirect
 	github.com/go-playground/webhooks/v6 v6.4.0 // indirect
 	github.com/google/go-github/v81 v81.0.0 // indirect
+	github.com/google/go-querystring v1.1.0 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/spf13/pflag v1.0.10 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/stepline/stepline/pkg/scm"
 )
 
 // Checkout describes the local repository a run starts from.
@@ -62,7 +64,7 @@ func (c Checkout) Variables() map[string]string {
 		"event":           "manual",
 		"repository":      filepath.Base(c.Root),
 		"branch":          c.Branch,
-		"branch_slug":     Slug(c.Branch),
+		"branch_slug":     scm.Slug(c.Branch),
 		"tag":             c.Tag,
 		"ref":             ref,
 		"commit_id":       c.Commit,
@@ -71,27 +73,6 @@ func (c Checkout) Variables() map[string]string {
 		"author":          c.Author,
 		"pr_number":       "",
 	}
-}
-
-// Slug makes a branch name usable in resource names: lower case letters, digits and dashes,
-// at most 40 characters ("feature/Login_UI" → "feature-login-ui").
-func Slug(branch string) string {
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(branch) {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
-			b.WriteRune(r)
-			dash = false
-		} else if !dash && b.Len() > 0 {
-			b.WriteByte('-')
-			dash = true
-		}
-	}
-	s := strings.TrimRight(b.String(), "-")
-	if len(s) > 40 {
-		s = strings.TrimRight(s[:40], "-")
-	}
-	return s
 }
 
 func git(ctx context.Context, dir string, args ...string) (string, error) {

@@ -1,0 +1,50 @@
+package scm
+
+import (
+	"context"
+	"fmt"
+)
+
+// Range returns the two commits whose difference is the event's changed files: for a pull
+// request its base (the target's commit, else the target branch) and head; for a push the
+// ref's commit before and after, or for a new branch the default branch and the new head.
+// ok is false when no such pair exists (a deletion, a new tag, a new default branch).
+func (e Event) Range() (base, head string, ok bool) {
+	if e.PullRequest != nil {
+		base = e.PullRequest.BaseSHA
+		if base == "" {
+			base = e.PullRequest.TargetBranch
+		}
+		return base, e.PullRequest.HeadSHA, base != "" && e.PullRequest.HeadSHA != ""
+	}
+	if e.Deleted || IsZero(e.After) {
+		return "", "", false
+	}
+	if e.Created || IsZero(e.Before) {
+		if e.Kind != KindPush || e.Repository.DefaultBranch == "" || e.Branch == e.Repository.DefaultBranch {
+			return "", "", false
+		}
+		return e.Repository.DefaultBranch, e.After, true
+	}
+	return e.Before, e.After, true
+}
+
+// Complete fills ev.ChangedFiles through l when the delivery did not list them all. It does
+// nothing when the list is already complete or the event has no range; on an error the event
+// is left as it was (FilesComplete false), which trigger matching treats as "may match".
+func Complete(ctx context.Context, ev *Event, l FileLister) error {
+	if ev.FilesComplete || l == nil {
+		return nil
+	}
+	base, head, ok := ev.Range()
+	if !ok {
+		return nil
+	}
+	files, complete, err := l.ChangedFiles(ctx, ev.Repository.FullName, base, head)
+	if err != nil {
+		return fmt.Errorf("list the files changed in %s between %.12s and %.12s: %w", ev.Repository.FullName, base, head, err)
+	}
+	ev.ChangedFiles = Files(ev.ChangedFiles, files)
+	ev.FilesComplete = complete
+	return nil
+}
