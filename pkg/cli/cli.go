@@ -91,7 +91,7 @@ func newRoot(stdio IO) *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.stateDir, "state-dir", "", "where runs, artifacts and logs are kept (default: .stepline in the repository)")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log diagnostics to standard error")
-	root.AddCommand(newValidate(g), newBuild(g), newRun(g), newRuns(g), newShow(g))
+	root.AddCommand(newValidate(g), newBuild(g), newRun(g), newRuns(g), newShow(g), newServe(g), newWebhook(g), newTrigger(g))
 	return root
 }
 
@@ -100,6 +100,14 @@ func (g *globals) logger() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return slog.New(slog.NewTextHandler(g.stdio.Err, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// logLevel is the level of commands that log by default (serve): info, or debug with -v.
+func (g *globals) logLevel() slog.Level {
+	if g.verbose {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
 }
 
 // state returns the state directory: --state-dir, or .stepline at the root of the repository

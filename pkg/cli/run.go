@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,26 +100,14 @@ func (o runOptions) run(ctx context.Context, g *globals) error {
 	}
 
 	view := local.NewView(out, def, g.stdio.TTY && !o.plain && !o.follow, nil)
-	executors := map[string]local.Executor{
-		engine.ProviderSource:   local.Source{Repo: co.Root, Commit: co.Commit, Dirty: o.dirty, Exclude: inside(co.Root, stateDir)},
-		"codebuild":             local.Build{Env: o.env},
-		"local":                 local.Deploy{Root: filepath.Join(stateDir, "deploy")},
-		engine.ProviderApproval: local.NewApproval(o.autoApprove, g.stdio.In, out, view.Pause),
+	runner, db, err := newLocalRunner(g, def, localRun{
+		repo: co.Root, commit: co.Commit, dirty: o.dirty, stateDir: stateDir,
+		autoApprove: o.autoApprove, in: g.stdio.In, out: out, env: o.env, follow: o.follow,
+		view: view, pause: view.Pause,
+	})
+	if err != nil {
+		return exit(ExitUsage, err)
 	}
-	if missing := local.Missing(def, executors); len(missing) > 0 {
-		return exit(ExitUsage, fmt.Errorf("pipeline %s uses providers that need AWS: %s (local runs support codebuild, local and approval)",
-			def.Pipeline, strings.Join(missing, ", ")))
-	}
-
-	opts := []local.Option{
-		local.WithSinks(view, local.NewEventLog(filepath.Join(stateDir, "events.jsonl"), g.logger())),
-		local.WithLogger(g.logger()),
-	}
-	if o.follow {
-		opts = append(opts, local.WithLogs(local.FollowLogs(out)))
-	}
-	db := store.NewBolt(filepath.Join(stateDir, "stepline.db"))
-	runner := local.NewRunner(def, db, artifact.NewLocal(filepath.Join(stateDir, "artifacts")), executors, stateDir, opts...)
 
 	source := co.Variables()
 	meta := local.Meta{Repo: co.Root, Trigger: "manual", Branch: co.Branch, Commit: co.Commit,
@@ -152,6 +141,43 @@ func (o runOptions) run(ctx context.Context, g *globals) error {
 	default:
 		return exit(ExitFailed, nil)
 	}
+}
+
+// localRun is what a local run needs besides its pipeline: where the commit comes from, where
+// state goes, and how it talks to the user.
+type localRun struct {
+	repo, commit, stateDir string
+	dirty, autoApprove     bool
+	in                     io.Reader
+	out                    io.Writer
+	env                    []string
+	follow                 bool
+	view                   local.Sink
+	pause                  func(bool)
+}
+
+// newLocalRunner builds the runner of one local run with the local executors; `stepline run`
+// and `stepline serve` both start runs through it.
+func newLocalRunner(g *globals, def engine.Definition, c localRun) (*local.Runner, store.Store, error) {
+	executors := map[string]local.Executor{
+		engine.ProviderSource:   local.Source{Repo: c.repo, Commit: c.commit, Dirty: c.dirty, Exclude: inside(c.repo, c.stateDir)},
+		"codebuild":             local.Build{Env: c.env},
+		"local":                 local.Deploy{Root: filepath.Join(c.stateDir, "deploy")},
+		engine.ProviderApproval: local.NewApproval(c.autoApprove, c.in, c.out, c.pause),
+	}
+	if missing := local.Missing(def, executors); len(missing) > 0 {
+		return nil, nil, fmt.Errorf("pipeline %s uses providers that need AWS: %s (local runs support codebuild, local and approval)",
+			def.Pipeline, strings.Join(missing, ", "))
+	}
+	opts := []local.Option{
+		local.WithSinks(c.view, local.NewEventLog(filepath.Join(c.stateDir, "events.jsonl"), g.logger())),
+		local.WithLogger(g.logger()),
+	}
+	if c.follow {
+		opts = append(opts, local.WithLogs(local.FollowLogs(c.out)))
+	}
+	db := store.NewBolt(filepath.Join(c.stateDir, "stepline.db"))
+	return local.NewRunner(def, db, artifact.NewLocal(filepath.Join(c.stateDir, "artifacts")), executors, c.stateDir, opts...), db, nil
 }
 
 // withLogs puts each action's log path into its External field for the summary, when the

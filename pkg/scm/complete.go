@@ -32,6 +32,10 @@ func (e Event) Range() (base, head string, ok bool) {
 // Complete fills ev.ChangedFiles through l when the delivery did not list them all. It does
 // nothing when the list is already complete or the event has no range; on an error the event
 // is left as it was (FilesComplete false), which trigger matching treats as "may match".
+//
+// The providers compare from the merge base of the two commits, so for a forced push the
+// files touched only by the commits the push threw away are missing: the list stays
+// incomplete, and path filters assume a match.
 func Complete(ctx context.Context, ev *Event, l FileLister) error {
 	if ev.FilesComplete || l == nil {
 		return nil
@@ -45,6 +49,6 @@ func Complete(ctx context.Context, ev *Event, l FileLister) error {
 		return fmt.Errorf("list the files changed in %s between %.12s and %.12s: %w", ev.Repository.FullName, base, head, err)
 	}
 	ev.ChangedFiles = Files(ev.ChangedFiles, files)
-	ev.FilesComplete = complete
+	ev.FilesComplete = complete && !ev.Forced
 	return nil
 }

@@ -76,11 +76,19 @@ func TestCompleteKeepsAProviderCapHonest(t *testing.T) {
 	assert.False(t, ev.FilesComplete)
 }
 
+func TestAForcedPushStaysIncompleteSinceTheCompareMissesDiscardedCommits(t *testing.T) {
+	t.Parallel()
+	ev := Event{Kind: KindPush, Forced: true, Before: "b", After: "a", Repository: Repository{FullName: "o/r"}}
+	require.NoError(t, Complete(context.Background(), &ev, &fakeLister{files: []string{"x"}, complete: true}))
+	assert.Equal(t, []string{"x"}, ev.ChangedFiles)
+	assert.False(t, ev.FilesComplete)
+}
+
 func TestVariablesOfAPullRequest(t *testing.T) {
 	t.Parallel()
 	ev := Event{Provider: GitHub, Kind: KindPullRequest, Ref: "refs/heads/feat/X", Branch: "feat/X",
-		Repository: Repository{FullName: "o/r"},
-		Commits:    []Commit{{ID: "0123456789abcdef", Message: "Fix it\n\nbody", Author: "ann"}},
+		Repository:  Repository{FullName: "o/r"},
+		Commits:     []Commit{{ID: "0123456789abcdef", Message: "Fix it\n\nbody", Author: "ann"}},
 		PullRequest: &PullRequest{Number: 7, Action: PRUpdated, HeadSHA: "0123456789abcdef"}}
 	v := ev.Variables()
 	assert.Equal(t, "pull_request.updated", v["event"])

@@ -61,8 +61,8 @@ type Event struct {
 	Created bool   `json:"created"`
 	Deleted bool   `json:"deleted"`
 	Forced  bool   `json:"forced"`
-	// Commits are the pushed commits, oldest first, as far as the delivery lists them; the last
-	// one is the head commit when CommitsComplete or the provider names the head.
+	// Commits are the pushed commits, oldest first, as far as the delivery lists them (Bitbucket
+	// Cloud lists five at most; Data Center none). HeadMessage finds the head among them by id.
 	Commits []Commit `json:"commits"`
 	// ChangedFiles are the paths changed between Before and After (for pull requests: between
 	// the target branch and the head), sorted, without duplicates.

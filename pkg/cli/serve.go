@@ -1,0 +1,218 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stepline/stepline/pkg/local"
+	"github.com/stepline/stepline/pkg/pipeline"
+	"github.com/stepline/stepline/pkg/reposecret"
+	"github.com/stepline/stepline/pkg/scm"
+	"github.com/stepline/stepline/pkg/serve"
+	"github.com/stepline/stepline/pkg/trigger"
+	"github.com/stepline/stepline/pkg/webhook"
+)
+
+type serveOptions struct {
+	addr, repo, file, hook, repository string
+	secrets                            []string
+	autoApprove                        bool
+	maxBody                            int
+}
+
+func newServe(g *globals) *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve [--addr 127.0.0.1:8080] [--secret S]…",
+		Short: "Receive webhooks on this machine and start local runs",
+		Long: "Serve POST /webhooks/{github|bitbucket|bitbucket-server}/HOOK with the webhook handler the\n" +
+			"Lambda uses: signed deliveries are verified and parsed, the pipeline file is read at the\n" +
+			"event's commit, triggers are matched and matching pipelines run locally, as `stepline run`\n" +
+			"would. A redelivery (same delivery id) starts nothing. Secrets come from --secret\n" +
+			"(repeatable, for rotation) or $" + secretEnv + ". Stop with Ctrl-C: running runs are canceled.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), g) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "the address to listen on (port 0 picks a free one)")
+	f.StringVar(&o.repo, "repo", "", "the repository runs are built from (default: the one containing the working directory)")
+	f.StringVarP(&o.file, "file", "f", defaultFile, "the pipeline file, relative to the repository root, read at each event's commit")
+	f.StringArrayVar(&o.secrets, "secret", nil, "a webhook secret deliveries may be signed with (repeatable; default: $"+secretEnv+")")
+	f.StringVar(&o.hook, "hook", defaultHook, "the hook id in the URL path")
+	f.StringVar(&o.repository, "repository", "", "accept deliveries only for this repository (owner/name); default: any")
+	f.BoolVar(&o.autoApprove, "auto-approve", false, "approve manual approvals; without it they are rejected, since serve has no terminal to ask")
+	f.IntVar(&o.maxBody, "max-body", webhook.DefaultMaxBody, "the largest body accepted, in bytes")
+	return cmd
+}
+
+func (o serveOptions) run(ctx context.Context, g *globals) error {
+	secrets := o.secrets
+	if len(secrets) == 0 && os.Getenv(secretEnv) != "" {
+		secrets = []string{os.Getenv(secretEnv)}
+	}
+	if len(secrets) == 0 {
+		return exit(ExitUsage, fmt.Errorf("no webhook secret: give --secret or set %s (deliveries are never accepted unsigned)", secretEnv))
+	}
+	if !reposecret.ValidHook(o.hook) {
+		return exit(ExitUsage, fmt.Errorf("--hook must be 16 to 128 letters, digits, - or _"))
+	}
+	dir := o.repo
+	if dir == "" {
+		var err error
+		if dir, err = os.Getwd(); err != nil {
+			return exit(ExitUsage, err)
+		}
+	}
+	co, err := local.Inspect(ctx, dir)
+	if err != nil {
+		return exit(ExitUsage, err)
+	}
+	stateDir := g.stateDir
+	if stateDir == "" {
+		stateDir = filepath.Join(co.Root, ".stepline")
+	}
+	if stateDir, err = filepath.Abs(stateDir); err != nil {
+		return exit(ExitUsage, err)
+	}
+	if err := makeStateDir(stateDir); err != nil {
+		return exit(ExitUsage, fmt.Errorf("create the state directory: %w", err))
+	}
+	seen, err := serve.OpenSeen(filepath.Join(stateDir, "deliveries"))
+	if err != nil {
+		return exit(ExitUsage, fmt.Errorf("read the record of handled deliveries: %w", err))
+	}
+
+	out := &lockedWriter{w: g.stdio.Out}
+	log := slog.New(slog.NewTextHandler(g.stdio.Err, &slog.HandlerOptions{Level: g.logLevel()}))
+	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRuns()
+	var runs sync.WaitGroup
+	start := func(_ context.Context, p *pipeline.Pipeline, ev scm.Event) error {
+		return o.startRun(runCtx, g, &runs, out, co.Root, stateDir, p, ev)
+	}
+	srv := serve.New(co.Root, o.file, seen, start, reporter(out, o.file), log)
+	// serve has no registry: one hook id, any provider, the given secrets.
+	registry := webhook.StaticSecrets{o.hook: {Repository: o.repository, WebhookSecrets: secrets}}
+	h := webhook.New(registry, srv,
+		webhook.WithLogger(log), webhook.WithMaxBody(o.maxBody))
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return exit(ExitUsage, err)
+	}
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(out, "stepline serve: listening on %s for %s\n", base, co.Root)
+	for _, p := range scm.Providers() {
+		fmt.Fprintf(out, "  %-16s %s/webhooks/%s/%s\n", p, base, p, o.hook)
+	}
+	hs := &http.Server{Handler: h.Mux(), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	select {
+	case err := <-served:
+		return exit(ExitFailed, err)
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(out, "stepline serve: stopping; running runs are canceled")
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(shutdown)
+	cancelRuns()
+	runs.Wait()
+	return exit(ExitCanceled, nil)
+}
+
+// startRun starts one local run of p for ev in the background.
+func (o serveOptions) startRun(ctx context.Context, g *globals, runs *sync.WaitGroup, out io.Writer, root, stateDir string, p *pipeline.Pipeline, ev scm.Event) error {
+	def := p.Definition()
+	head := ev.Head()
+	prefix := fmt.Sprintf("[%s %.7s] ", def.Pipeline, head)
+	w := &prefixWriter{w: out, prefix: prefix}
+	var input io.Reader = strings.NewReader("")
+	runner, _, err := newLocalRunner(g, def, localRun{
+		repo: root, commit: head, stateDir: stateDir, autoApprove: o.autoApprove,
+		in: input, out: w, view: local.NewView(w, def, false, nil),
+	})
+	if err != nil {
+		return err
+	}
+	source := ev.Variables()
+	meta := local.Meta{Repo: root, Trigger: fmt.Sprintf("webhook %s %s %s", ev.Provider, source["event"], ev.Delivery),
+		Branch: ev.Branch, Commit: head,
+		Variables: func(id string, seq int64) (map[string]map[string]string, error) {
+			return p.RunVariables(source, id, seq)
+		}}
+	runs.Add(1)
+	go func() {
+		defer runs.Done()
+		final, err := runner.Run(ctx, "", meta)
+		if err != nil {
+			fmt.Fprintf(w, "run could not be driven: %v\n", err)
+			return
+		}
+		fmt.Fprintf(w, "%s pipeline %s run %s (logs: %s)\n", final.Status, def.Pipeline, final.Run,
+			filepath.Join(stateDir, "runs", final.Run, "logs"))
+	}()
+	return nil
+}
+
+// reporter prints what became of each accepted event.
+func reporter(out io.Writer, file string) serve.Reporter {
+	return func(a webhook.Accepted, ds []trigger.Decision, note string) {
+		if note != "" {
+			fmt.Fprintf(out, "%s: %s\n", a.Key, note)
+		}
+		for _, d := range ds {
+			fmt.Fprintf(out, "%s: %s\n", a.Key, trigger.Format(file, d))
+		}
+	}
+}
+
+// lockedWriter serialises writes from concurrent runs, one line at a time.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// prefixWriter starts every line with prefix, so interleaved runs stay readable.
+type prefixWriter struct {
+	w      io.Writer
+	prefix string
+	mu     sync.Mutex
+	buf    bytes.Buffer
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.buf.Write(b)
+	for {
+		line, err := p.buf.ReadBytes('\n')
+		if errors.Is(err, io.EOF) {
+			p.buf.Write(line)
+			return len(b), nil
+		}
+		if _, err := p.w.Write(append([]byte(p.prefix), line...)); err != nil {
+			return 0, err
+		}
+	}
+}

@@ -1,0 +1,21 @@
+// Package bitbucket parses Bitbucket Cloud webhook deliveries into stepline's normalised
+// source events (scm.Event) and lists a change's files through the Bitbucket Cloud REST API.
+//
+// Parse handles the event keys that can start a build: repo:push, one event per ref change
+// in payload order, and pullrequest:created, :updated, :fulfilled and :rejected. Every other
+// key is answered with *scm.IgnoredError, and a body that is not what its key says with
+// *scm.MalformedError. Parse never checks the signature: the caller verifies it with
+// scm.Verify before parsing.
+//
+// Bodies are decoded into the payload types of github.com/go-playground/webhooks/v6/bitbucket
+// (its Webhook.Parse is not used, since it does not verify an HMAC). Four things those types
+// lack are decoded by hand from the same body: whether push.changes[].new and .old are null
+// (the library decodes both into values, so a deleted ref would look like a ref with no
+// name), a commit author's raw "Name <email>" and linked user (the library reads the author
+// as an account), repository.mainbranch, and pullrequest.draft.
+//
+// Bitbucket push payloads list no changed files, so every event leaves ChangedFiles nil and
+// FilesComplete false; Client fills them in from the diffstat endpoint. Bitbucket also lists
+// at most five commits per ref change, newest first: events carry them oldest first, and a
+// change marked truncated carries only the newest.
+package bitbucket

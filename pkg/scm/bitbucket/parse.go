@@ -1,0 +1,92 @@
+package bitbucket
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+
+	bb "github.com/go-playground/webhooks/v6/bitbucket"
+
+	"github.com/stepline/stepline/pkg/scm"
+)
+
+// Parser parses Bitbucket Cloud deliveries: the scm.Parser of provider scm.Bitbucket.
+type Parser struct{}
+
+var _ scm.Parser = Parser{}
+
+// Parse calls the package's Parse.
+func (Parser) Parse(event, delivery string, body []byte) ([]scm.Event, error) {
+	return Parse(event, delivery, body)
+}
+
+// prActions maps the pull request event keys that can start a build to their action.
+// pullrequest:rejected is Bitbucket's "declined", closed without merging.
+var prActions = map[bb.Event]string{
+	bb.PullRequestCreatedEvent:  scm.PROpened,
+	bb.PullRequestUpdatedEvent:  scm.PRUpdated,
+	bb.PullRequestMergedEvent:   scm.PRMerged,
+	bb.PullRequestDeclinedEvent: scm.PRClosed,
+}
+
+// Parse turns one Bitbucket Cloud delivery into normalised events. event is the X-Event-Key
+// header and delivery the X-Request-UUID header, copied into every event.
+//
+// repo:push yields one event per ref change, in payload order; a pull request event yields
+// one. Any other key is answered with *scm.IgnoredError without reading the body, and a
+// body that is not what its key says with *scm.MalformedError.
+func Parse(event, delivery string, body []byte) ([]scm.Event, error) {
+	key := bb.Event(event)
+	if key == bb.RepoPushEvent {
+		return parsePush(delivery, body)
+	}
+	if action, ok := prActions[key]; ok {
+		return parsePullRequest(key, action, delivery, body)
+	}
+	if event == "" {
+		return nil, scm.Ignored("the delivery names no event (empty X-Event-Key)")
+	}
+	return nil, scm.Ignored("event %q starts nothing", event)
+}
+
+// decode unmarshals body into v, answering *scm.MalformedError on failure.
+func decode(key bb.Event, body []byte, v any) error {
+	err := json.Unmarshal(body, v)
+	if err == nil {
+		return nil
+	}
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return scm.Malformed("%s: invalid JSON at byte %d: %s", key, syn.Offset, syn.Error())
+	case errors.As(err, &typ):
+		// encoding/json's own message spells out the Go type, which for the library's
+		// anonymous structs is a page of struct syntax.
+		field := typ.Field
+		if field == "" {
+			field = "the body"
+		}
+		return scm.Malformed("%s: %s is a JSON %s, not %s", key, field, typ.Value, jsonKind(typ.Type))
+	}
+	return scm.Malformed("%s: %s", key, strings.Join(strings.Fields(err.Error()), " "))
+}
+
+// jsonKind names the JSON value a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	}
+	return "a number"
+}

@@ -1,0 +1,179 @@
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	gh "github.com/google/go-github/v81/github"
+
+	"github.com/stepline/stepline/pkg/scm"
+)
+
+// GitHub's documented limits on "Compare two commits": when the results are paged, "the
+// list of changed files is only shown on the first page of results, and it includes up to 300
+// changed files for the entire comparison". The commit endpoint pages its files instead, 300
+// a page up to 3000; ChangedFiles follows a full page in case compare ever does the same, and
+// stops at that total.
+const (
+	compareFileCap  = 300
+	compareTotalCap = 3000
+	// comparePerPage pages the comparison's commits, which ChangedFiles does not read: a
+	// smaller page makes each response lighter.
+	comparePerPage = 100
+)
+
+// Errors a Client wraps around GitHub's answer, so callers need not import go-github to tell
+// them apart. The *github.ErrorResponse stays in the chain too.
+var (
+	// ErrNotFound means GitHub answered 404: the repository or a commit does not exist, or
+	// the token cannot see the repository (GitHub hides private repositories that way).
+	ErrNotFound = errors.New("repository or commit not found, or not visible to the token")
+	// ErrUnauthorized means GitHub answered 401: the token is missing, wrong or expired.
+	ErrUnauthorized = errors.New("GitHub refused the token")
+)
+
+// Client lists the files changed between two commits through GitHub's REST API.
+type Client struct {
+	api *gh.Client
+}
+
+var _ scm.FileLister = (*Client)(nil)
+
+// Option configures a Client.
+type Option func(*options)
+
+type options struct {
+	baseURL string
+	http    *http.Client
+}
+
+// WithBaseURL sets the API root, such as https://ghe.example.com/api/v3/ for GitHub
+// Enterprise Server or an httptest server's URL in tests. The default is
+// https://api.github.com/.
+func WithBaseURL(u string) Option {
+	return func(o *options) { o.baseURL = u }
+}
+
+// WithHTTPClient sets the HTTP client the API calls go through; the Client does not change
+// it. The default has a 30-second timeout.
+func WithHTTPClient(c *http.Client) Option {
+	return func(o *options) {
+		if c != nil {
+			o.http = c
+		}
+	}
+}
+
+// NewClient returns a Client that authenticates with token (an installation or personal
+// access token needing contents:read; empty for public repositories only). It fails only on a
+// base URL that is not absolute.
+func NewClient(token string, opts ...Option) (*Client, error) {
+	o := options{http: &http.Client{Timeout: 30 * time.Second}}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	api := gh.NewClient(o.http)
+	if token != "" {
+		api = api.WithAuthToken(token)
+	}
+	if o.baseURL != "" {
+		u, err := url.Parse(o.baseURL)
+		if err != nil || u.Scheme == "" || u.Host == "" {
+			return nil, errors.New("github client: the base URL is not an absolute URL")
+		}
+		if !strings.HasSuffix(u.Path, "/") {
+			u.Path += "/"
+		}
+		api.BaseURL = u
+	}
+	return &Client{api: api}, nil
+}
+
+// ChangedFiles lists the paths changed between base and head of repo ("owner/name"), sorted:
+// a renamed file is listed under its old and its new path, since a path filter on either
+// should see the change. complete is false when GitHub may have cut the list: a response
+// that lists 300 files with no further files after it, or 3000 in all.
+//
+// GitHub compares from the merge base of base and head ("three dots"), as a pull request
+// does. For a forced push (base no ancestor of head) the list is head's side only: paths
+// changed just by the commits the push dropped are missing.
+func (c *Client) ChangedFiles(ctx context.Context, repo, base, head string) ([]string, bool, error) {
+	owner, name, ok := splitRepo(repo)
+	if !ok {
+		return nil, false, fmt.Errorf("compare in %q: a repository is named owner/name", clip(repo))
+	}
+	if scm.IsZero(base) || scm.IsZero(head) {
+		return nil, false, fmt.Errorf("compare in %s: both a base and a head commit are needed", repo)
+	}
+	var (
+		lists [][]string
+		total int
+		opts  = &gh.ListOptions{PerPage: comparePerPage}
+	)
+	for page := 1; ; page++ {
+		cmp, resp, err := c.api.Repositories.CompareCommits(ctx, owner, name, base, head, opts)
+		if err != nil {
+			return nil, false, compareError(repo, base, head, err)
+		}
+		n := len(cmp.Files)
+		total += n
+		lists = append(lists, filePaths(cmp.Files))
+		if n < compareFileCap {
+			// A short page ends the list, unless it is a later page with nothing on it: then
+			// the full page before was GitHub's cap, not the end.
+			return scm.Files(lists...), page == 1 || n > 0, nil
+		}
+		if total >= compareTotalCap || resp.NextPage == 0 {
+			return scm.Files(lists...), false, nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+func filePaths(files []*gh.CommitFile) []string {
+	out := make([]string, 0, len(files))
+	for _, f := range files {
+		out = append(out, f.GetFilename(), f.GetPreviousFilename())
+	}
+	return out
+}
+
+// splitRepo splits owner/name. go-github puts both into the request path unescaped, so only
+// the characters GitHub allows in account and repository names pass.
+func splitRepo(repo string) (owner, name string, ok bool) {
+	owner, name, ok = strings.Cut(repo, "/")
+	return owner, name, ok && validName(owner) && validName(name)
+}
+
+func validName(s string) bool {
+	if s == "" || s == "." || s == ".." {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// compareError wraps an API error with the comparison it was for. go-github's message names
+// the method, URL and status; the token travels in a header and appears in neither.
+func compareError(repo, base, head string, err error) error {
+	what := fmt.Sprintf("compare %s %.12s...%.12s", repo, base, head)
+	var er *gh.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil {
+		switch er.Response.StatusCode {
+		case http.StatusNotFound:
+			return fmt.Errorf("%s: %w: %w", what, ErrNotFound, err)
+		case http.StatusUnauthorized:
+			return fmt.Errorf("%s: %w: %w", what, ErrUnauthorized, err)
+		}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

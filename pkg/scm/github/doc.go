@@ -1,0 +1,35 @@
+// Package github parses GitHub webhook deliveries into stepline's normalised source events
+// (scm.Event) and lists a change's files through GitHub's REST API (Client).
+//
+// Parse decodes bodies into go-github's event types (github.com/google/go-github/v81); no
+// payload struct is written by hand, since those types carry every field the events need.
+// Parse never checks the signature: the caller verifies it with scm.Verify first.
+//
+// What each delivery becomes:
+//
+//   - push: one event, Kind "push" for refs/heads/*, "tag" for refs/tags/* (a push to any
+//     other ref is ignored). Ref, Before, After, Created, Deleted and Forced are the
+//     payload's. Commits are the payload's commits, oldest first, with head_commit appended
+//     when the list does not end with it; the author is the commit's GitHub username, else its
+//     git author name. ChangedFiles is the union of the commits' added, modified and removed
+//     lists. FilesComplete is true only when that union is known to cover before..after: an
+//     existing ref moved without force, fewer than 2048 commits listed, the last being after,
+//     and every commit's file lists present with fewer than 3000 paths (see
+//     pushFilesComplete for why each other case may be partial).
+//   - pull_request: opened and reopened are "opened"; synchronize, ready_for_review and an
+//     edit that changes the base branch are "updated"; closed is "merged" or "closed" by the
+//     payload's merged flag. Other actions (labeled, assigned, converted_to_draft, other
+//     edits, ...) are ignored. Ref and Branch name the head branch, After is the head commit,
+//     the repository is the base repository. The payload lists no files, so ChangedFiles is
+//     nil and FilesComplete false.
+//   - create and delete: Kind "push" or "tag" by ref_type, Created or Deleted set, no commit:
+//     GitHub names none in these payloads, and the trigger package never builds an event
+//     without a head commit. The push delivery GitHub sends alongside carries the commit.
+//   - ping: one event of Kind "ping", with the repository when the hook has one.
+//
+// Every other event is answered with *scm.IgnoredError, and a body that is not a JSON object
+// of the event's shape with *scm.MalformedError.
+//
+// Client implements scm.FileLister with "Compare two commits", for the events whose files
+// the delivery could not list whole.
+package github

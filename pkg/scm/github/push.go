@@ -1,0 +1,120 @@
+package github
+
+import (
+	"strings"
+
+	gh "github.com/google/go-github/v81/github"
+
+	"github.com/stepline/stepline/pkg/scm"
+)
+
+// GitHub's documented limits on a push delivery (webhook events and payloads, push): the
+// commits array "includes a maximum of 2048 commits", and each commit's added, modified and
+// removed lists report "a maximum of 3000 changed files". A list that reaches its cap may have
+// been cut, so it is never taken as whole.
+const (
+	maxPushCommits    = 2048
+	maxFilesPerCommit = 3000
+)
+
+// parsePush normalises a push delivery: one ref, branch or tag, moved, created or deleted.
+func parsePush(body []byte) (scm.Event, error) {
+	var p gh.PushEvent
+	if err := decode("push", body, &p); err != nil {
+		return scm.Event{}, err
+	}
+	ref := p.GetRef()
+	if ref == "" {
+		return scm.Event{}, scm.Malformed("GitHub push delivery names no ref")
+	}
+	if p.GetAfter() == "" {
+		return scm.Event{}, scm.Malformed("GitHub push delivery names no after commit")
+	}
+	repo := p.GetRepo()
+	if repo.GetFullName() == "" {
+		return scm.Event{}, scm.Malformed("GitHub push delivery names no repository")
+	}
+	ev := scm.Event{
+		Ref:     ref,
+		Before:  p.GetBefore(),
+		After:   p.GetAfter(),
+		Created: p.GetCreated(),
+		Deleted: p.GetDeleted(),
+		Forced:  p.GetForced(),
+		Repository: scm.Repository{
+			FullName:      repo.GetFullName(),
+			CloneURL:      repo.GetCloneURL(),
+			DefaultBranch: firstOf(repo.GetDefaultBranch(), repo.GetMasterBranch()),
+		},
+		Sender: firstOf(p.GetSender().GetLogin(), p.GetPusher().GetName()),
+	}
+	if b, ok := strings.CutPrefix(ref, "refs/heads/"); ok && b != "" {
+		ev.Kind, ev.Branch = scm.KindPush, b
+	} else if t, ok := strings.CutPrefix(ref, "refs/tags/"); ok && t != "" {
+		ev.Kind, ev.Tag = scm.KindTag, t
+	} else {
+		return scm.Event{}, scm.Ignored("GitHub push to %q, neither a branch nor a tag, starts no pipeline", clip(ref))
+	}
+	lists := make([][]string, 0, 3*len(p.Commits))
+	for i, c := range p.Commits {
+		if c == nil || c.GetID() == "" {
+			return scm.Event{}, scm.Malformed("GitHub push delivery's commit %d has no id", i)
+		}
+		ev.Commits = append(ev.Commits, commit(c))
+		lists = append(lists, c.Added, c.Modified, c.Removed)
+	}
+	ev.ChangedFiles = scm.Files(lists...)
+	// A branch created at an existing commit, a tag, or a list cut at its cap does not end with
+	// the head; naming it last lets the trigger read its message ([skip ci]) all the same. Its
+	// files stay out of ChangedFiles: it may not be part of this push.
+	if h := p.GetHeadCommit(); h.GetID() != "" && (len(ev.Commits) == 0 || ev.Commits[len(ev.Commits)-1].ID != h.GetID()) {
+		ev.Commits = append(ev.Commits, commit(h))
+	}
+	ev.FilesComplete = pushFilesComplete(&p)
+	return ev, nil
+}
+
+// pushFilesComplete reports whether the union of the delivery's per-commit file lists is
+// every path that differs between before and after. The union may list more (a path changed
+// and changed back), never less, when:
+//   - the push moved an existing ref without force: GitHub then lists every commit of
+//     before..after, distinct or not ("pushed commits are all commits that are included in the
+//     compare between the before commit and the after commit");
+//   - the list has fewer than 2048 commits and ends with after;
+//   - every commit carries its added/modified/removed lists (GitHub Actions' copy of the
+//     payload drops them) with fewer than 3000 paths in all.
+//
+// Everything else may be partial: a created ref (no before to compare with: the list holds
+// only the commits GitHub counted as new), a deleted ref (nothing to build), a forced push
+// (the commits it dropped are not listed, yet the paths they touched changed), an empty list
+// on a ref that moved, a list at a cap, a list that does not end with after (cut, or after is
+// an annotated tag object).
+func pushFilesComplete(p *gh.PushEvent) bool {
+	if p.GetCreated() || p.GetDeleted() || p.GetForced() || scm.IsZero(p.GetBefore()) || scm.IsZero(p.GetAfter()) {
+		return false
+	}
+	n := len(p.Commits)
+	if n == 0 || n >= maxPushCommits || p.Commits[n-1].GetID() != p.GetAfter() {
+		return false
+	}
+	for _, c := range p.Commits {
+		if c.Added == nil && c.Modified == nil && c.Removed == nil {
+			return false
+		}
+		if len(c.Added)+len(c.Modified)+len(c.Removed) >= maxFilesPerCommit {
+			return false
+		}
+	}
+	return true
+}
+
+// commit normalises a pushed commit. The author is the GitHub username GitHub matched to the
+// commit's email, else the git author name.
+func commit(c *gh.HeadCommit) scm.Commit {
+	a := c.GetAuthor()
+	return scm.Commit{
+		ID:      c.GetID(),
+		Message: c.GetMessage(),
+		Author:  firstOf(a.GetLogin(), a.GetName()),
+	}
+}

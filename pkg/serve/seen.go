@@ -1,0 +1,81 @@
+package serve
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"sync"
+)
+
+// Seen remembers the idempotency keys of the events already turned into runs, in a file of
+// one key per line, so a redelivery starts nothing even after a restart. A key is reserved
+// while its event is being handled, so two copies of one delivery arriving together start
+// one run.
+type Seen struct {
+	path string
+	mu   sync.Mutex
+	done map[string]bool
+	busy map[string]bool
+}
+
+// OpenSeen loads the keys recorded in path (a missing file is an empty record).
+func OpenSeen(path string) (*Seen, error) {
+	s := &Seen{path: path, done: map[string]bool{}, busy: map[string]bool{}}
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k := strings.TrimSpace(sc.Text()); k != "" {
+			s.done[k] = true
+		}
+	}
+	return s, sc.Err()
+}
+
+// Reserve claims key; false when it was handled already or is being handled now.
+func (s *Seen) Reserve(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done[key] || s.busy[key] {
+		return false
+	}
+	s.busy[key] = true
+	return true
+}
+
+// Release gives up a reservation after a failure, so a redelivery can try again.
+func (s *Seen) Release(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.busy, key)
+}
+
+// Commit records key as handled, durably.
+func (s *Seen) Commit(key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.busy, key)
+	s.done[key] = true
+	f, err := os.OpenFile(s.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("record delivery %s: %w", key, err)
+	}
+	if _, err := fmt.Fprintln(f, strings.ReplaceAll(key, "\n", " ")); err != nil {
+		f.Close()
+		return fmt.Errorf("record delivery %s: %w", key, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
