@@ -38,6 +38,8 @@ build: build-cli ## build everything that ships (today: the CLI)
 bench: build-cli ## run the benchmarks recorded in BENCHMARKS.md
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./pkg/engine ./pkg/store
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 -benchtime 20x ./pkg/buildspec
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./pkg/webhook ./pkg/trigger
+	$(GO) test -run '^$$' -bench BenchmarkServeRPS -count 1 -benchtime 500x ./pkg/cli
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME each (default 60s)

@@ -85,15 +85,9 @@ func (o runOptions) run(ctx context.Context, g *globals) error {
 	}
 	def := p.Definition()
 
-	stateDir := g.stateDir
-	if stateDir == "" {
-		stateDir = filepath.Join(co.Root, ".stepline")
-	}
-	if stateDir, err = filepath.Abs(stateDir); err != nil {
+	stateDir, err := g.localState(co.Root)
+	if err != nil {
 		return exit(ExitUsage, err)
-	}
-	if err := makeStateDir(stateDir); err != nil {
-		return exit(ExitUsage, fmt.Errorf("create the state directory: %w", err))
 	}
 	if co.Dirty && !o.dirty {
 		fmt.Fprintf(g.stdio.Err, "note: uncommitted changes are not part of this run (it builds HEAD %.7s); use --dirty to include them\n", co.Commit)
@@ -191,6 +185,23 @@ func withLogs(st engine.State, rec store.Record) engine.State {
 		}
 	}
 	return st
+}
+
+// localState returns the state directory of a local command in the repository at root
+// (--state-dir, else .stepline inside it), created if needed.
+func (g *globals) localState(root string) (string, error) {
+	dir := g.stateDir
+	if dir == "" {
+		dir = filepath.Join(root, ".stepline")
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if err := makeStateDir(dir); err != nil {
+		return "", fmt.Errorf("create the state directory: %w", err)
+	}
+	return dir, nil
 }
 
 // makeStateDir creates the state directory with a .gitignore of "*", so runs, artifacts and

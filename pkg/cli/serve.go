@@ -80,15 +80,9 @@ func (o serveOptions) run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return exit(ExitUsage, err)
 	}
-	stateDir := g.stateDir
-	if stateDir == "" {
-		stateDir = filepath.Join(co.Root, ".stepline")
-	}
-	if stateDir, err = filepath.Abs(stateDir); err != nil {
+	stateDir, err := g.localState(co.Root)
+	if err != nil {
 		return exit(ExitUsage, err)
-	}
-	if err := makeStateDir(stateDir); err != nil {
-		return exit(ExitUsage, fmt.Errorf("create the state directory: %w", err))
 	}
 	seen, err := serve.OpenSeen(filepath.Join(stateDir, "deliveries"))
 	if err != nil {

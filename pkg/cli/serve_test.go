@@ -39,7 +39,7 @@ func (s *syncBuffer) String() string {
 
 // githubPush returns a GitHub push body for the repository's HEAD, built from the first push
 // example of @octokit/webhooks-examples with the ref and commits of this repository.
-func githubPush(t *testing.T, r *repo, branch string) []byte {
+func githubPush(t testing.TB, r *repo, branch string) []byte {
 	t.Helper()
 	raw, err := os.ReadFile("../../scripts/node/node_modules/@octokit/webhooks-examples/api.github.com/index.json")
 	require.NoError(t, err, "run make node-tools")
