@@ -67,9 +67,13 @@ func (s *Server) Publish(ctx context.Context, events []webhook.Accepted) error {
 func (s *Server) handle(ctx context.Context, a webhook.Accepted) error {
 	ev := a.Event
 	head := ev.Head()
-	if head == "" || ev.Deleted {
-		// Nothing to read a pipeline file from; the trigger rules say why it does not run.
-		s.report(a, nil, "no commit to build")
+	// Nothing to read a pipeline file from: the trigger rules would refuse these anyway.
+	switch {
+	case ev.Deleted:
+		s.report(a, nil, fmt.Sprintf("%s was deleted: a deletion never builds", ev.Ref))
+		return nil
+	case head == "" || scm.IsZero(head):
+		s.report(a, nil, "the event names no commit to build (GitHub's create event: the push delivery that comes with it does)")
 		return nil
 	}
 	if !local.HasCommit(ctx, s.repo, head) {

@@ -1,0 +1,187 @@
+package serve
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stepline/stepline/pkg/pipeline"
+	"github.com/stepline/stepline/pkg/scm"
+	"github.com/stepline/stepline/pkg/trigger"
+	"github.com/stepline/stepline/pkg/webhook"
+)
+
+const file = `version: 1
+pipelines:
+  - name: api
+    triggers:
+      - on: push
+        branches: [main]
+        paths: {include: ["api/**"]}
+    stages:
+      - name: Build
+        actions:
+          - {name: Build, provider: codebuild, buildspec: b.yml}
+  - name: web
+    triggers:
+      - on: push
+        branches: [main]
+        paths: {include: ["web/**"]}
+    stages:
+      - name: Build
+        actions:
+          - {name: Build, provider: codebuild, buildspec: b.yml}
+`
+
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.invalid"}, args...)...).CombinedOutput()
+	require.NoError(t, err, "git %v: %s", args, out)
+	return strings.TrimSpace(string(out))
+}
+
+func commit(t *testing.T, dir string, files map[string]string) string {
+	t.Helper()
+	for name, body := range files {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644))
+	}
+	git(t, dir, "add", "-A")
+	git(t, dir, "commit", "-q", "-m", "change")
+	return git(t, dir, "rev-parse", "HEAD")
+}
+
+// fixture is a repository with two commits, the second touching api/ only, and a Server
+// recording the pipelines it starts and the notes it reports.
+type fixture struct {
+	dir, before, after string
+	srv                *Server
+	mu                 sync.Mutex
+	started            []string
+	notes              []string
+	startErr           error
+}
+
+func newFixture(t *testing.T) *fixture {
+	f := &fixture{dir: t.TempDir()}
+	git(t, f.dir, "init", "-q", "-b", "main")
+	f.before = commit(t, f.dir, map[string]string{".stepline.yml": file, "web/index.html": "hi"})
+	f.after = commit(t, f.dir, map[string]string{"api/main.go": "package main"})
+	seen, err := OpenSeen(filepath.Join(t.TempDir(), "deliveries"))
+	require.NoError(t, err)
+	f.srv = New(f.dir, ".stepline.yml", seen, f.start, f.report, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return f
+}
+
+func (f *fixture) start(_ context.Context, p *pipeline.Pipeline, ev scm.Event) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.startErr != nil {
+		return f.startErr
+	}
+	f.started = append(f.started, p.Name.Value+"@"+ev.Head()[:7])
+	return nil
+}
+
+func (f *fixture) report(_ webhook.Accepted, ds []trigger.Decision, note string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if note != "" {
+		f.notes = append(f.notes, note)
+	}
+}
+
+func (f *fixture) push(key string) webhook.Accepted {
+	// No changed files in the delivery: serve completes them from git.
+	return webhook.Accepted{Key: key, Event: scm.Event{Provider: scm.GitHub, Kind: scm.KindPush, Ref: "refs/heads/main",
+		Branch: "main", Before: f.before, After: f.after}}
+}
+
+func TestAPushStartsOnlyThePipelinesWhosePathsChangedAccordingToGit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	require.NoError(t, f.srv.Publish(context.Background(), []webhook.Accepted{f.push("k1")}))
+	assert.Equal(t, []string{"api@" + f.after[:7]}, f.started)
+}
+
+func TestARedeliveryStartsNothingEvenAfterARestart(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	path := filepath.Join(t.TempDir(), "deliveries")
+	seen, err := OpenSeen(path)
+	require.NoError(t, err)
+	f.srv.seen = seen
+	require.NoError(t, f.srv.Publish(context.Background(), []webhook.Accepted{f.push("k1")}))
+	require.NoError(t, f.srv.Publish(context.Background(), []webhook.Accepted{f.push("k1")}))
+	reopened, err := OpenSeen(path)
+	require.NoError(t, err)
+	f.srv.seen = reopened
+	require.NoError(t, f.srv.Publish(context.Background(), []webhook.Accepted{f.push("k1")}))
+	assert.Len(t, f.started, 1)
+	assert.Contains(t, f.notes, "already handled: a redelivery starts nothing")
+}
+
+func TestTwoCopiesArrivingTogetherStartOneRun(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() { _ = f.srv.Publish(context.Background(), []webhook.Accepted{f.push("same")}) })
+	}
+	wg.Wait()
+	assert.Len(t, f.started, 1)
+}
+
+func TestACommitTheRepositoryLacksFailsAndCanBeRetried(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ev := f.push("k1")
+	ev.Event.After = strings.Repeat("b", 40)
+	err := f.srv.Publish(context.Background(), []webhook.Accepted{ev})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "is not in")
+	assert.True(t, f.srv.seen.Reserve("k1"), "a failed delivery is not recorded, so a redelivery is handled")
+}
+
+func TestAFailedStartIsNotRecordedSoARedeliveryTriesAgain(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.startErr = assert.AnError
+	require.Error(t, f.srv.Publish(context.Background(), []webhook.Accepted{f.push("k1")}))
+	f.startErr = nil
+	require.NoError(t, f.srv.Publish(context.Background(), []webhook.Accepted{f.push("k1")}))
+	assert.Len(t, f.started, 1)
+}
+
+func TestAnInvalidPipelineFileAtTheCommitStartsNothingAndSaysWhy(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.after = commit(t, f.dir, map[string]string{".stepline.yml": "version: 1\npipelines: {}\n", "api/x.go": "package x"})
+	require.NoError(t, f.srv.Publish(context.Background(), []webhook.Accepted{f.push("k1")}))
+	assert.Empty(t, f.started)
+	require.Len(t, f.notes, 1)
+	assert.Contains(t, f.notes[0], "is invalid, nothing was run")
+}
+
+func TestDeletionsAndEventsWithoutACommitStartNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	del := f.push("d")
+	del.Event.Deleted, del.Event.After = true, scm.ZeroSHA
+	created := f.push("c")
+	created.Event.After = ""
+	require.NoError(t, f.srv.Publish(context.Background(), []webhook.Accepted{del, created}))
+	assert.Empty(t, f.started)
+	require.Len(t, f.notes, 2)
+	assert.Contains(t, f.notes[0], "a deletion never builds")
+	assert.Contains(t, f.notes[1], "names no commit")
+}
