@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stepline/stepline/pkg/scm"
+	"github.com/stepline/stepline/pkg/scm/scmtest"
 	"github.com/stepline/stepline/pkg/webhook"
 )
 
@@ -195,7 +195,7 @@ func deliveryID(file string) string {
 // octokit returns the i-th example of event from @octokit/webhooks-examples.
 func octokit(event string, i int) func(t *testing.T) []byte {
 	return func(t *testing.T) []byte {
-		ex := octokitExamples(t, event)
+		ex := scmtest.OctokitExamples(t, event)
 		require.Greater(t, len(ex), i)
 		return ex[i]
 	}
@@ -204,7 +204,7 @@ func octokit(event string, i int) func(t *testing.T) []byte {
 // octokitAction returns the first example of event with the given action.
 func octokitAction(event, action string) func(t *testing.T) []byte {
 	return func(t *testing.T) []byte {
-		for _, ex := range octokitExamples(t, event) {
+		for _, ex := range scmtest.OctokitExamples(t, event) {
 			var a struct{ Action string }
 			require.NoError(t, json.Unmarshal(ex, &a))
 			if a.Action == action {
@@ -216,30 +216,10 @@ func octokitAction(event, action string) func(t *testing.T) []byte {
 	}
 }
 
-func octokitExamples(t *testing.T, event string) []json.RawMessage {
-	t.Helper()
-	raw, err := os.ReadFile("../../scripts/node/node_modules/@octokit/webhooks-examples/api.github.com/index.json")
-	require.NoError(t, err, "the GitHub examples come from npm: run make node-tools")
-	var all []struct {
-		Name     string            `json:"name"`
-		Examples []json.RawMessage `json:"examples"`
-	}
-	require.NoError(t, json.Unmarshal(raw, &all))
-	for _, e := range all {
-		if e.Name == event {
-			return e.Examples
-		}
-	}
-	t.Fatalf("no examples of %s", event)
-	return nil
-}
-
 // playground returns a testdata file of the go-playground/webhooks module.
 func playground(name string) func(t *testing.T) []byte {
 	return func(t *testing.T) []byte {
-		out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/go-playground/webhooks/v6").Output()
-		require.NoError(t, err, "locate github.com/go-playground/webhooks/v6 (go mod download)")
-		return file(filepath.Join(strings.TrimSpace(string(out)), "testdata", name))(t)
+		return file(filepath.Join(scmtest.PlaygroundDir(t), "testdata", name))(t)
 	}
 }
 

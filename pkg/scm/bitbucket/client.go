@@ -28,44 +28,12 @@ const (
 	maxPageBytes = 16 << 20
 )
 
-// Errors a Client's calls can be inspected for with errors.Is.
-var (
-	// ErrNotFound means Bitbucket answered 404: no such repository or commit, or none the
-	// credentials may see.
-	ErrNotFound = errors.New("not found")
-	// ErrUnauthorized means Bitbucket answered 401 or 403: missing, wrong or under-scoped
-	// credentials.
-	ErrUnauthorized = errors.New("unauthorized")
-	// ErrNoBase means there is no base commit to compare with, as for a created ref.
-	ErrNoBase = errors.New("no base commit to compare with")
-)
+// ErrNoBase means there is no base commit to compare with, as for a created ref. Bitbucket's
+// own refusals are *scm.APIError, which scm.ErrNotFound and scm.ErrUnauthorized match.
+var ErrNoBase = errors.New("no base commit to compare with")
 
-// APIError is an answer other than 200 from the Bitbucket API.
-type APIError struct {
-	StatusCode int
-	// Message is Bitbucket's error.message, when the body has one.
-	Message string
-}
-
-// Error says the status and Bitbucket's message, never the request's credentials.
-func (e *APIError) Error() string {
-	s := "bitbucket answered " + strconv.Itoa(e.StatusCode) + " " + http.StatusText(e.StatusCode)
-	if e.Message != "" {
-		s += ": " + e.Message
-	}
-	return s
-}
-
-// Is matches ErrNotFound and ErrUnauthorized by status code.
-func (e *APIError) Is(target error) bool {
-	switch target {
-	case ErrNotFound:
-		return e.StatusCode == http.StatusNotFound
-	case ErrUnauthorized:
-		return e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden
-	}
-	return false
-}
+// apiName names Bitbucket Cloud in an *scm.APIError.
+const apiName = "bitbucket"
 
 // Client lists the files changed between two commits through Bitbucket Cloud's diffstat
 // endpoint. It is safe for concurrent use.
@@ -140,7 +108,8 @@ func NewClient(opts ...Option) *Client {
 // ChangedFiles lists the paths changed from base to head in repo ("workspace/repo_slug"),
 // sorted and without duplicates; a rename counts both its old and its new path. complete is
 // false when the list stopped at the page cap. It reads
-// GET /repositories/{workspace}/{repo_slug}/diffstat/{head}..{base} page by page.
+// GET /repositories/{workspace}/{repo_slug}/diffstat/{head}..{base} page by page; an answer
+// other than 200 is an *scm.APIError, and a missing base is ErrNoBase.
 func (c *Client) ChangedFiles(ctx context.Context, repo, base, head string) ([]string, bool, error) {
 	files, complete, err := c.changedFiles(ctx, repo, base, head)
 	if err != nil {
@@ -238,7 +207,7 @@ func (c *Client) get(ctx context.Context, u string, v any) error {
 		return fmt.Errorf("response is larger than %d bytes", maxPageBytes)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return &APIError{StatusCode: resp.StatusCode, Message: c.errorMessage(body)}
+		return &scm.APIError{Provider: apiName, StatusCode: resp.StatusCode, Message: c.errorMessage(body)}
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("decode response: %w", err)

@@ -1,19 +1,19 @@
 package bitbucket
 
 import (
-	"context"
 	"encoding/base64"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stepline/stepline/pkg/scm"
+	"github.com/stepline/stepline/pkg/scm/scmtest"
 )
 
 const (
@@ -25,19 +25,14 @@ const (
 
 // fakeAPI is a Bitbucket Cloud API serving the recorded-shape files of testdata/api.
 type fakeAPI struct {
-	*httptest.Server
-	mu       sync.Mutex
-	requests []*http.Request
+	*scmtest.Server
 }
 
 // newFakeAPI serves route(r) as (status, file) and records every request.
 func newFakeAPI(t *testing.T, route func(r *http.Request) (int, string)) *fakeAPI {
 	t.Helper()
 	f := &fakeAPI{}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		f.requests = append(f.requests, r.Clone(context.Background()))
-		f.mu.Unlock()
+	f.Server = scmtest.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		status, file := route(r)
 		body, err := os.ReadFile(filepath.Join("testdata", "api", file))
 		if err != nil {
@@ -50,18 +45,11 @@ func newFakeAPI(t *testing.T, route func(r *http.Request) (int, string)) *fakeAP
 		w.WriteHeader(status)
 		_, _ = w.Write([]byte(s))
 	}))
-	t.Cleanup(f.Close)
 	return f
 }
 
 func (f *fakeAPI) client(opts ...Option) *Client {
 	return NewClient(append([]Option{WithBaseURL(f.URL + "/2.0"), WithHTTPClient(f.Client())}, opts...)...)
-}
-
-func (f *fakeAPI) seen() []*http.Request {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.requests
 }
 
 // pages serves the two-page diffstat, page 2 when asked for it.
@@ -81,7 +69,7 @@ func TestChangedFilesFollowsNextAcrossPages(t *testing.T) {
 	assert.Equal(t, []string{"docs/export.md", "scripts/old.sh", "setup.py", "src/legacy/upload.py", "src/upload.py"}, files,
 		"sorted, without duplicates, the old and new side of every entry")
 
-	reqs := api.seen()
+	reqs := api.Requests()
 	require.Len(t, reqs, 2)
 	first := reqs[0]
 	assert.Equal(t, diffPath, first.URL.Path, "Bitbucket's spec puts the new commit first")
@@ -110,7 +98,7 @@ func TestChangedFilesStopsAtThePageCapAndSaysSo(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, complete, "a next link was left unfollowed")
 	assert.Equal(t, []string{"docs/export.md", "setup.py"}, files)
-	assert.Len(t, api.seen(), 1)
+	assert.Len(t, api.Requests(), 1)
 }
 
 func TestChangedFilesAsksForAPlainDiffWhenTold(t *testing.T) {
@@ -118,7 +106,7 @@ func TestChangedFilesAsksForAPlainDiffWhenTold(t *testing.T) {
 	api := newFakeAPI(t, func(*http.Request) (int, string) { return http.StatusOK, "diffstat-renamed.json" })
 	_, _, err := api.client(WithPlainDiff()).ChangedFiles(t.Context(), "acme/widgets", apiBase, apiHead)
 	require.NoError(t, err)
-	assert.Equal(t, "false", api.seen()[0].URL.Query().Get("topic"))
+	assert.Equal(t, "false", api.Requests()[0].URL.Query().Get("topic"))
 }
 
 func TestChangedFilesSendsBasicAuth(t *testing.T) {
@@ -126,7 +114,7 @@ func TestChangedFilesSendsBasicAuth(t *testing.T) {
 	api := newFakeAPI(t, func(*http.Request) (int, string) { return http.StatusOK, "diffstat-renamed.json" })
 	_, _, err := api.client(WithBasicAuth("ana@acme.example", apiToken)).ChangedFiles(t.Context(), "acme/widgets", apiBase, apiHead)
 	require.NoError(t, err)
-	user, pass, ok := api.seen()[0].BasicAuth()
+	user, pass, ok := api.Requests()[0].BasicAuth()
 	require.True(t, ok)
 	assert.Equal(t, "ana@acme.example", user)
 	assert.Equal(t, apiToken, pass)
@@ -137,7 +125,7 @@ func TestChangedFilesEscapesAWorkspaceUUID(t *testing.T) {
 	api := newFakeAPI(t, func(*http.Request) (int, string) { return http.StatusOK, "diffstat-renamed.json" })
 	_, _, err := api.client().ChangedFiles(t.Context(), "{0c1d2e3f-4a5b}/widgets", apiBase, apiHead)
 	require.NoError(t, err)
-	assert.True(t, strings.HasPrefix(api.seen()[0].URL.EscapedPath(), "/2.0/repositories/%7B0c1d2e3f-4a5b%7D/widgets/diffstat/"))
+	assert.True(t, strings.HasPrefix(api.Requests()[0].URL.EscapedPath(), "/2.0/repositories/%7B0c1d2e3f-4a5b%7D/widgets/diffstat/"))
 }
 
 func TestChangedFilesErrors(t *testing.T) {
@@ -151,10 +139,10 @@ func TestChangedFilesErrors(t *testing.T) {
 		want   error
 		says   string
 	}{
-		{"a 404 is ErrNotFound with Bitbucket's message", http.StatusNotFound, "error-not-found.json", WithToken(apiToken), ErrNotFound, "404 Not Found: Commit not found"},
-		{"a 401 is ErrUnauthorized and never shows the token", http.StatusUnauthorized, "error-unauthorized.json", WithToken(apiToken), ErrUnauthorized, "401 Unauthorized"},
-		{"a 401 never shows basic credentials either", http.StatusUnauthorized, "error-unauthorized.json", WithBasicAuth("ana@acme.example", apiToken), ErrUnauthorized, "[redacted]"},
-		{"a 403 is ErrUnauthorized too", http.StatusForbidden, "error-not-found.json", WithToken(apiToken), ErrUnauthorized, "403 Forbidden"},
+		{"a 404 is scm.ErrNotFound with Bitbucket's message", http.StatusNotFound, "error-not-found.json", WithToken(apiToken), scm.ErrNotFound, "404 Not Found: Commit not found"},
+		{"a 401 is scm.ErrUnauthorized and never shows the token", http.StatusUnauthorized, "error-unauthorized.json", WithToken(apiToken), scm.ErrUnauthorized, "401 Unauthorized"},
+		{"a 401 never shows basic credentials either", http.StatusUnauthorized, "error-unauthorized.json", WithBasicAuth("ana@acme.example", apiToken), scm.ErrUnauthorized, "[redacted]"},
+		{"a 403 is scm.ErrUnauthorized too", http.StatusForbidden, "error-not-found.json", WithToken(apiToken), scm.ErrUnauthorized, "403 Forbidden"},
 		{"a 500 is neither", http.StatusInternalServerError, "error-not-found.json", WithToken(apiToken), nil, "500 Internal Server Error"},
 		{"a 200 whose body is not a diffstat page is an error", http.StatusOK, "error-not-found.json", WithToken(apiToken), nil, "not a diffstat page"},
 	}
@@ -169,8 +157,13 @@ func TestChangedFilesErrors(t *testing.T) {
 			if c.want != nil {
 				assert.ErrorIs(t, err, c.want)
 			} else {
-				assert.NotErrorIs(t, err, ErrNotFound)
-				assert.NotErrorIs(t, err, ErrUnauthorized)
+				assert.NotErrorIs(t, err, scm.ErrNotFound)
+				assert.NotErrorIs(t, err, scm.ErrUnauthorized)
+			}
+			var apiErr *scm.APIError
+			if assert.Equal(t, c.status != http.StatusOK, errors.As(err, &apiErr), "an answer other than 200 is an *scm.APIError") && apiErr != nil {
+				assert.Equal(t, c.status, apiErr.StatusCode)
+				assert.Equal(t, "bitbucket", apiErr.Provider)
 			}
 			msg := err.Error()
 			assert.Contains(t, msg, c.says)
@@ -192,7 +185,7 @@ func TestChangedFilesRefusesANextLinkToAnotherHost(t *testing.T) {
 		ChangedFiles(t.Context(), "acme/widgets", apiBase, apiHead)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "leaves localhost")
-	assert.Len(t, api.seen(), 1, "the token went nowhere else")
+	assert.Len(t, api.Requests(), 1, "the token went nowhere else")
 }
 
 func TestChangedFilesRefusesWhatItCannotAsk(t *testing.T) {
@@ -220,7 +213,7 @@ func TestChangedFilesRefusesWhatItCannotAsk(t *testing.T) {
 			}
 		})
 	}
-	assert.Empty(t, api.seen(), "nothing was asked of the API")
+	assert.Empty(t, api.Requests(), "nothing was asked of the API")
 }
 
 func TestNewClientDefaultsToBitbucketCloud(t *testing.T) {

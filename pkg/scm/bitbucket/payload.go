@@ -1,6 +1,7 @@
 package bitbucket
 
 import (
+	"cmp"
 	"strings"
 
 	bb "github.com/go-playground/webhooks/v6/bitbucket"
@@ -74,7 +75,7 @@ func repository(r bb.Repository, x repoExtras) scm.Repository {
 // account names an account by nickname, else display name, else account id: usernames are
 // gone from Bitbucket Cloud since 2019, and the nickname is what its web pages show.
 func account(o bb.Owner) string {
-	return firstOf(o.NickName, o.DisplayName, o.AccountID)
+	return cmp.Or(o.NickName, o.DisplayName, o.AccountID)
 }
 
 // authorName names a commit's author: the linked account, else the name part of the raw git
@@ -82,14 +83,14 @@ func account(o bb.Owner) string {
 // the account straight under "author", so it is the last resort.
 func authorName(a commitAuthor, lib bb.Owner) string {
 	if a.User != nil {
-		if s := firstOf(a.User.NickName, a.User.DisplayName); s != "" {
+		if s := cmp.Or(a.User.NickName, a.User.DisplayName); s != "" {
 			return s
 		}
 	}
 	if s := rawName(a.Raw); s != "" {
 		return s
 	}
-	return firstOf(lib.NickName, lib.DisplayName)
+	return cmp.Or(lib.NickName, lib.DisplayName)
 }
 
 // rawName returns the name part of a raw git author "Name <email>", or the address when the
@@ -100,13 +101,4 @@ func rawName(raw string) string {
 		return name
 	}
 	return strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(addr), ">"))
-}
-
-func firstOf(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }

@@ -1,6 +1,8 @@
 package bitbucket
 
 import (
+	"cmp"
+
 	bb "github.com/go-playground/webhooks/v6/bitbucket"
 
 	"github.com/stepline/stepline/pkg/scm"
@@ -47,9 +49,9 @@ func parsePullRequest(key bb.Event, action, delivery string, body []byte) ([]scm
 	// top-level repository fills what the destination's shorter entity lacks.
 	repo := repository(pr.Destination.Repository, x.PullRequest.Destination.Repository)
 	if top := repository(p.Repository, x.Repository); repo.FullName == "" || repo.FullName == top.FullName {
-		repo.FullName = firstOf(repo.FullName, top.FullName)
-		repo.CloneURL = firstOf(repo.CloneURL, top.CloneURL)
-		repo.DefaultBranch = firstOf(repo.DefaultBranch, top.DefaultBranch)
+		repo.FullName = cmp.Or(repo.FullName, top.FullName)
+		repo.CloneURL = cmp.Or(repo.CloneURL, top.CloneURL)
+		repo.DefaultBranch = cmp.Or(repo.DefaultBranch, top.DefaultBranch)
 	}
 	return []scm.Event{{
 		Provider:   scm.Bitbucket,

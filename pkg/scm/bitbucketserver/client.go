@@ -15,43 +15,9 @@ import (
 	"github.com/stepline/stepline/pkg/scm"
 )
 
-// Errors an API call can be matched against with errors.Is; the error itself is an
-// *APIError carrying Data Center's message.
-var (
-	// ErrNotFound means the repository, or one of the commits, does not exist or the token
-	// may not see it.
-	ErrNotFound = errors.New("not found")
-	// ErrUnauthorized means the token is missing, invalid, expired (401) or lacks the
-	// repository read permission (403).
-	ErrUnauthorized = errors.New("unauthorized")
-)
-
-// APIError is an answer of the Data Center REST API other than 200.
-type APIError struct {
-	StatusCode int
-	// Message is the first message of Data Center's {"errors":[...]} body, if any.
-	Message string
-}
-
-// Error says the status and Data Center's message.
-func (e *APIError) Error() string {
-	s := "bitbucket data center answered " + strconv.Itoa(e.StatusCode) + " " + http.StatusText(e.StatusCode)
-	if e.Message != "" {
-		s += ": " + e.Message
-	}
-	return s
-}
-
-// Is matches ErrNotFound and ErrUnauthorized by status code.
-func (e *APIError) Is(target error) bool {
-	switch target {
-	case ErrNotFound:
-		return e.StatusCode == http.StatusNotFound
-	case ErrUnauthorized:
-		return e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden
-	}
-	return false
-}
+// apiName names Data Center in an *scm.APIError, the error of an answer other than 200,
+// which scm.ErrNotFound and scm.ErrUnauthorized match.
+const apiName = "bitbucket data center"
 
 // Defaults of a Client: Data Center's page size is capped server-side (page.max.changes),
 // so a larger limit only means fewer round trips where the server allows it.
@@ -133,8 +99,9 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 // GET /rest/api/latest/projects/{key}/repos/{slug}/compare/changes?from=head&to=base: the
 // changes head has and base lacks, as in a pull request's diff. base and head are commit
 // ids or ref names. A moved file counts at both its paths; a copy's source is unchanged.
-// complete is false when the page cap cut the list short. An all-zero base or head (a
-// created or deleted ref) has no diff: nil, false and no error, so a path filter may match.
+// complete is false when the page cap cut the list short, and an answer other than 200 is
+// an *scm.APIError. An all-zero base or head (a created or deleted ref) has no diff: nil,
+// false and no error, so a path filter may match.
 func (c *Client) ChangedFiles(ctx context.Context, repo, base, head string) ([]string, bool, error) {
 	project, slug, err := splitRepo(repo)
 	if err != nil {
@@ -231,7 +198,7 @@ func (c *Client) changesPage(ctx context.Context, endpoint *url.URL, base, head 
 
 // apiError reads Data Center's error body. The message is cut short and scrubbed of the
 // token, since a proxy in between may echo the request.
-func (c *Client) apiError(status int, body io.Reader) *APIError {
+func (c *Client) apiError(status int, body io.Reader) *scm.APIError {
 	var e struct {
 		Errors []struct {
 			Message string `json:"message"`
@@ -247,7 +214,7 @@ func (c *Client) apiError(status int, body io.Reader) *APIError {
 	if len(msg) > 200 {
 		msg = msg[:200] + "…"
 	}
-	return &APIError{StatusCode: status, Message: msg}
+	return &scm.APIError{Provider: apiName, StatusCode: status, Message: msg}
 }
 
 // splitRepo splits "PROJECT/slug" into segments safe to put in a URL path.

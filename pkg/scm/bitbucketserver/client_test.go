@@ -4,46 +4,24 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/stepline/stepline/pkg/scm"
+	"github.com/stepline/stepline/pkg/scm/scmtest"
 )
 
 const testToken = "BBDC-Nzk2ODQ1NjI0NzE0OnRva2VuLXNlY3JldC12YWx1ZQ"
 
-// fakeServer is a Data Center stand-in answering compare/changes from testdata/api; it
-// records the requests it saw.
-type fakeServer struct {
-	*httptest.Server
-	mu       sync.Mutex
-	requests []*http.Request
-}
-
-// newFakeServer serves answer for every request. The server is closed with the test.
-func newFakeServer(t *testing.T, answer func(w http.ResponseWriter, r *http.Request)) *fakeServer {
+// newFakeServer is a Data Center stand-in answering with answer, mostly from testdata/api;
+// it records the requests it saw and is closed with the test.
+func newFakeServer(t *testing.T, answer func(w http.ResponseWriter, r *http.Request)) *scmtest.Server {
 	t.Helper()
-	f := &fakeServer{}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		f.requests = append(f.requests, r.Clone(context.Background()))
-		f.mu.Unlock()
-		answer(w, r)
-	}))
-	t.Cleanup(f.Close)
-	return f
-}
-
-func (f *fakeServer) seen() []*http.Request {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]*http.Request(nil), f.requests...)
+	return scmtest.NewServer(t, http.HandlerFunc(answer))
 }
 
 // serveFile answers with a recorded body from testdata/api.
@@ -75,7 +53,7 @@ func pagedChanges(t *testing.T) func(http.ResponseWriter, *http.Request) {
 	}
 }
 
-func newTestClient(t *testing.T, f *fakeServer, opts ...Option) *Client {
+func newTestClient(t *testing.T, f *scmtest.Server, opts ...Option) *Client {
 	t.Helper()
 	c, err := NewClient(f.URL+"/bitbucket/", append([]Option{WithHTTPClient(f.Client()), WithToken(testToken)}, opts...)...)
 	require.NoError(t, err)
@@ -94,7 +72,7 @@ func TestChangedFilesReadsEveryPage(t *testing.T) {
 		"src/login/template.html", // a copy's source is unchanged
 	}, files)
 
-	reqs := f.seen()
+	reqs := f.Requests()
 	require.Len(t, reqs, 2)
 	for i, r := range reqs {
 		assert.Equal(t, http.MethodGet, r.Method)
@@ -116,7 +94,7 @@ func TestChangedFilesStopsAtThePageCapAsIncomplete(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, complete)
 	assert.Equal(t, []string{"src/login/handler.go", "src/login/handler_test.go"}, files)
-	assert.Len(t, f.seen(), 1)
+	assert.Len(t, f.Requests(), 1)
 }
 
 func TestChangedFilesErrors(t *testing.T) {
@@ -128,9 +106,9 @@ func TestChangedFilesErrors(t *testing.T) {
 		is      error
 		message string
 	}{
-		{"a missing commit is not found with Data Center's message", http.StatusNotFound, "error-404.json", ErrNotFound, "does not exist in repository"},
-		{"a rejected token is unauthorized", http.StatusUnauthorized, "error-401.json", ErrUnauthorized, "Authentication failed"},
-		{"a token without read permission is unauthorized", http.StatusForbidden, "error-401.json", ErrUnauthorized, "403 Forbidden"},
+		{"a missing commit is not found with Data Center's message", http.StatusNotFound, "error-404.json", scm.ErrNotFound, "does not exist in repository"},
+		{"a rejected token is unauthorized", http.StatusUnauthorized, "error-401.json", scm.ErrUnauthorized, "Authentication failed"},
+		{"a token without read permission is unauthorized", http.StatusForbidden, "error-401.json", scm.ErrUnauthorized, "403 Forbidden"},
 		{"a server error is neither", http.StatusInternalServerError, "error-404.json", nil, "500 Internal Server Error"},
 	}
 	for _, c := range cases {
@@ -141,14 +119,15 @@ func TestChangedFilesErrors(t *testing.T) {
 			require.Error(t, err)
 			assert.Nil(t, files)
 			assert.False(t, complete)
-			var api *APIError
+			var api *scm.APIError
 			require.ErrorAs(t, err, &api)
 			assert.Equal(t, c.status, api.StatusCode)
+			assert.Equal(t, "bitbucket data center", api.Provider)
 			if c.is != nil {
 				assert.ErrorIs(t, err, c.is)
 			} else {
-				assert.NotErrorIs(t, err, ErrNotFound)
-				assert.NotErrorIs(t, err, ErrUnauthorized)
+				assert.NotErrorIs(t, err, scm.ErrNotFound)
+				assert.NotErrorIs(t, err, scm.ErrUnauthorized)
 			}
 			assert.Contains(t, err.Error(), c.message)
 			assert.Contains(t, err.Error(), "PROJ/repository", "the error says which repository")
@@ -164,7 +143,7 @@ func TestChangedFilesScrubsTheTokenFromAnEchoedMessage(t *testing.T) {
 		_, _ = w.Write([]byte(`{"errors":[{"message":"bad header ` + r.Header.Get("Authorization") + `"}]}`))
 	})
 	_, _, err := newTestClient(t, f).ChangedFiles(context.Background(), "PROJ/repository", shaC, shaB)
-	require.ErrorIs(t, err, ErrUnauthorized)
+	require.ErrorIs(t, err, scm.ErrUnauthorized)
 	assert.NotContains(t, err.Error(), testToken)
 	assert.Contains(t, err.Error(), "bad header Bearer [token]")
 }
@@ -177,7 +156,7 @@ func TestChangedFilesRefusesAPageWithoutALaterOne(t *testing.T) {
 	_, complete, err := newTestClient(t, f).ChangedFiles(context.Background(), "PROJ/repository", shaC, shaB)
 	require.ErrorContains(t, err, "names no later page")
 	assert.False(t, complete)
-	assert.Len(t, f.seen(), 1, "the client does not loop on the same page")
+	assert.Len(t, f.Requests(), 1, "the client does not loop on the same page")
 }
 
 func TestChangedFilesRefusesABodyThatIsNotAPage(t *testing.T) {
@@ -197,7 +176,7 @@ func TestChangedFilesWithoutARangeAsksNothing(t *testing.T) {
 		assert.Nil(t, files)
 		assert.False(t, complete, "an unknown list is incomplete, so path filters may match")
 	}
-	assert.Empty(t, f.seen())
+	assert.Empty(t, f.Requests())
 }
 
 func TestChangedFilesRefusesARepositoryNotNamedProjectSlash(t *testing.T) {
@@ -208,7 +187,7 @@ func TestChangedFilesRefusesARepositoryNotNamedProjectSlash(t *testing.T) {
 		_, _, err := c.ChangedFiles(context.Background(), repo, shaC, shaB)
 		assert.ErrorContains(t, err, "is not PROJECT/slug", repo)
 	}
-	assert.Empty(t, f.seen())
+	assert.Empty(t, f.Requests())
 }
 
 func TestChangedFilesOfAPersonalRepositoryWithoutAToken(t *testing.T) {
@@ -219,7 +198,7 @@ func TestChangedFilesOfAPersonalRepositoryWithoutAToken(t *testing.T) {
 	_, complete, err := c.ChangedFiles(context.Background(), "~jdoe/dotfiles", "main", "feature/x")
 	require.NoError(t, err)
 	assert.True(t, complete)
-	reqs := f.seen()
+	reqs := f.Requests()
 	require.NotEmpty(t, reqs)
 	assert.Equal(t, "/rest/api/latest/projects/~jdoe/repos/dotfiles/compare/changes", reqs[0].URL.Path)
 	assert.Equal(t, "feature/x", reqs[0].URL.Query().Get("from"), "branch names pass as refs")

@@ -12,7 +12,7 @@ import (
 // malformed error.
 func FuzzParse(f *testing.F) {
 	for _, fx := range allFixtures(f) {
-		f.Add(fx.key, "fuzz-delivery", fx.body)
+		f.Add(fx.Event, "fuzz-delivery", fx.Body)
 	}
 	// Handled keys with bodies the fixtures do not reach.
 	for _, key := range []string{"repo:refs_changed", "pr:opened", "pr:from_ref_updated", "pr:modified", "pr:merged", "diagnostics:ping"} {

@@ -1,21 +1,17 @@
 package bitbucketserver
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"flag"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/stepline/stepline/pkg/scm"
+	"github.com/stepline/stepline/pkg/scm/scmtest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden from the parser's output")
@@ -55,69 +51,11 @@ var extraFixtures = map[string]string{
 
 const goldenDelivery = "0f8b2c1e-3d4a-4b5c-9e6f-7a8b9c0d1e2f"
 
-// golden is a golden file: the events of a delivery, or why it has none.
-type golden struct {
-	Events    []scm.Event `json:"events,omitempty"`
-	Ignored   string      `json:"ignored,omitempty"`
-	Malformed string      `json:"malformed,omitempty"`
-}
-
-// fixture is one recorded delivery body and the event key it is sent with.
-type fixture struct {
-	name, key string
-	body      []byte
-}
-
-// moduleDir returns the webhooks module's testdata/bitbucket-server, found the way the go
-// command finds it, so the test reads the exact version go.mod requires.
-func moduleDir(t testing.TB) string {
-	t.Helper()
-	var stderr bytes.Buffer
-	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/go-playground/webhooks/v6")
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("cannot locate github.com/go-playground/webhooks/v6 with go list -m: %v\n%s", err, stderr.String())
-	}
-	dir := strings.TrimSpace(string(out))
-	if dir == "" {
-		t.Fatal("github.com/go-playground/webhooks/v6 is not in the module cache: run go mod download")
-	}
-	return filepath.Join(dir, "testdata", "bitbucket-server")
-}
-
-// readFixtures reads every JSON file of dir, failing on a file the table does not name and
-// on a table entry with no file, so a new fixture upstream is never skipped silently.
-func readFixtures(t testing.TB, dir string, keys map[string]string) []fixture {
-	t.Helper()
-	names, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	require.NoError(t, err)
-	var out []fixture
-	seen := map[string]bool{}
-	for _, path := range names {
-		name := filepath.Base(path)
-		key, ok := keys[name]
-		if !ok {
-			t.Errorf("%s: no event key in the table for this fixture", path)
-			continue
-		}
-		body, err := os.ReadFile(path)
-		require.NoError(t, err)
-		out = append(out, fixture{name: name, key: key, body: body})
-		seen[name] = true
-	}
-	for name := range keys {
-		if !seen[name] {
-			t.Errorf("%s: the table names it but %s has no such file", name, dir)
-		}
-	}
-	return out
-}
-
 // allFixtures returns the module's fixtures and ours.
-func allFixtures(t testing.TB) []fixture {
+func allFixtures(t testing.TB) []scmtest.Fixture {
 	t.Helper()
-	return append(readFixtures(t, moduleDir(t), moduleFixtures), readFixtures(t, filepath.Join("testdata", "extra"), extraFixtures)...)
+	module := filepath.Join(scmtest.PlaygroundDir(t), "testdata", "bitbucket-server")
+	return append(scmtest.ReadFixtures(t, module, moduleFixtures), scmtest.ReadFixtures(t, filepath.Join("testdata", "extra"), extraFixtures)...)
 }
 
 func TestFixtureTablesMatchTheBodiesEventKeys(t *testing.T) {
@@ -126,73 +64,18 @@ func TestFixtureTablesMatchTheBodiesEventKeys(t *testing.T) {
 		var head struct {
 			EventKey string `json:"eventKey"`
 		}
-		require.NoError(t, json.Unmarshal(f.body, &head), f.name)
+		require.NoError(t, json.Unmarshal(f.Body, &head), f.Name)
 		if head.EventKey != "" {
-			assert.Equal(t, f.key, head.EventKey, "%s: the table's key differs from the body's eventKey", f.name)
+			assert.Equal(t, f.Event, head.EventKey, "%s: the table's key differs from the body's eventKey", f.Name)
 		}
 	}
 }
 
 func TestParseMatchesGoldenFiles(t *testing.T) {
 	t.Parallel()
-	fixtures := allFixtures(t)
-	want := map[string]bool{}
-	for _, f := range fixtures {
-		require.False(t, want[f.name], "%s is both a module fixture and an extra one; its golden file would be shared", f.name)
-		want[f.name] = true
-	}
-	for _, f := range fixtures {
-		t.Run(f.name, func(t *testing.T) {
-			t.Parallel()
-			got := goldenOf(t, f)
-			path := filepath.Join("testdata", "golden", f.name)
-			if *update {
-				require.NoError(t, os.WriteFile(path, got, 0o644))
-				return
-			}
-			wantBody, err := os.ReadFile(path)
-			require.NoError(t, err, "no golden file; run go test -run TestParseMatchesGoldenFiles -update")
-			assert.Equal(t, string(wantBody), string(got))
-		})
-	}
-	t.Run("no golden file is left over", func(t *testing.T) {
-		t.Parallel()
-		files, err := filepath.Glob(filepath.Join("testdata", "golden", "*"))
-		require.NoError(t, err)
-		for _, path := range files {
-			if want[filepath.Base(path)] {
-				continue
-			}
-			if *update {
-				require.NoError(t, os.Remove(path))
-				continue
-			}
-			t.Errorf("%s has no fixture; delete it or run with -update", path)
-		}
-	})
-}
-
-// goldenOf parses a fixture and renders the golden file it should match.
-func goldenOf(t *testing.T, f fixture) []byte {
-	t.Helper()
-	evs, err := Parse(f.key, goldenDelivery, f.body)
-	var g golden
-	var ig *scm.IgnoredError
-	var mal *scm.MalformedError
-	switch {
-	case err == nil:
-		require.NotEmpty(t, evs, "no events and no error")
-		g.Events = evs
-	case errors.As(err, &ig):
-		g.Ignored = ig.Reason
-	case errors.As(err, &mal):
-		g.Malformed = mal.Reason
-	default:
-		t.Fatalf("Parse answered %T %v, neither ignored nor malformed", err, err)
-	}
-	out, err := json.MarshalIndent(g, "", "  ")
-	require.NoError(t, err)
-	return append(out, '\n')
+	scmtest.ParseGoldens(t, filepath.Join("testdata", "golden"), allFixtures(t), func(f scmtest.Fixture) ([]scm.Event, error) {
+		return Parse(f.Event, goldenDelivery, f.Body)
+	}, *update)
 }
 
 func TestEveryFixtureKeyIsOneDataCenterSends(t *testing.T) {

@@ -27,15 +27,8 @@ const (
 	comparePerPage = 100
 )
 
-// Errors a Client wraps around GitHub's answer, so callers need not import go-github to tell
-// them apart. The *github.ErrorResponse stays in the chain too.
-var (
-	// ErrNotFound means GitHub answered 404: the repository or a commit does not exist, or
-	// the token cannot see the repository (GitHub hides private repositories that way).
-	ErrNotFound = errors.New("repository or commit not found, or not visible to the token")
-	// ErrUnauthorized means GitHub answered 401: the token is missing, wrong or expired.
-	ErrUnauthorized = errors.New("GitHub refused the token")
-)
+// apiName names GitHub in an *scm.APIError.
+const apiName = "github"
 
 // Client lists the files changed between two commits through GitHub's REST API.
 type Client struct {
@@ -97,7 +90,9 @@ func NewClient(token string, opts ...Option) (*Client, error) {
 // ChangedFiles lists the paths changed between base and head of repo ("owner/name"), sorted:
 // a renamed file is listed under its old and its new path, since a path filter on either
 // should see the change. complete is false when GitHub may have cut the list: a response
-// that lists 300 files with no further files after it, or 3000 in all.
+// that lists 300 files with no further files after it, or 3000 in all. A 404 or 401 answer
+// is an *scm.APIError, which scm.ErrNotFound or scm.ErrUnauthorized matches; other failures
+// are go-github's errors.
 //
 // GitHub compares from the merge base of base and head ("three dots"), as a pull request
 // does. For a forced push (base no ancestor of head) the list is head's side only: paths
@@ -162,17 +157,19 @@ func validName(s string) bool {
 	return true
 }
 
-// compareError wraps an API error with the comparison it was for. go-github's message names
-// the method, URL and status; the token travels in a header and appears in neither.
+// compareError wraps an API error with the comparison it was for. A 404, 401 or 403 becomes
+// an *scm.APIError, which scm.ErrNotFound or scm.ErrUnauthorized matches as for every
+// provider, with go-github's *github.ErrorResponse kept in its chain. Rate limits also answer
+// 403, but go-github decodes those as *github.RateLimitError or *github.AbuseRateLimitError,
+// not *github.ErrorResponse, so they stay themselves. Neither error says the token: it
+// travels in a header.
 func compareError(repo, base, head string, err error) error {
 	what := fmt.Sprintf("compare %s %.12s...%.12s", repo, base, head)
 	var er *gh.ErrorResponse
 	if errors.As(err, &er) && er.Response != nil {
-		switch er.Response.StatusCode {
-		case http.StatusNotFound:
-			return fmt.Errorf("%s: %w: %w", what, ErrNotFound, err)
-		case http.StatusUnauthorized:
-			return fmt.Errorf("%s: %w: %w", what, ErrUnauthorized, err)
+		switch status := er.Response.StatusCode; status {
+		case http.StatusNotFound, http.StatusUnauthorized, http.StatusForbidden:
+			err = &scm.APIError{Provider: apiName, StatusCode: status, Message: strings.Join(strings.Fields(er.Message), " "), Err: err}
 		}
 	}
 	return fmt.Errorf("%s: %w", what, err)

@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 
 	gh "github.com/google/go-github/v81/github"
@@ -18,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stepline/stepline/pkg/scm"
+	"github.com/stepline/stepline/pkg/scm/scmtest"
 )
 
 const (
@@ -33,26 +32,19 @@ type apiPage struct {
 	next   bool
 }
 
-// fakeAPI serves compare pages by their page query parameter and records the requests.
-type fakeAPI struct {
-	pages []apiPage
-	mu    sync.Mutex
-	reqs  []*http.Request
-}
+// fakeAPI serves compare pages by their page query parameter.
+type fakeAPI []apiPage
 
-func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	f.reqs = append(f.reqs, r.Clone(context.Background()))
-	f.mu.Unlock()
+func (f fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n := 1
 	if p := r.URL.Query().Get("page"); p != "" {
 		n, _ = strconv.Atoi(p)
 	}
-	if n < 1 || n > len(f.pages) {
+	if n < 1 || n > len(f) {
 		http.Error(w, `{"message":"no such page"}`, http.StatusInternalServerError)
 		return
 	}
-	pg := f.pages[n-1]
+	pg := f[n-1]
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	if pg.next {
 		u := *r.URL
@@ -65,21 +57,13 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(pg.body)
 }
 
-func (f *fakeAPI) requests() []*http.Request {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.reqs
-}
-
-// serve starts a fake API and a Client pointed at it.
-func serve(t *testing.T, pages ...apiPage) (*Client, *fakeAPI) {
+// serve starts a fake API, which records the requests, and a Client pointed at it.
+func serve(t *testing.T, pages ...apiPage) (*Client, *scmtest.Server) {
 	t.Helper()
-	api := &fakeAPI{pages: pages}
-	srv := httptest.NewServer(api)
-	t.Cleanup(srv.Close)
+	srv := scmtest.NewServer(t, fakeAPI(pages))
 	c, err := NewClient(testToken, WithBaseURL(srv.URL), WithHTTPClient(srv.Client()))
 	require.NoError(t, err)
-	return c, api
+	return c, srv
 }
 
 func fixture(t *testing.T, name string) []byte {
@@ -144,7 +128,7 @@ func TestChangedFilesThroughTheCompareAPI(t *testing.T) {
 			require.NoError(t, err)
 			assert.Len(t, files, c.files)
 			assert.Equal(t, c.complete, complete)
-			assert.Len(t, api.requests(), c.requests)
+			assert.Len(t, api.Requests(), c.requests)
 		})
 	}
 }
@@ -160,21 +144,19 @@ func TestChangedFilesListsRenamesUnderBothPathsSorted(t *testing.T) {
 
 func TestChangedFilesSendsTheTokenAndPagesTheComparison(t *testing.T) {
 	t.Parallel()
-	api := &fakeAPI{pages: []apiPage{
+	srv := scmtest.NewServer(t, http.StripPrefix("/api/v3", fakeAPI{
 		{http.StatusOK, withFiles(t, 300, "a/"), true},
 		{http.StatusOK, fixture(t, "compare-page-2.json"), false},
-	}}
-	srv := httptest.NewServer(http.StripPrefix("/api/v3", api))
-	t.Cleanup(srv.Close)
+	}))
 	client, err := NewClient(testToken, WithBaseURL(srv.URL+"/api/v3"))
 	require.NoError(t, err)
 	_, _, err = client.ChangedFiles(context.Background(), "octocat/Hello-World", baseSHA, headSHA)
 	require.NoError(t, err)
-	reqs := api.requests()
+	reqs := srv.Requests()
 	require.Len(t, reqs, 2)
 	for i, r := range reqs {
 		assert.Equal(t, http.MethodGet, r.Method)
-		assert.Equal(t, "/repos/octocat/Hello-World/compare/"+baseSHA+"..."+headSHA, r.URL.Path)
+		assert.Equal(t, "/api/v3/repos/octocat/Hello-World/compare/"+baseSHA+"..."+headSHA, r.URL.Path)
 		assert.Equal(t, "Bearer "+testToken, r.Header.Get("Authorization"))
 		assert.NotEmpty(t, r.Header.Get("X-GitHub-Api-Version"))
 		assert.Equal(t, "100", r.URL.Query().Get("per_page"))
@@ -186,14 +168,12 @@ func TestChangedFilesSendsTheTokenAndPagesTheComparison(t *testing.T) {
 
 func TestChangedFilesWithoutATokenSendsNoAuthorization(t *testing.T) {
 	t.Parallel()
-	api := &fakeAPI{pages: []apiPage{{http.StatusOK, fixture(t, "compare-ahead.json"), false}}}
-	srv := httptest.NewServer(api)
-	t.Cleanup(srv.Close)
+	srv := scmtest.NewServer(t, fakeAPI{{http.StatusOK, fixture(t, "compare-ahead.json"), false}})
 	client, err := NewClient("", WithBaseURL(srv.URL))
 	require.NoError(t, err)
 	_, _, err = client.ChangedFiles(context.Background(), "octocat/Hello-World", baseSHA, headSHA)
 	require.NoError(t, err)
-	assert.Empty(t, api.requests()[0].Header.Get("Authorization"))
+	assert.Empty(t, srv.Requests()[0].Header.Get("Authorization"))
 }
 
 func TestChangedFilesErrors(t *testing.T) {
@@ -203,8 +183,9 @@ func TestChangedFilesErrors(t *testing.T) {
 		page apiPage
 		want error // a sentinel in the chain, or nil for none
 	}{
-		{"a 404 is not found", apiPage{http.StatusNotFound, fixture(t, "not-found.json"), false}, ErrNotFound},
-		{"a 401 is a refused token", apiPage{http.StatusUnauthorized, fixture(t, "bad-credentials.json"), false}, ErrUnauthorized},
+		{"a 404 is not found", apiPage{http.StatusNotFound, fixture(t, "not-found.json"), false}, scm.ErrNotFound},
+		{"a 401 is a refused token", apiPage{http.StatusUnauthorized, fixture(t, "bad-credentials.json"), false}, scm.ErrUnauthorized},
+		{"a 403 is a token without the permission", apiPage{http.StatusForbidden, []byte(`{"message":"Resource not accessible by personal access token","documentation_url":"https://docs.github.com/rest/commits/commits#compare-two-commits","status":"403"}`), false}, scm.ErrUnauthorized},
 		{"a 502 is neither", apiPage{http.StatusBadGateway, []byte(`{"message":"Server Error"}`), false}, nil},
 	}
 	for _, c := range cases {
@@ -218,8 +199,14 @@ func TestChangedFilesErrors(t *testing.T) {
 			var er *gh.ErrorResponse
 			require.True(t, errors.As(err, &er), "go-github's error stays in the chain: %T", err)
 			assert.Equal(t, c.page.status, er.Response.StatusCode)
-			for _, s := range []error{ErrNotFound, ErrUnauthorized} {
+			for _, s := range []error{scm.ErrNotFound, scm.ErrUnauthorized} {
 				assert.Equal(t, s == c.want, errors.Is(err, s), "errors.Is(%v)", s)
+			}
+			var apiErr *scm.APIError
+			if assert.Equal(t, c.want != nil, errors.As(err, &apiErr), "a 404, 401 or 403 is an *scm.APIError") && apiErr != nil {
+				assert.Equal(t, c.page.status, apiErr.StatusCode)
+				assert.Equal(t, "github", apiErr.Provider)
+				assert.Contains(t, err.Error(), "github answered "+strconv.Itoa(c.page.status))
 			}
 			assert.Contains(t, err.Error(), "compare octocat/Hello-World 6dcb09b5b578...0328041d1152")
 			assert.NotContains(t, err.Error(), testToken)
@@ -243,7 +230,7 @@ func TestChangedFilesRefusesBadArgumentsWithoutARequest(t *testing.T) {
 			client, api := serve(t, apiPage{http.StatusOK, fixture(t, "compare-ahead.json"), false})
 			_, _, err := client.ChangedFiles(context.Background(), c.repo, c.base, c.head)
 			require.Error(t, err)
-			assert.Empty(t, api.requests())
+			assert.Empty(t, api.Requests())
 		})
 	}
 }

@@ -15,7 +15,7 @@ import (
 // a GitHub event of a known kind carrying the delivery id.
 func FuzzParse(f *testing.F) {
 	for _, x := range loadExamples(f) {
-		f.Add(x.event, x.body)
+		f.Add(x.Event, x.Body)
 	}
 	f.Add("push", []byte(`{"ref":"refs/heads/main","after":"1","repository":{"full_name":"o/r"},"commits":[{"id":"1","added":null}]}`))
 	f.Add("push", []byte(`{"ref":"refs/heads/main","commits":"not a list"}`))

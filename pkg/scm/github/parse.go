@@ -2,6 +2,7 @@ package github
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -99,7 +100,7 @@ func repository(r *gh.Repository, fallbackBranch string) scm.Repository {
 	return scm.Repository{
 		FullName:      r.GetFullName(),
 		CloneURL:      r.GetCloneURL(),
-		DefaultBranch: firstOf(r.GetDefaultBranch(), r.GetMasterBranch(), fallbackBranch),
+		DefaultBranch: cmp.Or(r.GetDefaultBranch(), r.GetMasterBranch(), fallbackBranch),
 	}
 }
 
@@ -122,13 +123,4 @@ func clip(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-func firstOf(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }

@@ -1,6 +1,7 @@
 package github
 
 import (
+	"cmp"
 	"strings"
 
 	gh "github.com/google/go-github/v81/github"
@@ -44,9 +45,9 @@ func parsePush(body []byte) (scm.Event, error) {
 		Repository: scm.Repository{
 			FullName:      repo.GetFullName(),
 			CloneURL:      repo.GetCloneURL(),
-			DefaultBranch: firstOf(repo.GetDefaultBranch(), repo.GetMasterBranch()),
+			DefaultBranch: cmp.Or(repo.GetDefaultBranch(), repo.GetMasterBranch()),
 		},
-		Sender: firstOf(p.GetSender().GetLogin(), p.GetPusher().GetName()),
+		Sender: cmp.Or(p.GetSender().GetLogin(), p.GetPusher().GetName()),
 	}
 	if b, ok := strings.CutPrefix(ref, "refs/heads/"); ok && b != "" {
 		ev.Kind, ev.Branch = scm.KindPush, b
@@ -115,6 +116,6 @@ func commit(c *gh.HeadCommit) scm.Commit {
 	return scm.Commit{
 		ID:      c.GetID(),
 		Message: c.GetMessage(),
-		Author:  firstOf(a.GetLogin(), a.GetName()),
+		Author:  cmp.Or(a.GetLogin(), a.GetName()),
 	}
 }
