@@ -241,3 +241,13 @@ func (d *decoder) checkProviderRules(a *Action, m *yaml.Node) {
 		}
 	}
 }
+
+// Providers returns the action providers a pipeline file accepts, in the order of the table
+// above. The state machine's dispatch test checks each against it.
+func Providers() []string {
+	out := make([]string, len(providerSpecs))
+	for i, p := range providerSpecs {
+		out[i] = p.name
+	}
+	return out
+}
