@@ -83,7 +83,8 @@ type Item struct {
 	// ID is engine.Task.ID(): run/stage/action/attempt.
 	ID   string `json:"id"`
 	Kind Kind   `json:"kind"`
-	// TimeoutSeconds bounds the dispatch state (TimeoutSecondsPath); always set.
+	// TimeoutSeconds is the attempt's timeout; the Source state reads it (TimeoutSecondsPath),
+	// CodeBuild gets it as TimeoutInMinutesOverride, the wait function enforces it.
 	TimeoutSeconds int `json:"timeout_seconds"`
 	// Task is the engine's task, for the functions that need all of it (wait, park).
 	Task      engine.Task `json:"engine"`
@@ -92,7 +93,8 @@ type Item struct {
 	Lambda    *Lambda     `json:"lambda,omitempty"`
 }
 
-// Source is the input of functions/source.
+// Source tells functions/source what to archive; the function gets {run, task} with this at
+// task.source.
 type Source struct {
 	Provider   string `json:"provider"`
 	Repository string `json:"repository"`

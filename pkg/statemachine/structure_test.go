@@ -171,7 +171,7 @@ func TestTheTopAndMapCopiesOfEachKindAreTheSameApartFromWhereTheyGo(t *testing.T
 	require.NoError(t, json.Unmarshal(b, &inMap))
 	for _, k := range Kinds() {
 		top, mapped := raw.States[stateOf(k)], inMap.ItemProcessor.States["Map"+stateOf(k)]
-		for _, key := range []string{"Resource", "Parameters", "ResultSelector", "ResultPath", "Retry", "TimeoutSecondsPath"} {
+		for _, key := range []string{"Resource", "Parameters", "ResultSelector", "ResultPath", "Retry", "TimeoutSeconds", "TimeoutSecondsPath"} {
 			assert.Equal(t, top[key], mapped[key], "%s: %s differs between the top-level state and the map's", k, key)
 		}
 	}

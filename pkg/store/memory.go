@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/stepline/stepline/pkg/engine"
 )
@@ -24,6 +25,8 @@ type Memory struct {
 	runs  map[string][]byte
 	seqs  map[string]int64
 	lanes map[laneKey]engine.Lane
+	// tokens are the task tokens of waiting runs, by run and task.
+	tokens map[[2]string]string
 }
 
 type laneKey struct{ pipeline, stage string }
@@ -210,4 +213,44 @@ func decode(id string, b []byte) (Record, error) {
 		return Record{}, fmt.Errorf("decode run %s: %w", id, err)
 	}
 	return r, nil
+}
+
+// PutToken keeps the Step Functions task token of a run's waiting task. expires is ignored:
+// the memory store lives shorter than any token.
+func (m *Memory) PutToken(ctx context.Context, run, task, token string, _ time.Time) error {
+	if err := m.begin(ctx, "PutToken"); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.tokens == nil {
+		m.tokens = map[[2]string]string{}
+	}
+	m.tokens[[2]string{run, task}] = token
+	return nil
+}
+
+// Token returns the token PutToken kept, or ErrNotFound.
+func (m *Memory) Token(ctx context.Context, run, task string) (string, error) {
+	if err := m.begin(ctx, "Token"); err != nil {
+		return "", err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.tokens[[2]string{run, task}]
+	if !ok {
+		return "", fmt.Errorf("token of %s %s: %w", run, task, ErrNotFound)
+	}
+	return t, nil
+}
+
+// DeleteToken forgets a token; deleting a missing one is not an error.
+func (m *Memory) DeleteToken(ctx context.Context, run, task string) error {
+	if err := m.begin(ctx, "DeleteToken"); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.tokens, [2]string{run, task})
+	return nil
 }

@@ -7,6 +7,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -42,6 +43,19 @@ type Record struct {
 	// Driver is the local process driving the run, so a later process can tell a run whose
 	// driver died (kill -9, a crash) from one still going; nil on AWS.
 	Driver *Driver `json:"driver,omitempty"`
+	// Provider and Hook name where the source comes from on AWS: the SCM provider and the
+	// registered webhook whose repository secret holds the API token.
+	Provider string `json:"provider,omitempty"`
+	Hook     string `json:"hook,omitempty"`
+	// Step is the last answer functions/advance gave, keyed by its input, so a retried
+	// invocation answers the same without advancing twice.
+	Step *Step `json:"step,omitempty"`
+}
+
+// Step is one remembered advance: a digest of its input and the answer.
+type Step struct {
+	Input  string          `json:"input"`
+	Output json.RawMessage `json:"output"`
 }
 
 // Driver names a process on a host.

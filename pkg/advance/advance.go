@@ -1,0 +1,321 @@
+// Package advance is the handler of functions/advance, the step the state machine returns to
+// after every wave: it turns the wave's outputs and errors into engine inputs, calls
+// engine.Advance (the same engine `stepline run` drives), takes and gives back stage locks,
+// publishes the state changes, persists the run, and answers with the route the state machine
+// takes next (statemachine.State).
+package advance
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/stepline/stepline/pkg/engine"
+	"github.com/stepline/stepline/pkg/statemachine"
+	"github.com/stepline/stepline/pkg/store"
+)
+
+// Store is what Advance needs of the execution store (store.Store plus task tokens).
+type Store interface {
+	GetRun(ctx context.Context, id string) (store.Record, error)
+	PutRun(ctx context.Context, r store.Record) error
+	Acquire(ctx context.Context, pipeline, stage string, mode engine.Mode, run string, seq int64) (engine.Grant, error)
+	Release(ctx context.Context, pipeline, stage, run string) (next string, err error)
+	PutToken(ctx context.Context, run, task, token string, expires time.Time) error
+	Token(ctx context.Context, run, task string) (string, error)
+	DeleteToken(ctx context.Context, run, task string) error
+}
+
+// Publisher announces state changes (EventBridge in AWS).
+type Publisher interface {
+	Publish(ctx context.Context, rec store.Record, events []engine.Event) error
+}
+
+// taskSender answers another execution's parked task token.
+type taskSender interface {
+	SendTaskSuccess(ctx context.Context, in *sfn.SendTaskSuccessInput, optFns ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error)
+}
+
+var _ taskSender = (*sfn.Client)(nil)
+
+// Config is the deployment's settings.
+type Config struct {
+	// Bucket holds the runs' artifacts, under runs/<run>/.
+	Bucket string
+	// Project is the CodeBuild project builds run in unless an action names its own.
+	Project string
+}
+
+// Handler is functions/advance's handler. Build it with New.
+type Handler struct {
+	store  Store
+	events Publisher
+	sfn    taskSender
+	cfg    Config
+	now    func() time.Time
+	log    *slog.Logger
+}
+
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithClock sets the clock (tests).
+func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = now } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
+
+// New returns a Handler.
+func New(s Store, p Publisher, tasks taskSender, cfg Config, opts ...Option) *Handler {
+	h := &Handler{store: s, events: p, sfn: tasks, cfg: cfg, now: time.Now, log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
+
+// Input is what the state machine sends: the execution's state document, or (Park) a stage
+// lock request carrying the task token to answer once the lock is granted.
+type Input struct {
+	statemachine.State
+	Park  bool   `json:"park,omitempty"`
+	Token string `json:"token,omitempty"`
+}
+
+// Errors at the Lambda boundary, named as the state machine retries them
+// (statemachine.ErrAdvanceConflict, statemachine.ErrAdvanceUnavailable).
+type (
+	// AdvanceUnavailable: the store, the event bus or Step Functions failed; retrying may work.
+	AdvanceUnavailable struct{ Msg string }
+	// AdvanceConflict: the run changed under the call; retrying reads it again.
+	AdvanceConflict struct{ Msg string }
+)
+
+func (e *AdvanceUnavailable) Error() string { return e.Msg }
+func (e *AdvanceConflict) Error() string    { return e.Msg }
+
+// parkTask is the token key of a run's stage-lock wait.
+const parkTask = "park"
+
+// maxLoops bounds the lock grants applied within one call.
+const maxLoops = 64
+
+// Handle advances the run.
+func (h *Handler) Handle(ctx context.Context, in Input) (statemachine.State, error) {
+	if in.Park {
+		return statemachine.State{Run: in.Run}, h.park(ctx, in)
+	}
+	rec, err := h.store.GetRun(ctx, in.Run)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return statemachine.State{}, fmt.Errorf("run %s: no record: the trigger step creates it before starting the execution", in.Run)
+		}
+		return statemachine.State{}, &AdvanceUnavailable{Msg: fmt.Sprintf("read run %s: %v", in.Run, err)}
+	}
+	digest := digestOf(in)
+	if rec.Step != nil && rec.Step.Input == digest {
+		// A retried invocation: answer as before, advancing nothing twice.
+		var out statemachine.State
+		if err := json.Unmarshal(rec.Step.Output, &out); err == nil {
+			return out, nil
+		}
+	}
+
+	now := h.now()
+	inputs := h.inputs(in.State)
+	st := rec.State
+	var events []engine.Event
+	var notify []notice
+	var out statemachine.State
+	for loop := 0; ; loop++ {
+		if loop == maxLoops {
+			return statemachine.State{}, fmt.Errorf("run %s: stage locks granted %d times in one call", rec.ID(), maxLoops)
+		}
+		var d engine.Decision
+		st, d, err = engine.Advance(rec.Definition, st, inputs, now)
+		if err != nil {
+			return statemachine.State{}, fmt.Errorf("advance run %s: %w", rec.ID(), err)
+		}
+		inputs = nil
+		events = append(events, d.Events...)
+		for _, stage := range d.Release {
+			next, err := h.store.Release(ctx, rec.Pipeline(), stage, rec.ID())
+			if err != nil {
+				return statemachine.State{}, &AdvanceUnavailable{Msg: fmt.Sprintf("release stage %s: %v", stage, err)}
+			}
+			if next != "" {
+				notify = append(notify, notice{run: next, answer: parkAnswer{Granted: stage}})
+			}
+		}
+		if d.Acquire != "" {
+			g, err := h.store.Acquire(ctx, rec.Pipeline(), d.Acquire, modeOf(rec.Definition), rec.ID(), st.Seq)
+			if err != nil {
+				return statemachine.State{}, &AdvanceUnavailable{Msg: fmt.Sprintf("acquire stage %s: %v", d.Acquire, err)}
+			}
+			self := false
+			for _, r := range g.Superseded {
+				if r == rec.ID() {
+					self = true
+					continue
+				}
+				notify = append(notify, notice{run: r, answer: parkAnswer{SupersededBy: rec.ID()}})
+			}
+			switch {
+			case self:
+				inputs = []engine.Input{{Kind: engine.KindSuperseded}}
+				continue
+			case g.Granted:
+				inputs = []engine.Input{{Kind: engine.KindGranted, Stage: d.Acquire}}
+				continue
+			}
+			out = statemachine.State{Run: rec.ID(), Route: statemachine.RouteSingle, Task: parkItem(rec.ID(), d.Acquire)}
+			break
+		}
+		out, err = h.route(rec, st, d, now)
+		if err != nil {
+			return statemachine.State{}, err
+		}
+		break
+	}
+
+	rec.State = st
+	if len(events) > 0 {
+		if err := h.events.Publish(ctx, rec, events); err != nil {
+			return statemachine.State{}, &AdvanceUnavailable{Msg: fmt.Sprintf("publish %d events: %v", len(events), err)}
+		}
+	}
+	answer, _ := json.Marshal(out)
+	rec.Step = &store.Step{Input: digest, Output: answer}
+	rec.Updated = now
+	if err := h.store.PutRun(ctx, rec); err != nil {
+		return statemachine.State{}, &AdvanceUnavailable{Msg: fmt.Sprintf("save run %s: %v", rec.ID(), err)}
+	}
+	for _, n := range notify {
+		h.answerPark(ctx, n)
+	}
+	h.log.InfoContext(ctx, "advanced", "run", rec.ID(), "status", st.Status.String(), "route", out.Route, "tasks", len(out.Tasks)+btoi(out.Task != nil), "events", len(events))
+	return out, nil
+}
+
+// route turns a decision into the state machine's next step.
+func (h *Handler) route(rec store.Record, st engine.State, d engine.Decision, now time.Time) (statemachine.State, error) {
+	out := statemachine.State{Run: rec.ID()}
+	switch {
+	case d.Done:
+		out.Route, out.Status = statemachine.RouteDone, string(st.Status)
+		if out.Status == "" {
+			out.Status = st.Status.String()
+		}
+	case len(d.Start) == 1:
+		it, err := h.item(rec, d.Start[0])
+		if err != nil {
+			return out, err
+		}
+		out.Route, out.Task = statemachine.RouteSingle, &it
+	case len(d.Start) > 1:
+		out.Route = statemachine.RouteMap
+		for _, t := range d.Start {
+			it, err := h.item(rec, t)
+			if err != nil {
+				return out, err
+			}
+			out.Tasks = append(out.Tasks, it)
+		}
+	case !d.WakeAt.IsZero():
+		out.Route = statemachine.RouteSleep
+		out.WaitSeconds = max(1, int((d.WakeAt.Sub(now)+time.Second-1)/time.Second))
+	default:
+		return out, fmt.Errorf("run %s is %s and waits for nothing: an engine decision with no task, timer or end", rec.ID(), st.Status)
+	}
+	return out, nil
+}
+
+// digestOf names an input for Step: the same input (a retried invocation) has the same digest.
+func digestOf(in Input) string {
+	b, _ := json.Marshal(in)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// modeOf returns the pipeline's execution mode; empty is CodePipeline V2's default.
+func modeOf(def engine.Definition) engine.Mode {
+	return cmp.Or(def.Mode, engine.ModeSuperseded)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// parkAnswer is what a parked run's token receives.
+type parkAnswer struct {
+	Granted      string `json:"granted,omitempty"`
+	SupersededBy string `json:"superseded_by,omitempty"`
+}
+
+type notice struct {
+	run    string
+	answer parkAnswer
+}
+
+func parkItem(run, stage string) *statemachine.Item {
+	t := engine.Task{Run: run, Stage: stage, Action: parkTask}
+	return &statemachine.Item{ID: run + "/" + stage + "/" + parkTask, Kind: statemachine.KindPark, TimeoutSeconds: 31536000, Task: t}
+}
+
+// park keeps a waiting run's token, then asks for the lock again: a release that happened
+// before the token was stored found no token to answer, and this second ask catches it.
+func (h *Handler) park(ctx context.Context, in Input) error {
+	if in.Task == nil || in.Token == "" {
+		return fmt.Errorf("park: the request has no task or no token")
+	}
+	if err := h.store.PutToken(ctx, in.Run, parkTask, in.Token, h.now().Add(366*24*time.Hour)); err != nil {
+		return &AdvanceUnavailable{Msg: fmt.Sprintf("keep the stage-lock token of %s: %v", in.Run, err)}
+	}
+	rec, err := h.store.GetRun(ctx, in.Run)
+	if err != nil {
+		return &AdvanceUnavailable{Msg: fmt.Sprintf("read run %s: %v", in.Run, err)}
+	}
+	stage := in.Task.Task.Stage
+	g, err := h.store.Acquire(ctx, rec.Pipeline(), stage, modeOf(rec.Definition), rec.ID(), rec.State.Seq)
+	if err != nil {
+		return &AdvanceUnavailable{Msg: fmt.Sprintf("acquire stage %s: %v", stage, err)}
+	}
+	for _, r := range g.Superseded {
+		if r == rec.ID() {
+			h.answerPark(ctx, notice{run: r, answer: parkAnswer{SupersededBy: "a newer run"}})
+			return nil
+		}
+	}
+	if g.Granted {
+		h.answerPark(ctx, notice{run: rec.ID(), answer: parkAnswer{Granted: stage}})
+	}
+	return nil
+}
+
+// answerPark sends a parked run its answer. A run whose token is not stored yet will ask
+// again when it parks, so a missing token is not an error.
+func (h *Handler) answerPark(ctx context.Context, n notice) {
+	token, err := h.store.Token(ctx, n.run, parkTask)
+	if err != nil {
+		h.log.InfoContext(ctx, "no parked token yet; the run will ask again when it parks", "run", n.run, "error", err)
+		return
+	}
+	out, _ := json.Marshal(n.answer)
+	if _, err := h.sfn.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(string(out))}); err != nil {
+		h.log.WarnContext(ctx, "answer a parked run", "run", n.run, "error", err)
+		return
+	}
+	_ = h.store.DeleteToken(ctx, n.run, parkTask)
+}

@@ -1,0 +1,152 @@
+package advance
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stepline/stepline/pkg/engine"
+	"github.com/stepline/stepline/pkg/statemachine"
+	"github.com/stepline/stepline/pkg/store"
+)
+
+// Defaults for attempts whose action sets no timeout.
+const (
+	defaultBuildTimeout  = 60 * time.Minute
+	defaultSourceTimeout = 15 * time.Minute
+	defaultWaitTimeout   = 7 * 24 * time.Hour
+	defaultLambdaTimeout = 15 * time.Minute
+)
+
+// item builds the state machine's view of one task.
+func (h *Handler) item(rec store.Record, t engine.Task) (statemachine.Item, error) {
+	kind, err := statemachine.KindOf(t.Provider)
+	if err != nil {
+		return statemachine.Item{}, fmt.Errorf("run %s, action %s/%s: %w", t.Run, t.Stage, t.Action, err)
+	}
+	it := statemachine.Item{ID: t.ID(), Kind: kind, Task: t}
+	timeout := t.Timeout
+	switch kind {
+	case statemachine.KindSource:
+		timeout = orDefault(timeout, defaultSourceTimeout)
+		it.Source = &statemachine.Source{
+			Provider:   rec.Provider,
+			Repository: rec.Repo,
+			Commit:     rec.Commit,
+			Hook:       rec.Hook,
+			Bucket:     h.cfg.Bucket,
+			Key:        "runs/" + t.Run + "/" + firstOr(t.Outputs, "source") + ".zip",
+		}
+	case statemachine.KindCodeBuild:
+		timeout = orDefault(timeout, defaultBuildTimeout)
+		cb, err := h.codebuild(t, timeout)
+		if err != nil {
+			return statemachine.Item{}, err
+		}
+		it.CodeBuild = cb
+	case statemachine.KindLambda:
+		timeout = orDefault(timeout, defaultLambdaTimeout)
+		fn, _ := t.Config["function"].(string)
+		payload := map[string]any{"run": t.Run, "pipeline": t.Pipeline, "stage": t.Stage, "action": t.Action,
+			"attempt": t.Attempt, "inputs": t.Inputs, "outputs": t.Outputs}
+		if p, ok := t.Config["payload"]; ok {
+			payload["payload"] = p
+		}
+		it.Lambda = &statemachine.Lambda{Function: fn, Payload: payload}
+	default:
+		timeout = orDefault(timeout, defaultWaitTimeout)
+	}
+	it.TimeoutSeconds = int(timeout / time.Second)
+	return it, nil
+}
+
+// codebuild builds the StartBuild overrides: the primary input as an S3 source, the
+// buildspec, the action's environment, the first output as the primary artifact and the rest
+// as secondary artifacts, all under runs/<run>/.
+func (h *Handler) codebuild(t engine.Task, timeout time.Duration) (*statemachine.CodeBuild, error) {
+	if len(t.Inputs) == 0 {
+		return nil, fmt.Errorf("build %s/%s has no input artifact to build", t.Stage, t.Action)
+	}
+	src, err := s3Path(t.Inputs[0].Location)
+	if err != nil {
+		return nil, fmt.Errorf("build %s/%s: %w", t.Stage, t.Action, err)
+	}
+	project, _ := t.Config["project"].(string)
+	if project == "" {
+		project = h.cfg.Project
+	}
+	buildspec, _ := t.Config["buildspec"].(string)
+	cb := &statemachine.CodeBuild{
+		Project:            project,
+		SourceLocation:     src,
+		Buildspec:          buildspec,
+		Environment:        environment(t),
+		Artifacts:          statemachine.Artifacts{Type: "NO_ARTIFACTS"},
+		SecondaryArtifacts: []map[string]any{},
+		TimeoutMinutes:     max(5, int((timeout+time.Minute-1)/time.Minute)),
+	}
+	for i, out := range t.Outputs {
+		a := statemachine.Artifacts{Type: "S3", Location: h.cfg.Bucket, Path: "runs/" + t.Run, Name: out + ".zip", Packaging: "ZIP"}
+		if i == 0 {
+			cb.Artifacts = a
+			continue
+		}
+		cb.SecondaryArtifacts = append(cb.SecondaryArtifacts, map[string]any{
+			"ArtifactIdentifier": out, "Type": a.Type, "Location": a.Location, "Path": a.Path, "Name": a.Name, "Packaging": a.Packaging,
+		})
+	}
+	return cb, nil
+}
+
+// OutputLocation is where a build's output artifact lands: CodeBuild writes
+// <Location>/<Path>/<Name>.
+func OutputLocation(bucket, run, output string) string {
+	return "s3://" + bucket + "/runs/" + run + "/" + output + ".zip"
+}
+
+// environment lists the action's env (sorted, for stable requests) and what identifies the
+// attempt, as plain-text CodeBuild variables.
+func environment(t engine.Task) []statemachine.EnvVar {
+	vars := map[string]string{
+		"STEPLINE_RUN":      t.Run,
+		"STEPLINE_PIPELINE": t.Pipeline,
+		"STEPLINE_STAGE":    t.Stage,
+		"STEPLINE_ACTION":   t.Action,
+		"STEPLINE_ATTEMPT":  fmt.Sprint(t.Attempt),
+	}
+	if env, ok := t.Config["env"].(map[string]any); ok {
+		for k, v := range env {
+			vars[k] = fmt.Sprint(v)
+		}
+	}
+	out := make([]statemachine.EnvVar, 0, len(vars))
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		out = append(out, statemachine.EnvVar{Name: k, Value: vars[k], Type: "PLAINTEXT"})
+	}
+	return out
+}
+
+// s3Path turns s3://bucket/key into bucket/key, CodeBuild's S3 source location.
+func s3Path(loc string) (string, error) {
+	rest, ok := strings.CutPrefix(loc, "s3://")
+	if !ok || !strings.Contains(rest, "/") {
+		return "", fmt.Errorf("input artifact at %q is not in S3", loc)
+	}
+	return rest, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+func firstOr(list []string, def string) string {
+	if len(list) > 0 {
+		return list[0]
+	}
+	return def
+}
