@@ -31,8 +31,12 @@ scripts/node/node_modules/.package-lock.json: scripts/node/package-lock.json
 build-cli: ## build the stepline command into bin/
 	$(GO) build -o $(BIN)/stepline ./cmd/stepline
 
+.PHONY: build-functions
+build-functions: ## build every Lambda function as a linux/arm64 bootstrap zip in dist/functions
+	./scripts/build-functions.sh dist/functions
+
 .PHONY: build
-build: build-cli ## build everything that ships (today: the CLI)
+build: build-cli build-functions ## build everything that ships: the CLI and the Lambda zips
 
 .PHONY: bench
 bench: build-cli ## run the benchmarks recorded in BENCHMARKS.md
@@ -40,6 +44,7 @@ bench: build-cli ## run the benchmarks recorded in BENCHMARKS.md
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 -benchtime 20x ./pkg/buildspec
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./pkg/webhook ./pkg/trigger
 	$(GO) test -run '^$$' -bench BenchmarkServeRPS -count 1 -benchtime 500x ./pkg/cli
+	$(GO) test -run '^$$' -bench ColdStart -count 1 -benchtime 50x ./functions/webhook
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME each (default 60s)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -103,11 +104,36 @@ func (s *Store) Get(ctx context.Context, hook string) (Secret, error) {
 	s.mu.Lock()
 	delete(s.inflight, hook)
 	if c.e.err == nil || errors.Is(c.e.err, ErrUnknownHook) {
+		if len(s.cache) >= maxCached {
+			s.evict()
+		}
 		s.cache[hook] = c.e
 	}
 	s.mu.Unlock()
 	close(c.done)
 	return c.e.secret, c.e.err
+}
+
+// maxCached bounds the cache: random hook ids from a scanner must not grow it without end.
+const maxCached = 10_000
+
+// evict drops expired entries, then, if the cache is still full, the unknown hooks, which
+// cost one call each to learn again; called with mu held.
+func (s *Store) evict() {
+	now := s.now()
+	for k, e := range s.cache {
+		if !now.Before(e.expires) {
+			delete(s.cache, k)
+		}
+	}
+	if len(s.cache) < maxCached {
+		return
+	}
+	for k, e := range s.cache {
+		if e.err != nil {
+			delete(s.cache, k)
+		}
+	}
 }
 
 func (s *Store) fetch(ctx context.Context, hook string) entry {
@@ -117,7 +143,8 @@ func (s *Store) fetch(ctx context.Context, hook string) entry {
 		if errors.As(err, &nf) {
 			return entry{err: ErrUnknownHook, expires: s.now().Add(s.missTTL)}
 		}
-		return entry{err: fmt.Errorf("read the repository secret: %w", err)}
+		// AWS errors name the secret, hence the whole hook id: keep only its start.
+		return entry{err: fmt.Errorf("read the repository secret: %w", redacted{err: err, hook: hook})}
 	}
 	var value []byte
 	switch {
@@ -132,3 +159,13 @@ func (s *Store) fetch(ctx context.Context, hook string) entry {
 	}
 	return entry{secret: sec, expires: s.now().Add(s.ttl)}
 }
+
+// redacted is an AWS error whose text names the secret, and so the whole hook id: it keeps
+// the error for errors.Is/As and shows only the id's start.
+type redacted struct {
+	err  error
+	hook string
+}
+
+func (r redacted) Error() string { return strings.ReplaceAll(r.err.Error(), r.hook, r.hook[:6]+"…") }
+func (r redacted) Unwrap() error { return r.err }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -130,6 +131,27 @@ func TestOtherErrorsAreWrappedAndNotCached(t *testing.T) {
 	_, err := st.Get(context.Background(), "abcdefghijklmnop")
 	assert.ErrorIs(t, err, boom)
 	assert.NotErrorIs(t, err, ErrUnknownHook)
+}
+
+func TestErrorsKeepOnlyTheStartOfTheHookID(t *testing.T) {
+	t.Parallel()
+	hook := "abcdefghijklmnopqrstuvwx"
+	st := NewStore(failingGetter{errors.New("AccessDeniedException: not authorized to perform secretsmanager:GetSecretValue on resource stepline/repos/" + hook)})
+	_, err := st.Get(context.Background(), hook)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), hook)
+	assert.Contains(t, err.Error(), "stepline/repos/abcdef…")
+}
+
+func TestTheCacheStaysBoundedUnderRandomHookIDs(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_700_000_000, 0)
+	st := NewStore(failingGetter{&smtypes.ResourceNotFoundException{Message: aws.String("no")}}, WithClock(func() time.Time { return now }))
+	for i := range maxCached + 500 {
+		_, err := st.Get(context.Background(), fmt.Sprintf("random-hook-id-%08d", i))
+		require.ErrorIs(t, err, ErrUnknownHook)
+	}
+	assert.LessOrEqual(t, len(st.cache), maxCached)
 }
 
 func TestABrokenSecretValueIsAnErrorNamingTheFieldNotTheValue(t *testing.T) {

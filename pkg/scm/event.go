@@ -5,7 +5,10 @@
 package scm
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -58,6 +61,9 @@ type Event struct {
 	// when the provider gives nothing) for the missing side of a created or deleted ref.
 	Before  string `json:"before"`
 	After   string `json:"after"`
+	// HeadCommit is the commit to build when After is not one: an annotated tag's After is
+	// the tag object, and the commit it points at is here. Empty when After is the commit.
+	HeadCommit string `json:"head_commit,omitempty"`
 	Created bool   `json:"created"`
 	Deleted bool   `json:"deleted"`
 	Forced  bool   `json:"forced"`
@@ -103,12 +109,20 @@ type PullRequest struct {
 	BaseSHA string `json:"base_sha,omitempty"`
 	Title   string `json:"title,omitempty"`
 	Draft   bool   `json:"draft,omitempty"`
+	// Fork is true when the source branch lives in another repository than the target: its
+	// branch name says nothing about this repository (a fork's "main" is not ours), so a
+	// fork's pull request never gets a branch's environment.
+	Fork bool `json:"fork,omitempty"`
 }
 
-// Head returns the commit the event asks to build: the pull request's head, else After.
+// Head returns the commit the event asks to build: the pull request's head, else the
+// commit an annotated tag points at, else After.
 func (e Event) Head() string {
 	if e.PullRequest != nil && e.PullRequest.HeadSHA != "" {
 		return e.PullRequest.HeadSHA
+	}
+	if e.HeadCommit != "" {
+		return e.HeadCommit
 	}
 	return e.After
 }
@@ -124,9 +138,23 @@ func (e Event) HeadMessage() string {
 	return ""
 }
 
-// Key is the idempotency key of the event: provider and delivery id, plus the ref when the
-// delivery yielded several events (multi is then true), so a redelivery maps to the same keys
-// and the refs of one delivery to different ones. The trigger step names executions from it.
+// Key is the idempotency key of the i-th of n events of one delivery: the provider and a
+// digest of the signed body, plus the event's index when the delivery yields several. A
+// redelivery sends the same bytes, so it maps to the same keys; a delivery id header, which
+// the signature does not cover, cannot change them. Keys hold only letters, digits and '-'
+// and stay under 80 characters, so the trigger step can name Step Functions executions by
+// them.
+func Key(provider string, body []byte, i, n int) string {
+	sum := sha256.Sum256(body)
+	k := provider + "-" + hex.EncodeToString(sum[:20])
+	if n > 1 {
+		k += "-" + strconv.Itoa(i+1)
+	}
+	return k
+}
+
+// Deprecated: Event.Key is replaced by Key, which the signature covers; it stays until the
+// provider tests stop calling it.
 func (e Event) Key(multi bool) string {
 	k := e.Provider + ":" + e.Delivery
 	if multi {

@@ -63,13 +63,6 @@ func TestVerifyFailsWhenTheBodyChanges(t *testing.T) {
 	assert.ErrorIs(t, Verify(ghVectorSignature, []byte("Hello, World?"), []byte(ghVectorSecret)), ErrBadSignature)
 }
 
-func TestSignatureErrorsSayNothingAboutTheSecret(t *testing.T) {
-	t.Parallel()
-	err := Verify(Sign([]byte("guess"), []byte("x")), []byte("x"), []byte(ghVectorSecret))
-	assert.NotContains(t, err.Error(), ghVectorSecret)
-	assert.NotContains(t, err.Error(), "Secret")
-}
-
 func FuzzVerify(f *testing.F) {
 	f.Add(ghVectorSignature, []byte(ghVectorPayload), []byte(ghVectorSecret))
 	f.Add("sha256=", []byte{}, []byte{})

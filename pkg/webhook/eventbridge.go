@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -28,8 +29,9 @@ const (
 	MaxEntryBytes = 256 * 1024
 	// maxBatch is the most entries one PutEvents call takes.
 	maxBatch = 10
-	// putAttempts bounds the retries of entries EventBridge refused (throttling, internal).
-	putAttempts = 3
+	// putAttempts bounds the tries of entries EventBridge refused (throttling, internal):
+	// GitHub does not redeliver a failed delivery by itself, so the handler tries hard first.
+	putAttempts = 5
 )
 
 // Detail is the detail of a DetailTypeSource event. The summary fields let EventBridge rules
@@ -70,12 +72,15 @@ type EventBridge struct {
 	bus    string
 	bucket string
 	prefix string
+	// backoff is the pause before each retry of refused entries (the last value repeats).
+	backoff []time.Duration
 }
 
 // NewEventBridge returns a publisher putting events on bus, storing events too large for an
 // entry in bucket under "webhooks/".
 func NewEventBridge(eb eventPutter, bus string, s3c objectPutter, bucket string) *EventBridge {
-	return &EventBridge{eb: eb, s3: s3c, bus: bus, bucket: bucket, prefix: "webhooks/"}
+	return &EventBridge{eb: eb, s3: s3c, bus: bus, bucket: bucket, prefix: "webhooks/",
+		backoff: []time.Duration{50 * time.Millisecond, 200 * time.Millisecond, 800 * time.Millisecond, 1600 * time.Millisecond}}
 }
 
 // Publish puts every event on the bus, at most ten per call and within the size limit, and
@@ -106,7 +111,7 @@ func (p *EventBridge) entry(ctx context.Context, a Accepted) (ebtypes.PutEventsR
 		return ebtypes.PutEventsRequestEntry{}, fmt.Errorf("encode event %s: %w", a.Key, err)
 	}
 	if entrySize(detail) > MaxEntryBytes {
-		obj := S3Object{Bucket: p.bucket, Key: p.prefix + objectName(a.Key) + ".json"}
+		obj := S3Object{Bucket: p.bucket, Key: p.prefix + a.Key + ".json"}
 		body, err := json.Marshal(a.Event)
 		if err != nil {
 			return ebtypes.PutEventsRequestEntry{}, fmt.Errorf("encode event %s: %w", a.Key, err)
@@ -132,11 +137,6 @@ func (p *EventBridge) entry(ctx context.Context, a Accepted) (ebtypes.PutEventsR
 }
 
 func entrySize(detail []byte) int { return len(EventSource) + len(DetailTypeSource) + len(detail) }
-
-// objectName makes a key usable as an S3 key segment: provider:delivery:ref → provider/delivery/ref.
-func objectName(key string) string {
-	return strings.NewReplacer(":", "/", "..", "_").Replace(key)
-}
 
 // batches splits entries into PutEvents calls of at most ten entries and, together, at most
 // MaxEntryBytes.
@@ -182,6 +182,14 @@ func (p *EventBridge) put(ctx context.Context, entries []ebtypes.PutEventsReques
 		}
 		if attempt == putAttempts {
 			return errors.New("put events on bus " + p.bus + ": refused after retries: " + strings.Join(reasons, "; "))
+		}
+		if len(p.backoff) > 0 {
+			pause := p.backoff[min(attempt-1, len(p.backoff)-1)]
+			select {
+			case <-time.After(pause):
+			case <-ctx.Done():
+				return fmt.Errorf("put events on bus %s: %w (%s)", p.bus, ctx.Err(), strings.Join(reasons, "; "))
+			}
 		}
 		entries = again
 	}

@@ -89,7 +89,7 @@ func TestPublishedEventsReachARuleOnTheBus(t *testing.T) {
 	var evs []Accepted
 	for i := range 12 { // more than one PutEvents call takes
 		ev := pushEvent(fmt.Sprintf("refs/heads/b%02d", i), 2)
-		evs = append(evs, Accepted{Key: ev.Key(true), Event: ev})
+		evs = append(evs, Accepted{Key: fmt.Sprintf("github-%040d-%d", 0, i+1), Event: ev})
 	}
 	require.NoError(t, p.Publish(context.Background(), evs))
 
@@ -100,7 +100,7 @@ func TestPublishedEventsReachARuleOnTheBus(t *testing.T) {
 		assert.Nil(t, d.EventS3)
 		assert.Equal(t, "octo/app", d.Repository)
 		assert.Equal(t, d.Ref, d.Event.Ref)
-		assert.Equal(t, "github:d-1:"+d.Ref, d.Key)
+		assert.Regexp(t, `^github-0{40}-\d+$`, d.Key)
 	}
 }
 
@@ -108,7 +108,7 @@ func TestAnEventTooLargeForEventBridgeIsStoredInS3AndReferenced(t *testing.T) {
 	eb, s3c, sq, url := busWithQueue(t, "stepline-large")
 	p := NewEventBridge(eb, "stepline-large", s3c, "stepline-large")
 	big := pushEvent("refs/heads/main", 5000) // ~300 KB of paths
-	require.NoError(t, p.Publish(context.Background(), []Accepted{{Key: big.Key(false), Event: big}}))
+	require.NoError(t, p.Publish(context.Background(), []Accepted{{Key: "github-" + strings.Repeat("b", 40), Event: big}}))
 
 	got := received(t, sq, url, 1)
 	require.Len(t, got, 1)
@@ -117,7 +117,7 @@ func TestAnEventTooLargeForEventBridgeIsStoredInS3AndReferenced(t *testing.T) {
 	require.NotNil(t, d.EventS3)
 	assert.Equal(t, "refs/heads/main", d.Ref, "the summary stays in the event for rules to filter on")
 	assert.Equal(t, "stepline-large", d.EventS3.Bucket)
-	assert.Equal(t, "webhooks/github/d-1.json", d.EventS3.Key)
+	assert.Equal(t, "webhooks/github-"+strings.Repeat("b", 40)+".json", d.EventS3.Key)
 
 	obj, err := s3c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(d.EventS3.Bucket), Key: aws.String(d.EventS3.Key)})
 	require.NoError(t, err)
@@ -154,6 +154,7 @@ func TestRefusedEntriesAreRetriedAndOnlyThey(t *testing.T) {
 	t.Parallel()
 	bus := &flakyBus{refuse: 1}
 	p := NewEventBridge(bus, "b", nil, "")
+	p.backoff = []time.Duration{time.Millisecond}
 	a, b := pushEvent("refs/heads/a", 1), pushEvent("refs/heads/b", 1)
 	require.NoError(t, p.Publish(context.Background(), []Accepted{{Key: "a", Event: a}, {Key: "b", Event: b}}))
 	require.Len(t, bus.calls, 2)
@@ -166,6 +167,7 @@ func TestEntriesStillRefusedAfterRetriesFailThePublish(t *testing.T) {
 	t.Parallel()
 	bus := &flakyBus{refuse: 100}
 	p := NewEventBridge(bus, "b", nil, "")
+	p.backoff = []time.Duration{time.Millisecond}
 	err := p.Publish(context.Background(), []Accepted{{Key: "a", Event: pushEvent("refs/heads/a", 1)}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "ThrottlingException")

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -18,9 +19,14 @@ import (
 	"github.com/stepline/stepline/pkg/scm"
 )
 
-// DefaultMaxBody is the largest body accepted: a Lambda invocation carries at most 6 MB, and
-// API Gateway base64-encodes binary bodies, so anything above 5 MiB could not arrive whole.
-const DefaultMaxBody = 5 << 20
+// DefaultMaxBody is the largest body accepted. A Lambda invocation carries at most 6 MB and
+// API Gateway may base64-encode the body (4/3 larger), so 4 MiB is the most that always
+// arrives whole; GitHub's own cap is 25 MB, but pushes that large are thousands of commits.
+const DefaultMaxBody = 4 << 20
+
+// deliveryRE is the shape of a delivery id (GUIDs, UUIDs, with or without braces): it is
+// logged and answered, so anything else is refused.
+var deliveryRE = regexp.MustCompile(`^[A-Za-z0-9{}._:-]{1,128}$`)
 
 // Request is one delivery as the HTTP layer saw it.
 type Request struct {
@@ -163,6 +169,9 @@ func (h *Handler) handle(ctx context.Context, r Request) (Response, []slog.Attr)
 	if delivery == "" {
 		return answer(http.StatusBadRequest, "the "+headers.Delivery+" header is missing"), attrs
 	}
+	if !deliveryRE.MatchString(delivery) {
+		return answer(http.StatusBadRequest, "the "+headers.Delivery+" header is not a delivery id"), attrs[:1]
+	}
 	evs, err := parser.Parse(event, delivery, r.Body)
 	if reason, ok := scm.IsIgnored(err); ok {
 		res := answer(http.StatusOK, "ignored: "+reason)
@@ -182,7 +191,7 @@ func (h *Handler) handle(ctx context.Context, r Request) (Response, []slog.Attr)
 			return answer(http.StatusBadRequest, fmt.Sprintf("the delivery is for repository %s, but this webhook is registered for %s",
 				quote(ev.Repository.FullName, 100), sec.Repository)), attrs
 		}
-		acc = append(acc, Accepted{Key: ev.Key(len(evs) > 1), Event: ev})
+		acc = append(acc, Accepted{Key: scm.Key(r.Provider, r.Body, len(acc), len(evs)), Event: ev})
 	}
 	if len(acc) == 0 {
 		res := answer(http.StatusOK, "pong: the webhook reaches stepline")

@@ -167,8 +167,8 @@ func TestHandle(t *testing.T) {
 			assert.NotContains(t, res.Body.Message, "\n")
 			for _, secret := range []string{testSecret, "old"} {
 				assert.NotContains(t, res.Body.Message, secret)
-				assert.NotContains(t, logs.String(), `"`+secret+`"`)
 			}
+			assert.NotContains(t, logs.String(), testSecret, "no secret in the logs")
 			assert.NotContains(t, logs.String(), testHook, "logs keep only a prefix of the hook id")
 		})
 	}
@@ -182,9 +182,35 @@ func TestAnAcceptedPushCarriesItsKeyAndDeliveryId(t *testing.T) {
 	res := h.Handle(context.Background(), Request{Provider: "github", Hook: testHook, Body: push, Header: signed("github", "push", "abc-123", push, testSecret)})
 	require.Equal(t, 202, res.Status)
 	assert.Equal(t, "abc-123", res.Body.Delivery)
-	assert.Equal(t, []string{"github:abc-123"}, res.Body.Keys)
-	assert.Equal(t, "github:abc-123", pub.events[0].Key)
+	key := scm.Key("github", push, 0, 1)
+	assert.Equal(t, []string{key}, res.Body.Keys)
+	assert.Equal(t, key, pub.events[0].Key)
 	assert.Equal(t, "abc-123", pub.events[0].Event.Delivery)
+}
+
+func TestAReplayUnderANewDeliveryIdKeepsItsKey(t *testing.T) {
+	t.Parallel()
+	push, _ := sampleBody(t, "github-push.json")
+	pub := &capture{}
+	h := New(StaticSecrets{testHook: {Provider: "github", WebhookSecrets: []string{testSecret}}}, pub)
+	first := h.Handle(context.Background(), Request{Provider: "github", Hook: testHook, Body: push, Header: signed("github", "push", "orig", push, testSecret)})
+	replay := h.Handle(context.Background(), Request{Provider: "github", Hook: testHook, Body: push, Header: signed("github", "push", "replay-1", push, testSecret)})
+	require.Equal(t, 202, first.Status)
+	require.Equal(t, 202, replay.Status)
+	assert.Equal(t, first.Body.Keys, replay.Body.Keys, "the signed body, not the unsigned delivery header, makes the key")
+	assert.Regexp(t, `^github-[0-9a-f]{40}$`, first.Body.Keys[0], "a key is a valid Step Functions execution name")
+}
+
+func TestADeliveryIdThatIsNotOneIsRefused(t *testing.T) {
+	t.Parallel()
+	push, _ := sampleBody(t, "github-push.json")
+	pub := &capture{}
+	h := New(StaticSecrets{testHook: {Provider: "github", WebhookSecrets: []string{testSecret}}}, pub)
+	for _, id := range []string{"a:b/../../c", "x y", strings.Repeat("a", 129), "new\nline"} {
+		res := h.Handle(context.Background(), Request{Provider: "github", Hook: testHook, Body: push, Header: signed("github", "push", id, push, testSecret)})
+		assert.Equal(t, 400, res.Status, id)
+	}
+	assert.Empty(t, pub.events)
 }
 
 func TestAMultiRefDeliveryGivesEachRefItsOwnKey(t *testing.T) {
@@ -197,8 +223,9 @@ func TestAMultiRefDeliveryGivesEachRefItsOwnKey(t *testing.T) {
 	require.Equal(t, 202, res.Status, res.Body.Message)
 	require.Len(t, res.Body.Keys, 3)
 	seen := map[string]bool{}
-	for _, k := range res.Body.Keys {
-		assert.True(t, strings.HasPrefix(k, "bitbucket:uuid-1:refs/"), k)
+	for i, k := range res.Body.Keys {
+		assert.Equal(t, scm.Key("bitbucket", body, i, 3), k)
+		assert.Regexp(t, `^bitbucket-[0-9a-f]{40}-[123]$`, k)
 		seen[k] = true
 	}
 	assert.Len(t, seen, 3, "the keys differ")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -22,11 +23,11 @@ func (h *Handler) HandleAPIGateway(ctx context.Context, in events.APIGatewayV2HT
 		// The cap is checked on the decoded size too, but a huge encoded body is refused
 		// before decoding it.
 		if base64.StdEncoding.DecodedLen(len(in.Body)) > h.maxBody+3 {
-			return apiResponse(answer(http.StatusRequestEntityTooLarge, "the body is over the size limit")), nil
+			return h.early(ctx, in, answer(http.StatusRequestEntityTooLarge, "the encoded body is over the size limit")), nil
 		}
 		var err error
 		if body, err = base64.StdEncoding.DecodeString(in.Body); err != nil {
-			return apiResponse(answer(http.StatusBadRequest, "the body is not valid base64")), nil
+			return h.early(ctx, in, answer(http.StatusBadRequest, "the body is not valid base64")), nil
 		}
 	}
 	header := http.Header{}
@@ -42,6 +43,14 @@ func (h *Handler) HandleAPIGateway(ctx context.Context, in events.APIGatewayV2HT
 		Received: received,
 	})
 	return apiResponse(res), nil
+}
+
+// early logs and answers a request refused before Handle, as Handle logs its answers.
+func (h *Handler) early(ctx context.Context, in events.APIGatewayV2HTTPRequest, r Response) events.APIGatewayV2HTTPResponse {
+	h.log.LogAttrs(ctx, slog.LevelWarn, "webhook "+r.Body.Message, slog.Int("status", r.Status),
+		slog.String("provider", in.PathParameters["provider"]), slog.String("hook", hookPrefix(in.PathParameters["hook"])),
+		slog.Int("bytes", len(in.Body)))
+	return apiResponse(r)
 }
 
 func apiResponse(r Response) events.APIGatewayV2HTTPResponse {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -38,9 +39,10 @@ func TestServeHTTPAnswersTheSameAsTheLambda(t *testing.T) {
 	assert.Equal(t, http.StatusAccepted, status, a.Message)
 	assert.Len(t, pub.events, 1)
 
-	big := append(append([]byte(nil), push...), ' ')
-	status, _ = post("/webhooks/github/"+testHook, big, signed("github", "push", "d-2", big, testSecret))
-	assert.Equal(t, http.StatusRequestEntityTooLarge, status, "the body is cut at the cap plus one byte, never read whole")
+	big := append(append([]byte(nil), push...), bytes.Repeat([]byte(" "), 10_000)...)
+	status, a = post("/webhooks/github/"+testHook, big, signed("github", "push", "d-2", big, testSecret))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, status)
+	assert.Contains(t, a.Message, fmt.Sprintf("the body is %d bytes", len(push)+1), "the body is read up to the cap plus one byte, never whole")
 
 	resp, err := http.Get(srv.URL + "/webhooks/github/" + testHook)
 	require.NoError(t, err)
@@ -71,4 +73,5 @@ func TestTheLambdaDecodesBase64BodiesAndRefusesHugeOnesBeforeDecoding(t *testing
 	req.Body = base64.StdEncoding.EncodeToString(append(push, bytes.Repeat([]byte(" "), 10)...))
 	res, _ = h.HandleAPIGateway(t.Context(), req)
 	assert.Equal(t, http.StatusRequestEntityTooLarge, res.StatusCode)
+	assert.Contains(t, res.Body, "the encoded body is over the size limit", "refused before decoding")
 }
