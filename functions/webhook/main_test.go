@@ -20,7 +20,7 @@ func TestBuildFailsFastOnMissingOrBadConfiguration(t *testing.T) {
 		{"without a bus it refuses to start", map[string]string{"STEPLINE_BUCKET": "b"}, "STEPLINE_EVENT_BUS and STEPLINE_BUCKET must be set"},
 		{"without a bucket it refuses to start", map[string]string{"STEPLINE_EVENT_BUS": "e"}, "STEPLINE_EVENT_BUS and STEPLINE_BUCKET must be set"},
 		{"a TTL that is not a duration is refused", map[string]string{"STEPLINE_EVENT_BUS": "e", "STEPLINE_BUCKET": "b", "STEPLINE_SECRET_TTL": "five"}, `STEPLINE_SECRET_TTL "five"`},
-		{"a body cap that is not a number is refused", map[string]string{"STEPLINE_EVENT_BUS": "e", "STEPLINE_BUCKET": "b", "STEPLINE_MAX_BODY": "-1"}, `STEPLINE_MAX_BODY "-1"`},
+		{"a body cap that is not a positive number is refused", map[string]string{"STEPLINE_EVENT_BUS": "e", "STEPLINE_BUCKET": "b", "STEPLINE_MAX_BODY": "-1"}, `STEPLINE_MAX_BODY "-1"`},
 		{"the required settings are enough", map[string]string{"STEPLINE_EVENT_BUS": "e", "STEPLINE_BUCKET": "b"}, ""},
 	}
 	for _, c := range cases {

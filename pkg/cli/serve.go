@@ -94,8 +94,8 @@ func (o serveOptions) run(ctx context.Context, g *globals) error {
 	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRuns()
 	var runs sync.WaitGroup
-	start := func(_ context.Context, p *pipeline.Pipeline, ev scm.Event) error {
-		return o.startRun(runCtx, g, &runs, out, co.Root, stateDir, p, ev)
+	start := func(_ context.Context, p *pipeline.Pipeline, ev scm.Event) (func(), error) {
+		return o.prepareRun(runCtx, g, &runs, out, co.Root, stateDir, p, ev)
 	}
 	srv := serve.New(co.Root, o.file, seen, start, reporter(out, o.file), log)
 	// serve has no registry: one hook id, any provider, the given secrets.
@@ -129,8 +129,9 @@ func (o serveOptions) run(ctx context.Context, g *globals) error {
 	return exit(ExitCanceled, nil)
 }
 
-// startRun starts one local run of p for ev in the background.
-func (o serveOptions) startRun(ctx context.Context, g *globals, runs *sync.WaitGroup, out io.Writer, root, stateDir string, p *pipeline.Pipeline, ev scm.Event) error {
+// prepareRun builds the runner of one local run of p for ev and returns what starts it in the
+// background.
+func (o serveOptions) prepareRun(ctx context.Context, g *globals, runs *sync.WaitGroup, out io.Writer, root, stateDir string, p *pipeline.Pipeline, ev scm.Event) (func(), error) {
 	def := p.Definition()
 	head := ev.Head()
 	prefix := fmt.Sprintf("[%s %.7s] ", def.Pipeline, head)
@@ -141,7 +142,7 @@ func (o serveOptions) startRun(ctx context.Context, g *globals, runs *sync.WaitG
 		in: input, out: w, view: local.NewView(w, def, false, nil),
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	source := ev.Variables()
 	meta := local.Meta{Repo: root, Trigger: fmt.Sprintf("webhook %s %s %s", ev.Provider, source["event"], ev.Delivery),
@@ -149,18 +150,19 @@ func (o serveOptions) startRun(ctx context.Context, g *globals, runs *sync.WaitG
 		Variables: func(id string, seq int64) (map[string]map[string]string, error) {
 			return p.RunVariables(source, id, seq)
 		}}
-	runs.Add(1)
-	go func() {
-		defer runs.Done()
-		final, err := runner.Run(ctx, "", meta)
-		if err != nil {
-			fmt.Fprintf(w, "run could not be driven: %v\n", err)
-			return
-		}
-		fmt.Fprintf(w, "%s pipeline %s run %s (logs: %s)\n", final.Status, def.Pipeline, final.Run,
-			filepath.Join(stateDir, "runs", final.Run, "logs"))
-	}()
-	return nil
+	return func() {
+		runs.Add(1)
+		go func() {
+			defer runs.Done()
+			final, err := runner.Run(ctx, "", meta)
+			if err != nil {
+				fmt.Fprintf(w, "run could not be driven: %v\n", err)
+				return
+			}
+			fmt.Fprintf(w, "%s pipeline %s run %s (logs: %s)\n", final.Status, def.Pipeline, final.Run,
+				filepath.Join(stateDir, "runs", final.Run, "logs"))
+		}()
+	}, nil
 }
 
 // reporter prints what became of each accepted event.

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stepline/stepline/pkg/scm"
 	"github.com/stepline/stepline/pkg/store"
 )
 
@@ -121,12 +122,18 @@ pipelines:
 	first := send("topsecret", "delivery-1")
 	require.Equal(t, ExitOK, first.code, first.out+first.err)
 	assert.Contains(t, first.out, "202 Accepted")
-	assert.Contains(t, first.out, `"keys":["github:delivery-1"]`)
+	key := scm.Key("github", readBody(t, body), 0, 1)
+	assert.Contains(t, first.out, `"keys":["`+key+`"]`)
 	waitForMatch(t, out, regexp.MustCompile(`SUCCEEDED pipeline web run`))
 
 	again := send("topsecret", "delivery-1")
 	require.Equal(t, ExitOK, again.code, again.out)
-	waitForMatch(t, out, regexp.MustCompile(`github:delivery-1: already handled`))
+	waitForMatch(t, out, regexp.MustCompile(regexp.QuoteMeta(key)+`: already handled`))
+
+	// The same body under a new delivery id is the same event: a replay starts nothing either.
+	replay := send("topsecret", "delivery-2")
+	require.Equal(t, ExitOK, replay.code, replay.out)
+	waitForMatch(t, out, regexp.MustCompile(`(?s)already handled.*`+regexp.QuoteMeta(key)+`: already handled`))
 
 	stop()
 	select {
@@ -152,6 +159,13 @@ func TestServeRefusesToStartWithoutASecret(t *testing.T) {
 	res := r.stepline("", "serve", "--repo", r.dir, "--addr", "127.0.0.1:0")
 	assert.Equal(t, ExitUsage, res.code)
 	assert.Contains(t, res.err, "no webhook secret")
+}
+
+func readBody(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return b
 }
 
 func waitForMatch(t *testing.T, out fmt.Stringer, re *regexp.Regexp) string {

@@ -39,7 +39,8 @@ func newTriggerExplain(g *globals) *cobra.Command {
 			"start it and the exact trigger filter (file:line:col) that decided. The event is a\n" +
 			"normalised event as `stepline webhook parse` prints it (one object or an array), or, with\n" +
 			"--provider, a raw delivery body whose event name comes from --header.\n" +
-			"Exit status: 0 explained, 1 the pipeline file or the event is invalid, 2 bad usage.",
+			"Exit status: 0 explained, 1 the pipeline file or the event is invalid or the delivery\n" +
+			"starts nothing (stepline ignores its event), 2 bad usage.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(g) },
 	}

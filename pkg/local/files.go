@@ -2,7 +2,9 @@ package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os/exec"
 	"strings"
 )
 
@@ -53,4 +55,24 @@ func FileAt(ctx context.Context, repo, sha, path string) ([]byte, error) {
 		return nil, fmt.Errorf("read %s at %.12s: %w", path, sha, err)
 	}
 	return []byte(out), nil
+}
+
+// IsAncestor reports whether ancestor is an ancestor of descendant (git merge-base
+// --is-ancestor), so a forced push that dropped commits is told from a fast-forward.
+func (g GitFiles) IsAncestor(ctx context.Context, _ string, ancestor, descendant string) (bool, error) {
+	for _, c := range []string{ancestor, descendant} {
+		if strings.HasPrefix(c, "-") {
+			return false, fmt.Errorf("refusing revision %q", c)
+		}
+	}
+	cmd := exec.CommandContext(ctx, "git", "-C", g.Repo, "merge-base", "--is-ancestor", ancestor, descendant)
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &exit) && exit.ExitCode() == 1:
+		return false, nil
+	}
+	return false, fmt.Errorf("git merge-base --is-ancestor %.12s %.12s: %w", ancestor, descendant, err)
 }

@@ -72,6 +72,7 @@ func (c Checkout) Variables() map[string]string {
 		"commit_message":  firstLine(c.Message),
 		"author":          c.Author,
 		"pr_number":       "",
+		"fork":            "false",
 	}
 }
 

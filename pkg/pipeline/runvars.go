@@ -11,7 +11,8 @@ import (
 // source (a copy of the event's values), pipeline (name, execution_id, run_number), variables
 // (the pipeline's variables, their #{source.*} and #{pipeline.*} resolved) and env (the first
 // environment matching source["branch"], its name and variables resolved), following the
-// order described in docs/pipeline.md. env is absent when no environment matches.
+// order described in docs/pipeline.md. env is absent when no environment matches, and for a
+// pull request from a fork (source["fork"] is "true").
 //
 // The engine resolves action settings, but these four namespaces are fixed before the run
 // starts, so the pipeline package, which knows how they refer to each other, resolves them.
@@ -36,7 +37,9 @@ func (p *Pipeline) RunVariables(source map[string]string, executionID string, ru
 		resolved[v.Name.Value] = s
 	}
 	vars["variables"] = resolved
-	if e := p.Environment(source["branch"]); e != nil {
+	// A fork's pull request gets no environment: its branch name is the fork's, and must not
+	// pick, say, the prod environment of this repository's main.
+	if e := p.Environment(source["branch"]); e != nil && source["fork"] != "true" {
 		env := map[string]string{}
 		name, err := expand(e.Name.Value, vars)
 		if err != nil {

@@ -29,6 +29,13 @@ func (e Event) Range() (base, head string, ok bool) {
 	return e.Before, e.After, true
 }
 
+// AncestryChecker is a FileLister that can also tell whether one commit is an ancestor of
+// another; Complete uses it to detect a forced push that the provider did not flag
+// (Bitbucket Data Center never does).
+type AncestryChecker interface {
+	IsAncestor(ctx context.Context, repo, ancestor, descendant string) (bool, error)
+}
+
 // Complete fills ev.ChangedFiles through l when the delivery did not list them all. It does
 // nothing when the list is already complete or the event has no range; on an error the event
 // is left as it was (FilesComplete false), which trigger matching treats as "may match".
@@ -49,6 +56,23 @@ func Complete(ctx context.Context, ev *Event, l FileLister) error {
 		return fmt.Errorf("list the files changed in %s between %.12s and %.12s: %w", ev.Repository.FullName, base, head, err)
 	}
 	ev.ChangedFiles = Files(ev.ChangedFiles, files)
-	ev.FilesComplete = complete && !ev.Forced
+	ev.FilesComplete = complete && !forced(ctx, *ev, base, head, l)
 	return nil
+}
+
+// forced reports whether a branch update may have dropped commits: the provider said so, or
+// before is not an ancestor of after, or (for a provider that never says) it cannot be told.
+func forced(ctx context.Context, ev Event, base, head string, l FileLister) bool {
+	if ev.Forced {
+		return true
+	}
+	if ev.PullRequest != nil || ev.Created || IsZero(ev.Before) {
+		return false
+	}
+	ac, ok := l.(AncestryChecker)
+	if !ok {
+		return ev.Provider == BitbucketServer
+	}
+	yes, err := ac.IsAncestor(ctx, ev.Repository.FullName, base, head)
+	return err != nil || !yes
 }

@@ -84,6 +84,41 @@ func TestAForcedPushStaysIncompleteSinceTheCompareMissesDiscardedCommits(t *test
 	assert.False(t, ev.FilesComplete)
 }
 
+// ancestryLister also answers IsAncestor.
+type ancestryLister struct {
+	fakeLister
+	ancestor bool
+	err      error
+}
+
+func (a *ancestryLister) IsAncestor(context.Context, string, string, string) (bool, error) {
+	return a.ancestor, a.err
+}
+
+func TestAnUnflaggedForcedPushIsFoundByAncestry(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		provider string
+		lister   FileLister
+		complete bool
+	}{
+		{"before being an ancestor of after keeps the list complete", BitbucketServer, &ancestryLister{fakeLister: fakeLister{complete: true}, ancestor: true}, true},
+		{"before not being an ancestor of after makes it incomplete", BitbucketServer, &ancestryLister{fakeLister: fakeLister{complete: true}, ancestor: false}, false},
+		{"an ancestry check that fails makes it incomplete", GitHub, &ancestryLister{fakeLister: fakeLister{complete: true}, err: errors.New("500")}, false},
+		{"Data Center without an ancestry check cannot be trusted", BitbucketServer, &fakeLister{complete: true}, false},
+		{"a provider that flags forced pushes is trusted without a check", GitHub, &fakeLister{complete: true}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ev := Event{Provider: c.provider, Kind: KindPush, Before: "b", After: "a", Repository: Repository{FullName: "P/r"}}
+			require.NoError(t, Complete(context.Background(), &ev, c.lister))
+			assert.Equal(t, c.complete, ev.FilesComplete)
+		})
+	}
+}
+
 func TestVariablesOfAPullRequest(t *testing.T) {
 	t.Parallel()
 	ev := Event{Provider: GitHub, Kind: KindPullRequest, Ref: "refs/heads/feat/X", Branch: "feat/X",

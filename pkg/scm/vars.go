@@ -20,11 +20,12 @@ func (e Event) Variables() map[string]string {
 			break
 		}
 	}
-	pr := ""
+	pr, fork := "", "false"
 	event := e.Kind
 	if e.PullRequest != nil {
 		pr = strconv.Itoa(e.PullRequest.Number)
 		event = "pull_request." + e.PullRequest.Action
+		fork = strconv.FormatBool(e.PullRequest.Fork)
 	}
 	return map[string]string{
 		"provider":        e.Provider,
@@ -39,6 +40,7 @@ func (e Event) Variables() map[string]string {
 		"commit_message":  message,
 		"author":          author,
 		"pr_number":       pr,
+		"fork":            fork,
 	}
 }
 

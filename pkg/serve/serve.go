@@ -18,8 +18,11 @@ import (
 	"github.com/stepline/stepline/pkg/webhook"
 )
 
-// Starter starts a local run of pipeline p for event ev and returns without waiting for it.
-type Starter func(ctx context.Context, p *pipeline.Pipeline, ev scm.Event) error
+// Starter prepares a local run of pipeline p for event ev and returns the function that starts
+// it (without waiting for it), or why the pipeline cannot run here (it needs AWS providers).
+// Every matching pipeline is prepared before any starts, so a pipeline that cannot run never
+// makes a redelivery start the others again.
+type Starter func(ctx context.Context, p *pipeline.Pipeline, ev scm.Event) (start func(), err error)
 
 // Reporter is told what became of each event: the trigger decisions, or why it was dropped.
 type Reporter func(ev webhook.Accepted, decisions []trigger.Decision, note string)
@@ -94,6 +97,7 @@ func (s *Server) handle(ctx context.Context, a webhook.Accepted) error {
 	}
 	decisions := trigger.MatchFile(f, ev)
 	s.report(a, decisions, "")
+	var starts []func()
 	for _, d := range decisions {
 		if !d.Run {
 			continue
@@ -102,9 +106,16 @@ func (s *Server) handle(ctx context.Context, a webhook.Accepted) error {
 		if err != nil {
 			return err
 		}
-		if err := s.start(ctx, p, ev); err != nil {
-			return fmt.Errorf("start pipeline %s: %w", d.Pipeline, err)
+		start, err := s.start(ctx, p, ev)
+		if err != nil {
+			// Permanent for this commit: a redelivery would fail the same way.
+			s.report(a, nil, fmt.Sprintf("pipeline %s is not run here: %v", d.Pipeline, err))
+			continue
 		}
+		starts = append(starts, start)
+	}
+	for _, start := range starts {
+		start()
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -69,6 +70,7 @@ type fixture struct {
 	started            []string
 	notes              []string
 	startErr           error
+	failing            string
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -82,14 +84,17 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) start(_ context.Context, p *pipeline.Pipeline, ev scm.Event) error {
+func (f *fixture) start(_ context.Context, p *pipeline.Pipeline, ev scm.Event) (func(), error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.startErr != nil {
-		return f.startErr
+	if f.startErr != nil && p.Name.Value == f.failing {
+		return nil, f.startErr
 	}
-	f.started = append(f.started, p.Name.Value+"@"+ev.Head()[:7])
-	return nil
+	return func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.started = append(f.started, p.Name.Value+"@"+ev.Head()[:7])
+	}, nil
 }
 
 func (f *fixture) report(_ webhook.Accepted, ds []trigger.Decision, note string) {
@@ -152,14 +157,18 @@ func TestACommitTheRepositoryLacksFailsAndCanBeRetried(t *testing.T) {
 	assert.True(t, f.srv.seen.Reserve("k1"), "a failed delivery is not recorded, so a redelivery is handled")
 }
 
-func TestAFailedStartIsNotRecordedSoARedeliveryTriesAgain(t *testing.T) {
+func TestAPipelineThatCannotRunHereIsReportedAndTheOthersRunOnce(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	f.startErr = assert.AnError
-	require.Error(t, f.srv.Publish(context.Background(), []webhook.Accepted{f.push("k1")}))
-	f.startErr = nil
-	require.NoError(t, f.srv.Publish(context.Background(), []webhook.Accepted{f.push("k1")}))
-	assert.Len(t, f.started, 1)
+	f.after = commit(t, f.dir, map[string]string{"web/index.html": "v2"})
+	f.startErr, f.failing = errors.New("uses providers that need AWS: ecs"), "api"
+	ev := f.push("k1")
+	ev.Event.Before = f.before // api/ and web/ both changed since
+	for range 3 {
+		require.NoError(t, f.srv.Publish(context.Background(), []webhook.Accepted{ev}))
+	}
+	assert.Equal(t, []string{"web@" + f.after[:7]}, f.started, "web runs once; api is reported, not retried")
+	assert.Contains(t, f.notes, "pipeline api is not run here: uses providers that need AWS: ecs")
 }
 
 func TestAnInvalidPipelineFileAtTheCommitStartsNothingAndSaysWhy(t *testing.T) {
@@ -184,4 +193,18 @@ func TestDeletionsAndEventsWithoutACommitStartNothing(t *testing.T) {
 	require.Len(t, f.notes, 2)
 	assert.Contains(t, f.notes[0], "a deletion never builds")
 	assert.Contains(t, f.notes[1], "names no commit")
+}
+
+func TestAForcedPushTheProviderDidNotFlagIsFoundByGitAndPathsAreAssumedToMatch(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	// The pushed history dropped a commit that changed web/: before is not an ancestor of after.
+	dropped := commit(t, f.dir, map[string]string{"web/index.html": "v2"})
+	git(t, f.dir, "reset", "-q", "--hard", "HEAD~1")
+	f.after = commit(t, f.dir, map[string]string{"api/other.go": "package main"})
+	ev := f.push("forced")
+	ev.Event.Before = dropped
+	require.NoError(t, f.srv.Publish(context.Background(), []webhook.Accepted{ev}))
+	assert.ElementsMatch(t, []string{"api@" + f.after[:7], "web@" + f.after[:7]}, f.started,
+		"the changed files cannot be trusted, so the web pipeline's paths filter is assumed to match")
 }

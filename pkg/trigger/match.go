@@ -70,8 +70,10 @@ func Match(p *pipeline.Pipeline, ev scm.Event) Decision {
 		}
 		if r.ok {
 			d.Run, d.Trigger, d.On, d.Pos, d.Reason = true, i, t.On.Value, t.Pos, r.reason
-			if e := p.Environment(runBranch(ev)); e != nil {
-				d.Environment = e.Name.Value
+			if ev.PullRequest == nil || !ev.PullRequest.Fork {
+				if e := p.Environment(runBranch(ev)); e != nil {
+					d.Environment = e.Name.Value
+				}
 			}
 			return d
 		}
@@ -143,7 +145,8 @@ func refNames(ev scm.Event) (branch, tag string) {
 }
 
 // runBranch is the branch a run of ev builds, the one its environment is chosen by: a pull
-// request builds its source branch.
+// request builds its source branch. A fork's pull request gets no environment at all: its
+// branch names a branch of the fork, not of this repository.
 func runBranch(ev scm.Event) string {
 	branch, _ := refNames(ev)
 	if branch == "" && ev.PullRequest != nil {

@@ -4,7 +4,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
+	"github.com/stepline/stepline/pkg/pipeline"
 	"github.com/stepline/stepline/pkg/scm"
 )
 
@@ -100,4 +102,35 @@ pipelines:
 		{Pipeline: "nightly", Run: false, Trigger: -1, Pos: posOf(t, src, "name: nightly"),
 			Reason: "no trigger listens to branch pushes (the pipeline's triggers: schedule)"},
 	}, ds)
+}
+
+func TestAForksPullRequestGetsNoEnvironmentWhateverItsBranchIsCalled(t *testing.T) {
+	t.Parallel()
+	f, err := pipeline.Parse(".stepline.yml", []byte(`version: 1
+pipelines:
+  - name: app
+    triggers:
+      - on: pull_request
+        branches: [main]
+    environments:
+      - {branches: [main], name: prod}
+    stages:
+      - name: Build
+        actions:
+          - {name: Build, provider: codebuild}
+`))
+	require.NoError(t, err)
+	pr := scm.Event{Provider: scm.GitHub, Kind: scm.KindPullRequest, Ref: "refs/pull/7/head", Branch: "main",
+		PullRequest: &scm.PullRequest{Number: 7, Action: scm.PROpened, SourceBranch: "main", TargetBranch: "main", HeadSHA: "abc", Fork: true}}
+	d := MatchFile(f, pr)[0]
+	assert.True(t, d.Run)
+	assert.Empty(t, d.Environment, "a fork's main is not this repository's main")
+
+	p, _ := f.Pipeline("app")
+	vars, err := p.RunVariables(pr.Variables(), "app-1", 1)
+	require.NoError(t, err)
+	assert.NotContains(t, vars, "env", "the run's variables agree")
+
+	pr.PullRequest.Fork = false
+	assert.Equal(t, "prod", MatchFile(f, pr)[0].Environment, "the same branch of this repository does get it")
 }

@@ -1,0 +1,63 @@
+// Package dynamo is the store.Store of stepline on AWS: run history, run numbers and stage
+// locks in one DynamoDB table, together with the items only the AWS runtime needs (task
+// tokens of waiting actions and the registry of pipeline files). Schema is the table's one
+// definition; tests create their tables from it and the SAM and CDK templates copy it.
+//
+// # Key layout
+//
+// Every item has a partition key pk, a sort key sk and a type attribute naming its kind:
+//
+//	item            pk                       sk              other attributes
+//	──────────────  ───────────────────────  ──────────────  ─────────────────────────────────────────
+//	run             RUN#<first char of id>   <run id>        body (B: gzip of the JSON store.Record),
+//	                                                         pipeline, order, succeeded (succeeded runs
+//	                                                         only), seq, status, started, updated
+//	run counter     PIPELINE#<pipeline>      SEQ             seq (N, the last number handed out)
+//	stage lane      PIPELINE#<pipeline>      LANE#<stage>    lane (S: JSON engine.Lane),
+//	                                                         version (S: random, changed by every write)
+//	task token      TOKEN#<run id>           TASK#<task>     token, run, task, expires (N: Unix seconds, TTL)
+//	pipeline file   REPO#<repository>        BRANCH#<branch> file (B: gzip of the file), commit, repo,
+//	                                                         branch
+//
+// Three global secondary indexes, all KEYS_ONLY and all sparse (an item without the index's
+// key attributes is not in it; only runs carry order):
+//
+//	index        partition key      sort key   serves
+//	───────────  ─────────────────  ─────────  ─────────────────────────────────────────────
+//	pipeline     pipeline           order      ListRuns of one pipeline, newest first
+//	succeeded    succeeded          order      LastSucceeded: only succeeded runs are in it
+//	all          type (= "run")     order      ListRuns of every pipeline, newest first
+//
+// order is the zero-padded start time and run number followed by the id, so it sorts as
+// ListRuns orders (oldest first; queries read it backwards).
+//
+// # Costs and consistency
+//
+// GetRun by exact id is one strongly consistent GetItem. A prefix is looked up by one
+// strongly consistent Query of the prefix's first character's partition with
+// begins_with(sk, prefix) and Limit 2: it reads at most two runs whatever the history's size,
+// never a Scan. Sharding runs by their id's first character spreads them over as many
+// partitions as there are first characters, while keeping any prefix inside one partition.
+//
+// PutRun is one PutItem (atomic). The indexes are KEYS_ONLY, so rewriting a run that has not
+// moved (same start, seq and status: most writes, one per engine step) writes no index
+// entry, and a record is stored once rather than once per index. The price is a second
+// round trip on reads: ListRuns and LastSucceeded query an index for keys, then read the
+// records themselves with strongly consistent BatchGetItem/GetItem, so a record returned is
+// never stale. Index membership and order are eventually consistent (DynamoDB updates
+// global secondary indexes within a fraction of a second): a run written a moment ago may
+// be missing from a list, or a run just succeeded may not be LastSucceeded yet.
+//
+// The all index keeps every run under one partition key. It is written when a run is created
+// and when it starts, so its write ceiling (about 1,000 writes a second per partition) is far
+// above any CI system's rate of new runs.
+//
+// Stage lanes are read, changed by engine.Lane and written back with a condition on their
+// version, retried a bounded number of times when another writer got there first. The
+// version is random rather than a counter because free lanes are deleted: a counter would
+// start again at one and a stale writer could match it (the ABA problem).
+//
+// Items over DynamoDB's 400 KB limit are refused with ErrTooLarge before anything is sent.
+// Run bodies and pipeline files are gzip-compressed, so a record would have to be several
+// megabytes of JSON (a state is about 35 KB for 500 actions) to reach the limit.
+package dynamo

@@ -1,0 +1,341 @@
+package dynamo
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/stepline/stepline/pkg/engine"
+	"github.com/stepline/stepline/pkg/store"
+)
+
+// batchAttempts bounds the BatchGetItem calls spent on keys DynamoDB left unprocessed.
+const batchAttempts = 8
+
+// NextSeq implements store.Store with one atomic UpdateItem ADD on the pipeline's counter.
+func (s *Store) NextSeq(ctx context.Context, pipeline string) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if pipeline == "" {
+		return 0, errors.New("next seq: pipeline is required")
+	}
+	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.table),
+		Key:                      key(pipelinePK(pipeline), "SEQ"),
+		UpdateExpression:         aws.String("SET #type = :type ADD #seq :one"),
+		ExpressionAttributeNames: map[string]string{"#type": attrType, "#seq": attrSeq},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":type": str(typeSeq),
+			":one":  num(1),
+		},
+		ReturnValues: types.ReturnValueUpdatedNew,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("next seq of %s: %w", pipeline, err)
+	}
+	n, ok, err := getN(out.Attributes, attrSeq)
+	if err == nil && !ok {
+		err = errors.New("the update returned no counter")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("next seq of %s: %w", pipeline, err)
+	}
+	return n, nil
+}
+
+// PutRun implements store.Store with one PutItem: the record gzip-compressed in body, and the
+// attributes the indexes sort and select by.
+func (s *Store) PutRun(ctx context.Context, r store.Record) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := checkRecord(r); err != nil {
+		return err
+	}
+	data, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("put run %s: %w", r.ID(), err)
+	}
+	body := compress(data)
+	item := map[string]types.AttributeValue{
+		attrPK:       str(runPK(r.ID())),
+		attrSK:       str(r.ID()),
+		attrType:     str(typeRun),
+		attrPipeline: str(r.Pipeline()),
+		attrOrder:    str(orderKey(r)),
+		attrSeq:      num(r.State.Seq),
+		attrStarted:  num(r.State.Started),
+		attrBody:     bin(body),
+	}
+	if r.State.Status != "" {
+		item[attrStatus] = str(string(r.State.Status))
+	}
+	if r.State.Status == engine.Succeeded {
+		item[attrSucceeded] = str(r.Pipeline())
+	}
+	if !r.Updated.IsZero() {
+		item[attrUpdated] = str(r.Updated.UTC().Format(time.RFC3339Nano))
+	}
+	if err := s.put(ctx, item, "", nil, nil); err != nil {
+		if errors.Is(err, ErrTooLarge) {
+			err = fmt.Errorf("record is %d bytes as JSON and %d gzipped: %w", len(data), len(body), err)
+		}
+		return fmt.Errorf("put run %s: %w", r.ID(), err)
+	}
+	return nil
+}
+
+// GetRun implements store.Store: a GetItem for the exact id, then a Query of the partition
+// of the id's first character for ids it prefixes, reading at most two. Both are strongly
+// consistent.
+func (s *Store) GetRun(ctx context.Context, id string) (store.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Record{}, err
+	}
+	r, err := s.getRun(ctx, id)
+	if err != nil {
+		return store.Record{}, fmt.Errorf("get run %q: %w", id, err)
+	}
+	return r, nil
+}
+
+func (s *Store) getRun(ctx context.Context, id string) (store.Record, error) {
+	if id == "" || !utf8.ValidString(id) {
+		// No id is empty, and DynamoDB keys are valid UTF-8.
+		return store.Record{}, store.ErrNotFound
+	}
+	item, err := s.get(ctx, runPK(id), id)
+	if err != nil {
+		return store.Record{}, err
+	}
+	if item != nil {
+		return decodeRun(item)
+	}
+	out, err := s.api.Query(ctx, &dynamodb.QueryInput{
+		TableName:                aws.String(s.table),
+		KeyConditionExpression:   aws.String("#pk = :pk AND begins_with(#sk, :prefix)"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#sk": attrSK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk":     str(runPK(id)),
+			":prefix": str(id),
+		},
+		ConsistentRead: aws.Bool(true),
+		Limit:          aws.Int32(2),
+	})
+	if err != nil {
+		return store.Record{}, err
+	}
+	switch len(out.Items) {
+	case 0:
+		return store.Record{}, store.ErrNotFound
+	case 1:
+		return decodeRun(out.Items[0])
+	}
+	a, b := getS(out.Items[0], attrSK), getS(out.Items[1], attrSK)
+	return store.Record{}, fmt.Errorf("%w: matches at least %s and %s", store.ErrAmbiguous, a, b)
+}
+
+// ListRuns implements store.Store: the keys come from the pipeline index (or the all index
+// without a filter), read backwards, and the records from strongly consistent batch reads.
+func (s *Store) ListRuns(ctx context.Context, f store.Filter) ([]store.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	index, hash, value := indexAll, attrType, typeRun
+	if f.Pipeline != "" {
+		index, hash, value = indexPipeline, attrPipeline, f.Pipeline
+	}
+	var recs []store.Record
+	err := s.newestFirst(ctx, index, hash, value, f.Limit, func(batch []store.Record) bool {
+		for _, r := range batch {
+			// A record may have moved to another pipeline since the index was written.
+			if f.Pipeline == "" || r.Pipeline() == f.Pipeline {
+				recs = append(recs, r)
+			}
+		}
+		return f.Limit <= 0 || len(recs) < f.Limit
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	// The records are newer than the index that ordered them.
+	slices.SortStableFunc(recs, compareNewest)
+	if f.Limit > 0 && len(recs) > f.Limit {
+		recs = recs[:f.Limit]
+	}
+	return recs, nil
+}
+
+// LastSucceeded implements store.Store from the sparse succeeded index, normally one Query of
+// one key and one GetItem. A run the index still lists but whose record no longer says
+// succeeded is skipped.
+func (s *Store) LastSucceeded(ctx context.Context, pipeline string) (store.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Record{}, err
+	}
+	var found *store.Record
+	err := s.newestFirst(ctx, indexSucceeded, attrSucceeded, pipeline, 1, func(batch []store.Record) bool {
+		for _, r := range batch {
+			if r.Pipeline() == pipeline && r.State.Status == engine.Succeeded {
+				found = &r
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return store.Record{}, fmt.Errorf("last succeeded run of %s: %w", pipeline, err)
+	}
+	if found == nil {
+		return store.Record{}, fmt.Errorf("last succeeded run of %s: %w", pipeline, store.ErrNotFound)
+	}
+	return *found, nil
+}
+
+// newestFirst queries index for the runs whose hash attribute is value, newest first, page by
+// page of at most page keys (a DynamoDB page when zero or less), reads each page's records and
+// calls yield with them until it returns false or the index is exhausted.
+func (s *Store) newestFirst(ctx context.Context, index, hash, value string, page int, yield func([]store.Record) bool) error {
+	if value == "" {
+		return nil // no index key is empty
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                aws.String(s.table),
+		IndexName:                aws.String(index),
+		KeyConditionExpression:   aws.String("#h = :v"),
+		ExpressionAttributeNames: map[string]string{"#h": hash},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":v": str(value),
+		},
+		ScanIndexForward: aws.Bool(false),
+	}
+	if page > 0 {
+		in.Limit = aws.Int32(int32(min(page, 1000)))
+	}
+	for {
+		out, err := s.api.Query(ctx, in)
+		if err != nil {
+			return fmt.Errorf("query index %s: %w", index, err)
+		}
+		recs, err := s.batchGet(ctx, out.Items)
+		if err != nil {
+			return err
+		}
+		if !yield(recs) || len(out.LastEvaluatedKey) == 0 {
+			return nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// batchGet reads the runs whose keys are in keys (index entries: extra attributes are
+// ignored) with strongly consistent reads, in the order of keys. A key whose item is gone is
+// skipped.
+func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue) ([]store.Record, error) {
+	got := map[string]store.Record{}
+	for chunk := range slices.Chunk(keys, 100) {
+		pending := make([]map[string]types.AttributeValue, 0, len(chunk))
+		for _, k := range chunk {
+			pending = append(pending, map[string]types.AttributeValue{attrPK: k[attrPK], attrSK: k[attrSK]})
+		}
+		for attempt := 1; len(pending) > 0; attempt++ {
+			if attempt > batchAttempts {
+				return nil, fmt.Errorf("read runs: %d keys still unprocessed after %d attempts", len(pending), batchAttempts)
+			}
+			if attempt > 1 {
+				if err := s.sleep(ctx, attempt-1); err != nil {
+					return nil, err
+				}
+			}
+			out, err := s.api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
+				RequestItems: map[string]types.KeysAndAttributes{
+					s.table: {Keys: pending, ConsistentRead: aws.Bool(true)},
+				},
+			})
+			if err != nil {
+				return nil, fmt.Errorf("read runs: %w", err)
+			}
+			for _, item := range out.Responses[s.table] {
+				r, err := decodeRun(item)
+				if err != nil {
+					return nil, err
+				}
+				got[r.ID()] = r
+			}
+			pending = out.UnprocessedKeys[s.table].Keys
+		}
+	}
+	recs := make([]store.Record, 0, len(got))
+	for _, k := range keys {
+		if r, ok := got[getS(k, attrSK)]; ok {
+			recs = append(recs, r)
+		}
+	}
+	return recs, nil
+}
+
+// decodeRun reads a run item's record.
+func decodeRun(item map[string]types.AttributeValue) (store.Record, error) {
+	id := getS(item, attrSK)
+	body, err := getB(item, attrBody)
+	if err != nil {
+		return store.Record{}, fmt.Errorf("decode run %s: %w", id, err)
+	}
+	data, err := decompress(body)
+	if err != nil {
+		return store.Record{}, fmt.Errorf("decode run %s: %w", id, err)
+	}
+	var r store.Record
+	if err := json.Unmarshal(data, &r); err != nil {
+		return store.Record{}, fmt.Errorf("decode run %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// runPK is the partition of run id: its first character, so that any prefix of the id is in
+// the same partition. id must be valid UTF-8 and not empty.
+func runPK(id string) string {
+	_, n := utf8.DecodeRuneInString(id)
+	return "RUN#" + id[:n]
+}
+
+func pipelinePK(pipeline string) string { return "PIPELINE#" + pipeline }
+
+// orderKey sorts as ListRuns orders, oldest first: start time and seq as 20 digits, then the
+// id to keep keys unique. It is the same key as the bbolt store's.
+func orderKey(r store.Record) string {
+	return fmt.Sprintf("%020d%020d%s", max(r.State.Started, 0), max(r.State.Seq, 0), r.ID())
+}
+
+// compareNewest orders records as store.Store.ListRuns returns them.
+func compareNewest(a, b store.Record) int {
+	return cmp.Or(
+		cmp.Compare(b.State.Started, a.State.Started),
+		cmp.Compare(b.State.Seq, a.State.Seq),
+		strings.Compare(b.ID(), a.ID()),
+	)
+}
+
+// checkRecord refuses records that cannot form keys: DynamoDB keys are non-empty UTF-8.
+func checkRecord(r store.Record) error {
+	switch {
+	case r.ID() == "":
+		return errors.New("put run: record has no run id")
+	case r.Pipeline() == "":
+		return fmt.Errorf("put run %s: record has no pipeline", r.ID())
+	case !utf8.ValidString(r.ID()) || !utf8.ValidString(r.Pipeline()):
+		return fmt.Errorf("put run %q: run id and pipeline must be valid UTF-8", r.ID())
+	}
+	return nil
+}

@@ -1,0 +1,101 @@
+package dynamo
+
+import (
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// TTLAttribute is the attribute DynamoDB's time to live reads (Unix seconds). Only task
+// tokens carry it: runs are history, and lanes and counters must never vanish on their own.
+const TTLAttribute = "expires"
+
+// Attribute names. Key attributes are short and generic, as single-table designs need;
+// index key attributes are present only on the items each index serves.
+const (
+	attrPK        = "pk"
+	attrSK        = "sk"
+	attrType      = "type"
+	attrBody      = "body"
+	attrPipeline  = "pipeline"
+	attrOrder     = "order"
+	attrSucceeded = "succeeded"
+	attrSeq       = "seq"
+	attrStatus    = "status"
+	attrStarted   = "started"
+	attrUpdated   = "updated"
+	attrLane      = "lane"
+	attrVersion   = "version"
+	attrToken     = "token"
+	attrRun       = "run"
+	attrTask      = "task"
+	attrFile      = "file"
+	attrCommit    = "commit"
+	attrRepo      = "repo"
+	attrBranch    = "branch"
+)
+
+// Index names.
+const (
+	indexPipeline  = "pipeline"
+	indexSucceeded = "succeeded"
+	indexAll       = "all"
+)
+
+// Item types, the values of the type attribute.
+const (
+	typeRun          = "run"
+	typeSeq          = "seq"
+	typeLane         = "lane"
+	typeToken        = "token"
+	typePipelineFile = "pipeline-file"
+)
+
+// Schema returns the definition of a stepline table named table: the keys and indexes doc.go
+// describes, billed per request. It is the one definition of the table; the SAM and CDK
+// templates copy it and tests create their tables from it. Time to live is not part of
+// CreateTable: apply TimeToLive(table) once the table is active.
+func Schema(table string) *dynamodb.CreateTableInput {
+	str := func(name string) types.AttributeDefinition {
+		return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeS}
+	}
+	keys := func(hash, rng string) []types.KeySchemaElement {
+		return []types.KeySchemaElement{
+			{AttributeName: aws.String(hash), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(rng), KeyType: types.KeyTypeRange},
+		}
+	}
+	index := func(name, hash string) types.GlobalSecondaryIndex {
+		return types.GlobalSecondaryIndex{
+			IndexName:  aws.String(name),
+			KeySchema:  keys(hash, attrOrder),
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
+		}
+	}
+	return &dynamodb.CreateTableInput{
+		TableName: aws.String(table),
+		AttributeDefinitions: []types.AttributeDefinition{
+			str(attrPK), str(attrSK), str(attrPipeline), str(attrSucceeded), str(attrType), str(attrOrder),
+		},
+		KeySchema: keys(attrPK, attrSK),
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
+			index(indexPipeline, attrPipeline),
+			index(indexSucceeded, attrSucceeded),
+			index(indexAll, attrType),
+		},
+		BillingMode: types.BillingModePayPerRequest,
+	}
+}
+
+// TimeToLive returns the request that turns on time to live for table on TTLAttribute, so
+// DynamoDB deletes expired task tokens by itself (within days; Token treats an expired token
+// as gone at once).
+func TimeToLive(table string) *dynamodb.UpdateTimeToLiveInput {
+	return &dynamodb.UpdateTimeToLiveInput{
+		TableName: aws.String(table),
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{
+			AttributeName: aws.String(TTLAttribute),
+			Enabled:       aws.Bool(true),
+		},
+	}
+}
