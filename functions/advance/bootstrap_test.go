@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stepline/stepline/pkg/awstest"
+	"github.com/stepline/stepline/pkg/engine"
+	"github.com/stepline/stepline/pkg/lambdatest"
+	"github.com/stepline/stepline/pkg/pipeline"
+	"github.com/stepline/stepline/pkg/statemachine"
+	"github.com/stepline/stepline/pkg/store"
+	"github.com/stepline/stepline/pkg/store/dynamo"
+)
+
+func TestMain(m *testing.M) { awstest.Main(m) }
+
+// TestTheBootstrapStartsARunFromItsSampleEvent runs the real bootstrap under the Runtime API
+// harness against DynamoDB and EventBridge on moto: events/advance/start.json names a run the
+// trigger step created, and the answer is the first wave, the source, routed straight to its
+// state.
+func TestTheBootstrapStartsARunFromItsSampleEvent(t *testing.T) {
+	moto := awstest.StartMoto(t)
+	ctx := context.Background()
+	table := "advance-" + time.Now().Format("150405.000000")
+	ddb := dynamodb.NewFromConfig(moto.Config())
+	_, err := ddb.CreateTable(ctx, dynamo.Schema(table))
+	require.NoError(t, err)
+	_, err = eventbridge.NewFromConfig(moto.Config()).CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(table)})
+	require.NoError(t, err)
+
+	f, err := pipeline.Parse(".stepline.yml", []byte("version: 1\npipelines:\n  - name: api\n    stages:\n      - name: Build\n        actions:\n          - {name: Build, provider: codebuild, inputs: [source]}\n"))
+	require.NoError(t, err)
+	p, _ := f.Pipeline("")
+	def := p.Definition()
+	require.NoError(t, dynamo.New(ddb, table).PutRun(ctx, store.Record{Definition: def,
+		State: engine.New(def, engine.RunInfo{ID: "api-1", Seq: 1}), Repo: "octo/api", Provider: "github", Hook: "hook-0123456789abcdef", Commit: "c0ffee"}))
+
+	fn := lambdatest.Start(t, lambdatest.Build(t, "."), map[string]string{
+		"STEPLINE_TABLE": table, "STEPLINE_EVENT_BUS": table, "STEPLINE_BUCKET": "artifacts", "STEPLINE_CODEBUILD_PROJECT": "stepline-build",
+		"AWS_ENDPOINT_URL": moto.Endpoint, "AWS_REGION": awstest.Region, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+	})
+	event, err := os.ReadFile(filepath.Join("..", "..", "events", "advance", "start.json"))
+	require.NoError(t, err)
+	res, err := fn.Invoke(ctx, event)
+	require.NoError(t, err)
+	require.False(t, res.Failed(), "%s: %s", res.ErrorType, res.ErrorMessage)
+
+	var out statemachine.State
+	require.NoError(t, json.Unmarshal(res.Payload, &out))
+	assert.Equal(t, statemachine.RouteSingle, out.Route)
+	require.NotNil(t, out.Task)
+	assert.Equal(t, statemachine.KindSource, out.Task.Kind)
+	assert.Equal(t, "runs/api-1/source.zip", out.Task.Source.Key)
+	t.Logf("advance: exec to first response %s", fn.FirstResponse().Round(time.Microsecond))
+
+	// The sample event round-trips through the handler's input type.
+	var in struct {
+		Run string `json:"run"`
+	}
+	require.NoError(t, json.Unmarshal(event, &in))
+	assert.Equal(t, "api-1", in.Run)
+}

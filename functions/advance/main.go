@@ -1,0 +1,55 @@
+// Command advance is the Lambda the state machine returns to after every wave
+// (pkg/advance): it drives pkg/engine, keeps the run in DynamoDB, announces state changes on
+// EventBridge and answers parked runs' task tokens.
+//
+// Environment:
+//
+//	STEPLINE_TABLE              the DynamoDB table (required)
+//	STEPLINE_EVENT_BUS          the bus state changes go to (required)
+//	STEPLINE_BUCKET             the artifact bucket (required)
+//	STEPLINE_CODEBUILD_PROJECT  the project builds run in unless an action names one (required)
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/stepline/stepline/pkg/advance"
+	"github.com/stepline/stepline/pkg/changes"
+	"github.com/stepline/stepline/pkg/store/dynamo"
+)
+
+func main() {
+	log := lambdacontext.NewLogger()
+	h, err := build(context.Background(), os.Getenv)
+	if err != nil {
+		log.Error("advance: cannot start", "error", err)
+		os.Exit(1)
+	}
+	lambda.Start(h.Handle)
+}
+
+// build reads the configuration once and wires the handler.
+func build(ctx context.Context, env func(string) string) (*advance.Handler, error) {
+	table, bus, bucket, project := env("STEPLINE_TABLE"), env("STEPLINE_EVENT_BUS"), env("STEPLINE_BUCKET"), env("STEPLINE_CODEBUILD_PROJECT")
+	for name, v := range map[string]string{"STEPLINE_TABLE": table, "STEPLINE_EVENT_BUS": bus, "STEPLINE_BUCKET": bucket, "STEPLINE_CODEBUILD_PROJECT": project} {
+		if v == "" {
+			return nil, fmt.Errorf("%s must be set", name)
+		}
+	}
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load the AWS configuration: %w", err)
+	}
+	db := dynamo.New(dynamodb.NewFromConfig(cfg), table)
+	return advance.New(db, changes.NewEventBridge(eventbridge.NewFromConfig(cfg), bus), sfn.NewFromConfig(cfg),
+		advance.Config{Bucket: bucket, Project: project}, advance.WithLogger(lambdacontext.NewLogger())), nil
+}
