@@ -45,6 +45,8 @@ bench: build-cli ## run the benchmarks recorded in BENCHMARKS.md
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./pkg/webhook ./pkg/trigger
 	$(GO) test -run '^$$' -bench BenchmarkServeRPS -count 1 -benchtime 500x ./pkg/cli
 	$(GO) test -run '^$$' -bench ColdStart -count 1 -benchtime 50x ./functions/webhook
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./pkg/store/dynamo
+	$(GO) test -run '^$$' -bench Stream1GiB -benchtime 1x ./pkg/sourcearchive
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME each (default 60s)

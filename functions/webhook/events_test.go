@@ -49,7 +49,7 @@ func samples() []sample {
 		{file: "github-ping.json", provider: scm.GitHub, event: "ping", source: octokit("ping", 0), status: 200},
 		{file: "github-push-bad-signature.json", provider: scm.GitHub, event: "push", source: octokit("push", 0), status: 401, badSignature: true},
 		{file: "bitbucket-repo-push.json", provider: scm.Bitbucket, event: "repo:push", source: playground("bitbucket/repo-push.json"), status: 202},
-		{file: "bitbucket-pullrequest-created.json", provider: scm.Bitbucket, event: "pullrequest:created", source: playground("bitbucket/pull-request-created.json"), status: 202, base64: true},
+		{file: "bitbucket-pullrequest-created.json", provider: scm.Bitbucket, event: "pullrequest:created", source: file("../../pkg/scm/bitbucket/testdata/extra/pull-request-created-open.json"), status: 202, base64: true},
 		{file: "bitbucket-server-repo-refs-changed.json", provider: scm.BitbucketServer, event: "repo:refs_changed", source: playground("bitbucket-server/repo-refs-changed.json"), status: 202},
 		{file: "bitbucket-server-pr-opened.json", provider: scm.BitbucketServer, event: "pr:opened", source: playground("bitbucket-server/pr-opened.json"), status: 202},
 		{file: "bitbucket-server-diagnostics-ping.json", provider: scm.BitbucketServer, event: "diagnostics:ping", source: file("../../pkg/scm/bitbucketserver/testdata/extra/diagnostics-ping.json"), status: 200},

@@ -12,7 +12,8 @@ import (
 )
 
 // finalErrors are failures a retry cannot fix.
-var finalErrors = []string{statemachine.ErrSourceNotFound, statemachine.ErrSourceUnauthorized, statemachine.ErrActionRejected}
+var finalErrors = []string{statemachine.ErrSourceNotFound, statemachine.ErrSourceUnauthorized, statemachine.ErrSourceInvalidInput,
+	statemachine.ErrSourceInvalidArchive, statemachine.ErrActionRejected}
 
 // inputs turns what a wave brought back into engine inputs.
 func (h *Handler) inputs(s statemachine.State) []engine.Input {
@@ -113,9 +114,9 @@ func failure(e *statemachine.TaskError) string {
 	cause := strings.TrimSpace(e.Cause)
 	// CodeBuild's cause is the whole build as JSON; its status says enough.
 	var b struct {
-		Build struct{ ID, BuildStatus string } `json:"Build"`
-		Status string `json:"BuildStatus"`
-		ID     string `json:"Id"`
+		Build  struct{ ID, BuildStatus string } `json:"Build"`
+		Status string                           `json:"BuildStatus"`
+		ID     string                           `json:"Id"`
 	}
 	if json.Unmarshal([]byte(cause), &b) == nil && (b.Status != "" || b.Build.BuildStatus != "") {
 		return fmt.Sprintf("build %s ended %s", cmp.Or(b.ID, b.Build.ID), cmp.Or(b.Status, b.Build.BuildStatus))

@@ -24,9 +24,10 @@ func (e Event) Range() (base, head string, ok bool) {
 		if e.Kind != KindPush || e.Repository.DefaultBranch == "" || e.Branch == e.Repository.DefaultBranch {
 			return "", "", false
 		}
-		return e.Repository.DefaultBranch, e.After, true
+		return e.Repository.DefaultBranch, e.Head(), true
 	}
-	return e.Before, e.After, true
+	// An annotated tag's Before and After are tag objects; compare the commit it points at.
+	return e.Before, e.Head(), true
 }
 
 // AncestryChecker is a FileLister that can also tell whether one commit is an ancestor of

@@ -52,21 +52,22 @@ type Event struct {
 	// X-Request-UUID, Bitbucket Data Center X-Request-Id): the same on a redelivery.
 	Delivery   string     `json:"delivery"`
 	Repository Repository `json:"repository"`
-	// Ref is the full ref name (refs/heads/main, refs/tags/v1); for pull requests the source
-	// branch's ref.
+	// Ref is the full ref name (refs/heads/main, refs/tags/v1); for pull requests the
+	// provider's pull request ref (GitHub refs/pull/N/head, Data Center
+	// refs/pull-requests/N/from), or the source branch's ref on Bitbucket Cloud, which has none.
 	Ref    string `json:"ref"`
 	Branch string `json:"branch"`
 	Tag    string `json:"tag"`
 	// Before and After are the ref's commit before and after the change; ZeroSHA (or empty,
 	// when the provider gives nothing) for the missing side of a created or deleted ref.
-	Before  string `json:"before"`
-	After   string `json:"after"`
+	Before string `json:"before"`
+	After  string `json:"after"`
 	// HeadCommit is the commit to build when After is not one: an annotated tag's After is
 	// the tag object, and the commit it points at is here. Empty when After is the commit.
 	HeadCommit string `json:"head_commit,omitempty"`
-	Created bool   `json:"created"`
-	Deleted bool   `json:"deleted"`
-	Forced  bool   `json:"forced"`
+	Created    bool   `json:"created"`
+	Deleted    bool   `json:"deleted"`
+	Forced     bool   `json:"forced"`
 	// Commits are the pushed commits, oldest first, as far as the delivery lists them (Bitbucket
 	// Cloud lists five at most; Data Center none). HeadMessage finds the head among them by id.
 	Commits []Commit `json:"commits"`
@@ -149,16 +150,6 @@ func Key(provider string, body []byte, i, n int) string {
 	k := provider + "-" + hex.EncodeToString(sum[:20])
 	if n > 1 {
 		k += "-" + strconv.Itoa(i+1)
-	}
-	return k
-}
-
-// Deprecated: Event.Key is replaced by Key, which the signature covers; it stays until the
-// provider tests stop calling it.
-func (e Event) Key(multi bool) string {
-	k := e.Provider + ":" + e.Delivery
-	if multi {
-		k += ":" + e.Ref
 	}
 	return k
 }

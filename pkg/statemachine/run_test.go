@@ -134,7 +134,7 @@ func (w *world) handlers() map[string]handlerFunc {
 	}
 	build := func(in json.RawMessage) (any, error) {
 		var req struct {
-			Buildspec string `json:"BuildspecOverride"`
+			Buildspec string                         `json:"BuildspecOverride"`
 			Env       []struct{ Name, Value string } `json:"EnvironmentVariablesOverride"`
 		}
 		require.NoError(w.t, json.Unmarshal(in, &req))

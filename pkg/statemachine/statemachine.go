@@ -192,6 +192,12 @@ const (
 	ErrSourceUnauthorized = "SourceUnauthorized"
 	// ErrSourceUnavailable: the provider or S3 failed transiently (retried, then failed).
 	ErrSourceUnavailable = "SourceUnavailable"
+	// ErrSourceInvalidInput: the task's source settings are wrong (final).
+	ErrSourceInvalidInput = "SourceInvalidInput"
+	// ErrSourceInvalidArchive: the provider's archive could not be read (final).
+	ErrSourceInvalidArchive = "SourceInvalidArchive"
+	// ErrSourceFailed: anything else went wrong.
+	ErrSourceFailed = "SourceFailed"
 	// ErrActionRejected: an approval was rejected (final).
 	ErrActionRejected = "ActionRejected"
 	// ErrActionFailed: a long-running action reported failure.

@@ -195,7 +195,7 @@ func TestEveryProviderThePipelineFileAcceptsHasADispatchState(t *testing.T) {
 // functions' own tests pin their Go type names to these.
 var functionErrors = map[string][]string{
 	"${AdvanceFunctionArn}": {ErrAdvanceConflict, ErrAdvanceUnavailable},
-	"${SourceFunctionArn}":  {ErrSourceNotFound, ErrSourceUnauthorized, ErrSourceUnavailable},
+	"${SourceFunctionArn}":  {ErrSourceNotFound, ErrSourceUnauthorized, ErrSourceUnavailable, ErrSourceInvalidInput, ErrSourceInvalidArchive, ErrSourceFailed},
 	"${WaitFunctionArn}":    {ErrActionRejected, ErrActionFailed},
 }
 

@@ -71,10 +71,50 @@ func TestParseRefusals(t *testing.T) {
 			func(t *testing.T) []byte { return prBody(t, prObject("id", 0)) }, false, "not positive"},
 		{"a pull request without a source branch is malformed", "pullrequest:fulfilled",
 			func(t *testing.T) []byte {
-				return prBody(t, prObject("source", obj{"commit": obj{"hash": "9e8d7c6b5a43"}}))
+				return prBody(t, prObject("state", "MERGED", "source", obj{"commit": obj{"hash": "9e8d7c6b5a43"}}))
 			}, false, "no source branch"},
 		{"a pull request without a source commit is malformed", "pullrequest:rejected",
-			func(t *testing.T) []byte { return prBody(t, prObject("source", obj{"branch": obj{"name": "x"}})) }, false, "no source commit"},
+			func(t *testing.T) []byte {
+				return prBody(t, prObject("state", "DECLINED", "source", obj{"branch": obj{"name": "x"}}))
+			}, false, "no source commit"},
+		{"an opened pull request's body sent as pullrequest:fulfilled is no merge", "pullrequest:fulfilled",
+			func(t *testing.T) []byte { return prBody(t, prObject()) }, false, `pull request 7 is in state "OPEN", not MERGED`},
+		{"a declined pull request's body sent as pullrequest:fulfilled is no merge", "pullrequest:fulfilled",
+			func(t *testing.T) []byte { return prBody(t, prObject("state", "DECLINED")) }, false, `state "DECLINED", not MERGED`},
+		{"a merged pull request's body sent as pullrequest:created opens nothing", "pullrequest:created",
+			func(t *testing.T) []byte { return prBody(t, prObject("state", "MERGED")) }, false, `state "MERGED", not OPEN`},
+		{"a merged pull request's body sent as pullrequest:rejected declines nothing", "pullrequest:rejected",
+			func(t *testing.T) []byte { return prBody(t, prObject("state", "MERGED")) }, false, `state "MERGED", not DECLINED`},
+		{"a pull request without a state is malformed", "pullrequest:updated",
+			func(t *testing.T) []byte { return prBody(t, with(prObject(), "state", nil)) }, false, `state "", not OPEN`},
+		{"the documentation's template state is no state Bitbucket sends", "pullrequest:created",
+			func(t *testing.T) []byte { return prBody(t, prObject("state", "OPEN|MERGED|DECLINED")) }, false, `state "OPEN|MERGED|DECLINED", not OPEN`},
+		{"a lower-case state is no state Bitbucket sends", "pullrequest:fulfilled",
+			func(t *testing.T) []byte { return prBody(t, prObject("state", "merged")) }, false, `state "merged", not MERGED`},
+		{"an approval of a merged pull request sent as pullrequest:fulfilled is malformed", "pullrequest:fulfilled",
+			func(t *testing.T) []byte {
+				return prBody(t, prObject("state", "MERGED"), "approval", obj{"date": "2025-03-24T16:20:37+00:00", "user": ana})
+			}, false, `carries a top-level "approval"`},
+		{"a comment on an open pull request sent as pullrequest:updated is malformed", "pullrequest:updated",
+			func(t *testing.T) []byte {
+				return prBody(t, prObject(), "comment", obj{"id": 17, "content": obj{"raw": "LGTM"}})
+			}, false, `carries a top-level "comment"`},
+		{"a change request sent as pullrequest:created is malformed", "pullrequest:created",
+			func(t *testing.T) []byte {
+				return prBody(t, prObject(), "changes_request", obj{"date": "2025-03-24T16:58:04+00:00", "user": ana})
+			}, false, `carries a top-level "changes_request"`},
+		{"a null comment still marks a comment's body", "pullrequest:created",
+			func(t *testing.T) []byte {
+				return []byte(`{"pullrequest": {"id": 7, "state": "OPEN"}, "comment": null}`)
+			}, false, `carries a top-level "comment"`},
+		{"a pull request body that also carries a push is malformed", "pullrequest:created",
+			func(t *testing.T) []byte { return prBody(t, prObject(), "push", obj{"changes": []any{}}) }, false, `carries a top-level "push"`},
+		{"a pull request body sent as repo:push has no push object", "repo:push",
+			func(t *testing.T) []byte { return prBody(t, prObject()) }, false, "no push object"},
+		{"a push body that also carries a pull request is malformed", "repo:push",
+			func(t *testing.T) []byte {
+				return pushBody(t, []any{"pullrequest", prObject()}, change(branch(), side("branch", "main", sha2)))
+			}, false, `carries a top-level "pullrequest"`},
 		{"a draft flag that is not a boolean is malformed", "pullrequest:created",
 			func(t *testing.T) []byte { return prBody(t, prObject("draft", "yes")) }, false, "pullrequest.draft is a JSON string, not a boolean"},
 	}

@@ -36,15 +36,23 @@ var moduleKeys = map[string]string{
 }
 
 // extraKeys names the event key of each of our own fixtures in testdata/extra, which cover
-// what the module's files lack.
+// what the module's files lack. The module's pull request files are Atlassian's documented
+// examples, whose pullrequest.state is the template "OPEN|MERGED|DECLINED", a value
+// Bitbucket never sends, so Parse refuses them; the *-open, *-merged and *-declined files
+// here are the same deliveries with the state Bitbucket sends under each key.
 var extraKeys = map[string]string{
-	"pull-request-draft-from-fork.json": "pullrequest:created",
-	"repo-push-annotated-tag.json":      "repo:push",
-	"repo-push-cut-short.json":          "repo:push",
-	"repo-push-empty-changes.json":      "repo:push",
-	"repo-push-forced.json":             "repo:push",
-	"repo-push-three-refs.json":         "repo:push",
-	"repo-push-truncated.json":          "repo:push",
+	"pull-request-approved-open.json":     "pullrequest:approved",
+	"pull-request-created-open.json":      "pullrequest:created",
+	"pull-request-draft-from-fork.json":   "pullrequest:created",
+	"pull-request-fulfilled-merged.json":  "pullrequest:fulfilled",
+	"pull-request-rejected-declined.json": "pullrequest:rejected",
+	"pull-request-updated-open.json":      "pullrequest:updated",
+	"repo-push-annotated-tag.json":        "repo:push",
+	"repo-push-cut-short.json":            "repo:push",
+	"repo-push-empty-changes.json":        "repo:push",
+	"repo-push-forced.json":               "repo:push",
+	"repo-push-three-refs.json":           "repo:push",
+	"repo-push-truncated.json":            "repo:push",
 }
 
 // allFixtures returns the files of the webhooks module's testdata/bitbucket and of

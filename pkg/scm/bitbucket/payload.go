@@ -2,6 +2,7 @@ package bitbucket
 
 import (
 	"cmp"
+	"encoding/json"
 	"strings"
 
 	bb "github.com/go-playground/webhooks/v6/bitbucket"
@@ -21,17 +22,28 @@ type pushExtras struct {
 	Push *struct {
 		Changes []changeExtras `json:"changes"`
 	} `json:"push"`
+	// PullRequest is set when the body carries a pull request: a push body never does, so
+	// such a body is another event's, resent under repo:push.
+	PullRequest json.RawMessage `json:"pullrequest"`
 }
 
 // changeExtras is what the library lacks of one entry of push.changes.
 type changeExtras struct {
 	// New is nil for a deleted ref and Old for a created one; the library decodes both into
 	// values, so a null side reads as a ref with no name.
-	New     *struct{} `json:"new"`
-	Old     *struct{} `json:"old"`
+	New     *refExtras `json:"new"`
+	Old     *struct{}  `json:"old"`
 	Commits []struct {
 		Author commitAuthor `json:"author"`
 	} `json:"commits"`
+}
+
+// refExtras is what the library lacks of a change's new side: the raw author of the commit
+// it points at.
+type refExtras struct {
+	Target struct {
+		Author commitAuthor `json:"author"`
+	} `json:"target"`
 }
 
 // commitAuthor is a commit's author as Bitbucket sends it: the raw git author and, when
@@ -57,6 +69,29 @@ type pullRequestExtras struct {
 			Repository repoExtras `json:"repository"`
 		} `json:"destination"`
 	} `json:"pullrequest"`
+	// The objects that make a body another event's. The comment, approval and change request
+	// events carry the same pullrequest object as the four keys Parse handles, one of these
+	// beside it; a push carries push. RawMessage keeps a null, so a key that is there reads
+	// as there.
+	Comment        json.RawMessage `json:"comment"`
+	Approval       json.RawMessage `json:"approval"`
+	ChangesRequest json.RawMessage `json:"changes_request"`
+	Push           json.RawMessage `json:"push"`
+}
+
+// foreign names the object that makes a pull request body another event's, or "".
+func (x pullRequestExtras) foreign() string {
+	switch {
+	case x.Comment != nil:
+		return "comment"
+	case x.Approval != nil:
+		return "approval"
+	case x.ChangesRequest != nil:
+		return "changes_request"
+	case x.Push != nil:
+		return "push"
+	}
+	return ""
 }
 
 // repository normalises a repository entity. Bitbucket's webhook entity carries no clone

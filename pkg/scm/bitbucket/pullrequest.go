@@ -2,6 +2,7 @@ package bitbucket
 
 import (
 	"cmp"
+	"fmt"
 
 	bb "github.com/go-playground/webhooks/v6/bitbucket"
 
@@ -19,6 +20,19 @@ var _ = []pullRequestPayload{
 	pullRequestPayload(bb.PullRequestDeclinedPayload{}),
 }
 
+// prStates names the state Bitbucket sends a pull request in under each key Parse handles
+// (pullrequest.state: OPEN, MERGED or DECLINED; a draft is OPEN with draft set). X-Event-Key
+// is not signed, so the signed body must agree with it: a merged pull request's delivery
+// resent as pullrequest:created must not open it again, nor an opened one's resent as
+// pullrequest:fulfilled merge it. created and updated share OPEN, and nothing else in the
+// body tells them apart; both build the same head.
+var prStates = map[bb.Event]string{
+	bb.PullRequestCreatedEvent:  "OPEN",
+	bb.PullRequestUpdatedEvent:  "OPEN",
+	bb.PullRequestMergedEvent:   "MERGED",
+	bb.PullRequestDeclinedEvent: "DECLINED",
+}
+
 // parsePullRequest turns a pull request delivery into one event. Bitbucket sends the
 // commits' hashes as given, often 12-character short hashes; they are kept as they are.
 func parsePullRequest(key bb.Event, action, delivery string, body []byte) ([]scm.Event, error) {
@@ -33,7 +47,13 @@ func parsePullRequest(key bb.Event, action, delivery string, body []byte) ([]scm
 	if x.PullRequest == nil {
 		return nil, scm.Malformed("%s: no pullrequest object", key)
 	}
+	if f := x.foreign(); f != "" {
+		return nil, scm.Malformed("%s: the body carries a top-level %q, so it is another event's delivery", key, f)
+	}
 	pr := p.PullRequest
+	if want := prStates[key]; pr.State != want {
+		return nil, scm.Malformed("%s: pull request %d is in state %s, not %s", key, pr.ID, quote(pr.State), want)
+	}
 	src := pr.Source.Branch.Name
 	head := pr.Source.Commit.Hash
 	switch {
@@ -53,6 +73,8 @@ func parsePullRequest(key bb.Event, action, delivery string, body []byte) ([]scm
 		repo.CloneURL = cmp.Or(repo.CloneURL, top.CloneURL)
 		repo.DefaultBranch = cmp.Or(repo.DefaultBranch, top.DefaultBranch)
 	}
+	// Bitbucket Cloud serves no pull request ref: the ref stays the source branch's, and Fork
+	// says when that branch is not in this repository.
 	return []scm.Event{{
 		Provider:   scm.Bitbucket,
 		Kind:       scm.KindPullRequest,
@@ -70,7 +92,24 @@ func parsePullRequest(key bb.Event, action, delivery string, body []byte) ([]scm
 			BaseSHA:      pr.Destination.Commit.Hash,
 			Title:        pr.Title,
 			Draft:        x.PullRequest.Draft,
+			Fork:         isFork(pr.Source.Repository.FullName, repo.FullName),
 		},
 		Sender: account(p.Actor),
 	}}, nil
+}
+
+// isFork reports whether the source branch lives in another repository than the destination.
+// A source that names no repository is taken for a fork: only a source that names the
+// destination is trusted as its own.
+func isFork(source, destination string) bool {
+	return source == "" || source != destination
+}
+
+// quote quotes a value from the body for a one-line reason, cut to a readable length.
+func quote(s string) string {
+	const maxLen = 80
+	if len(s) > maxLen {
+		s = s[:maxLen] + "…"
+	}
+	return fmt.Sprintf("%q", s)
 }

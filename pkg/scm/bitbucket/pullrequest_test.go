@@ -68,7 +68,7 @@ func TestParsePullRequest(t *testing.T) {
 			"pullrequest:updated",
 			func(t *testing.T) []byte {
 				return prBody(t, prObject(
-					"source", obj{"branch": obj{"name": "feature/x"}, "commit": obj{"hash": sha2}},
+					"source", obj{"branch": obj{"name": "feature/x"}, "commit": obj{"hash": sha2}, "repository": widgets},
 					"destination", obj{"branch": obj{"name": "main"}, "commit": obj{"hash": sha1}, "repository": widgets}))
 			},
 			prEvent(scm.PRUpdated, func(e *scm.Event) { e.After, e.PullRequest.HeadSHA, e.PullRequest.BaseSHA = sha2, sha2, sha1 }),
@@ -79,7 +79,7 @@ func TestParsePullRequest(t *testing.T) {
 			func(t *testing.T) []byte {
 				return prBody(t, prObject("source", obj{"branch": obj{"name": "feature/x"}, "commit": obj{"hash": "9e8d7c6b5a43"}, "repository": fork}))
 			},
-			prEvent(scm.PROpened),
+			prEvent(scm.PROpened, func(e *scm.Event) { e.PullRequest.Fork = true }),
 		},
 		{
 			"the top-level repository fills what the destination's entity lacks",
@@ -102,7 +102,7 @@ func TestParsePullRequest(t *testing.T) {
 			"the sender is the actor, not the pull request's author",
 			"pullrequest:fulfilled",
 			func(t *testing.T) []byte {
-				return prBody(t, prObject("author", obj{"nickname": "bkowalski"}), "actor", obj{"display_name": "Release Bot"})
+				return prBody(t, prObject("state", "MERGED", "author", obj{"nickname": "bkowalski"}), "actor", obj{"display_name": "Release Bot"})
 			},
 			prEvent(scm.PRMerged, func(e *scm.Event) { e.Sender = "Release Bot" }),
 		},
@@ -113,6 +113,44 @@ func TestParsePullRequest(t *testing.T) {
 			got, err := Parse(c.event, delivery, c.body(t))
 			require.NoError(t, err)
 			assert.Equal(t, []scm.Event{c.want}, got)
+		})
+	}
+}
+
+func TestForkPullRequests(t *testing.T) {
+	t.Parallel()
+	fork := obj{"full_name": "bkowalski/widgets", "type": "repository"}
+	source := func(branch string, repo any) obj {
+		s := obj{"branch": obj{"name": branch}, "commit": obj{"hash": "9e8d7c6b5a43"}}
+		if repo != nil {
+			s["repository"] = repo
+		}
+		return s
+	}
+	cases := []struct {
+		name   string
+		pr     obj
+		branch string
+		fork   bool
+	}{
+		{"a branch of the destination repository is no fork", prObject("source", source("feature/x", widgets)), "feature/x", false},
+		{"a branch of another repository is a fork", prObject("source", source("feature/x", fork)), "feature/x", true},
+		{"a fork's branch named main is a fork's, though its ref reads refs/heads/main", prObject("source", source("main", fork)), "main", true},
+		{"a source that names no repository is taken for a fork", prObject("source", source("feature/x", nil)), "feature/x", true},
+		{"a destination without a repository entity compares with the top-level repository",
+			prObject("source", source("feature/x", widgets), "destination", obj{"branch": obj{"name": "main"}, "commit": obj{"hash": "c3b1e5d7f9a2"}}), "feature/x", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := Parse("pullrequest:created", delivery, prBody(t, c.pr))
+			require.NoError(t, err)
+			require.Len(t, got, 1)
+			ev := got[0]
+			assert.Equal(t, c.fork, ev.PullRequest.Fork)
+			assert.Equal(t, scm.BranchRef(c.branch), ev.Ref, "Bitbucket Cloud serves no pull request ref: Fork tells the branch apart")
+			assert.Equal(t, c.branch, ev.Branch)
+			assert.Equal(t, "acme/widgets", ev.Repository.FullName)
 		})
 	}
 }

@@ -1,6 +1,7 @@
 package bitbucket
 
 import (
+	"slices"
 	"strings"
 
 	bb "github.com/go-playground/webhooks/v6/bitbucket"
@@ -35,6 +36,9 @@ func parsePush(delivery string, body []byte) ([]scm.Event, error) {
 	}
 	if x.Push == nil {
 		return nil, scm.Malformed("%s: no push object", key)
+	}
+	if x.PullRequest != nil {
+		return nil, scm.Malformed("%s: the body carries a top-level \"pullrequest\", so it is another event's delivery", key)
 	}
 	changes := p.Push.Changes
 	if len(changes) == 0 {
@@ -103,10 +107,22 @@ func parsePush(delivery string, body []byte) ([]scm.Event, error) {
 			}
 			e.Commits = append(e.Commits, scm.Commit{ID: cm.Hash, Message: cm.Message, Author: authorName(a, cm.Author)})
 		}
+		// A tag, or a branch created at an existing commit, lists no commits, and new.target is
+		// the head commit with its message and author: naming it lets the trigger read its skip
+		// markers. For an annotated tag too, target is the commit, not the tag object.
+		if after != nil && !hasCommit(e.Commits, after.hash) {
+			t := c.New.Target
+			e.Commits = append(e.Commits, scm.Commit{ID: t.Hash, Message: t.Message, Author: authorName(cx.New.Target.Author, t.Author)})
+		}
 		events = append(events, e)
 	}
 	if len(events) == 0 {
 		return nil, scm.Ignored("%s changes no branch or tag (ref types %q)", key, strings.Join(skipped, ", "))
 	}
 	return events, nil
+}
+
+// hasCommit reports whether commits names id.
+func hasCommit(commits []scm.Commit, id string) bool {
+	return slices.ContainsFunc(commits, func(c scm.Commit) bool { return c.ID == id })
 }

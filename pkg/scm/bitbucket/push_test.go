@@ -11,10 +11,15 @@ import (
 
 const delivery = "7a5c1f3e-8b2d-4e6f-9a0b-1c2d3e4f5a6b"
 
+// branchEvent is the event of a change of branch; when the branch has a new side, its
+// target is named as the head commit, as side() sends it: a hash without message or author.
 func branchEvent(branch, before, after string, edit ...func(*scm.Event)) scm.Event {
 	e := scm.Event{
 		Provider: scm.Bitbucket, Kind: scm.KindPush, Delivery: delivery, Repository: widgetsR,
 		Ref: scm.BranchRef(branch), Branch: branch, Before: before, After: after, Sender: "aruiz",
+	}
+	if after != "" {
+		e.Commits = []scm.Commit{{ID: after}}
 	}
 	for _, f := range edit {
 		f(&e)
@@ -177,6 +182,50 @@ func TestParsePush(t *testing.T) {
 			got, err := Parse("repo:push", delivery, c.body(t))
 			require.NoError(t, err)
 			assert.Equal(t, c.want, got)
+		})
+	}
+}
+
+func TestTheHeadCommitIsNamedWhenThePushListsItNot(t *testing.T) {
+	t.Parallel()
+	target := func(hash, msg string, author obj) obj {
+		return obj{"type": "commit", "hash": hash, "message": msg, "author": author}
+	}
+	newSide := func(typ, name string, tgt obj) obj { return obj{"type": typ, "name": name, "target": tgt} }
+	release := target(sha2, "Release 2.0 [skip ci]\n", obj{"raw": "Ana Ruiz <ana@acme.example>", "type": "author", "user": ana})
+	cases := []struct {
+		name    string
+		change  obj
+		commits []scm.Commit
+		message string // the event's HeadMessage
+	}{
+		{"a new tag lists no commits, so its target is named",
+			change(nil, newSide("tag", "v2.0.0", release)),
+			[]scm.Commit{{ID: sha2, Message: "Release 2.0 [skip ci]\n", Author: "aruiz"}}, "Release 2.0 [skip ci]\n"},
+		{"an annotated tag's target is the commit it points at",
+			change(nil, with(newSide("annotated_tag", "v2.0.0", release), "message", "Version 2.0\n")),
+			[]scm.Commit{{ID: sha2, Message: "Release 2.0 [skip ci]\n", Author: "aruiz"}}, "Release 2.0 [skip ci]\n"},
+		{"a branch created at an existing commit names that commit, by its raw author without an account",
+			change(nil, newSide("branch", "release/2.0", target(sha2, "Bump version\n", obj{"raw": "Build Bot <bot@acme.example>"})), "commits", []any{}),
+			[]scm.Commit{{ID: sha2, Message: "Bump version\n", Author: "Build Bot"}}, "Bump version\n"},
+		{"a push that lists its head does not name it twice",
+			change(side("branch", "main", sha1), newSide("branch", "main", release), "commits", []any{
+				commitJSON(sha2, "Release 2.0 [skip ci]\n", obj{"raw": "Ana Ruiz <ana@acme.example>", "user": ana}),
+				commitJSON(sha3, "older\n", obj{"raw": "Ana Ruiz <ana@acme.example>", "user": ana}),
+			}),
+			[]scm.Commit{{ID: sha3, Message: "older\n", Author: "aruiz"}, {ID: sha2, Message: "Release 2.0 [skip ci]\n", Author: "aruiz"}}, "Release 2.0 [skip ci]\n"},
+		{"a deleted branch names no commit",
+			change(side("branch", "gone", sha1), nil), nil, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := Parse("repo:push", delivery, pushBody(t, nil, c.change))
+			require.NoError(t, err)
+			require.Len(t, got, 1)
+			assert.Equal(t, c.commits, got[0].Commits)
+			assert.Equal(t, c.message, got[0].HeadMessage())
+			assert.Empty(t, got[0].HeadCommit, "Bitbucket Cloud's target is a commit even for an annotated tag")
 		})
 	}
 }

@@ -172,6 +172,21 @@ func (c *Client) changesPage(ctx context.Context, endpoint *url.URL, base, head 
 		"start": {strconv.Itoa(start)},
 		"limit": {strconv.Itoa(c.limit)},
 	}.Encode()
+	body, err := c.get(ctx, &u)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	var page changesPage
+	if err := json.NewDecoder(body).Decode(&page); err != nil {
+		return nil, fmt.Errorf("decode the page at %d: %w", start, err)
+	}
+	return &page, nil
+}
+
+// get sends an authenticated GET for JSON to u and returns the body of a 200 answer, cut at
+// maxPageBytes; the caller closes it. Any other answer is an *scm.APIError.
+func (c *Client) get(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, err
@@ -184,16 +199,14 @@ func (c *Client) changesPage(ctx context.Context, endpoint *url.URL, base, head 
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	body := io.LimitReader(resp.Body, maxPageBytes)
 	if resp.StatusCode != http.StatusOK {
-		return nil, c.apiError(resp.StatusCode, body)
+		defer resp.Body.Close()
+		return nil, c.apiError(resp.StatusCode, io.LimitReader(resp.Body, maxPageBytes))
 	}
-	var page changesPage
-	if err := json.NewDecoder(body).Decode(&page); err != nil {
-		return nil, fmt.Errorf("decode the page at %d: %w", start, err)
-	}
-	return &page, nil
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(resp.Body, maxPageBytes), resp.Body}, nil
 }
 
 // apiError reads Data Center's error body. The message is cut short and scrubbed of the

@@ -13,6 +13,10 @@
 //   - pr:modified only when it retargets the pull request (toRef differs from
 //     previousTarget): updated, since the diff and the target-branch filters now differ. A
 //     change of title or description alone is ignored;
+//   - for every pull request event, Ref is refs/pull-requests/<id>/from, the ref Data Center
+//     keeps in the target repository for the source's head, and Branch the source branch's
+//     name; PullRequest.Fork is true when fromRef's repository (project key and slug) is not
+//     toRef's, so a fork's branch called main is never taken for the target's;
 //   - diagnostics:ping, sent by the webhook form's "Test connection" button, as one event of
 //     Kind "ping" whatever the body: Atlassian does not document it (commonly {"test": true}).
 //
@@ -35,6 +39,14 @@
 //
 // Data Center says neither whether a push was forced nor which files changed, and Parse
 // reads no commits from the payload: every event has Forced false, Commits and ChangedFiles
-// nil and FilesComplete false. Client fills the files in from the
-// compare/changes endpoint (see scm.Complete).
+// nil and FilesComplete false. Client fills the files in from the compare/changes endpoint
+// (see scm.Complete), which compares from the merge base; Client.IsAncestor tells whether
+// before is still in after's history, that is whether the push rewrote it and the list may
+// miss paths.
+//
+// A change of an annotated tag carries the tag's new value, the tag object, as toHash, and
+// nothing of the commit it points at: a change is a ref, a fromHash, a toHash and a type.
+// Recent Data Center versions add a delivery-wide toCommit, which Atlassian does not tie to
+// any one change; Parse does not guess from it, so such an event's After is the tag object
+// and HeadCommit stays empty.
 package bitbucketserver

@@ -2,6 +2,7 @@ package bitbucketserver
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/stepline/stepline/pkg/scm"
@@ -9,7 +10,7 @@ import (
 
 // FuzzParse checks that no delivery panics Parse and that every answer keeps the parser
 // contract: events of this provider and delivery and of a known kind, or an ignored or
-// malformed error.
+// malformed error; a pull request's ref is always Data Center's pull request ref.
 func FuzzParse(f *testing.F) {
 	for _, fx := range allFixtures(f) {
 		f.Add(fx.Event, "fuzz-delivery", fx.Body)
@@ -49,6 +50,9 @@ func FuzzParse(f *testing.F) {
 			}
 			if (ev.Kind == scm.KindPullRequest) != (ev.PullRequest != nil) {
 				t.Errorf("event %d: kind %q with pull request %v", i, ev.Kind, ev.PullRequest)
+			}
+			if ev.PullRequest != nil && ev.Ref != fmt.Sprintf("refs/pull-requests/%d/from", ev.PullRequest.Number) {
+				t.Errorf("event %d: pull request %d has ref %q, not its pull request ref", i, ev.PullRequest.Number, ev.Ref)
 			}
 		}
 	})

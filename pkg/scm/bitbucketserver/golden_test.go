@@ -46,6 +46,7 @@ var extraFixtures = map[string]string{
 	"pr-from-ref-updated.json":       "pr:from_ref_updated",
 	"pr-modified-retarget.json":      "pr:modified",
 	"pr-opened-draft.json":           "pr:opened",
+	"pr-opened-from-fork.json":       "pr:opened",
 	"repo-refs-changed-several.json": "repo:refs_changed",
 }
 

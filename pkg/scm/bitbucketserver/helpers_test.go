@@ -91,7 +91,7 @@ func prEventOf(action string, mod func(*scm.Event)) scm.Event {
 	ev := scm.Event{
 		Provider: scm.BitbucketServer, Kind: scm.KindPullRequest, Delivery: dlv,
 		Repository: scm.Repository{FullName: "PROJ/repository", CloneURL: "https://bitbucket.example.com/scm/proj/repository.git"},
-		Ref:        "refs/heads/feature/login", Branch: "feature/login", After: shaB, Sender: "jdoe",
+		Ref:        "refs/pull-requests/7/from", Branch: "feature/login", After: shaB, Sender: "jdoe",
 		PullRequest: &scm.PullRequest{
 			Number: 7, Action: action, SourceBranch: "feature/login", TargetBranch: "main",
 			HeadSHA: shaB, BaseSHA: shaC, Title: "Add the login page",

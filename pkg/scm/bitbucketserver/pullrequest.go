@@ -1,6 +1,7 @@
 package bitbucketserver
 
 import (
+	"fmt"
 	"math"
 
 	bbs "github.com/go-playground/webhooks/v6/bitbucket-server"
@@ -80,8 +81,10 @@ func parseModified(delivery string, body []byte) ([]scm.Event, error) {
 }
 
 // pullRequestEvent checks a decoded pull request delivery and builds its event. The event
-// belongs to the target repository, where the pull request lives; its ref is the source
-// branch's.
+// belongs to the target repository, where the pull request lives. Its ref is
+// refs/pull-requests/<id>/from, the ref Data Center keeps in the target repository for the
+// source's head, so a fork's branch called main never passes for the target's refs/heads/main;
+// Branch keeps the source branch's name for people to read.
 func pullRequestEvent(d prDelivery, action, delivery string, body []byte) ([]scm.Event, error) {
 	var x extras
 	if err := decode(d.key, body, &x); err != nil {
@@ -106,7 +109,7 @@ func pullRequestEvent(d prDelivery, action, delivery string, body []byte) ([]scm
 		Kind:       scm.KindPullRequest,
 		Delivery:   delivery,
 		Repository: repo,
-		Ref:        from.ID,
+		Ref:        fmt.Sprintf("refs/pull-requests/%d/from", pr.ID),
 		Branch:     source,
 		Before:     d.before,
 		After:      from.LatestCommit,
@@ -119,6 +122,7 @@ func pullRequestEvent(d prDelivery, action, delivery string, body []byte) ([]scm
 			BaseSHA:      to.LatestCommit,
 			Title:        pr.Title,
 			Draft:        x.PullRequest.Draft,
+			Fork:         isFork(from.Repository, to.Repository),
 		},
 		Sender: sender(d.actor),
 	}}, nil
@@ -131,4 +135,14 @@ func displayName(r bbs.RepositoryReference) string {
 	}
 	branch, tag := scm.ShortRef(r.ID)
 	return branch + tag
+}
+
+// isFork reports whether the source branch lives in another repository than the target,
+// each named by project key and slug. A source that names no repository is taken for a
+// fork: only a source that names the target is trusted as its own.
+func isFork(from, to bbs.Repository) bool {
+	if from.Project.Key == "" || from.Slug == "" {
+		return true
+	}
+	return from.Project.Key != to.Project.Key || from.Slug != to.Slug
 }

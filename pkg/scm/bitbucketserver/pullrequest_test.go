@@ -53,7 +53,7 @@ func TestParsePullRequest(t *testing.T) {
 				fork["project"] = obj{"key": "~jdoe"}
 				pr["fromRef"].(obj)["repository"] = fork
 			}),
-			want: []scm.Event{prEventOf(scm.PROpened, nil)},
+			want: []scm.Event{prEventOf(scm.PROpened, func(e *scm.Event) { e.PullRequest.Fork = true })},
 		},
 		{
 			name: "the target's default branch is read from the target repository", event: "pr:opened",
@@ -119,6 +119,48 @@ func TestParsePullRequest(t *testing.T) {
 	})
 }
 
+func TestForkPullRequests(t *testing.T) {
+	t.Parallel()
+	from := func(branch string, repo func(obj)) func(p, pr obj) {
+		return func(_, pr obj) {
+			r := testRepo()
+			if repo != nil {
+				repo(r)
+			}
+			pr["fromRef"] = obj{"id": "refs/heads/" + branch, "displayId": branch, "latestCommit": shaB, "repository": r}
+		}
+	}
+	cases := []struct {
+		name   string
+		mod    func(p, pr obj)
+		branch string
+		fork   bool
+	}{
+		{"a branch of the target repository is no fork", from("feature/login", nil), "feature/login", false},
+		{"a branch of a personal fork is a fork", from("feature/login", func(r obj) { r["project"] = obj{"key": "~jdoe"} }), "feature/login", true},
+		{"a branch of a repository with another slug in the same project is a fork",
+			from("feature/login", func(r obj) { r["slug"] = "repository-fork" }), "feature/login", true},
+		{"a fork's branch named main is a fork's, and its ref is the pull request's",
+			from("main", func(r obj) { r["project"] = obj{"key": "~jdoe"} }), "main", true},
+		{"a source that names no repository is taken for a fork",
+			func(_, pr obj) { delete(pr["fromRef"].(obj), "repository") }, "feature/login", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			evs, err := Parse("pr:opened", dlv, pullRequest("pr:opened", c.mod))
+			require.NoError(t, err)
+			require.Len(t, evs, 1)
+			ev := evs[0]
+			assert.Equal(t, c.fork, ev.PullRequest.Fork)
+			assert.Equal(t, "refs/pull-requests/7/from", ev.Ref, "the ref is Data Center's pull request ref, never a branch of ours")
+			assert.Equal(t, c.branch, ev.Branch)
+			assert.Equal(t, c.branch, ev.PullRequest.SourceBranch)
+			assert.Equal(t, "PROJ/repository", ev.Repository.FullName)
+		})
+	}
+}
+
 func TestParseIgnoresWhatStartsNothing(t *testing.T) {
 	t.Parallel()
 	garbage := []byte("not json at all")
@@ -159,5 +201,5 @@ func TestParserSatisfiesScmParser(t *testing.T) {
 	for _, ev := range evs {
 		assert.Equal(t, "delivery-42", ev.Delivery, "the delivery is copied into every event")
 	}
-	assert.NotEqual(t, evs[0].Key(true), evs[1].Key(true), "the refs of one delivery get different keys")
+	assert.NotEqual(t, scm.Key(scm.BitbucketServer, body, 0, 2), scm.Key(scm.BitbucketServer, body, 1, 2), "the refs of one delivery get different keys")
 }

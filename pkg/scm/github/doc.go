@@ -3,7 +3,9 @@
 //
 // Parse decodes bodies into go-github's event types (github.com/google/go-github/v81); no
 // payload struct is written by hand, since those types carry every field the events need.
-// Parse never checks the signature: the caller verifies it with scm.Verify first.
+// A body is JSON, or payload=<URL-encoded JSON> when the hook's content type is
+// application/x-www-form-urlencoded, GitHub's default. Parse never checks the signature: the
+// caller verifies it with scm.Verify first, on the raw bytes.
 //
 // What each delivery becomes:
 //
@@ -15,16 +17,22 @@
 //     lists. FilesComplete is true only when that union is known to cover before..after: an
 //     existing ref moved without force, fewer than 2048 commits listed, the last being after,
 //     and every commit's file lists present with fewer than 3000 paths (see
-//     pushFilesComplete for why each other case may be partial).
+//     pushFilesComplete for why each other case may be partial). An annotated tag's after is
+//     the tag object, not a commit: HeadCommit is then head_commit, the commit it points at.
 //   - pull_request: opened and reopened are "opened"; synchronize, ready_for_review and an
 //     edit that changes the base branch are "updated"; closed is "merged" or "closed" by the
 //     payload's merged flag. Other actions (labeled, assigned, converted_to_draft, other
-//     edits, ...) are ignored. Ref and Branch name the head branch, After is the head commit,
-//     the repository is the base repository. The payload lists no files, so ChangedFiles is
-//     nil and FilesComplete false.
+//     edits, ...) are ignored. Ref is refs/pull/<number>/head, which GitHub serves in the base
+//     repository, so a fork's branch never passes for one of ours; Branch is the head branch's
+//     name, for people to read. After is the head commit, the repository is the base
+//     repository, and PullRequest.Fork is true when the head repository is another one (or
+//     null: a fork deleted since). The payload lists no files, so ChangedFiles is nil and
+//     FilesComplete false.
 //   - create and delete: Kind "push" or "tag" by ref_type, Created or Deleted set, no commit:
 //     GitHub names none in these payloads, and the trigger package never builds an event
-//     without a head commit. The push delivery GitHub sends alongside carries the commit.
+//     without a head commit. The push delivery GitHub sends alongside carries the commit. The
+//     X-GitHub-Event header is not signed, so the body must be of its event's shape: a create
+//     carries master_branch and description, a delete neither.
 //   - ping: one event of Kind "ping", with the repository when the hook has one.
 //
 // Every other event is answered with *scm.IgnoredError, and a body that is not a JSON object

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -24,39 +25,63 @@ func (Parser) Parse(event, delivery string, body []byte) ([]scm.Event, error) {
 	return Parse(event, delivery, body)
 }
 
+// parsers holds the events Parse understands, each with the function that normalises its
+// JSON body.
+var parsers = map[string]func([]byte) (scm.Event, error){
+	"push":         parsePush,
+	"pull_request": parsePullRequest,
+	"create":       parseCreate,
+	"delete":       parseDelete,
+	"ping":         parsePing,
+}
+
 // Parse turns one GitHub webhook delivery into normalised events. event is the
 // X-GitHub-Event header and delivery the X-GitHub-Delivery header, copied into every event.
 // A delivery yields at most one event: GitHub sends one push delivery per ref.
 //
 // push, pull_request, create, delete and ping are understood (see the package doc for what
 // each becomes); any other event, and pull_request actions that change nothing a pipeline
-// builds, answer *scm.IgnoredError. A body that is not a JSON object of the event's shape
-// answers *scm.MalformedError with a one-line reason that never quotes the body.
+// builds, answer *scm.IgnoredError. The body is JSON, or the form GitHub sends for a hook
+// whose content type is application/x-www-form-urlencoded (its default): payload= and the
+// URL-encoded JSON. A body that is neither, or not of the event's shape, answers
+// *scm.MalformedError with a one-line reason that never quotes the body.
 func Parse(event, delivery string, body []byte) ([]scm.Event, error) {
-	var (
-		ev  scm.Event
-		err error
-	)
-	switch event {
-	case "push":
-		ev, err = parsePush(body)
-	case "pull_request":
-		ev, err = parsePullRequest(body)
-	case "create":
-		ev, err = parseCreate(body)
-	case "delete":
-		ev, err = parseDelete(body)
-	case "ping":
-		ev, err = parsePing(body)
-	default:
+	parse, ok := parsers[event]
+	if !ok {
 		return nil, scm.Ignored("GitHub event %q starts no pipeline", clip(event))
 	}
+	body, err := formPayload(event, body)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := parse(body)
 	if err != nil {
 		return nil, err
 	}
 	ev.Provider = scm.GitHub
 	ev.Delivery = delivery
 	return []scm.Event{ev}, nil
+}
+
+// formPrefix opens a form-encoded delivery. A JSON body opens with '{' (after blanks), so
+// the two never meet.
+const formPrefix = "payload="
+
+// formPayload returns the JSON of a form-encoded delivery, and any other body as it is. The
+// signature covers the raw bytes, so the caller has already checked them; this only unwraps.
+// GitHub's form has one field, payload, and a body with anything more is not its form.
+func formPayload(event string, body []byte) ([]byte, error) {
+	if !bytes.HasPrefix(body, []byte(formPrefix)) {
+		return body, nil
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, scm.Malformed("GitHub %s delivery is a form that does not decode", event)
+	}
+	if len(form) != 1 || len(form["payload"]) != 1 {
+		return nil, scm.Malformed("GitHub %s delivery is a form of more than its one payload field", event)
+	}
+	return []byte(form.Get("payload")), nil
 }
 
 // parsePing answers a ping with one event, so the webhook endpoint can acknowledge a new hook.

@@ -2,6 +2,8 @@ package github
 
 import (
 	"errors"
+	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -9,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stepline/stepline/pkg/scm"
+	"github.com/stepline/stepline/pkg/scm/scmtest"
 )
 
 func TestCreateAndDeleteDeliveries(t *testing.T) {
@@ -101,6 +104,10 @@ func TestMalformedDeliveries(t *testing.T) {
 		{"a create without ref_type is malformed", "create", `{"ref":"main","repository":{"full_name":"o/r"}}`, "no ref and ref_type"},
 		{"a delete without a repository is malformed", "delete", `{"ref":"main","ref_type":"branch"}`, "no repository"},
 		{"a ping without a hook is malformed", "ping", `{"zen":"hi"}`, "no hook"},
+		{"a form that does not decode is malformed", "push", "payload=%zz" + secret, "form that does not decode"},
+		{"a form with another field is malformed", "push", "payload=%7B%7D&secret=" + secret, "more than its one payload field"},
+		{"a form with two payloads is malformed", "ping", "payload=%7B%7D&payload=%7B%7D", "more than its one payload field"},
+		{"a form whose payload is not JSON is malformed", "push", "payload=" + url.QueryEscape(secret), "not a JSON object"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -116,6 +123,68 @@ func TestMalformedDeliveries(t *testing.T) {
 			assert.NotContains(t, bad.Reason, secret)
 		})
 	}
+}
+
+func TestCreateAndDeleteBodiesAreRefusedUnderEachOthersEvent(t *testing.T) {
+	t.Parallel()
+	type row struct {
+		name, event string
+		body        []byte
+		want        string
+	}
+	var cases []row
+	for i, b := range scmtest.OctokitExamples(t, "create") {
+		cases = append(cases, row{fmt.Sprintf("octokit create example %d sent as delete", i), "delete", b, "create delivery's body"})
+	}
+	for i, b := range scmtest.OctokitExamples(t, "delete") {
+		cases = append(cases, row{fmt.Sprintf("octokit delete example %d sent as create", i), "create", b, "delete delivery's body"})
+	}
+	cases = append(cases,
+		row{"a create whose description is null is still a create's body", "delete",
+			encode(t, obj{"ref": "v1", "ref_type": "tag", "master_branch": "main", "description": nil, "pusher_type": "user", "repository": testRepo}), "create delivery's body"},
+		row{"a create without master_branch but with a description is still a create's body", "delete",
+			encode(t, obj{"ref": "v1", "ref_type": "tag", "description": "d", "pusher_type": "user", "repository": testRepo}), "create delivery's body"},
+		row{"a branch deletion sent as create", "create",
+			encode(t, obj{"ref": "feature/x", "ref_type": "branch", "pusher_type": "user", "repository": testRepo}), "delete delivery's body"},
+	)
+	for _, c := range cases {
+		t.Run(c.name+" is malformed", func(t *testing.T) {
+			t.Parallel()
+			evs, err := Parse(c.event, "d-1", c.body)
+			assert.Nil(t, evs)
+			var bad *scm.MalformedError
+			require.True(t, errors.As(err, &bad), "got %v", err)
+			assert.Contains(t, bad.Reason, c.want)
+			assert.NotContains(t, bad.Reason, "\n")
+		})
+	}
+}
+
+// formEncode wraps a JSON body as GitHub does for a hook whose content type is
+// application/x-www-form-urlencoded: one payload field holding the URL-encoded JSON.
+func formEncode(body []byte) []byte {
+	return []byte("payload=" + url.QueryEscape(string(body)))
+}
+
+func TestFormEncodedDeliveriesParseLikeTheirJSON(t *testing.T) {
+	t.Parallel()
+	events := 0
+	for _, x := range loadExamples(t) {
+		t.Run(x.Name, func(t *testing.T) {
+			t.Parallel()
+			want, wantErr := Parse(x.Event, "d-1", x.Body)
+			got, err := Parse(x.Event, "d-1", formEncode(x.Body))
+			assert.Equal(t, wantErr, err)
+			assert.Equal(t, want, got)
+		})
+		if evs, err := Parse(x.Event, "d-1", x.Body); err == nil {
+			events += len(evs)
+		}
+	}
+	assert.Positive(t, events, "some examples yield events, so the comparison covers them")
+
+	ev := one(t, "push", formEncode(scmtest.OctokitExamples(t, "push")[4]))
+	assert.Equal(t, "refs/heads/master", ev.Ref, "a real push example, re-encoded as a form, parses")
 }
 
 func TestParserSatisfiesTheInterfaceWithTheSameAnswers(t *testing.T) {

@@ -1,6 +1,9 @@
 package github
 
 import (
+	"cmp"
+	"fmt"
+
 	gh "github.com/google/go-github/v81/github"
 
 	"github.com/stepline/stepline/pkg/scm"
@@ -16,9 +19,10 @@ var prAction = map[string]string{
 	"ready_for_review": scm.PRUpdated,
 }
 
-// parsePullRequest normalises a pull_request delivery. The event's ref is the head branch's
-// ref name even for a pull request from a fork: Event.Head (the head commit) is what a build
-// checks out, and GitHub also serves it as refs/pull/<n>/head in the base repository.
+// parsePullRequest normalises a pull_request delivery. The event's ref is
+// refs/pull/<n>/head, which GitHub serves in the base repository for every pull request, its
+// own or a fork's: the head branch's name is kept in Branch for people to read, but a fork's
+// branch called "main" must never pass for this repository's refs/heads/main.
 func parsePullRequest(body []byte) (scm.Event, error) {
 	var p gh.PullRequestEvent
 	if err := decode("pull_request", body, &p); err != nil {
@@ -74,7 +78,7 @@ func parsePullRequest(body []byte) (scm.Event, error) {
 	return scm.Event{
 		Kind:       scm.KindPullRequest,
 		Repository: repo,
-		Ref:        scm.BranchRef(head.GetRef()),
+		Ref:        fmt.Sprintf("refs/pull/%d/head", number),
 		Branch:     head.GetRef(),
 		After:      head.GetSHA(),
 		PullRequest: &scm.PullRequest{
@@ -86,7 +90,18 @@ func parsePullRequest(body []byte) (scm.Event, error) {
 			BaseSHA:      base.GetSHA(),
 			Title:        pr.GetTitle(),
 			Draft:        pr.GetDraft(),
+			Fork:         isFork(head, base, repo.FullName),
 		},
 		Sender: p.GetSender().GetLogin(),
 	}, nil
+}
+
+// isFork reports whether the head branch lives in another repository than the base. A null
+// head repository is a fork that was deleted since, and a head repository without a name is
+// taken for a fork too: only a head that names the base repository is trusted as its own.
+// The base repository falls back to the delivery's, for a trimmed payload.
+func isFork(head, base *gh.PullRequestBranch, deliveryRepo string) bool {
+	headRepo := head.GetRepo().GetFullName()
+	baseRepo := cmp.Or(base.GetRepo().GetFullName(), deliveryRepo)
+	return headRepo == "" || headRepo != baseRepo
 }

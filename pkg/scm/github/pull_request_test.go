@@ -21,7 +21,7 @@ func TestAnOpenedPullRequestIsNormalisedWhole(t *testing.T) {
 			CloneURL:      "https://github.com/octo-org/app.git",
 			DefaultBranch: "main",
 		},
-		Ref:    "refs/heads/feature",
+		Ref:    "refs/pull/7/head",
 		Branch: "feature",
 		After:  sha3,
 		PullRequest: &scm.PullRequest{
@@ -94,18 +94,41 @@ func TestADraftPullRequestIsOpenedAndMarkedDraft(t *testing.T) {
 	assert.True(t, ev.PullRequest.Draft)
 }
 
-func TestAPullRequestFromAForkNamesTheBaseRepositoryAndTheHeadBranch(t *testing.T) {
+func TestPullRequestRefsAndForks(t *testing.T) {
 	t.Parallel()
 	fork := obj{"full_name": "someone/app", "clone_url": "https://github.com/someone/app.git", "default_branch": "main"}
-	ev := one(t, "pull_request", encode(t, pullRequestBody("opened", obj{
-		"head": obj{"label": "someone:main", "ref": "main", "sha": sha3, "repo": fork},
-	}, nil)))
-	assert.Equal(t, "octo-org/app", ev.Repository.FullName)
-	assert.Equal(t, "refs/heads/main", ev.Ref)
-	assert.Equal(t, "main", ev.Branch)
-	assert.Equal(t, "main", ev.PullRequest.SourceBranch)
-	assert.Equal(t, "main", ev.PullRequest.TargetBranch)
-	assert.Equal(t, sha3, ev.After)
+	headOf := func(ref string, repo any) obj {
+		return obj{"label": "someone:" + ref, "ref": ref, "sha": sha3, "repo": repo}
+	}
+	cases := []struct {
+		name   string
+		pr     obj
+		top    obj
+		branch string
+		fork   bool
+	}{
+		{"a branch of the base repository is no fork", nil, nil, "feature", false},
+		{"a branch of another repository is a fork", obj{"head": headOf("feature", fork)}, nil, "feature", true},
+		{"a fork's branch named main is a fork's, not the base's main", obj{"head": headOf("main", fork)}, nil, "main", true},
+		{"a head repository deleted since (null) is a fork", obj{"head": headOf("feature", nil)}, nil, "feature", true},
+		{"a head repository without a name is taken for a fork", obj{"head": headOf("feature", obj{"clone_url": "x"})}, nil, "feature", true},
+		{"a trimmed base compares with the delivery's repository",
+			obj{"base": obj{"ref": "main", "sha": sha1}, "head": headOf("feature", testRepo)}, nil, "feature", false},
+		{"a trimmed base still tells a fork", obj{"base": obj{"ref": "main", "sha": sha1}, "head": headOf("main", fork)}, nil, "main", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ev := one(t, "pull_request", encode(t, pullRequestBody("opened", c.pr, c.top)))
+			assert.Equal(t, "refs/pull/7/head", ev.Ref, "the ref is GitHub's pull request ref, never a branch of ours")
+			assert.Equal(t, c.fork, ev.PullRequest.Fork)
+			assert.Equal(t, c.branch, ev.Branch, "the branch is shown to users as it is named")
+			assert.Equal(t, c.branch, ev.PullRequest.SourceBranch)
+			assert.Equal(t, "main", ev.PullRequest.TargetBranch)
+			assert.Equal(t, "octo-org/app", ev.Repository.FullName, "the event belongs to the base repository")
+			assert.Equal(t, sha3, ev.Head())
+		})
+	}
 }
 
 func TestAPullRequestWithoutTopLevelRepositoryUsesTheBaseRepository(t *testing.T) {

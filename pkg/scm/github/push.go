@@ -68,8 +68,15 @@ func parsePush(body []byte) (scm.Event, error) {
 	// A branch created at an existing commit, a tag, or a list cut at its cap does not end with
 	// the head; naming it last lets the trigger read its message ([skip ci]) all the same. Its
 	// files stay out of ChangedFiles: it may not be part of this push.
-	if h := p.GetHeadCommit(); h.GetID() != "" && (len(ev.Commits) == 0 || ev.Commits[len(ev.Commits)-1].ID != h.GetID()) {
+	h := p.GetHeadCommit()
+	if h.GetID() != "" && (len(ev.Commits) == 0 || ev.Commits[len(ev.Commits)-1].ID != h.GetID()) {
 		ev.Commits = append(ev.Commits, commit(h))
+	}
+	// An annotated tag's after is the tag object, which no checkout or compare takes for a
+	// commit; head_commit is the commit it points at. A lightweight tag's after is that commit
+	// already, and a branch's after is always its head.
+	if ev.Kind == scm.KindTag && !ev.Deleted && !scm.IsZero(ev.After) && h.GetID() != "" && h.GetID() != ev.After {
+		ev.HeadCommit = h.GetID()
 	}
 	ev.FilesComplete = pushFilesComplete(&p)
 	return ev, nil

@@ -176,6 +176,55 @@ func TestPushes(t *testing.T) {
 	}
 }
 
+// tagSHA is the id of an annotated tag object: what GitHub sends as after when such a tag is
+// pushed, though it is no commit.
+const tagSHA = "4c1f9e0a7b2d5e8f3a6c9b0d1e2f3a4b5c6d7e8f"
+
+func TestTagPushesNameTheCommitTheTagPointsAt(t *testing.T) {
+	t.Parallel()
+	release := pushCommit(sha3, "Release 1.2 [skip ci]", nil, []string{"VERSION"}, nil)
+	newTag := func(after string, commits []any) obj {
+		return obj{
+			"ref": "refs/tags/v1.2.0", "before": scm.ZeroSHA, "after": after, "created": true,
+			"base_ref": "refs/heads/main", "compare": "https://github.com/octo-org/app/compare/v1.2.0",
+			"commits": commits, "head_commit": release,
+		}
+	}
+	cases := []struct {
+		name       string
+		over       obj
+		headCommit string // the event's HeadCommit
+		head       string // what Head() builds
+		commits    int
+	}{
+		{"an annotated tag's after is the tag object, so the head commit is named apart",
+			newTag(tagSHA, []any{}), sha3, sha3, 1},
+		{"an annotated tag pushed with its commit names that commit once",
+			newTag(tagSHA, []any{release}), sha3, sha3, 1},
+		{"a lightweight tag's after is the commit, so nothing is named apart",
+			newTag(sha3, []any{}), "", sha3, 1},
+		{"a moved annotated tag names its new commit",
+			with(newTag(tagSHA, []any{}), obj{"before": sha1, "created": false, "forced": true}), sha3, sha3, 1},
+		{"a deleted annotated tag names no commit",
+			obj{"ref": "refs/tags/v1.2.0", "before": tagSHA, "after": scm.ZeroSHA, "deleted": true, "commits": []any{}, "head_commit": nil}, "", scm.ZeroSHA, 0},
+		{"a branch's after is always its head, whatever head_commit says",
+			obj{"ref": "refs/heads/main", "commits": []any{}, "head_commit": pushCommit(sha2, "older", nil, nil, nil)}, "", sha3, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ev := one(t, "push", encode(t, pushBody(c.over)))
+			assert.Equal(t, c.headCommit, ev.HeadCommit)
+			assert.Equal(t, c.head, ev.Head())
+			assert.Len(t, ev.Commits, c.commits)
+			if c.headCommit != "" {
+				assert.Equal(t, "Release 1.2 [skip ci]", ev.HeadMessage(), "the head commit is among Commits, so its skip marker is read")
+				assert.False(t, ev.FilesComplete)
+			}
+		})
+	}
+}
+
 func TestAPushToARefThatIsNeitherBranchNorTagIsIgnored(t *testing.T) {
 	t.Parallel()
 	_, err := Parse("push", "d-1", encode(t, pushBody(obj{"ref": "refs/notes/commits"})))

@@ -1,6 +1,8 @@
 package github
 
 import (
+	"encoding/json"
+
 	gh "github.com/google/go-github/v81/github"
 
 	"github.com/stepline/stepline/pkg/scm"
@@ -18,6 +20,9 @@ func parseCreate(body []byte) (scm.Event, error) {
 	if err != nil {
 		return scm.Event{}, err
 	}
+	if err := refShapeIs("create", body); err != nil {
+		return scm.Event{}, err
+	}
 	ev.Created = true
 	ev.Sender = p.GetSender().GetLogin()
 	return ev, nil
@@ -33,9 +38,38 @@ func parseDelete(body []byte) (scm.Event, error) {
 	if err != nil {
 		return scm.Event{}, err
 	}
+	if err := refShapeIs("delete", body); err != nil {
+		return scm.Event{}, err
+	}
 	ev.Deleted = true
 	ev.Sender = p.GetSender().GetLogin()
 	return ev, nil
+}
+
+// refShape holds the keys that tell a create body from a delete body, which otherwise share
+// ref, ref_type, pusher_type, repository and sender. A create carries master_branch and
+// description (null when the repository has none); a delete carries neither. RawMessage
+// keeps a null, so a key that is present reads as present.
+type refShape struct {
+	MasterBranch json.RawMessage `json:"master_branch"`
+	Description  json.RawMessage `json:"description"`
+}
+
+// refShapeIs refuses a body of the other event: X-GitHub-Event is not signed, so a signed
+// delete resent as a create (or the reverse) must not turn a deletion into a new ref.
+func refShapeIs(event string, body []byte) error {
+	var s refShape
+	if err := decode(event, body, &s); err != nil {
+		return err
+	}
+	create := s.MasterBranch != nil || s.Description != nil
+	switch {
+	case event == "create" && !create:
+		return scm.Malformed("GitHub create delivery has neither master_branch nor description: it is a delete delivery's body")
+	case event == "delete" && create:
+		return scm.Malformed("GitHub delete delivery carries master_branch or description: it is a create delivery's body")
+	}
+	return nil
 }
 
 // refEvent builds the event of a created or deleted ref from its short name and ref_type.

@@ -1,0 +1,216 @@
+package sourcearchive
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+)
+
+// Limits and defaults of a Streamer. Memory is bounded by the part size times (concurrency
+// + 2): see MemoryBound.
+const (
+	// MinPartSize is S3's smallest part but the last.
+	MinPartSize = 5 << 20
+	// MaxPartSize is S3's largest part.
+	MaxPartSize = 5 << 30
+	// DefaultPartSize allows objects up to 78 GiB (10,000 parts).
+	DefaultPartSize = 8 << 20
+	// DefaultConcurrency is the number of parts uploaded at once.
+	DefaultConcurrency = 5
+	// DefaultFailTimeout bounds the abort of a failed upload, which runs on a fresh
+	// context so that it happens even when the caller's context is what failed.
+	DefaultFailTimeout = 30 * time.Second
+	// readBuffer is how much of the download one read asks for.
+	readBuffer = 256 << 10
+	// writeBuffer is how much of the zip goes through the pipe at once.
+	writeBuffer = 1 << 20
+)
+
+// s3API is what the transfer manager needs of S3, AbortMultipartUpload included.
+type s3API = transfermanager.S3APIClient
+
+var _ s3API = (*s3.Client)(nil)
+
+// Streamer streams commits from an Archiver into S3 as source zips. It is safe for
+// concurrent use.
+type Streamer struct {
+	s3          s3API
+	tm          *transfermanager.Client
+	partSize    int64
+	concurrency int
+	failTimeout time.Duration
+}
+
+// Option configures a Streamer.
+type Option func(*Streamer)
+
+// WithPartSize sets the size of an upload part (default DefaultPartSize; between
+// MinPartSize and MaxPartSize).
+func WithPartSize(n int64) Option { return func(s *Streamer) { s.partSize = n } }
+
+// WithConcurrency sets how many parts are uploaded at once (default DefaultConcurrency).
+func WithConcurrency(n int) Option { return func(s *Streamer) { s.concurrency = n } }
+
+// WithFailTimeout sets how long the abort of a failed upload may take (default
+// DefaultFailTimeout).
+func WithFailTimeout(d time.Duration) Option { return func(s *Streamer) { s.failTimeout = d } }
+
+// New returns a Streamer uploading through client. It fails on a part size or a concurrency
+// out of range.
+func New(client s3API, opts ...Option) (*Streamer, error) {
+	s := &Streamer{s3: client, partSize: DefaultPartSize, concurrency: DefaultConcurrency, failTimeout: DefaultFailTimeout}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.partSize < MinPartSize || s.partSize > MaxPartSize {
+		return nil, fmt.Errorf("part size %d is not between %d (5 MiB) and %d (5 GiB)", s.partSize, MinPartSize, int64(MaxPartSize))
+	}
+	if s.concurrency < 1 || s.concurrency > 64 {
+		return nil, fmt.Errorf("concurrency %d is not between 1 and 64", s.concurrency)
+	}
+	s.tm = transfermanager.New(client, func(o *transfermanager.Options) {
+		o.PartSizeBytes = s.partSize
+		// The first part is read whole before the upload starts; a threshold above the part
+		// size would buffer more than one part.
+		o.MultipartUploadThreshold = s.partSize
+		o.Concurrency = s.concurrency
+		o.FailTimeout = s.failTimeout
+	})
+	return s, nil
+}
+
+// MemoryBound is the most the part buffers take: part size × (concurrency + 2). The transfer
+// manager keeps a pool of concurrency + 1 buffers, and reads the first part into one more
+// before it makes the pool; that one is freed once uploaded.
+func (s *Streamer) MemoryBound() int64 { return s.partSize * int64(s.concurrency+2) }
+
+// Location is where an object goes.
+type Location struct {
+	Bucket string
+	Key    string
+}
+
+// Result describes an uploaded source zip.
+type Result struct {
+	Location
+	// Size is the zip's length in bytes.
+	Size int64
+	// SHA256 is the hex SHA-256 of the zip.
+	SHA256 string
+	// Entries counts the zip's files, directories and links.
+	Entries int
+}
+
+// errUploadEnded stops a conversion whose upload no longer reads.
+var errUploadEnded = errors.New("the upload stopped reading the zip")
+
+// Stream downloads commit of repo from src and uploads it to dst as a zip. On any failure the
+// multipart upload is aborted, so no parts are left behind to be billed, and the error says
+// what failed first: the download (an *scm.APIError, io.ErrUnexpectedEOF, a network error),
+// the archive (ErrInvalidArchive) or S3.
+func (s *Streamer) Stream(parent context.Context, src Archiver, repo, commit string, dst Location) (Result, error) {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	arc, err := src.Open(ctx, repo, commit)
+	if err != nil {
+		return Result{}, err
+	}
+	defer arc.Body.Close()
+
+	pr, pw := io.Pipe()
+	type converted struct {
+		entries int
+		err     error
+	}
+	done := make(chan converted, 1)
+	go func() {
+		// Fewer, larger reads of the download (gzip would read it 4 KiB at a time), and
+		// fewer, larger hand-overs through the pipe (the zip comes in 32 KiB writes).
+		body := bufio.NewReaderSize(arc.Body, readBuffer)
+		out := bufio.NewWriterSize(pw, writeBuffer)
+		n, err := Convert(ctx, out, body, arc.TopDir)
+		if err == nil {
+			err = out.Flush()
+		}
+		pw.CloseWithError(err)
+		done <- converted{n, err}
+	}()
+	// The zip is hashed as the transfer manager reads it, on its goroutine: the pipe hands
+	// over each write whole, so hashing one chunk overlaps converting the next.
+	sum := &summer{r: pr, h: sha256.New()}
+
+	_, upErr := s.tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
+		Bucket:      aws.String(dst.Bucket),
+		Key:         aws.String(dst.Key),
+		Body:        sum,
+		ContentType: aws.String("application/zip"),
+	})
+	if upErr != nil {
+		cancel() // stops the download
+	}
+	pr.CloseWithError(errUploadEnded)
+	conv := <-done
+
+	// What failed first: after a failed upload, the conversion stops because of it (a
+	// closed pipe, a canceled download), which says nothing new.
+	consequence := errors.Is(conv.err, errUploadEnded) ||
+		(upErr != nil && parent.Err() == nil && errors.Is(conv.err, context.Canceled))
+	switch {
+	case conv.err != nil && !consequence:
+		err = fmt.Errorf("archive %s at %.12s: %w", repo, commit, conv.err)
+	case upErr != nil:
+		err = fmt.Errorf("upload %s at %.12s to s3://%s/%s: %w", repo, commit, dst.Bucket, dst.Key, upErr)
+	case conv.err != nil:
+		err = fmt.Errorf("archive %s at %.12s: %w", repo, commit, conv.err)
+	default:
+		return Result{Location: dst, Size: sum.n, SHA256: hex.EncodeToString(sum.h.Sum(nil)), Entries: conv.entries}, nil
+	}
+	if aerr := s.abort(parent, dst, upErr); aerr != nil {
+		err = fmt.Errorf("%w (and the multipart upload could not be aborted: %v)", err, aerr)
+	}
+	return Result{}, err
+}
+
+// abort makes sure a failed multipart upload leaves no parts. The transfer manager aborts
+// on its own, on a fresh context bounded by FailTimeout; this second call covers an abort
+// that failed, and answers NoSuchUpload when the first one worked.
+func (s *Streamer) abort(ctx context.Context, dst Location, upErr error) error {
+	var mpu transfermanager.MultipartUploadError
+	if !errors.As(upErr, &mpu) || mpu.UploadID() == "" {
+		return nil
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.failTimeout)
+	defer cancel()
+	_, err := s.s3.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
+		Bucket: aws.String(dst.Bucket), Key: aws.String(dst.Key), UploadId: aws.String(mpu.UploadID()),
+	})
+	if ae := smithy.APIError(nil); err == nil || errors.As(err, &ae) && ae.ErrorCode() == "NoSuchUpload" {
+		return nil
+	}
+	return fmt.Errorf("upload %s: %w", mpu.UploadID(), err)
+}
+
+// summer hashes and counts what is read through it.
+type summer struct {
+	r io.Reader
+	h hash.Hash
+	n int64
+}
+
+func (s *summer) Read(b []byte) (int, error) {
+	n, err := s.r.Read(b)
+	s.h.Write(b[:n])
+	s.n += int64(n)
+	return n, err
+}
