@@ -17,7 +17,7 @@ import (
 	"github.com/stepline/stepline/pkg/scm"
 )
 
-// BenchmarkServeRPS posts signed GitHub pushes, each a new delivery, to a real `stepline serve`
+// BenchmarkServeRPS posts signed GitHub pushes, each a new delivery (a new body), to a real `stepline serve`
 // over loopback from 8 concurrent clients and reports requests per second. Each delivery is
 // handled fully — signature, parse, the pipeline file read at the commit with git, changed
 // files from git, trigger matching, the redelivery record — but its trigger does not match,
@@ -54,7 +54,6 @@ pipelines:
 	if url == "" {
 		b.Fatal("serve did not start")
 	}
-	sig := scm.Sign([]byte("k"), body)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
 	var next, failed atomic.Int64
 	b.ResetTimer()
@@ -63,10 +62,12 @@ pipelines:
 	for range 8 {
 		wg.Go(func() {
 			for n := next.Add(1); n <= int64(b.N); n = next.Add(1) {
-				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+				// Each delivery is a new body: the idempotency key is the signed body's digest.
+				one := append([]byte(fmt.Sprintf(`{"bench":"%d-%d",`, b.N, n)), body[1:]...)
+				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(one))
 				req.Header.Set("X-GitHub-Event", "push")
 				req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("bench-%d-%d", b.N, n))
-				req.Header.Set("X-Hub-Signature-256", sig)
+				req.Header.Set("X-Hub-Signature-256", scm.Sign([]byte("k"), one))
 				resp, err := client.Do(req)
 				if err != nil || resp.StatusCode != http.StatusAccepted {
 					failed.Add(1)
