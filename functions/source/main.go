@@ -10,6 +10,7 @@
 //	STEPLINE_SECRET_PREFIX  the prefix of repository secret names (default stepline/repos/)
 //	STEPLINE_PART_SIZE      the upload part size in bytes, 5 MiB to 5 GiB (default 8 MiB)
 //	STEPLINE_CONCURRENCY    how many parts are uploaded at once, 1 to 64 (default 5)
+//	STEPLINE_S3_PATH_STYLE  "true" to address buckets by path (S3 stand-ins in tests)
 //
 // With the defaults a 1 GiB archive peaks under 90 MiB resident (BenchmarkStream1GiB);
 // 256 MB of memory leaves room, and the timeout must cover the largest repository.
@@ -70,7 +71,8 @@ func build(ctx context.Context, env func(string) string, log *slog.Logger) (*Han
 	if err != nil {
 		return nil, fmt.Errorf("load the AWS configuration: %w", err)
 	}
-	streamer, err := sourcearchive.New(s3.NewFromConfig(cfg), opts...)
+	pathStyle := env("STEPLINE_S3_PATH_STYLE") == "true"
+	streamer, err := sourcearchive.New(s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle }), opts...)
 	if err != nil {
 		return nil, err
 	}
