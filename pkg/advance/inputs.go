@@ -42,7 +42,7 @@ func (h *Handler) input(o statemachine.Outcome) engine.Input {
 		}
 		return t.Succeeded(map[string]string{firstOr(t.Outputs, "source"): "s3://" + out.Artifact.Bucket + "/" + out.Artifact.Key}, nil)
 	case statemachine.KindCodeBuild:
-		return h.buildInput(t, o.Output)
+		return BuildResult(h.cfg, t, o.Output)
 	default:
 		var out struct {
 			Outputs   map[string]string `json:"outputs"`
@@ -60,9 +60,10 @@ func (h *Handler) input(o statemachine.Outcome) engine.Input {
 	}
 }
 
-// buildInput reads startBuild.sync's Build: a build that did not succeed fails the attempt;
-// one that did yields its output artifacts and exported variables.
-func (h *Handler) buildInput(t engine.Task, raw json.RawMessage) engine.Input {
+// BuildResult reads a finished build, {"build": <CodeBuild's Build>} as the state machine's
+// ResultSelector shapes startBuild.sync's answer: a build that did not succeed fails the
+// attempt; one that did yields its output artifacts and exported variables.
+func BuildResult(cfg Config, t engine.Task, raw json.RawMessage) engine.Input {
 	var out struct {
 		Build struct {
 			ID       string `json:"Id"`
@@ -83,7 +84,7 @@ func (h *Handler) buildInput(t engine.Task, raw json.RawMessage) engine.Input {
 	}
 	outputs := map[string]string{}
 	for _, name := range t.Outputs {
-		outputs[name] = OutputLocation(h.cfg.Bucket, t.Run, name)
+		outputs[name] = OutputLocation(cfg.Bucket, t.Run, name)
 	}
 	var vars map[string]string
 	if len(out.Build.Exported) > 0 {

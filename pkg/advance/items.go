@@ -41,7 +41,7 @@ func (h *Handler) item(rec store.Record, t engine.Task) (statemachine.Item, erro
 		}
 	case statemachine.KindCodeBuild:
 		timeout = orDefault(timeout, defaultBuildTimeout)
-		cb, err := h.codebuild(t, timeout)
+		cb, err := CodeBuildRequest(h.cfg, t)
 		if err != nil {
 			return statemachine.Item{}, err
 		}
@@ -62,10 +62,12 @@ func (h *Handler) item(rec store.Record, t engine.Task) (statemachine.Item, erro
 	return it, nil
 }
 
-// codebuild builds the StartBuild overrides: the primary input as an S3 source, the
-// buildspec, the action's environment, the first output as the primary artifact and the rest
-// as secondary artifacts, all under runs/<run>/.
-func (h *Handler) codebuild(t engine.Task, timeout time.Duration) (*statemachine.CodeBuild, error) {
+// CodeBuildRequest builds the StartBuild overrides of a build attempt: the primary input as
+// an S3 source, the buildspec, the action's environment, the first output as the primary
+// artifact and the rest as secondary artifacts, all under runs/<run>/ of cfg.Bucket. The state
+// machine and `stepline run --aws` start builds from it.
+func CodeBuildRequest(cfg Config, t engine.Task) (*statemachine.CodeBuild, error) {
+	timeout := orDefault(t.Timeout, defaultBuildTimeout)
 	if len(t.Inputs) == 0 {
 		return nil, fmt.Errorf("build %s/%s has no input artifact to build", t.Stage, t.Action)
 	}
@@ -75,7 +77,7 @@ func (h *Handler) codebuild(t engine.Task, timeout time.Duration) (*statemachine
 	}
 	project, _ := t.Config["project"].(string)
 	if project == "" {
-		project = h.cfg.Project
+		project = cfg.Project
 	}
 	buildspec, _ := t.Config["buildspec"].(string)
 	cb := &statemachine.CodeBuild{
@@ -88,7 +90,7 @@ func (h *Handler) codebuild(t engine.Task, timeout time.Duration) (*statemachine
 		TimeoutMinutes:     max(5, int((timeout+time.Minute-1)/time.Minute)),
 	}
 	for i, out := range t.Outputs {
-		a := statemachine.Artifacts{Type: "S3", Location: h.cfg.Bucket, Path: "runs/" + t.Run, Name: out + ".zip", Packaging: "ZIP"}
+		a := statemachine.Artifacts{Type: "S3", Location: cfg.Bucket, Path: "runs/" + t.Run, Name: out + ".zip", Packaging: "ZIP"}
 		if i == 0 {
 			cb.Artifacts = a
 			continue

@@ -35,3 +35,11 @@ func TestCostRefusesAMalformedDuration(t *testing.T) {
 	assert.Equal(t, ExitUsage, code)
 	assert.Contains(t, errOut.String(), "ACTION=N")
 }
+
+func TestRunOnAWSNeedsABucketAndAProject(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, map[string]string{".stepline.yml": "version: 1\npipelines:\n  - name: a\n    stages:\n      - name: B\n        actions:\n          - {name: B, provider: codebuild}\n"})
+	res := r.stepline("", "run", "--aws", "--bucket", "artifacts")
+	assert.Equal(t, ExitUsage, res.code)
+	assert.Contains(t, res.err, "--aws needs --bucket (for artifacts) and --project")
+}

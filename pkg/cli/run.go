@@ -24,6 +24,9 @@ type runOptions struct {
 	dirty, autoApprove, follow bool
 	plain                      bool
 	env                        []string
+	// aws runs builds in CodeBuild with artifacts in bucket, from the default credentials.
+	aws             bool
+	bucket, project string
 }
 
 func newRun(g *globals) *cobra.Command {
@@ -47,6 +50,9 @@ func newRun(g *globals) *cobra.Command {
 	f.BoolVar(&o.follow, "follow", false, "stream every action's log to the terminal")
 	f.BoolVar(&o.plain, "plain", false, "print one line per state change even on a terminal")
 	f.StringArrayVar(&o.env, "env", nil, "an environment variable K=V for every build of the run (repeatable)")
+	f.BoolVar(&o.aws, "aws", false, "run builds in CodeBuild with artifacts in S3 (default AWS credentials), to try a pipeline before deploying stepline")
+	f.StringVar(&o.bucket, "bucket", "", "with --aws: the S3 bucket for artifacts (runs/<run>/)")
+	f.StringVar(&o.project, "project", "", "with --aws: the CodeBuild project builds run in unless an action names one")
 	return cmd
 }
 
@@ -94,11 +100,17 @@ func (o runOptions) run(ctx context.Context, g *globals) error {
 	}
 
 	view := local.NewView(out, def, g.stdio.TTY && !o.plain && !o.follow, nil)
-	runner, db, err := newLocalRunner(g, def, localRun{
+	lr := localRun{
 		repo: co.Root, commit: co.Commit, dirty: o.dirty, stateDir: stateDir,
 		autoApprove: o.autoApprove, in: g.stdio.In, out: out, env: o.env, follow: o.follow,
 		view: view, pause: view.Pause,
-	})
+	}
+	if o.aws {
+		if lr.artifacts, lr.build, err = awsExecutors(ctx, o.bucket, o.project); err != nil {
+			return exit(ExitUsage, err)
+		}
+	}
+	runner, db, err := newLocalRunner(g, def, lr)
 	if err != nil {
 		return exit(ExitUsage, err)
 	}
@@ -148,14 +160,25 @@ type localRun struct {
 	follow                 bool
 	view                   local.Sink
 	pause                  func(bool)
+	// artifacts and build replace the local artifact store and build executor (--aws).
+	artifacts local.Artifacts
+	build     local.Executor
 }
 
 // newLocalRunner builds the runner of one local run with the local executors; `stepline run`
 // and `stepline serve` both start runs through it.
 func newLocalRunner(g *globals, def engine.Definition, c localRun) (*local.Runner, store.Store, error) {
+	var build local.Executor = local.Build{Env: c.env}
+	if c.build != nil {
+		build = c.build
+	}
+	var arts local.Artifacts = artifact.NewLocal(filepath.Join(c.stateDir, "artifacts"))
+	if c.artifacts != nil {
+		arts = c.artifacts
+	}
 	executors := map[string]local.Executor{
 		engine.ProviderSource:   local.Source{Repo: c.repo, Commit: c.commit, Dirty: c.dirty, Exclude: inside(c.repo, c.stateDir)},
-		"codebuild":             local.Build{Env: c.env},
+		"codebuild":             build,
 		"local":                 local.Deploy{Root: filepath.Join(c.stateDir, "deploy")},
 		engine.ProviderApproval: local.NewApproval(c.autoApprove, c.in, c.out, c.pause),
 	}
@@ -171,7 +194,7 @@ func newLocalRunner(g *globals, def engine.Definition, c localRun) (*local.Runne
 		opts = append(opts, local.WithLogs(local.FollowLogs(c.out)))
 	}
 	db := store.NewBolt(filepath.Join(c.stateDir, "stepline.db"))
-	return local.NewRunner(def, db, artifact.NewLocal(filepath.Join(c.stateDir, "artifacts")), executors, c.stateDir, opts...), db, nil
+	return local.NewRunner(def, db, arts, executors, c.stateDir, opts...), db, nil
 }
 
 // withLogs puts each action's log path into its External field for the summary, when the
