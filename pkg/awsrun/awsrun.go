@@ -43,7 +43,9 @@ type S3Artifacts struct {
 var _ local.Artifacts = (*S3Artifacts)(nil)
 
 // NewS3Artifacts returns the artifact store of bucket.
-func NewS3Artifacts(c objectStore, bucket string) *S3Artifacts { return &S3Artifacts{s3: c, bucket: bucket} }
+func NewS3Artifacts(c objectStore, bucket string) *S3Artifacts {
+	return &S3Artifacts{s3: c, bucket: bucket}
+}
 
 // PutDir zips dir and uploads it.
 func (a *S3Artifacts) PutDir(ctx context.Context, run, name, dir string) (string, error) {
