@@ -37,13 +37,15 @@ const (
 // Detail is the detail of a DetailTypeSource event. The summary fields let EventBridge rules
 // filter without the event; Event is absent when it was too large and is in S3 at EventS3.
 type Detail struct {
-	Key        string     `json:"key"`
-	Provider   string     `json:"provider"`
-	Kind       string     `json:"kind"`
-	Repository string     `json:"repository"`
-	Ref        string     `json:"ref"`
-	Event      *scm.Event `json:"event,omitempty"`
-	EventS3    *S3Object  `json:"event_s3,omitempty"`
+	Key        string `json:"key"`
+	Provider   string `json:"provider"`
+	Kind       string `json:"kind"`
+	Repository string `json:"repository"`
+	Ref        string `json:"ref"`
+	// Hook is the webhook the event came through; it names the repository's secret.
+	Hook    string     `json:"hook,omitempty"`
+	Event   *scm.Event `json:"event,omitempty"`
+	EventS3 *S3Object  `json:"event_s3,omitempty"`
 }
 
 // S3Object locates an object in S3.
@@ -105,7 +107,7 @@ func (p *EventBridge) Publish(ctx context.Context, events []Accepted) error {
 
 func (p *EventBridge) entry(ctx context.Context, a Accepted) (ebtypes.PutEventsRequestEntry, error) {
 	d := Detail{Key: a.Key, Provider: a.Event.Provider, Kind: a.Event.Kind,
-		Repository: a.Event.Repository.FullName, Ref: a.Event.Ref, Event: &a.Event}
+		Repository: a.Event.Repository.FullName, Ref: a.Event.Ref, Hook: a.Hook, Event: &a.Event}
 	detail, err := json.Marshal(d)
 	if err != nil {
 		return ebtypes.PutEventsRequestEntry{}, fmt.Errorf("encode event %s: %w", a.Key, err)

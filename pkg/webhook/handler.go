@@ -56,9 +56,11 @@ type Answer struct {
 	Ignored  string   `json:"ignored,omitempty"`
 }
 
-// Accepted is one event to publish, with its idempotency key.
+// Accepted is one event to publish, with its idempotency key and the hook it came through
+// (which names the repository's secret, hence the API token the trigger step needs).
 type Accepted struct {
 	Key   string
+	Hook  string
 	Event scm.Event
 }
 
@@ -191,7 +193,7 @@ func (h *Handler) handle(ctx context.Context, r Request) (Response, []slog.Attr)
 			return answer(http.StatusBadRequest, fmt.Sprintf("the delivery is for repository %s, but this webhook is registered for %s",
 				quote(ev.Repository.FullName, 100), sec.Repository)), attrs
 		}
-		acc = append(acc, Accepted{Key: scm.Key(r.Provider, r.Body, len(acc), len(evs)), Event: ev})
+		acc = append(acc, Accepted{Key: scm.Key(r.Provider, r.Body, len(acc), len(evs)), Hook: r.Hook, Event: ev})
 	}
 	if len(acc) == 0 {
 		res := answer(http.StatusOK, "pong: the webhook reaches stepline")

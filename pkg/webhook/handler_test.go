@@ -186,6 +186,7 @@ func TestAnAcceptedPushCarriesItsKeyAndDeliveryId(t *testing.T) {
 	assert.Equal(t, []string{key}, res.Body.Keys)
 	assert.Equal(t, key, pub.events[0].Key)
 	assert.Equal(t, "abc-123", pub.events[0].Event.Delivery)
+	assert.Equal(t, testHook, pub.events[0].Hook, "the trigger step finds the repository's token by it")
 }
 
 func TestAReplayUnderANewDeliveryIdKeepsItsKey(t *testing.T) {

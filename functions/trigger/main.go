@@ -1,0 +1,67 @@
+// Command trigger is the Lambda behind the EventBridge rule on "stepline Source Event": it
+// reads the pipeline file at the event's commit through the provider's API, matches the
+// triggers and starts one Step Functions execution per pipeline that runs
+// (pkg/triggerstep). Execution names derive from the event's idempotency key, so a retried or
+// redelivered event starts nothing twice.
+//
+// Environment:
+//
+//	STEPLINE_TABLE              the DynamoDB table (required)
+//	STEPLINE_STATE_MACHINE_ARN  the pipeline state machine (required)
+//	STEPLINE_BUCKET             the bucket the webhook stores large events in (required)
+//	STEPLINE_SECRET_PREFIX      the prefix of repository secret names (default stepline/repos/)
+//
+// Errors are returned only when a retry may help (AWS or a provider API unavailable); the
+// rule's retry policy and dead-letter queue take them from there.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/stepline/stepline/pkg/reposecret"
+	"github.com/stepline/stepline/pkg/store/dynamo"
+	"github.com/stepline/stepline/pkg/triggerstep"
+)
+
+func main() {
+	log := lambdacontext.NewLogger()
+	h, err := build(context.Background(), os.Getenv, log)
+	if err != nil {
+		log.Error("trigger: cannot start", "error", err)
+		os.Exit(1)
+	}
+	lambda.Start(h.Handle)
+}
+
+// build reads the configuration once and wires the handler.
+func build(ctx context.Context, env func(string) string, log *slog.Logger) (*triggerstep.Handler, error) {
+	table, machine, bucket := env("STEPLINE_TABLE"), env("STEPLINE_STATE_MACHINE_ARN"), env("STEPLINE_BUCKET")
+	for _, v := range []struct{ name, value string }{{"STEPLINE_TABLE", table}, {"STEPLINE_STATE_MACHINE_ARN", machine}, {"STEPLINE_BUCKET", bucket}} {
+		if v.value == "" {
+			return nil, fmt.Errorf("%s must be set", v.name)
+		}
+	}
+	prefix := env("STEPLINE_SECRET_PREFIX")
+	if prefix == "" {
+		prefix = reposecret.DefaultPrefix
+	}
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load the AWS configuration: %w", err)
+	}
+	return triggerstep.New(dynamo.New(dynamodb.NewFromConfig(cfg), table),
+		reposecret.NewStore(secretsmanager.NewFromConfig(cfg), reposecret.WithPrefix(prefix)),
+		s3.NewFromConfig(cfg), sfn.NewFromConfig(cfg), machine,
+		triggerstep.WithEventBucket(bucket), triggerstep.WithLogger(log))
+}

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestBuildFailsFastOnMissingOrBadConfiguration(t *testing.T) {
+	full := map[string]string{"STEPLINE_TABLE": "t", "STEPLINE_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:stepline",
+		"STEPLINE_BUCKET": "b", "AWS_REGION": "us-east-1"}
+	tests := []struct {
+		name, unset, set, value, want string
+	}{
+		{name: "without a table", unset: "STEPLINE_TABLE", want: "STEPLINE_TABLE must be set"},
+		{name: "without a state machine", unset: "STEPLINE_STATE_MACHINE_ARN", want: "STEPLINE_STATE_MACHINE_ARN must be set"},
+		{name: "without a bucket", unset: "STEPLINE_BUCKET", want: "STEPLINE_BUCKET must be set"},
+		{name: "with a state machine that is no ARN", set: "STEPLINE_STATE_MACHINE_ARN", value: "stepline", want: "not a state machine ARN"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := func(k string) string {
+				if k == tc.unset {
+					return ""
+				}
+				if k == tc.set {
+					return tc.value
+				}
+				return full[k]
+			}
+			_, err := build(context.Background(), env, slog.Default())
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+	t.Setenv("AWS_REGION", "us-east-1")
+	h, err := build(context.Background(), func(k string) string { return full[k] }, slog.Default())
+	require.NoError(t, err)
+	assert.NotNil(t, h)
+}

@@ -1,0 +1,344 @@
+// Package triggerstep is functions/trigger's handler: it turns a "stepline Source Event" from
+// the webhook into Step Functions executions. It reads the pipeline file at the event's head
+// commit through the provider's API, completes the changed files, matches the triggers
+// (pkg/trigger), and for every pipeline that runs creates the run record and starts the
+// execution, named after the event's idempotency key so a redelivery starts nothing twice.
+// Execution modes are applied later, by the stage locks of pkg/advance.
+package triggerstep
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	gh "github.com/google/go-github/v81/github"
+
+	"github.com/stepline/stepline/pkg/engine"
+	"github.com/stepline/stepline/pkg/pipeline"
+	"github.com/stepline/stepline/pkg/reposecret"
+	"github.com/stepline/stepline/pkg/scm"
+	"github.com/stepline/stepline/pkg/store"
+	"github.com/stepline/stepline/pkg/trigger"
+	"github.com/stepline/stepline/pkg/webhook"
+)
+
+// PipelineFile is the path of the pipeline file in a repository.
+const PipelineFile = ".stepline.yml"
+
+// Runs is the part of store.Store the trigger uses.
+type Runs interface {
+	NextSeq(ctx context.Context, pipeline string) (int64, error)
+	PutRun(ctx context.Context, r store.Record) error
+	LastSucceeded(ctx context.Context, pipeline string) (store.Record, error)
+}
+
+// Secrets returns a registered repository's secret by hook id; *reposecret.Store is one.
+type Secrets interface {
+	Get(ctx context.Context, hook string) (reposecret.Secret, error)
+}
+
+type objectGetter interface {
+	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+}
+
+type executions interface {
+	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
+	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, optFns ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
+}
+
+var (
+	_ Runs         = store.Store(nil)
+	_ Secrets      = (*reposecret.Store)(nil)
+	_ objectGetter = (*s3.Client)(nil)
+	_ executions   = (*sfn.Client)(nil)
+)
+
+// Clients builds a repository's file reader and changed-file lister from its secret;
+// Providers.For is the real one.
+type Clients func(reposecret.Secret) (FileReader, scm.FileLister, error)
+
+// Handler is the trigger function's handler.
+type Handler struct {
+	runs         Runs
+	secrets      Secrets
+	objects      objectGetter
+	sfn          executions
+	stateMachine string
+	clients      Clients
+	bucket       string
+	log          *slog.Logger
+	now          func() time.Time
+}
+
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
+
+// WithClock sets the clock stamping run records (default time.Now).
+func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = now } }
+
+// WithEventBucket restricts the events read from S3 to bucket, the one the webhook spills
+// large events to; an event naming another bucket is refused.
+func WithEventBucket(bucket string) Option { return func(h *Handler) { h.bucket = bucket } }
+
+// WithClients sets how provider clients are built (default Providers{}.For).
+func WithClients(c Clients) Option { return func(h *Handler) { h.clients = c } }
+
+// New returns a Handler creating runs in runs, reading tokens from secrets, large events from
+// objects, and starting executions of stateMachine (an ARN) through sf.
+func New(runs Runs, secrets Secrets, objects objectGetter, sf executions, stateMachine string, opts ...Option) (*Handler, error) {
+	if runs == nil || secrets == nil || sf == nil {
+		return nil, errors.New("triggerstep: runs, secrets and a Step Functions client are required")
+	}
+	if _, ok := executionARN(stateMachine, "x"); !ok {
+		return nil, fmt.Errorf("triggerstep: %q is not a state machine ARN", stateMachine)
+	}
+	h := &Handler{runs: runs, secrets: secrets, objects: objects, sfn: sf, stateMachine: stateMachine,
+		clients: Providers{HTTPClient: &http.Client{Timeout: 30 * time.Second}}.For, log: slog.Default(), now: time.Now}
+	for _, o := range opts {
+		o(h)
+	}
+	return h, nil
+}
+
+// Detail is the detail of a webhook.DetailTypeSource event, hook id included.
+type Detail = webhook.Detail
+
+// permanentError marks a failure that a retry of the same event cannot fix: Handle logs it
+// and succeeds, so EventBridge does not retry.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+func permanent(format string, args ...any) error {
+	return permanentError{err: fmt.Errorf(format, args...)}
+}
+
+// Handle starts the executions one source event asks for. It returns an error only for a
+// failure worth EventBridge's retry (AWS or provider API unavailable, throttled); an event
+// that cannot start anything (no pipeline file, a bad one, an unknown hook) is logged and
+// acknowledged. Executions already started for the event are not started again.
+func (h *Handler) Handle(ctx context.Context, e events.CloudWatchEvent) error {
+	err := h.handle(ctx, e)
+	var p permanentError
+	if errors.As(err, &p) {
+		h.log.ErrorContext(ctx, "trigger: the event starts nothing", "id", e.ID, "error", err)
+		return nil
+	}
+	return err
+}
+
+func (h *Handler) handle(ctx context.Context, e events.CloudWatchEvent) error {
+	if e.Source != webhook.EventSource || e.DetailType != webhook.DetailTypeSource {
+		return permanent("event %s: source %q, detail-type %q: not a stepline source event", e.ID, e.Source, e.DetailType)
+	}
+	var d Detail
+	if err := json.Unmarshal(e.Detail, &d); err != nil {
+		return permanent("event %s: the detail is not a source event: %v", e.ID, err)
+	}
+	if d.Key == "" {
+		return permanent("event %s: the detail has no key", e.ID)
+	}
+	ev, err := h.sourceEvent(ctx, d)
+	if err != nil {
+		return err
+	}
+	log := h.log.With("key", d.Key, "provider", ev.Provider, "repository", ev.Repository.FullName, "ref", ev.Ref, "commit", ev.Head())
+	if ev.Kind == scm.KindPing || ev.Deleted || scm.IsZero(ev.Head()) {
+		log.InfoContext(ctx, "trigger: nothing to build", "kind", ev.Kind, "deleted", ev.Deleted)
+		return nil
+	}
+	if d.Hook == "" {
+		return permanent("event %s: the detail names no hook, so the repository's token cannot be found", d.Key)
+	}
+	sec, err := h.secrets.Get(ctx, d.Hook)
+	if errors.Is(err, reposecret.ErrUnknownHook) {
+		return permanentError{err: fmt.Errorf("event %s: %w", d.Key, err)}
+	}
+	if err != nil {
+		return fmt.Errorf("event %s: %w", d.Key, err)
+	}
+	if sec.Provider != ev.Provider || sec.Repository != ev.Repository.FullName {
+		return permanent("event %s: the hook is registered for %s %s, not %s %s", d.Key, sec.Provider, sec.Repository, ev.Provider, ev.Repository.FullName)
+	}
+	reader, lister, err := h.clients(sec)
+	if err != nil {
+		return permanentError{err: fmt.Errorf("event %s: %w", d.Key, err)}
+	}
+
+	data, err := reader.ReadFile(ctx, ev.Repository.FullName, ev.Head(), PipelineFile)
+	switch {
+	case errors.Is(err, scm.ErrNotFound):
+		log.InfoContext(ctx, "trigger: no pipeline file at the commit, nothing runs", "file", PipelineFile)
+		return nil
+	case err != nil && !retryable(err):
+		return permanentError{err: fmt.Errorf("event %s: %w", d.Key, err)}
+	case err != nil:
+		return fmt.Errorf("event %s: %w", d.Key, err)
+	}
+	f, err := pipeline.Parse(PipelineFile, data)
+	if err != nil {
+		return permanent("event %s: %s at %.12s is not a valid pipeline file:\n%v", d.Key, PipelineFile, ev.Head(), err)
+	}
+
+	if err := scm.Complete(ctx, &ev, lister); err != nil {
+		log.WarnContext(ctx, "trigger: the changed files stay incomplete; path filters will match", "error", err)
+	}
+
+	var errs []error
+	for _, dec := range trigger.MatchFile(f, ev) {
+		if !dec.Run {
+			log.InfoContext(ctx, "trigger: pipeline does not run", "pipeline", dec.Pipeline, "reason", dec.Reason)
+			continue
+		}
+		p, err := f.Pipeline(dec.Pipeline)
+		if err != nil {
+			errs = append(errs, permanentError{err: err})
+			continue
+		}
+		if err := h.start(ctx, log, d, sec, ev, p, dec); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return joined(errs)
+}
+
+// joined joins errs so that the result is permanent only when every one of them is: one
+// transient failure is reason enough for a retry, which skips the pipelines already started.
+func joined(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	err := errors.Join(errs...)
+	for _, e := range errs {
+		var p permanentError
+		if !errors.As(e, &p) {
+			return err
+		}
+	}
+	return permanentError{err: err}
+}
+
+// sourceEvent returns the event of d, inline or stored in S3 when it was too large for
+// EventBridge.
+func (h *Handler) sourceEvent(ctx context.Context, d Detail) (scm.Event, error) {
+	if d.Event != nil {
+		return *d.Event, nil
+	}
+	if d.EventS3 == nil || d.EventS3.Bucket == "" || d.EventS3.Key == "" {
+		return scm.Event{}, permanent("event %s: the detail carries neither an event nor its S3 location", d.Key)
+	}
+	if h.bucket != "" && d.EventS3.Bucket != h.bucket {
+		return scm.Event{}, permanent("event %s is in bucket %q, not the webhook's bucket %q", d.Key, d.EventS3.Bucket, h.bucket)
+	}
+	if h.objects == nil {
+		return scm.Event{}, permanent("event %s is in s3://%s/%s and no S3 client is configured", d.Key, d.EventS3.Bucket, d.EventS3.Key)
+	}
+	out, err := h.objects.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(d.EventS3.Bucket), Key: aws.String(d.EventS3.Key)})
+	if err != nil {
+		var nk *s3types.NoSuchKey
+		if errors.As(err, &nk) {
+			return scm.Event{}, permanentError{err: fmt.Errorf("event %s: s3://%s/%s: %w", d.Key, d.EventS3.Bucket, d.EventS3.Key, err)}
+		}
+		return scm.Event{}, fmt.Errorf("event %s: read s3://%s/%s: %w", d.Key, d.EventS3.Bucket, d.EventS3.Key, err)
+	}
+	defer out.Body.Close()
+	var buf bytes.Buffer
+	if _, err := io.Copy(&buf, out.Body); err != nil {
+		return scm.Event{}, fmt.Errorf("event %s: read s3://%s/%s: %w", d.Key, d.EventS3.Bucket, d.EventS3.Key, err)
+	}
+	var ev scm.Event
+	if err := json.Unmarshal(buf.Bytes(), &ev); err != nil {
+		return scm.Event{}, permanent("event %s: s3://%s/%s is not a source event: %v", d.Key, d.EventS3.Bucket, d.EventS3.Key, err)
+	}
+	return ev, nil
+}
+
+// start creates the run of p and starts its execution, unless the execution the event names
+// already exists (a redelivery, or EventBridge's retry after a partial failure).
+func (h *Handler) start(ctx context.Context, log *slog.Logger, d Detail, sec reposecret.Secret, ev scm.Event, p *pipeline.Pipeline, dec trigger.Decision) error {
+	name := ExecutionName(d.Key, dec.Pipeline)
+	arn, _ := executionARN(h.stateMachine, name)
+	log = log.With("pipeline", dec.Pipeline, "execution", name)
+	_, err := h.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+	var missing *sfntypes.ExecutionDoesNotExist
+	switch {
+	case err == nil:
+		log.InfoContext(ctx, "trigger: the execution was already started for this event")
+		return nil
+	case !errors.As(err, &missing):
+		return fmt.Errorf("pipeline %s: look for execution %s: %w", dec.Pipeline, name, err)
+	}
+
+	seq, err := h.runs.NextSeq(ctx, dec.Pipeline)
+	if err != nil {
+		return fmt.Errorf("pipeline %s: %w", dec.Pipeline, err)
+	}
+	id := fmt.Sprintf("%s-%d", dec.Pipeline, seq)
+	vars, err := p.RunVariables(ev.Variables(), id, seq)
+	if err != nil {
+		return permanentError{err: err}
+	}
+	info := engine.RunInfo{ID: id, Seq: seq, Variables: vars}
+	switch last, err := h.runs.LastSucceeded(ctx, dec.Pipeline); {
+	case err == nil:
+		info.Previous = last.State.Artifacts
+	case !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("pipeline %s: %w", dec.Pipeline, err)
+	}
+	def := p.Definition()
+	rec := store.Record{Definition: def, State: engine.New(def, info), Repo: ev.Repository.FullName,
+		Trigger: "webhook " + ev.Provider + " " + ev.Kind, Branch: ev.Branch, Commit: ev.Head(),
+		Provider: sec.Provider, Hook: d.Hook, Updated: h.now().UTC()}
+	if err := h.runs.PutRun(ctx, rec); err != nil {
+		return fmt.Errorf("pipeline %s: %w", dec.Pipeline, err)
+	}
+	input, _ := json.Marshal(map[string]string{"run": id})
+	out, err := h.sfn.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(h.stateMachine),
+		Name: aws.String(name), Input: aws.String(string(input))})
+	var exists *sfntypes.ExecutionAlreadyExists
+	switch {
+	case errors.As(err, &exists):
+		// Another delivery of the same event started it between the look-up and now: that
+		// execution drives its own run, and the record just written is never advanced.
+		log.WarnContext(ctx, "trigger: the execution was started concurrently; run record left unused", "run", id)
+		return nil
+	case err != nil:
+		return fmt.Errorf("pipeline %s: start execution %s of run %s: %w", dec.Pipeline, name, id, err)
+	}
+	log.InfoContext(ctx, "trigger: execution started", "run", id, "reason", dec.Reason, "arn", aws.ToString(out.ExecutionArn))
+	return nil
+}
+
+// retryable reports whether a provider API failure may pass: a server error, throttling or a
+// failure to get an answer at all. A refusal (401, 403, 422…) or an oversized file stays.
+func retryable(err error) bool {
+	if errors.Is(err, ErrTooLarge) {
+		return false
+	}
+	var rate *gh.RateLimitError
+	var abuse *gh.AbuseRateLimitError
+	if errors.As(err, &rate) || errors.As(err, &abuse) {
+		return true
+	}
+	var api *scm.APIError
+	if errors.As(err, &api) {
+		return api.StatusCode == http.StatusTooManyRequests || api.StatusCode >= 500
+	}
+	return true
+}
