@@ -89,6 +89,9 @@ type Input struct {
 	statemachine.State
 	Park  bool   `json:"park,omitempty"`
 	Token string `json:"token,omitempty"`
+	// Abandon is the error that made Advance fail for good: the run is canceled through the
+	// engine, which releases its stage locks and ends its record.
+	Abandon *statemachine.TaskError `json:"abandon,omitempty"`
 }
 
 // Errors at the Lambda boundary, named as the state machine retries them
@@ -132,6 +135,9 @@ func (h *Handler) Handle(ctx context.Context, in Input) (statemachine.State, err
 
 	now := h.now()
 	inputs := h.inputs(in.State)
+	if in.Abandon != nil {
+		inputs = []engine.Input{{Kind: engine.KindCancel, Message: "the run could not advance: " + failure(in.Abandon)}}
+	}
 	st := rec.State
 	var events []engine.Event
 	var notify []notice
@@ -180,12 +186,19 @@ func (h *Handler) Handle(ctx context.Context, in Input) (statemachine.State, err
 			out = statemachine.State{Run: rec.ID(), Route: statemachine.RouteSingle, Task: parkItem(rec.ID(), d.Acquire)}
 			break
 		}
-		out, err = h.route(rec, st, d, now)
+		var failed []engine.Input
+		out, failed, err = h.route(rec, st, d, now)
 		if err != nil {
 			return statemachine.State{}, err
 		}
+		if len(failed) > 0 {
+			// Tasks the state machine cannot run fail as actions, not as the execution.
+			inputs = failed
+			continue
+		}
 		break
 	}
+	out.Step = in.Step + 1
 
 	rec.State = st
 	if len(events) > 0 {
@@ -206,37 +219,42 @@ func (h *Handler) Handle(ctx context.Context, in Input) (statemachine.State, err
 	return out, nil
 }
 
-// route turns a decision into the state machine's next step.
-func (h *Handler) route(rec store.Record, st engine.State, d engine.Decision, now time.Time) (statemachine.State, error) {
+// route turns a decision into the state machine's next step. Tasks it cannot turn into
+// items (a provider with no AWS meaning, a build without input) come back as final failures
+// to feed the engine.
+func (h *Handler) route(rec store.Record, st engine.State, d engine.Decision, now time.Time) (statemachine.State, []engine.Input, error) {
 	out := statemachine.State{Run: rec.ID()}
+	var failed []engine.Input
 	switch {
 	case d.Done:
 		out.Route, out.Status = statemachine.RouteDone, string(st.Status)
 		if out.Status == "" {
 			out.Status = st.Status.String()
 		}
-	case len(d.Start) == 1:
-		it, err := h.item(rec, d.Start[0])
-		if err != nil {
-			return out, err
-		}
-		out.Route, out.Task = statemachine.RouteSingle, &it
-	case len(d.Start) > 1:
-		out.Route = statemachine.RouteMap
+	case len(d.Start) > 0:
 		for _, t := range d.Start {
 			it, err := h.item(rec, t)
 			if err != nil {
-				return out, err
+				failed = append(failed, t.Failed(err.Error(), true))
+				continue
 			}
 			out.Tasks = append(out.Tasks, it)
+		}
+		if len(failed) > 0 {
+			return out, failed, nil
+		}
+		if len(out.Tasks) == 1 {
+			out.Route, out.Task, out.Tasks = statemachine.RouteSingle, &out.Tasks[0], nil
+		} else {
+			out.Route = statemachine.RouteMap
 		}
 	case !d.WakeAt.IsZero():
 		out.Route = statemachine.RouteSleep
 		out.WaitSeconds = max(1, int((d.WakeAt.Sub(now)+time.Second-1)/time.Second))
 	default:
-		return out, fmt.Errorf("run %s is %s and waits for nothing: an engine decision with no task, timer or end", rec.ID(), st.Status)
+		return out, nil, fmt.Errorf("run %s is %s and waits for nothing: an engine decision with no task, timer or end", rec.ID(), st.Status)
 	}
-	return out, nil
+	return out, nil, nil
 }
 
 // digestOf names an input for Step: the same input (a retried invocation) has the same digest.

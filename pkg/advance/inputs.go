@@ -19,6 +19,11 @@ var finalErrors = []string{statemachine.ErrSourceNotFound, statemachine.ErrSourc
 func (h *Handler) inputs(s statemachine.State) []engine.Input {
 	var out []engine.Input
 	for _, o := range s.Outcomes() {
+		if o.Task.Kind == statemachine.KindPark && o.Error != nil && o.Error.Error == "States.Timeout" {
+			// An hour without an answer: a notice was lost. No input: the engine asks for the
+			// lock again, which grants it if it is free.
+			continue
+		}
 		out = append(out, h.input(o))
 	}
 	return out

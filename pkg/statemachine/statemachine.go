@@ -150,6 +150,9 @@ type State struct {
 	Output  json.RawMessage `json:"output,omitempty"`
 	Error   *TaskError      `json:"error,omitempty"`
 	Results []Outcome       `json:"results,omitempty"`
+	// Step counts Advance's answers, so two inputs that would otherwise look alike (two
+	// sleeps of the same length) are told apart by the retried-call check.
+	Step int `json:"step,omitempty"`
 }
 
 // Outcome is one Map iteration's output: the task and its output or error.
