@@ -20,18 +20,13 @@ type GitHub struct {
 // https://HOST/api/v3 for Enterprise Server), authenticated with token (a fine-grained or
 // installation token with contents:read; empty for public repositories).
 func NewGitHub(baseURL, token string, hc *http.Client) (*GitHub, error) {
-	u, err := parseBase("github", baseURL)
+	d, err := newDownload("github", baseURL, token, orDefault(hc))
 	if err != nil {
 		return nil, err
 	}
-	hc = orDefault(hc)
-	h := http.Header{}
-	h.Set("Accept", "application/vnd.github+json")
-	h.Set("X-GitHub-Api-Version", "2022-11-28")
-	if token != "" {
-		h.Set("Authorization", "Bearer "+token)
-	}
-	return &GitHub{d: download{api: "github", client: hc, url: u, header: h, token: token}}, nil
+	d.header.Set("Accept", "application/vnd.github+json")
+	d.header.Set("X-GitHub-Api-Version", "2022-11-28")
+	return &GitHub{d: d}, nil
 }
 
 // Open implements Archiver.
@@ -64,18 +59,13 @@ type Bitbucket struct {
 
 // NewBitbucket returns the archiver of Bitbucket Cloud at baseURL (https://bitbucket.org).
 func NewBitbucket(baseURL, token string, hc *http.Client) (*Bitbucket, error) {
-	u, err := parseBase("bitbucket", baseURL)
+	noRedirect := *orDefault(hc)
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	d, err := newDownload("bitbucket", baseURL, token, &noRedirect)
 	if err != nil {
 		return nil, err
 	}
-	hc = orDefault(hc)
-	h := http.Header{}
-	if token != "" {
-		h.Set("Authorization", "Bearer "+token)
-	}
-	noRedirect := *hc
-	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Bitbucket{d: download{api: "bitbucket", client: &noRedirect, url: u, header: h, token: token}}, nil
+	return &Bitbucket{d: d}, nil
 }
 
 // Open implements Archiver.
@@ -107,16 +97,11 @@ type BitbucketServer struct {
 // NewBitbucketServer returns the archiver of the Data Center server at baseURL, its address
 // as users browse it, context path included (https://bitbucket.example.com/bitbucket).
 func NewBitbucketServer(baseURL, token string, hc *http.Client) (*BitbucketServer, error) {
-	u, err := parseBase("bitbucket data center", baseURL)
+	d, err := newDownload("bitbucket data center", baseURL, token, orDefault(hc))
 	if err != nil {
 		return nil, err
 	}
-	hc = orDefault(hc)
-	h := http.Header{}
-	if token != "" {
-		h.Set("Authorization", "Bearer "+token)
-	}
-	return &BitbucketServer{d: download{api: "bitbucket data center", client: hc, url: u, header: h, token: token}}, nil
+	return &BitbucketServer{d: d}, nil
 }
 
 // Open implements Archiver.
@@ -136,4 +121,18 @@ func (b *BitbucketServer) Open(ctx context.Context, repo, commit string) (*Archi
 		return nil, fmt.Errorf("download %s at %.12s: %w", repo, commit, err)
 	}
 	return &Archive{Body: body, TopDir: false}, nil
+}
+
+// newDownload is the part every provider's archiver shares: the base URL checked, the token
+// sent as a Bearer token (and scrubbed from errors).
+func newDownload(api, baseURL, token string, hc *http.Client) (download, error) {
+	u, err := parseBase(api, baseURL)
+	if err != nil {
+		return download{}, err
+	}
+	h := http.Header{}
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
+	}
+	return download{api: api, client: hc, url: u, header: h, token: token}, nil
 }
