@@ -163,24 +163,13 @@ func (h *Handler) Handle(ctx context.Context, in Input) (statemachine.State, err
 			}
 		}
 		if d.Acquire != "" {
-			g, err := h.store.Acquire(ctx, rec.Pipeline(), d.Acquire, modeOf(rec.Definition), rec.ID(), st.Seq)
+			in, others, err := h.acquire(ctx, rec, d.Acquire, st.Seq)
 			if err != nil {
-				return statemachine.State{}, &AdvanceUnavailable{Msg: fmt.Sprintf("acquire stage %s: %v", d.Acquire, err)}
+				return statemachine.State{}, err
 			}
-			self := false
-			for _, r := range g.Superseded {
-				if r == rec.ID() {
-					self = true
-					continue
-				}
-				notify = append(notify, notice{run: r, answer: parkAnswer{SupersededBy: rec.ID()}})
-			}
-			switch {
-			case self:
-				inputs = []engine.Input{{Kind: engine.KindSuperseded}}
-				continue
-			case g.Granted:
-				inputs = []engine.Input{{Kind: engine.KindGranted, Stage: d.Acquire}}
+			notify = append(notify, others...)
+			if in != nil {
+				inputs = []engine.Input{*in}
 				continue
 			}
 			out = statemachine.State{Run: rec.ID(), Route: statemachine.RouteSingle, Task: parkItem(rec.ID(), d.Acquire)}
@@ -305,21 +294,41 @@ func (h *Handler) park(ctx context.Context, in Input) error {
 	if err != nil {
 		return &AdvanceUnavailable{Msg: fmt.Sprintf("read run %s: %v", in.Run, err)}
 	}
-	stage := in.Task.Task.Stage
-	g, err := h.store.Acquire(ctx, rec.Pipeline(), stage, modeOf(rec.Definition), rec.ID(), rec.State.Seq)
+	self, others, err := h.acquire(ctx, rec, in.Task.Task.Stage, rec.State.Seq)
 	if err != nil {
-		return &AdvanceUnavailable{Msg: fmt.Sprintf("acquire stage %s: %v", stage, err)}
+		return err
 	}
-	for _, r := range g.Superseded {
-		if r == rec.ID() {
-			h.answerPark(ctx, notice{run: r, answer: parkAnswer{SupersededBy: "a newer run"}})
-			return nil
-		}
+	for _, n := range others {
+		h.answerPark(ctx, n)
 	}
-	if g.Granted {
-		h.answerPark(ctx, notice{run: rec.ID(), answer: parkAnswer{Granted: stage}})
+	if self != nil {
+		// Granted or superseded meanwhile: answer this run's own token now.
+		h.answerPark(ctx, notice{run: rec.ID(), answer: parkAnswer{Granted: self.Stage, SupersededBy: self.By}})
 	}
 	return nil
+}
+
+// acquire asks for stage's lock on behalf of rec and reads the lane's answer: the engine
+// input for the run itself (Granted or Superseded; nil while it waits) and the notices owed to
+// the runs it superseded.
+func (h *Handler) acquire(ctx context.Context, rec store.Record, stage string, seq int64) (*engine.Input, []notice, error) {
+	g, err := h.store.Acquire(ctx, rec.Pipeline(), stage, modeOf(rec.Definition), rec.ID(), seq)
+	if err != nil {
+		return nil, nil, &AdvanceUnavailable{Msg: fmt.Sprintf("acquire stage %s: %v", stage, err)}
+	}
+	var others []notice
+	var self *engine.Input
+	for _, r := range g.Superseded {
+		if r == rec.ID() {
+			self = &engine.Input{Kind: engine.KindSuperseded, By: "a newer run"}
+			continue
+		}
+		others = append(others, notice{run: r, answer: parkAnswer{SupersededBy: rec.ID()}})
+	}
+	if self == nil && g.Granted {
+		self = &engine.Input{Kind: engine.KindGranted, Stage: stage}
+	}
+	return self, others, nil
 }
 
 // answerPark sends a parked run its answer. A run whose token is not stored yet will ask

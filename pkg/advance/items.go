@@ -1,6 +1,7 @@
 package advance
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -30,7 +31,7 @@ func (h *Handler) item(rec store.Record, t engine.Task) (statemachine.Item, erro
 	timeout := t.Timeout
 	switch kind {
 	case statemachine.KindSource:
-		timeout = orDefault(timeout, defaultSourceTimeout)
+		timeout = cmp.Or(timeout, defaultSourceTimeout)
 		it.Source = &statemachine.Source{
 			Provider:   rec.Provider,
 			Repository: rec.Repo,
@@ -40,14 +41,14 @@ func (h *Handler) item(rec store.Record, t engine.Task) (statemachine.Item, erro
 			Key:        "runs/" + t.Run + "/" + firstOr(t.Outputs, "source") + ".zip",
 		}
 	case statemachine.KindCodeBuild:
-		timeout = orDefault(timeout, defaultBuildTimeout)
+		timeout = cmp.Or(timeout, defaultBuildTimeout)
 		cb, err := CodeBuildRequest(h.cfg, t)
 		if err != nil {
 			return statemachine.Item{}, err
 		}
 		it.CodeBuild = cb
 	case statemachine.KindLambda:
-		timeout = orDefault(timeout, defaultLambdaTimeout)
+		timeout = cmp.Or(timeout, defaultLambdaTimeout)
 		fn, _ := t.Config["function"].(string)
 		payload := map[string]any{"run": t.Run, "pipeline": t.Pipeline, "stage": t.Stage, "action": t.Action,
 			"attempt": t.Attempt, "inputs": t.Inputs, "outputs": t.Outputs}
@@ -56,7 +57,7 @@ func (h *Handler) item(rec store.Record, t engine.Task) (statemachine.Item, erro
 		}
 		it.Lambda = &statemachine.Lambda{Function: fn, Payload: payload}
 	default:
-		timeout = orDefault(timeout, defaultWaitTimeout)
+		timeout = cmp.Or(timeout, defaultWaitTimeout)
 	}
 	it.TimeoutSeconds = int(timeout / time.Second)
 	return it, nil
@@ -67,7 +68,7 @@ func (h *Handler) item(rec store.Record, t engine.Task) (statemachine.Item, erro
 // artifact and the rest as secondary artifacts, all under runs/<run>/ of cfg.Bucket. The state
 // machine and `stepline run --aws` start builds from it.
 func CodeBuildRequest(cfg Config, t engine.Task) (*statemachine.CodeBuild, error) {
-	timeout := orDefault(t.Timeout, defaultBuildTimeout)
+	timeout := cmp.Or(t.Timeout, defaultBuildTimeout)
 	if len(t.Inputs) == 0 {
 		return nil, fmt.Errorf("build %s/%s has no input artifact to build", t.Stage, t.Action)
 	}
@@ -137,13 +138,6 @@ func s3Path(loc string) (string, error) {
 		return "", fmt.Errorf("input artifact at %q is not in S3", loc)
 	}
 	return rest, nil
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }
 
 func firstOr(list []string, def string) string {
