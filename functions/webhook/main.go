@@ -8,7 +8,8 @@
 //	STEPLINE_BUCKET         where events too large for EventBridge are stored (required)
 //	STEPLINE_SECRET_PREFIX  the prefix of repository secret names (default stepline/repos/)
 //	STEPLINE_SECRET_TTL     how long a repository secret is cached (default 5m)
-//	STEPLINE_MAX_BODY       the largest body accepted, in bytes (default 5 MiB)
+//	STEPLINE_MAX_BODY       the largest body accepted, in bytes (default 4 MiB)
+//	STEPLINE_ALLOWED_REPOS  comma-separated provider:owner/repo patterns accepted (default: all)
 package main
 
 import (
@@ -65,11 +66,15 @@ func build(ctx context.Context, env func(string) string) (*webhook.Handler, erro
 		}
 		maxBody = n
 	}
+	allowed, err := webhook.ParseAllowed(env("STEPLINE_ALLOWED_REPOS"))
+	if err != nil {
+		return nil, fmt.Errorf("STEPLINE_ALLOWED_REPOS: %w", err)
+	}
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load the AWS configuration: %w", err)
 	}
 	secrets := reposecret.NewStore(secretsmanager.NewFromConfig(cfg), reposecret.WithPrefix(prefix), reposecret.WithTTL(ttl, 30*time.Second))
 	pub := webhook.NewEventBridge(eventbridge.NewFromConfig(cfg), bus, s3.NewFromConfig(cfg), bucket)
-	return webhook.New(secrets, pub, webhook.WithMaxBody(maxBody), webhook.WithLogger(lambdacontext.NewLogger())), nil
+	return webhook.New(secrets, pub, webhook.WithMaxBody(maxBody), webhook.WithAllowed(allowed), webhook.WithLogger(lambdacontext.NewLogger())), nil
 }

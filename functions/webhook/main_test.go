@@ -21,6 +21,8 @@ func TestBuildFailsFastOnMissingOrBadConfiguration(t *testing.T) {
 		{"without a bucket it refuses to start", map[string]string{"STEPLINE_EVENT_BUS": "e"}, "STEPLINE_EVENT_BUS and STEPLINE_BUCKET must be set"},
 		{"a TTL that is not a duration is refused", map[string]string{"STEPLINE_EVENT_BUS": "e", "STEPLINE_BUCKET": "b", "STEPLINE_SECRET_TTL": "five"}, `STEPLINE_SECRET_TTL "five"`},
 		{"a body cap that is not a positive number is refused", map[string]string{"STEPLINE_EVENT_BUS": "e", "STEPLINE_BUCKET": "b", "STEPLINE_MAX_BODY": "-1"}, `STEPLINE_MAX_BODY "-1"`},
+		{"an allowed repository without a provider is refused", map[string]string{"STEPLINE_EVENT_BUS": "e", "STEPLINE_BUCKET": "b", "STEPLINE_ALLOWED_REPOS": "acme/*"}, `STEPLINE_ALLOWED_REPOS: allowed repository "acme/*"`},
+		{"allowed repositories are read", map[string]string{"STEPLINE_EVENT_BUS": "e", "STEPLINE_BUCKET": "b", "STEPLINE_ALLOWED_REPOS": "github:acme/*, bitbucket:team/api"}, ""},
 		{"the required settings are enough", map[string]string{"STEPLINE_EVENT_BUS": "e", "STEPLINE_BUCKET": "b"}, ""},
 	}
 	for _, c := range cases {

@@ -33,6 +33,8 @@ type Store interface {
 	PutToken(ctx context.Context, run, task, token string, expires time.Time) error
 	Token(ctx context.Context, run, task string) (string, error)
 	DeleteToken(ctx context.Context, run, task string) error
+	// LastSucceeded is the pipeline's newest successful run, store.ErrNotFound when none.
+	LastSucceeded(ctx context.Context, pipeline string) (store.Record, error)
 }
 
 // Publisher announces state changes (EventBridge in AWS).
@@ -146,6 +148,13 @@ func (h *Handler) Handle(ctx context.Context, in Input) (statemachine.State, err
 		if loop == maxLoops {
 			return statemachine.State{}, fmt.Errorf("run %s: stage locks granted %d times in one call", rec.ID(), maxLoops)
 		}
+		if engine.NeedsPrevious(inputs) {
+			prev, err := h.previous(ctx, rec)
+			if err != nil {
+				return statemachine.State{}, err
+			}
+			inputs = append(prev, inputs...)
+		}
 		var d engine.Decision
 		st, d, err = engine.Advance(rec.Definition, st, inputs, now)
 		if err != nil {
@@ -206,6 +215,23 @@ func (h *Handler) Handle(ctx context.Context, in Input) (statemachine.State, err
 	}
 	h.log.InfoContext(ctx, "advanced", "run", rec.ID(), "status", st.Status.String(), "route", out.Route, "tasks", len(out.Tasks)+btoi(out.Task != nil), "events", len(events))
 	return out, nil
+}
+
+// previous reads the artifacts of the pipeline's newest successful run, for a failure that may
+// roll back: runs that waited behind others go back to the newest success, not to the one
+// the trigger step saw. None (or this very run) is no input; a store error is retried, as a
+// rollback to stale artifacts would redeploy something older than what runs now.
+func (h *Handler) previous(ctx context.Context, rec store.Record) ([]engine.Input, error) {
+	last, err := h.store.LastSucceeded(ctx, rec.Pipeline())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, &AdvanceUnavailable{Msg: fmt.Sprintf("read the last successful run of %s: %v", rec.Pipeline(), err)}
+	case last.ID() == rec.ID():
+		return nil, nil
+	}
+	return []engine.Input{{Kind: engine.KindPrevious, Outputs: last.State.Artifacts}}, nil
 }
 
 // route turns a decision into the state machine's next step. Tasks it cannot turn into

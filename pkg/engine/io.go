@@ -154,3 +154,16 @@ type Decision struct {
 	// Done is true once the run has ended.
 	Done bool `json:"done,omitempty"`
 }
+
+// NeedsPrevious reports whether inputs hold a failed result, the only input that can start a
+// rollback: a driver then reads the pipeline's newest successful run and feeds its artifacts
+// as a KindPrevious input ahead of the others, so the rollback targets the newest success
+// rather than the one current when the run started.
+func NeedsPrevious(inputs []Input) bool {
+	for _, in := range inputs {
+		if in.Kind == KindResult && in.Status == Failed {
+			return true
+		}
+	}
+	return false
+}

@@ -168,7 +168,7 @@ func (r *Runner) Run(ctx context.Context, id string, meta Meta) (engine.State, e
 		}
 	}()
 	for {
-		if failing(inputs) {
+		if engine.NeedsPrevious(inputs) {
 			inputs = append(r.previous(bg, id), inputs...)
 		}
 		st, d, err := engine.Advance(r.def, rec.State, inputs, r.now())
@@ -266,17 +266,6 @@ func (r *Runner) wait(ctx context.Context, d engine.Decision, results <-chan fin
 	case <-done:
 		return []engine.Input{{Kind: engine.KindCancel, Message: "canceled by the user"}}, true
 	}
-}
-
-// failing reports whether inputs hold a failed result, the only thing that can start a
-// rollback.
-func failing(inputs []engine.Input) bool {
-	for _, in := range inputs {
-		if in.Kind == engine.KindResult && in.Status == engine.Failed {
-			return true
-		}
-	}
-	return false
 }
 
 // previous reads the artifacts of the pipeline's newest successful run, so a rollback goes

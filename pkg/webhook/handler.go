@@ -84,6 +84,7 @@ type Handler struct {
 	publisher Publisher
 	parsers   map[string]scm.Parser
 	maxBody   int
+	allowed   Allowed
 	log       *slog.Logger
 }
 
@@ -92,6 +93,9 @@ type Option func(*Handler)
 
 // WithMaxBody sets the body size cap (default DefaultMaxBody).
 func WithMaxBody(n int) Option { return func(h *Handler) { h.maxBody = n } }
+
+// WithAllowed limits the repositories deliveries are accepted for (default: all).
+func WithAllowed(a Allowed) Option { return func(h *Handler) { h.allowed = a } }
 
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
@@ -112,7 +116,7 @@ func New(s Secrets, p Publisher, opts ...Option) *Handler {
 // Handle answers one delivery:
 //   - 405 for a method other than POST, 404 for an unknown provider or hook (or a hook of
 //     another provider), 413 for a body over the cap, 401 for a missing or wrong signature:
-//     all before the body is parsed;
+//     all before the body is parsed; 403 for a repository the stack does not allow;
 //   - 400 with a one-line reason for an event header missing, a malformed body, or a delivery
 //     for a repository other than the hook's;
 //   - 200 for a ping and for an event that starts nothing (with the reason);
@@ -161,6 +165,9 @@ func (h *Handler) handle(ctx context.Context, r Request) (Response, []slog.Attr)
 	if err := scm.Verify(scm.Header(r.Header, headers.Signature), r.Body, sec.Keys()...); err != nil {
 		return answer(http.StatusUnauthorized, err.Error()), nil
 	}
+	if sec.Repository != "" && !h.allowed.Allows(r.Provider, sec.Repository) {
+		return notAllowed(r.Provider, sec.Repository), nil
+	}
 
 	event := scm.Header(r.Header, headers.Event)
 	delivery := scm.Header(r.Header, headers.Delivery)
@@ -193,6 +200,9 @@ func (h *Handler) handle(ctx context.Context, r Request) (Response, []slog.Attr)
 			return answer(http.StatusBadRequest, fmt.Sprintf("the delivery is for repository %s, but this webhook is registered for %s",
 				quote(ev.Repository.FullName, 100), sec.Repository)), attrs
 		}
+		if ev.Repository.FullName != "" && !h.allowed.Allows(r.Provider, ev.Repository.FullName) {
+			return notAllowed(r.Provider, ev.Repository.FullName), attrs
+		}
 		acc = append(acc, Accepted{Key: scm.Key(r.Provider, r.Body, len(acc), len(evs)), Hook: r.Hook, Event: ev})
 	}
 	if len(acc) == 0 {
@@ -210,6 +220,12 @@ func (h *Handler) handle(ctx context.Context, r Request) (Response, []slog.Attr)
 		res.Body.Keys = append(res.Body.Keys, a.Key)
 	}
 	return res, append(attrs, slog.Any("keys", res.Body.Keys))
+}
+
+// notAllowed answers 403: the delivery is genuine, but the stack's owner has not allowed the
+// repository (STEPLINE_ALLOWED_REPOS), which a retry will not change.
+func notAllowed(provider, repository string) Response {
+	return answer(http.StatusForbidden, fmt.Sprintf("repository %s:%s is not among this stepline's allowed repositories", provider, quote(repository, 100)))
 }
 
 func answer(status int, msg string) Response {

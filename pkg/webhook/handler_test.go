@@ -96,6 +96,7 @@ func TestHandle(t *testing.T) {
 		secret    reposecret.Secret
 		secretErr error
 		pubErr    error
+		allowed   Allowed
 		status    int
 		published int
 		lookups   int
@@ -146,6 +147,18 @@ func TestHandle(t *testing.T) {
 		{name: "a failing publisher asks the provider to retry",
 			req:    Request{Provider: "github", Hook: testHook, Body: push, Header: signed("github", "push", "d-7", push, testSecret)},
 			secret: gh, pubErr: errors.New("EventBridge unavailable"), status: 500, lookups: 1},
+		{name: "a push from an allowed repository is accepted",
+			req:     Request{Provider: "github", Hook: testHook, Body: push, Header: signed("github", "push", "d-8", push, testSecret)},
+			allowed: Allowed{"bitbucket:*/*", "github:" + pushRepo.Repository.FullName}, secret: gh, status: 202, published: 1, lookups: 1},
+		{name: "a push from a repository the stack does not allow is forbidden and publishes nothing",
+			req:     Request{Provider: "github", Hook: testHook, Body: push, Header: signed("github", "push", "d-9", push, testSecret)},
+			allowed: Allowed{"github:other-org/*"}, secret: gh, status: 403, lookups: 1, message: "not among this stepline's allowed repositories"},
+		{name: "an unregistered repository on an open hook is checked against the list by the event's name",
+			req:     Request{Provider: "github", Hook: testHook, Body: push, Header: signed("github", "push", "d-10", push, testSecret)},
+			allowed: Allowed{"github:other-org/*"}, secret: reposecret.Secret{WebhookSecrets: []string{testSecret}}, status: 403, lookups: 1},
+		{name: "a wrong signature is refused before the list is consulted",
+			req:     Request{Provider: "github", Hook: testHook, Body: push, Header: signed("github", "push", "d-11", push, "guess")},
+			allowed: Allowed{"github:other-org/*"}, secret: gh, status: 401, lookups: 1},
 		{name: "a GET is not allowed",
 			req:    Request{Method: "GET", Provider: "github", Hook: testHook},
 			secret: gh, status: 405},
@@ -156,7 +169,7 @@ func TestHandle(t *testing.T) {
 			secrets := &countingSecrets{StaticSecrets: StaticSecrets{testHook: c.secret}, err: c.secretErr}
 			pub := &capture{err: c.pubErr}
 			var logs bytes.Buffer
-			h := New(secrets, pub, WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
+			h := New(secrets, pub, WithAllowed(c.allowed), WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
 			res := h.Handle(context.Background(), c.req)
 			assert.Equal(t, c.status, res.Status, res.Body.Message)
 			assert.Len(t, pub.events, c.published)
