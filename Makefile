@@ -3,6 +3,11 @@ SHELL := /usr/bin/env bash
 GO    ?= go
 BIN   := bin
 FUZZTIME ?= 60s
+NODE_BIN := $(CURDIR)/scripts/node/node_modules/.bin
+# The CDK CLI comes from the lockfile (make node-tools); no telemetry, and Node 22's end-of-life
+# notice is not news here.
+CDK      := CDK_DISABLE_CLI_TELEMETRY=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(NODE_BIN)/cdk
+CDK_ARGS ?=
 
 .DEFAULT_GOAL := help
 
@@ -20,6 +25,12 @@ test: node-tools ## all tests: unit, end-to-end through `stepline run`, the exam
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	cd examples/hello && $(GO) test -count=1 ./...
+	$(MAKE) --no-print-directory test-infra
+
+.PHONY: test-infra
+test-infra: node-tools ## the deploy checks: cfn-lint + SAM transform of template.yml, CDK assertions, cdk-nag, parity
+	./scripts/check-template.sh dist/sam/template.json
+	cd infra && CDK_DISABLE_CLI_TELEMETRY=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(GO) test -count=1 ./...
 
 .PHONY: node-tools
 node-tools: scripts/node/node_modules/.package-lock.json ## install the npm tools the tests use, from the lockfile
@@ -37,6 +48,20 @@ build-functions: ## build every Lambda function as a linux/arm64 bootstrap zip i
 
 .PHONY: build
 build: build-cli build-functions ## build everything that ships: the CLI and the Lambda zips
+
+.PHONY: synth
+synth: node-tools ## synthesize the CDK stack into infra/cdk.out, offline (no AWS account needed)
+	cd infra && $(CDK) synth --quiet $(CDK_ARGS)
+	@echo "template: infra/cdk.out/$$(cd infra/cdk.out && ls *.template.json | head -1)"
+
+.PHONY: deploy
+deploy: node-tools build-functions ## deploy stepline with CDK (AWS credentials; `cdk bootstrap` once per account/region)
+	cd infra && $(CDK) deploy $(CDK_ARGS)
+
+.PHONY: sam-deploy
+sam-deploy: build-functions ## deploy stepline with SAM: sam deploy --guided (needs the sam CLI and AWS credentials)
+	@command -v sam >/dev/null 2>&1 || { echo "sam-deploy: the AWS SAM CLI is not installed (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html)"; exit 1; }
+	sam deploy --guided --template-file template.yml --resolve-s3 --capabilities CAPABILITY_IAM
 
 .PHONY: bench
 bench: build-cli ## run the benchmarks recorded in BENCHMARKS.md

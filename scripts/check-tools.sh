@@ -18,9 +18,13 @@ if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import moto.server' >/dev
   missing+=("moto: python3 -c 'import moto.server' failed; moto 5.x is preinstalled in the image (AWS API stand-in for tests)")
 fi
 
+if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import samtranslator' >/dev/null 2>&1; then
+  missing+=("aws-sam-translator: python3 -c 'import samtranslator' failed; it is preinstalled in the image (offline SAM transform of template.yml)")
+fi
+
 if [ ${#missing[@]} -gt 0 ]; then
   echo "check-tools: missing tools; tests would not be honest without them:" >&2
   printf '  - %s\n' "${missing[@]}" >&2
   exit 1
 fi
-echo "check-tools: go, git, bash, node, npm, python3, cfn-lint, moto present"
+echo "check-tools: go, git, bash, node, npm, python3, cfn-lint, aws-sam-translator, moto present"
