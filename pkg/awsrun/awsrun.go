@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/codebuild"
 	cbtypes "github.com/aws/aws-sdk-go-v2/service/codebuild/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -26,10 +27,9 @@ import (
 	"github.com/stepline/stepline/pkg/local"
 )
 
-type objectStore interface {
-	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
-	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
-}
+// objectStore is what the transfer manager needs (uploads of any size, multipart above one
+// part) and what downloads need.
+type objectStore = transfermanager.S3APIClient
 
 var _ objectStore = (*s3.Client)(nil)
 
@@ -37,6 +37,7 @@ var _ objectStore = (*s3.Client)(nil)
 // CodeBuild writes the outputs the state machine asks for.
 type S3Artifacts struct {
 	s3     objectStore
+	tm     *transfermanager.Client
 	bucket string
 }
 
@@ -44,7 +45,7 @@ var _ local.Artifacts = (*S3Artifacts)(nil)
 
 // NewS3Artifacts returns the artifact store of bucket.
 func NewS3Artifacts(c objectStore, bucket string) *S3Artifacts {
-	return &S3Artifacts{s3: c, bucket: bucket}
+	return &S3Artifacts{s3: c, tm: transfermanager.New(c), bucket: bucket}
 }
 
 // PutDir zips dir and uploads it.
@@ -64,10 +65,19 @@ func (a *S3Artifacts) PutDir(ctx context.Context, run, name, dir string) (string
 	return a.PutReader(ctx, run, name, tmp)
 }
 
-// PutReader uploads a zip.
+// PutReader uploads a zip. r may be a stream of unknown length (the source step's git
+// archive): a plain PutObject cannot sign or size one, so the transfer manager sends it in
+// parts (one PutObject when it fits in one), aborting the upload if r fails.
 func (a *S3Artifacts) PutReader(ctx context.Context, run, name string, r io.Reader) (string, error) {
 	key := "runs/" + run + "/" + name + ".zip"
-	if _, err := a.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(a.bucket), Key: aws.String(key), Body: r}); err != nil {
+	if sk, ok := r.(io.Seeker); ok {
+		if _, err := sk.Seek(0, io.SeekCurrent); err != nil {
+			// An *os.File of a pipe (git archive's output) claims to seek and cannot: hide
+			// the method so the transfer manager streams it.
+			r = struct{ io.Reader }{r}
+		}
+	}
+	if _, err := a.tm.UploadObject(ctx, &transfermanager.UploadObjectInput{Bucket: aws.String(a.bucket), Key: aws.String(key), Body: r}); err != nil {
 		return "", fmt.Errorf("upload artifact %s to s3://%s/%s: %w", name, a.bucket, key, err)
 	}
 	return "s3://" + a.bucket + "/" + key, nil

@@ -27,6 +27,8 @@ type runOptions struct {
 	// aws runs builds in CodeBuild with artifacts in bucket, from the default credentials.
 	aws             bool
 	bucket, project string
+	// poll is how often --aws asks CodeBuild about a running build.
+	poll time.Duration
 }
 
 func newRun(g *globals) *cobra.Command {
@@ -53,6 +55,7 @@ func newRun(g *globals) *cobra.Command {
 	f.BoolVar(&o.aws, "aws", false, "run builds in CodeBuild with artifacts in S3 (default AWS credentials), to try a pipeline before deploying stepline")
 	f.StringVar(&o.bucket, "bucket", "", "with --aws: the S3 bucket for artifacts (runs/<run>/)")
 	f.StringVar(&o.project, "project", "", "with --aws: the CodeBuild project builds run in unless an action names one")
+	f.DurationVar(&o.poll, "poll", 10*time.Second, "with --aws: how often a running build's status is asked for")
 	return cmd
 }
 
@@ -106,7 +109,7 @@ func (o runOptions) run(ctx context.Context, g *globals) error {
 		view: view, pause: view.Pause,
 	}
 	if o.aws {
-		if lr.artifacts, lr.build, err = awsExecutors(ctx, o.bucket, o.project); err != nil {
+		if lr.artifacts, lr.build, err = awsExecutors(ctx, o.bucket, o.project, o.poll); err != nil {
 			return exit(ExitUsage, err)
 		}
 	}

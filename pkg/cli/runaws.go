@@ -17,9 +17,12 @@ import (
 
 // awsExecutors builds `stepline run --aws`'s artifact store and build executor from the
 // default credential chain (environment, profile, SSO, instance role).
-func awsExecutors(ctx context.Context, bucket, project string) (local.Artifacts, local.Executor, error) {
+func awsExecutors(ctx context.Context, bucket, project string, poll time.Duration) (local.Artifacts, local.Executor, error) {
 	if bucket == "" || project == "" {
 		return nil, nil, errors.New("--aws needs --bucket (for artifacts) and --project (the CodeBuild project builds run in)")
+	}
+	if poll < 100*time.Millisecond {
+		return nil, nil, fmt.Errorf("--poll %v: poll at most ten times a second (CodeBuild throttles BatchGetBuilds)", poll)
 	}
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
@@ -29,6 +32,6 @@ func awsExecutors(ctx context.Context, bucket, project string) (local.Artifacts,
 		return nil, nil, errors.New("no AWS region: set AWS_REGION or a profile's region")
 	}
 	arts := awsrun.NewS3Artifacts(s3.NewFromConfig(cfg), bucket)
-	build := awsrun.NewCodeBuild(codebuild.NewFromConfig(cfg), advance.Config{Bucket: bucket, Project: project}, 10*time.Second)
+	build := awsrun.NewCodeBuild(codebuild.NewFromConfig(cfg), advance.Config{Bucket: bucket, Project: project}, poll)
 	return arts, build, nil
 }
