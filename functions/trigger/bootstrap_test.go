@@ -94,6 +94,7 @@ func TestTheBootstrapStartsAnExecutionFromItsSampleEvent(t *testing.T) {
 	fn := lambdatest.Start(t, lambdatest.Build(t, "."), map[string]string{
 		"STEPLINE_TABLE": table, "STEPLINE_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:stepline",
 		"STEPLINE_BUCKET": "webhook-events", "STEPLINE_SECRET_PREFIX": prefix,
+		"STEPLINE_SCHEDULE_GROUP": "stepline", "STEPLINE_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/stepline-scheduler",
 		"AWS_ENDPOINT_URL": moto.Endpoint, "AWS_ENDPOINT_URL_SFN": sf.URL,
 		"AWS_REGION": awstest.Region, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
 	})
@@ -103,9 +104,24 @@ func TestTheBootstrapStartsAnExecutionFromItsSampleEvent(t *testing.T) {
 	t.Logf("trigger: exec to first response %s", fn.FirstResponse().Round(time.Microsecond))
 
 	mu.Lock()
-	defer mu.Unlock()
-	require.Len(t, starts, 1, fn.Output())
-	assert.Equal(t, "github-baf674544b9d8ebf75ba9a9475a6f02786ea36f5-release", starts[0]["name"])
-	assert.JSONEq(t, `{"run":"release-1"}`, starts[0]["input"])
+	got := append([]map[string]string(nil), starts...)
+	mu.Unlock()
+	require.Len(t, got, 1, fn.Output())
+	assert.Equal(t, "github-baf674544b9d8ebf75ba9a9475a6f02786ea36f5-release", got[0]["name"])
+	assert.JSONEq(t, `{"run":"release-1"}`, got[0]["input"])
 	assert.False(t, strings.Contains(fn.Output(), "sample-token"), "the token is never logged")
+
+	// The same binary takes an ECR push (no registered file listens to api here) and a
+	// payload of no known shape: both are acknowledged, neither starts anything.
+	res, err = fn.Invoke(ctx, readSample(t, "trigger/ecr-image-push.json"))
+	require.NoError(t, err)
+	require.False(t, res.Failed(), "%s: %s\n%s", res.ErrorType, res.ErrorMessage, fn.Output())
+	res, err = fn.Invoke(ctx, []byte(`{"Records":[{"eventSource":"aws:sqs"}]}`))
+	require.NoError(t, err)
+	require.False(t, res.Failed(), "an unknown shape is not retried: %s", res.ErrorMessage)
+	assert.Contains(t, fn.Output(), "no registered pipeline file listens")
+	assert.Contains(t, fn.Output(), "unrecognised input")
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Len(t, starts, 1)
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/stretchr/testify/assert"
@@ -69,6 +70,72 @@ func TestAMalformedSampleIsRefusedByTheDecoder(t *testing.T) {
 		if err == nil {
 			var d triggerstep.Detail
 			err = json.Unmarshal(e.Detail, &d)
+		}
+		assert.Error(t, err, name)
+	}
+}
+
+// TestTheECRSampleRoundTripsAndIsWhatTheAwsEventRuleLetsThrough decodes
+// events/trigger/ecr-image-push.json (the shape of ECR's "Event for a completed image push")
+// with aws-lambda-go's type and the trigger's detail type, encodes both again, and checks it
+// is what the AwsEventRule passes on: a successful PUSH.
+func TestTheECRSampleRoundTripsAndIsWhatTheAwsEventRuleLetsThrough(t *testing.T) {
+	t.Parallel()
+	raw := readSample(t, "trigger/ecr-image-push.json")
+	var e events.CloudWatchEvent
+	require.NoError(t, json.Unmarshal(raw, &e))
+	again, err := json.Marshal(e)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(raw), string(again))
+	assert.Equal(t, triggerstep.ECRSource, e.Source)
+	assert.Equal(t, triggerstep.ECRDetailType, e.DetailType)
+
+	a, err := triggerstep.ParseImageAction(e.Detail)
+	require.NoError(t, err)
+	back, err := json.Marshal(a)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(e.Detail), string(back))
+	assert.Equal(t, "PUSH", a.ActionType)
+	assert.Equal(t, "SUCCESS", a.Result)
+	assert.Regexp(t, `^sha256:[0-9a-f]{64}$`, a.ImageDigest)
+
+	in, err := triggerstep.ParseInput(raw)
+	require.NoError(t, err)
+	assert.Equal(t, triggerstep.ShapeEventBridge, in.Shape)
+}
+
+// TestTheScheduleSampleRoundTripsAndIsAScheduleInput decodes events/trigger/schedule.json,
+// the input a schedule trigger's schedule sends once Scheduler has filled in the time.
+func TestTheScheduleSampleRoundTripsAndIsAScheduleInput(t *testing.T) {
+	t.Parallel()
+	raw := readSample(t, "trigger/schedule.json")
+	var in map[string]triggerstep.ScheduleInput
+	require.NoError(t, json.Unmarshal(raw, &in))
+	again, err := json.Marshal(in)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(raw), string(again))
+
+	got, err := triggerstep.ParseInput(raw)
+	require.NoError(t, err)
+	assert.Equal(t, triggerstep.ShapeSchedule, got.Shape)
+	assert.Equal(t, in[triggerstep.ScheduleKey], got.Schedule)
+	_, err = time.Parse(time.RFC3339, got.Schedule.Time)
+	assert.NoError(t, err)
+}
+
+func TestMalformedECRAndScheduleSamplesAreRefused(t *testing.T) {
+	t.Parallel()
+	for name, in := range map[string]string{
+		"a truncated ECR event":              `{"version":"0","source":"aws.ecr","detail-type":"ECR Image Action","detail":{"repository-name":`,
+		"an ECR detail without repository":   `{"version":"0","source":"aws.ecr","detail-type":"ECR Image Action","detail":{"action-type":"PUSH","result":"SUCCESS"}}`,
+		"an ECR detail of the wrong type":    `{"version":"0","source":"aws.ecr","detail-type":"ECR Image Action","detail":{"repository-name":["api"]}}`,
+		"a truncated schedule input":         `{"stepline-schedule":{"provider":"github"`,
+		"a schedule input without a time":    `{"stepline-schedule":{"provider":"github","repository":"o/r","pipeline":"p","trigger":0,"branch":"main"}}`,
+		"a schedule input of the wrong type": `{"stepline-schedule":{"provider":"github","repository":"o/r","pipeline":"p","trigger":"first","branch":"main","time":"2026-11-23T03:00:00Z"}}`,
+	} {
+		got, err := triggerstep.ParseInput([]byte(in))
+		if err == nil && got.Shape == triggerstep.ShapeEventBridge {
+			_, err = triggerstep.ParseImageAction(got.Event.Detail)
 		}
 		assert.Error(t, err, name)
 	}

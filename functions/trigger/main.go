@@ -2,7 +2,10 @@
 // reads the pipeline file at the event's commit through the provider's API, matches the
 // triggers and starts one Step Functions execution per pipeline that runs
 // (pkg/triggerstep). Execution names derive from the event's idempotency key, so a retried or
-// redelivered event starts nothing twice.
+// redelivered event starts nothing twice. A push to the default branch also copies the file
+// into the pipeline registry and syncs its schedule triggers into EventBridge Scheduler; the
+// function then also starts pipelines for ECR image pushes (the rule on the default bus) and
+// for its own schedules.
 //
 // Environment:
 //
@@ -10,6 +13,8 @@
 //	STEPLINE_STATE_MACHINE_ARN  the pipeline state machine (required)
 //	STEPLINE_BUCKET             the bucket the webhook stores large events in (required)
 //	STEPLINE_SECRET_PREFIX      the prefix of repository secret names (default stepline/repos/)
+//	STEPLINE_SCHEDULE_GROUP     the EventBridge Scheduler group of schedule triggers (required)
+//	STEPLINE_SCHEDULER_ROLE_ARN the role schedules invoke the function with (required)
 //
 // Errors are returned only when a retry may help (AWS or a provider API unavailable); the
 // rule's retry policy and dead-letter queue take them from there.
@@ -26,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
@@ -41,13 +47,15 @@ func main() {
 		log.Error("trigger: cannot start", "error", err)
 		os.Exit(1)
 	}
-	lambda.Start(h.Handle)
+	lambda.Start(h.Invoke)
 }
 
 // build reads the configuration once and wires the handler.
 func build(ctx context.Context, env func(string) string, log *slog.Logger) (*triggerstep.Handler, error) {
 	table, machine, bucket := env("STEPLINE_TABLE"), env("STEPLINE_STATE_MACHINE_ARN"), env("STEPLINE_BUCKET")
-	for _, v := range []struct{ name, value string }{{"STEPLINE_TABLE", table}, {"STEPLINE_STATE_MACHINE_ARN", machine}, {"STEPLINE_BUCKET", bucket}} {
+	group, role := env("STEPLINE_SCHEDULE_GROUP"), env("STEPLINE_SCHEDULER_ROLE_ARN")
+	for _, v := range []struct{ name, value string }{{"STEPLINE_TABLE", table}, {"STEPLINE_STATE_MACHINE_ARN", machine}, {"STEPLINE_BUCKET", bucket},
+		{"STEPLINE_SCHEDULE_GROUP", group}, {"STEPLINE_SCHEDULER_ROLE_ARN", role}} {
 		if v.value == "" {
 			return nil, fmt.Errorf("%s must be set", v.name)
 		}
@@ -60,8 +68,10 @@ func build(ctx context.Context, env func(string) string, log *slog.Logger) (*tri
 	if err != nil {
 		return nil, fmt.Errorf("load the AWS configuration: %w", err)
 	}
-	return triggerstep.New(dynamo.New(dynamodb.NewFromConfig(cfg), table),
+	db := dynamo.New(dynamodb.NewFromConfig(cfg), table)
+	return triggerstep.New(db,
 		reposecret.NewStore(secretsmanager.NewFromConfig(cfg), reposecret.WithPrefix(prefix)),
 		s3.NewFromConfig(cfg), sfn.NewFromConfig(cfg), machine,
-		triggerstep.WithEventBucket(bucket), triggerstep.WithLogger(log))
+		triggerstep.WithEventBucket(bucket), triggerstep.WithLogger(log),
+		triggerstep.WithRegistry(db), triggerstep.WithScheduler(scheduler.NewFromConfig(cfg), group, role))
 }

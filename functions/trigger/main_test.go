@@ -11,13 +11,16 @@ import (
 
 func TestBuildFailsFastOnMissingOrBadConfiguration(t *testing.T) {
 	full := map[string]string{"STEPLINE_TABLE": "t", "STEPLINE_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:stepline",
-		"STEPLINE_BUCKET": "b", "AWS_REGION": "us-east-1"}
+		"STEPLINE_BUCKET": "b", "AWS_REGION": "us-east-1",
+		"STEPLINE_SCHEDULE_GROUP": "stepline", "STEPLINE_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/stepline-scheduler"}
 	tests := []struct {
 		name, unset, set, value, want string
 	}{
 		{name: "without a table", unset: "STEPLINE_TABLE", want: "STEPLINE_TABLE must be set"},
 		{name: "without a state machine", unset: "STEPLINE_STATE_MACHINE_ARN", want: "STEPLINE_STATE_MACHINE_ARN must be set"},
 		{name: "without a bucket", unset: "STEPLINE_BUCKET", want: "STEPLINE_BUCKET must be set"},
+		{name: "without a schedule group", unset: "STEPLINE_SCHEDULE_GROUP", want: "STEPLINE_SCHEDULE_GROUP must be set"},
+		{name: "without a scheduler role", unset: "STEPLINE_SCHEDULER_ROLE_ARN", want: "STEPLINE_SCHEDULER_ROLE_ARN must be set"},
 		{name: "with a state machine that is no ARN", set: "STEPLINE_STATE_MACHINE_ARN", value: "stepline", want: "not a state machine ARN"},
 	}
 	for _, tc := range tests {

@@ -133,6 +133,11 @@ func matchImage(t *pipeline.Trigger, ev scm.Event) result {
 	if repo != t.Repository.Value {
 		return miss(missListen, t.Repository.Pos, fmt.Sprintf("image repository %q is not %q", repo, t.Repository.Value))
 	}
+	if ev.Tag == "" && t.Tags != nil {
+		// An image pushed by digest alone has no tag; a tags filter asks for one, and the
+		// empty name would otherwise pass patterns such as "*" or an exclude-only filter.
+		return miss(missName, t.Tags.Pos, "the image was pushed without a tag, and the trigger filters tags")
+	}
 	v := value("image tag", "tags", ev.Tag, t.Tags)
 	if !v.ok {
 		return miss(missName, v.pos, v.reason)

@@ -4,6 +4,12 @@
 // (pkg/trigger), and for every pipeline that runs creates the run record and starts the
 // execution, named after the event's idempotency key so a redelivery starts nothing twice.
 // Execution modes are applied later, by the stage locks of pkg/advance.
+//
+// A push to a repository's default branch also copies its pipeline file into the pipeline
+// registry (Registry), with an index item per ECR repository its image triggers name, and
+// syncs its schedule triggers into EventBridge Scheduler schedules that invoke the function.
+// Two more inputs start runs from the registry: an ECR "ECR Image Action" push (image.go)
+// and a schedule's {"stepline-schedule": …} (fire.go). Invoke tells the three apart.
 package triggerstep
 
 import (
@@ -22,10 +28,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	gh "github.com/google/go-github/v81/github"
 
-	"github.com/stepline/stepline/pkg/engine"
 	"github.com/stepline/stepline/pkg/pipeline"
 	"github.com/stepline/stepline/pkg/reposecret"
 	"github.com/stepline/stepline/pkg/scm"
@@ -80,6 +84,11 @@ type Handler struct {
 	bucket       string
 	log          *slog.Logger
 	now          func() time.Time
+
+	registry      Registry
+	scheduler     schedules
+	schedulerRole string
+	scheduleGroup string
 }
 
 // Option configures a Handler.
@@ -97,6 +106,16 @@ func WithEventBucket(bucket string) Option { return func(h *Handler) { h.bucket 
 
 // WithClients sets how provider clients are built (default Providers{}.For).
 func WithClients(c Clients) Option { return func(h *Handler) { h.clients = c } }
+
+// WithRegistry keeps the pipeline registry in r: without it, pushes are not copied and image
+// pushes and schedules start nothing.
+func WithRegistry(r Registry) Option { return func(h *Handler) { h.registry = r } }
+
+// WithScheduler syncs schedule triggers into EventBridge Scheduler through c: schedules in
+// group, invoking the function with role (an IAM role ARN Scheduler assumes).
+func WithScheduler(c schedules, group, role string) Option {
+	return func(h *Handler) { h.scheduler, h.scheduleGroup, h.schedulerRole = c, group, role }
+}
 
 // New returns a Handler creating runs in runs, reading tokens from secrets, large events from
 // objects, and starting executions of stateMachine (an ARN) through sf.
@@ -129,24 +148,37 @@ func permanent(format string, args ...any) error {
 	return permanentError{err: fmt.Errorf(format, args...)}
 }
 
-// Handle starts the executions one source event asks for. It returns an error only for a
-// failure worth EventBridge's retry (AWS or provider API unavailable, throttled); an event
-// that cannot start anything (no pipeline file, a bad one, an unknown hook) is logged and
-// acknowledged. Executions already started for the event are not started again.
+// Handle starts the executions one EventBridge event asks for: a stepline source event or an
+// ECR image push. It returns an error only for a failure worth a retry (AWS or provider API
+// unavailable, throttled); an event that cannot start anything (no pipeline file, a bad one,
+// an unknown hook, another kind of event) is logged and acknowledged. Executions already
+// started for the event are not started again.
 func (h *Handler) Handle(ctx context.Context, e events.CloudWatchEvent) error {
-	err := h.handle(ctx, e)
+	return h.acknowledge(ctx, e.ID, h.handleEvent(ctx, e))
+}
+
+// acknowledge logs a permanent failure and swallows it, so that neither EventBridge nor
+// Lambda's asynchronous invocation retries what a retry cannot fix.
+func (h *Handler) acknowledge(ctx context.Context, id string, err error) error {
 	var p permanentError
 	if errors.As(err, &p) {
-		h.log.ErrorContext(ctx, "trigger: the event starts nothing", "id", e.ID, "error", err)
+		h.log.ErrorContext(ctx, "trigger: the event starts nothing", "id", id, "error", err)
 		return nil
 	}
 	return err
 }
 
-func (h *Handler) handle(ctx context.Context, e events.CloudWatchEvent) error {
-	if e.Source != webhook.EventSource || e.DetailType != webhook.DetailTypeSource {
-		return permanent("event %s: source %q, detail-type %q: not a stepline source event", e.ID, e.Source, e.DetailType)
+func (h *Handler) handleEvent(ctx context.Context, e events.CloudWatchEvent) error {
+	switch {
+	case e.Source == webhook.EventSource && e.DetailType == webhook.DetailTypeSource:
+		return h.handle(ctx, e)
+	case e.Source == ECRSource && e.DetailType == ECRDetailType:
+		return h.handleImage(ctx, e)
 	}
+	return permanent("event %s: source %q, detail-type %q: not a stepline source event nor an ECR image action", e.ID, e.Source, e.DetailType)
+}
+
+func (h *Handler) handle(ctx context.Context, e events.CloudWatchEvent) error {
 	var d Detail
 	if err := json.Unmarshal(e.Detail, &d); err != nil {
 		return permanent("event %s: the detail is not a source event: %v", e.ID, err)
@@ -182,18 +214,31 @@ func (h *Handler) handle(ctx context.Context, e events.CloudWatchEvent) error {
 	}
 
 	data, err := reader.ReadFile(ctx, ev.Repository.FullName, ev.Head(), PipelineFile)
+	var f *pipeline.File
+	var problem, parseErr error
 	switch {
 	case errors.Is(err, scm.ErrNotFound):
-		log.InfoContext(ctx, "trigger: no pipeline file at the commit, nothing runs", "file", PipelineFile)
-		return nil
+		problem = fmt.Errorf("no %s at %.12s", PipelineFile, ev.Head())
+	case errors.Is(err, ErrTooLarge):
+		problem = fmt.Errorf("%s at %.12s: %w", PipelineFile, ev.Head(), err)
 	case err != nil && !retryable(err):
 		return permanentError{err: fmt.Errorf("event %s: %w", d.Key, err)}
 	case err != nil:
 		return fmt.Errorf("event %s: %w", d.Key, err)
+	default:
+		if f, parseErr = pipeline.Parse(PipelineFile, data); parseErr != nil {
+			f, problem = nil, fmt.Errorf("%s at %.12s is not a valid pipeline file:\n%v", PipelineFile, ev.Head(), parseErr)
+		}
 	}
-	f, err := pipeline.Parse(PipelineFile, data)
-	if err != nil {
-		return permanent("event %s: %s at %.12s is not a valid pipeline file:\n%v", d.Key, PipelineFile, ev.Head(), err)
+	if err := h.copyToRegistry(ctx, log, e, d.Hook, ev, data, f, problem); err != nil {
+		return err
+	}
+	switch {
+	case errors.Is(err, scm.ErrNotFound):
+		log.InfoContext(ctx, "trigger: no pipeline file at the commit, nothing runs", "file", PipelineFile)
+		return nil
+	case problem != nil:
+		return permanent("event %s: %v", d.Key, problem)
 	}
 
 	if err := scm.Complete(ctx, &ev, lister); err != nil {
@@ -211,7 +256,9 @@ func (h *Handler) handle(ctx context.Context, e events.CloudWatchEvent) error {
 			errs = append(errs, permanentError{err: err})
 			continue
 		}
-		if err := h.start(ctx, log, d, sec, ev, p, dec); err != nil {
+		l := launch{key: d.Key, source: ev.Variables(), trigger: "webhook " + ev.Provider + " " + ev.Kind, repo: ev.Repository.FullName,
+			branch: ev.Branch, commit: ev.Head(), provider: sec.Provider, hook: d.Hook, reason: dec.Reason}
+		if err := h.start(ctx, log, p, l); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -267,62 +314,6 @@ func (h *Handler) sourceEvent(ctx context.Context, d Detail) (scm.Event, error) 
 		return scm.Event{}, permanent("event %s: s3://%s/%s is not a source event: %v", d.Key, d.EventS3.Bucket, d.EventS3.Key, err)
 	}
 	return ev, nil
-}
-
-// start creates the run of p and starts its execution, unless the execution the event names
-// already exists (a redelivery, or EventBridge's retry after a partial failure).
-func (h *Handler) start(ctx context.Context, log *slog.Logger, d Detail, sec reposecret.Secret, ev scm.Event, p *pipeline.Pipeline, dec trigger.Decision) error {
-	name := ExecutionName(d.Key, dec.Pipeline)
-	arn, _ := executionARN(h.stateMachine, name)
-	log = log.With("pipeline", dec.Pipeline, "execution", name)
-	_, err := h.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
-	var missing *sfntypes.ExecutionDoesNotExist
-	switch {
-	case err == nil:
-		log.InfoContext(ctx, "trigger: the execution was already started for this event")
-		return nil
-	case !errors.As(err, &missing):
-		return fmt.Errorf("pipeline %s: look for execution %s: %w", dec.Pipeline, name, err)
-	}
-
-	seq, err := h.runs.NextSeq(ctx, dec.Pipeline)
-	if err != nil {
-		return fmt.Errorf("pipeline %s: %w", dec.Pipeline, err)
-	}
-	id := fmt.Sprintf("%s-%d", dec.Pipeline, seq)
-	vars, err := p.RunVariables(ev.Variables(), id, seq)
-	if err != nil {
-		return permanentError{err: err}
-	}
-	info := engine.RunInfo{ID: id, Seq: seq, Variables: vars}
-	switch last, err := h.runs.LastSucceeded(ctx, dec.Pipeline); {
-	case err == nil:
-		info.Previous = last.State.Artifacts
-	case !errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("pipeline %s: %w", dec.Pipeline, err)
-	}
-	def := p.Definition()
-	rec := store.Record{Definition: def, State: engine.New(def, info), Repo: ev.Repository.FullName,
-		Trigger: "webhook " + ev.Provider + " " + ev.Kind, Branch: ev.Branch, Commit: ev.Head(),
-		Provider: sec.Provider, Hook: d.Hook, Updated: h.now().UTC()}
-	if err := h.runs.PutRun(ctx, rec); err != nil {
-		return fmt.Errorf("pipeline %s: %w", dec.Pipeline, err)
-	}
-	input, _ := json.Marshal(map[string]string{"run": id})
-	out, err := h.sfn.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(h.stateMachine),
-		Name: aws.String(name), Input: aws.String(string(input))})
-	var exists *sfntypes.ExecutionAlreadyExists
-	switch {
-	case errors.As(err, &exists):
-		// Another delivery of the same event started it between the look-up and now: that
-		// execution drives its own run, and the record just written is never advanced.
-		log.WarnContext(ctx, "trigger: the execution was started concurrently; run record left unused", "run", id)
-		return nil
-	case err != nil:
-		return fmt.Errorf("pipeline %s: start execution %s of run %s: %w", dec.Pipeline, name, id, err)
-	}
-	log.InfoContext(ctx, "trigger: execution started", "run", id, "reason", dec.Reason, "arn", aws.ToString(out.ExecutionArn))
-	return nil
 }
 
 // retryable reports whether a provider API failure may pass: a server error, throttling or a

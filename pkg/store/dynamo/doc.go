@@ -18,6 +18,13 @@
 //	task token      TOKEN#<run id>           TASK#<task>     token, run, task, expires (N: Unix seconds, TTL)
 //	pipeline file   REPO#<repository>        BRANCH#<branch> file (B: gzip of the file), commit, repo,
 //	                                                         branch
+//	registration    REGISTRY#<provider>#     DEFAULT         file (B: gzip; absent when problem is set),
+//	                <repository>                             provider, repo, branch, commit, hook, problem,
+//	                                                         pushed (N: Unix ms, orders copies), images,
+//	                                                         schedules, retired_images, retired_schedules
+//	                                                         (L of S)
+//	image index     IMAGE#<ECR repository>   REGISTRY#<provider>#<repository>
+//	                                                         provider, repo
 //
 // Three global secondary indexes, all KEYS_ONLY and all sparse (an item without the index's
 // key attributes is not in it; only runs carry order):
@@ -56,6 +63,14 @@
 // version, retried a bounded number of times when another writer got there first. The
 // version is random rather than a counter because free lanes are deleted: a counter would
 // start again at one and a stale writer could match it (the ABA problem).
+//
+// The pipeline registry holds one registration per repository: the default branch's pipeline
+// file, written by the trigger with a condition on pushed so a late or retried older push
+// cannot bring an older file back (ErrSuperseded). An image push finds the registrations
+// whose image triggers name its ECR repository with one Query of that repository's IMAGE#
+// partition and a BatchGetItem of the entries, never a Scan; index items are written before
+// their registration and removed after it, so a failure half-way leaves at worst an index
+// item whose registration no longer lists the image, which ImageRegistrations skips.
 //
 // Items over DynamoDB's 400 KB limit are refused with ErrTooLarge before anything is sent.
 // Run bodies and pipeline files are gzip-compressed, so a record would have to be several

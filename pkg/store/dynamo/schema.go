@@ -33,6 +33,15 @@ const (
 	attrCommit    = "commit"
 	attrRepo      = "repo"
 	attrBranch    = "branch"
+	attrProvider  = "provider"
+	attrHook      = "hook"
+	attrProblem   = "problem"
+	attrPushed    = "pushed"
+	attrImages    = "images"
+	attrSchedules = "schedules"
+
+	attrRetiredImages    = "retired_images"
+	attrRetiredSchedules = "retired_schedules"
 )
 
 // Index names.
@@ -49,6 +58,8 @@ const (
 	typeLane         = "lane"
 	typeToken        = "token"
 	typePipelineFile = "pipeline-file"
+	typeRegistration = "registration"
+	typeImageIndex   = "image-index"
 )
 
 // Schema returns the definition of a stepline table named table: the keys and indexes doc.go

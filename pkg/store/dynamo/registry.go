@@ -1,0 +1,291 @@
+package dynamo
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/stepline/stepline/pkg/store"
+)
+
+// ErrSuperseded is returned (wrapped) by PutRegistration when the registry already holds the
+// copy of a later push: an older event, retried or delivered late, must not bring an older
+// file back.
+var ErrSuperseded = errors.New("a later push is registered")
+
+// Registration is a repository's entry in the pipeline registry: the pipeline file of its
+// default branch, copied by the trigger on every push to that branch, and what the AWS
+// runtime derived from the file. Events that carry no commit (an ECR push, a schedule) start
+// pipelines from it.
+type Registration struct {
+	// Provider and Repo name the repository (github, "owner/repo").
+	Provider string
+	Repo     string
+	// Branch is the default branch the file was read from, and Commit the commit.
+	Branch string
+	Commit string
+	// Hook is the registered webhook whose repository secret holds the API token.
+	Hook string
+	// File is the pipeline file; empty when Problem says why there is none.
+	File []byte
+	// Problem marks an entry whose file was deleted or is invalid at Commit: the entry stays,
+	// so that its Pushed time still orders later copies, but it starts nothing.
+	Problem string
+	// Images are the ECR repository names the file's image triggers listen to; the registry
+	// keeps one index item per name (ImageRegistrations).
+	Images []string
+	// Schedules are the names of the EventBridge Scheduler schedules made for the file's
+	// schedule triggers.
+	Schedules []string
+	// Retired lists images and schedules of earlier copies that are still to be removed; the
+	// caller clears it once they are, so a failure half-way is finished by the retry.
+	RetiredImages    []string
+	RetiredSchedules []string
+	// Pushed is when the push that carried Commit was published; copies are kept in that order.
+	Pushed time.Time
+}
+
+// PutRegistration records r as the registry entry of r.Provider, r.Repo, replacing the one
+// recorded before unless that one comes from a later push (Pushed): then nothing is written
+// and the error wraps ErrSuperseded. Index items for r.Images are not written here: see
+// PutImageIndex.
+func (s *Store) PutRegistration(ctx context.Context, r Registration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := checkRegistration(r.Provider, r.Repo); err != nil {
+		return err
+	}
+	if r.Pushed.IsZero() {
+		return fmt.Errorf("registration of %s %s: the push time is required to order copies", r.Provider, r.Repo)
+	}
+	item := key(registryPK(r.Provider, r.Repo), registrySK)
+	item[attrType] = str(typeRegistration)
+	item[attrProvider] = str(r.Provider)
+	item[attrRepo] = str(r.Repo)
+	item[attrPushed] = num(r.Pushed.UnixMilli())
+	for name, v := range map[string]string{attrBranch: r.Branch, attrCommit: r.Commit, attrHook: r.Hook, attrProblem: r.Problem} {
+		if v != "" {
+			item[name] = str(v)
+		}
+	}
+	if r.Problem == "" {
+		item[attrFile] = bin(compress(r.File))
+	}
+	for name, l := range map[string][]string{attrImages: r.Images, attrSchedules: r.Schedules,
+		attrRetiredImages: r.RetiredImages, attrRetiredSchedules: r.RetiredSchedules} {
+		if len(l) > 0 {
+			item[name] = strList(l)
+		}
+	}
+	err := s.put(ctx, item, "attribute_not_exists(#pk) OR #pushed <= :pushed",
+		map[string]string{"#pk": attrPK, "#pushed": attrPushed},
+		map[string]types.AttributeValue{":pushed": num(r.Pushed.UnixMilli())})
+	var conflict *types.ConditionalCheckFailedException
+	if errors.As(err, &conflict) {
+		err = ErrSuperseded
+	}
+	if err != nil {
+		return fmt.Errorf("put registration of %s %s: %w", r.Provider, r.Repo, err)
+	}
+	return nil
+}
+
+// Registration returns the registry entry of provider, repo, or store.ErrNotFound.
+func (s *Store) Registration(ctx context.Context, provider, repo string) (Registration, error) {
+	if err := ctx.Err(); err != nil {
+		return Registration{}, err
+	}
+	if err := checkRegistration(provider, repo); err != nil {
+		return Registration{}, err
+	}
+	item, err := s.get(ctx, registryPK(provider, repo), registrySK)
+	if err != nil {
+		return Registration{}, fmt.Errorf("registration of %s %s: %w", provider, repo, err)
+	}
+	if item == nil {
+		return Registration{}, fmt.Errorf("registration of %s %s: %w", provider, repo, store.ErrNotFound)
+	}
+	return decodeRegistration(item)
+}
+
+// PutImageIndex records that the registry entry of provider, repo listens to pushes of the
+// ECR repository image. Writing it again changes nothing.
+func (s *Store) PutImageIndex(ctx context.Context, image, provider, repo string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := checkImage(image, provider, repo); err != nil {
+		return err
+	}
+	item := key(imagePK(image), registryPK(provider, repo))
+	item[attrType] = str(typeImageIndex)
+	item[attrProvider] = str(provider)
+	item[attrRepo] = str(repo)
+	if err := s.put(ctx, item, "", nil, nil); err != nil {
+		return fmt.Errorf("index image %s for %s %s: %w", image, provider, repo, err)
+	}
+	return nil
+}
+
+// DeleteImageIndex removes what PutImageIndex recorded; removing an absent index item is not
+// an error.
+func (s *Store) DeleteImageIndex(ctx context.Context, image, provider, repo string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := checkImage(image, provider, repo); err != nil {
+		return err
+	}
+	_, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: key(imagePK(image), registryPK(provider, repo))})
+	if err != nil {
+		return fmt.Errorf("unindex image %s for %s %s: %w", image, provider, repo, err)
+	}
+	return nil
+}
+
+// ImageRegistrations returns the registry entries that listen to pushes of the ECR repository
+// image: one Query of the image's index partition, then one strongly consistent BatchGetItem
+// per 100 entries, never a Scan. An index item whose entry no longer lists image (left by a
+// copy that failed half-way) or has no file is skipped, so callers see only entries whose
+// current file names the image.
+func (s *Store) ImageRegistrations(ctx context.Context, image string) ([]Registration, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if image == "" || !utf8.ValidString(image) {
+		return nil, fmt.Errorf("image registrations of %q: the image repository is required, in UTF-8", image)
+	}
+	var keys []map[string]types.AttributeValue
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": attrPK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(imagePK(image))},
+		ConsistentRead:            aws.Bool(true),
+	}
+	for {
+		out, err := s.api.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("image registrations of %s: %w", image, err)
+		}
+		for _, item := range out.Items {
+			keys = append(keys, key(getS(item, attrSK), registrySK))
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	var regs []Registration
+	for chunk := range slices.Chunk(keys, 100) {
+		pending := chunk
+		for attempt := 1; len(pending) > 0; attempt++ {
+			if attempt > batchAttempts {
+				return nil, fmt.Errorf("image registrations of %s: %d keys still unprocessed after %d attempts", image, len(pending), batchAttempts)
+			}
+			if attempt > 1 {
+				if err := s.sleep(ctx, attempt-1); err != nil {
+					return nil, err
+				}
+			}
+			out, err := s.api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
+				RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: pending, ConsistentRead: aws.Bool(true)}},
+			})
+			if err != nil {
+				return nil, fmt.Errorf("image registrations of %s: %w", image, err)
+			}
+			for _, item := range out.Responses[s.table] {
+				r, err := decodeRegistration(item)
+				if err != nil {
+					return nil, fmt.Errorf("image registrations of %s: %w", image, err)
+				}
+				if r.Problem == "" && slices.Contains(r.Images, image) {
+					regs = append(regs, r)
+				}
+			}
+			pending = out.UnprocessedKeys[s.table].Keys
+		}
+	}
+	slices.SortFunc(regs, func(a, b Registration) int {
+		return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Repo, b.Repo))
+	})
+	return regs, nil
+}
+
+func decodeRegistration(item map[string]types.AttributeValue) (Registration, error) {
+	r := Registration{
+		Provider: getS(item, attrProvider), Repo: getS(item, attrRepo), Branch: getS(item, attrBranch),
+		Commit: getS(item, attrCommit), Hook: getS(item, attrHook), Problem: getS(item, attrProblem),
+		Images: getL(item, attrImages), Schedules: getL(item, attrSchedules),
+		RetiredImages: getL(item, attrRetiredImages), RetiredSchedules: getL(item, attrRetiredSchedules),
+	}
+	ms, _, err := getN(item, attrPushed)
+	if err != nil {
+		return Registration{}, fmt.Errorf("registration of %s %s: %w", r.Provider, r.Repo, err)
+	}
+	r.Pushed = time.UnixMilli(ms).UTC()
+	if r.Problem == "" {
+		body, err := getB(item, attrFile)
+		if err == nil {
+			body, err = decompress(body)
+		}
+		if err != nil {
+			return Registration{}, fmt.Errorf("registration of %s %s: %w", r.Provider, r.Repo, err)
+		}
+		r.File = body
+	}
+	return r, nil
+}
+
+func strList(l []string) types.AttributeValue {
+	out := make([]types.AttributeValue, len(l))
+	for i, v := range l {
+		out[i] = str(v)
+	}
+	return &types.AttributeValueMemberL{Value: out}
+}
+
+// getL returns the list of strings attribute name of item; nil when it is missing.
+func getL(item map[string]types.AttributeValue, name string) []string {
+	l, ok := item[name].(*types.AttributeValueMemberL)
+	if !ok {
+		return nil
+	}
+	out := make([]string, 0, len(l.Value))
+	for _, v := range l.Value {
+		if s, ok := v.(*types.AttributeValueMemberS); ok {
+			out = append(out, s.Value)
+		}
+	}
+	return out
+}
+
+// registryPK keys a repository's entry by provider too: the same full name on two providers
+// (a mirror) is two repositories with two tokens.
+func registryPK(provider, repo string) string { return "REGISTRY#" + provider + "#" + repo }
+func imagePK(image string) string             { return "IMAGE#" + image }
+
+const registrySK = "DEFAULT"
+
+func checkRegistration(provider, repo string) error {
+	if provider == "" || repo == "" || !utf8.ValidString(provider) || !utf8.ValidString(repo) {
+		return fmt.Errorf("registration of %q %q: provider and repository are required, in UTF-8", provider, repo)
+	}
+	return nil
+}
+
+func checkImage(image, provider, repo string) error {
+	if image == "" || !utf8.ValidString(image) {
+		return fmt.Errorf("image index of %q: the image repository is required, in UTF-8", image)
+	}
+	return checkRegistration(provider, repo)
+}

@@ -1,0 +1,86 @@
+package triggerstep
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/stepline/stepline/pkg/engine"
+	"github.com/stepline/stepline/pkg/pipeline"
+	"github.com/stepline/stepline/pkg/store"
+)
+
+// launch is what a run is started from, whatever event asked for it.
+type launch struct {
+	// key is the event's idempotency key; the execution is named after it and the pipeline.
+	key string
+	// source is the run's #{source.*} namespace.
+	source map[string]string
+	// trigger, repo, branch, commit, provider and hook go into the run record.
+	trigger, repo, branch, commit, provider, hook string
+	// reason is the matching trigger's explanation, for the log.
+	reason string
+}
+
+// start creates the run of p and starts its execution, unless the execution the event names
+// already exists (a redelivery, or EventBridge's retry after a partial failure).
+func (h *Handler) start(ctx context.Context, log *slog.Logger, p *pipeline.Pipeline, l launch) error {
+	pl := p.Name.Value
+	name := ExecutionName(l.key, pl)
+	arn, _ := executionARN(h.stateMachine, name)
+	log = log.With("pipeline", pl, "execution", name)
+	_, err := h.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+	var missing *sfntypes.ExecutionDoesNotExist
+	switch {
+	case err == nil:
+		log.InfoContext(ctx, "trigger: the execution was already started for this event")
+		return nil
+	case !errors.As(err, &missing):
+		return fmt.Errorf("pipeline %s: look for execution %s: %w", pl, name, err)
+	}
+
+	seq, err := h.runs.NextSeq(ctx, pl)
+	if err != nil {
+		return fmt.Errorf("pipeline %s: %w", pl, err)
+	}
+	id := fmt.Sprintf("%s-%d", pl, seq)
+	vars, err := p.RunVariables(l.source, id, seq)
+	if err != nil {
+		return permanentError{err: err}
+	}
+	info := engine.RunInfo{ID: id, Seq: seq, Variables: vars}
+	switch last, err := h.runs.LastSucceeded(ctx, pl); {
+	case err == nil:
+		info.Previous = last.State.Artifacts
+	case !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("pipeline %s: %w", pl, err)
+	}
+	def := p.Definition()
+	rec := store.Record{Definition: def, State: engine.New(def, info), Repo: l.repo,
+		Trigger: l.trigger, Branch: l.branch, Commit: l.commit,
+		Provider: l.provider, Hook: l.hook, Updated: h.now().UTC()}
+	if err := h.runs.PutRun(ctx, rec); err != nil {
+		return fmt.Errorf("pipeline %s: %w", pl, err)
+	}
+	input, _ := json.Marshal(map[string]string{"run": id})
+	out, err := h.sfn.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(h.stateMachine),
+		Name: aws.String(name), Input: aws.String(string(input))})
+	var exists *sfntypes.ExecutionAlreadyExists
+	switch {
+	case errors.As(err, &exists):
+		// Another delivery of the same event started it between the look-up and now: that
+		// execution drives its own run, and the record just written is never advanced.
+		log.WarnContext(ctx, "trigger: the execution was started concurrently; run record left unused", "run", id)
+		return nil
+	case err != nil:
+		return fmt.Errorf("pipeline %s: start execution %s of run %s: %w", pl, name, id, err)
+	}
+	log.InfoContext(ctx, "trigger: execution started", "run", id, "reason", l.reason, "arn", aws.ToString(out.ExecutionArn))
+	return nil
+}
