@@ -205,4 +205,8 @@ const (
 	ErrActionRejected = "ActionRejected"
 	// ErrActionFailed: a long-running action reported failure.
 	ErrActionFailed = "ActionFailed"
+	// ErrActionTimedOut: a long-running action was not answered by its deadline (the wait
+	// function's schedule fails an approval's task with it). Final for approvals, as the
+	// engine never retries them.
+	ErrActionTimedOut = "ActionTimedOut"
 )

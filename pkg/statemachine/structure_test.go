@@ -196,7 +196,7 @@ func TestEveryProviderThePipelineFileAcceptsHasADispatchState(t *testing.T) {
 var functionErrors = map[string][]string{
 	"${AdvanceFunctionArn}": {ErrAdvanceConflict, ErrAdvanceUnavailable},
 	"${SourceFunctionArn}":  {ErrSourceNotFound, ErrSourceUnauthorized, ErrSourceUnavailable, ErrSourceInvalidInput, ErrSourceInvalidArchive, ErrSourceFailed},
-	"${WaitFunctionArn}":    {ErrActionRejected, ErrActionFailed},
+	"${WaitFunctionArn}":    {ErrActionRejected, ErrActionFailed, ErrActionTimedOut},
 }
 
 func TestEveryErrorAFunctionReturnsIsCaughtOrRetriedByName(t *testing.T) {

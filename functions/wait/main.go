@@ -1,0 +1,77 @@
+// Command wait is the Lambda the state machine's Wait state invokes with
+// lambda:invoke.waitForTaskToken and {token, run, task} (pkg/waitstep). For an approval it
+// keeps the task token in DynamoDB, sets the approval's deadline as a one-time EventBridge
+// Scheduler schedule that invokes this same function with {"expire": {run, task}}, and
+// announces "stepline Approval Requested" with the links of the approval page. Every other
+// provider fails at once with ActionFailed until its AWS provider exists.
+//
+// Environment:
+//
+//	STEPLINE_TABLE               the DynamoDB table task tokens are kept in (required)
+//	STEPLINE_EVENT_BUS           the bus approvals are announced on (required)
+//	STEPLINE_API_URL             the HTTP API's base URL, which approval links start with (required)
+//	STEPLINE_SCHEDULER_ROLE_ARN  the role Scheduler assumes to invoke this function (required)
+//	STEPLINE_SCHEDULE_GROUP      the schedule group deadlines are created in (required)
+//	STEPLINE_STATE_MACHINE_ARN   the pipeline state machine, the events' resource (required)
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/stepline/stepline/pkg/store/dynamo"
+	"github.com/stepline/stepline/pkg/waitstep"
+)
+
+func main() {
+	log := lambdacontext.NewLogger()
+	h, err := build(context.Background(), os.Getenv, log)
+	if err != nil {
+		log.Error("wait: cannot start", "error", err)
+		os.Exit(1)
+	}
+	lambda.Start(h.Handle)
+}
+
+// build reads the configuration once and wires the handler.
+func build(ctx context.Context, env func(string) string, log *slog.Logger) (*waitstep.Handler, error) {
+	table := env("STEPLINE_TABLE")
+	cfg := waitstep.Config{
+		APIURL:           env("STEPLINE_API_URL"),
+		Bus:              env("STEPLINE_EVENT_BUS"),
+		ScheduleGroup:    env("STEPLINE_SCHEDULE_GROUP"),
+		SchedulerRoleARN: env("STEPLINE_SCHEDULER_ROLE_ARN"),
+		StateMachineARN:  env("STEPLINE_STATE_MACHINE_ARN"),
+	}
+	for _, v := range []struct{ name, value string }{
+		{"STEPLINE_TABLE", table}, {"STEPLINE_EVENT_BUS", cfg.Bus}, {"STEPLINE_API_URL", cfg.APIURL},
+		{"STEPLINE_SCHEDULER_ROLE_ARN", cfg.SchedulerRoleARN}, {"STEPLINE_SCHEDULE_GROUP", cfg.ScheduleGroup},
+		{"STEPLINE_STATE_MACHINE_ARN", cfg.StateMachineARN},
+	} {
+		if v.value == "" {
+			return nil, fmt.Errorf("%s must be set", v.name)
+		}
+	}
+	if u, err := url.Parse(cfg.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" {
+		return nil, fmt.Errorf("STEPLINE_API_URL %q is not an absolute http(s) URL without a query", cfg.APIURL)
+	}
+	// A failed call fails the approval for good (the engine never retries approvals), so
+	// transient AWS errors get a few more attempts than the SDK's default three.
+	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithRetryMaxAttempts(5))
+	if err != nil {
+		return nil, fmt.Errorf("load the AWS configuration: %w", err)
+	}
+	return waitstep.New(dynamo.New(dynamodb.NewFromConfig(awsCfg), table), sfn.NewFromConfig(awsCfg),
+		scheduler.NewFromConfig(awsCfg), eventbridge.NewFromConfig(awsCfg), cfg, waitstep.WithLogger(log)), nil
+}

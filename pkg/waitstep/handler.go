@@ -1,0 +1,264 @@
+// Package waitstep is the handler of functions/wait, which the state machine's Wait state
+// invokes with lambda:invoke.waitForTaskToken and {token, run, task}. The function starts
+// the long work, keeps the task token and returns; the answer comes later through the token.
+//
+// Approvals are the one provider served so far: the token and the request are kept in the
+// table, a one-time EventBridge Scheduler schedule is set for the deadline, and "stepline
+// Approval Requested" is announced with the links of the approval page (pkg/approval). At the
+// deadline the schedule invokes the function again with {"expire": {run, task}}, and a token
+// still kept is failed as ActionTimedOut. Every other provider (ecs, codedeploy,
+// cloudformation, s3) fails at once with ActionFailed: their AWS providers do not exist yet,
+// and a wait that nothing would ever answer must not hang for seven days.
+package waitstep
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	schedtypes "github.com/aws/aws-sdk-go-v2/service/scheduler/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/stepline/stepline/pkg/approval"
+	"github.com/stepline/stepline/pkg/engine"
+	"github.com/stepline/stepline/pkg/pipeline"
+	"github.com/stepline/stepline/pkg/statemachine"
+)
+
+// Tokens is what the function needs of the token store (store/dynamo in AWS). Token fails
+// with store.ErrNotFound when there is none, or when it has expired.
+type Tokens interface {
+	PutToken(ctx context.Context, run, task, token string, expires time.Time) error
+	Token(ctx context.Context, run, task string) (string, error)
+	DeleteToken(ctx context.Context, run, task string) error
+}
+
+// taskFailer fails an expired approval's task.
+type taskFailer interface {
+	SendTaskFailure(ctx context.Context, in *sfn.SendTaskFailureInput, optFns ...func(*sfn.Options)) (*sfn.SendTaskFailureOutput, error)
+}
+
+// schedules sets (and, when the announcement fails, removes) an approval's deadline.
+type schedules interface {
+	CreateSchedule(ctx context.Context, in *scheduler.CreateScheduleInput, optFns ...func(*scheduler.Options)) (*scheduler.CreateScheduleOutput, error)
+	DeleteSchedule(ctx context.Context, in *scheduler.DeleteScheduleInput, optFns ...func(*scheduler.Options)) (*scheduler.DeleteScheduleOutput, error)
+}
+
+var (
+	_ taskFailer = (*sfn.Client)(nil)
+	_ schedules  = (*scheduler.Client)(nil)
+)
+
+// Config is the deployment's settings, from the function's environment.
+type Config struct {
+	// APIURL is the HTTP API's base URL the approval links start with (STEPLINE_API_URL).
+	APIURL string
+	// Bus is the EventBridge bus approvals are announced on (STEPLINE_EVENT_BUS).
+	Bus string
+	// ScheduleGroup and SchedulerRoleARN are the group deadlines are created in and the role
+	// Scheduler assumes to invoke this function (STEPLINE_SCHEDULE_GROUP,
+	// STEPLINE_SCHEDULER_ROLE_ARN).
+	ScheduleGroup    string
+	SchedulerRoleARN string
+	// StateMachineARN is the pipeline state machine, named as the resource of the events
+	// (STEPLINE_STATE_MACHINE_ARN).
+	StateMachineARN string
+}
+
+// TokenGrace is how long a token is kept past its approval's deadline. The deadline's
+// schedule must still find it (Scheduler retries an invocation for up to a day, and the
+// token store reports a token past its expiry as missing); the page refuses decisions from
+// the deadline on by itself.
+const TokenGrace = 24 * time.Hour
+
+// Handler is functions/wait's handler. Build it with New.
+type Handler struct {
+	tokens    Tokens
+	sfn       taskFailer
+	schedules schedules
+	events    approval.EventPutter
+	cfg       Config
+	now       func() time.Time
+	log       *slog.Logger
+}
+
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithClock sets the clock (tests).
+func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = now } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
+
+// New returns a Handler.
+func New(tokens Tokens, tasks taskFailer, sched schedules, eb approval.EventPutter, cfg Config, opts ...Option) *Handler {
+	h := &Handler{tokens: tokens, sfn: tasks, schedules: sched, events: eb, cfg: cfg, now: time.Now, log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
+
+// Input is what the function is invoked with: the Wait state's {token, run, task}, or the
+// deadline schedule's {"expire": {run, task}}.
+type Input struct {
+	Token  string             `json:"token,omitempty"`
+	Run    string             `json:"run,omitempty"`
+	Task   *statemachine.Item `json:"task,omitempty"`
+	Expire *Expire            `json:"expire,omitempty"`
+}
+
+// Expire names the approval whose deadline has come; Task is its approval.TaskKey.
+type Expire struct {
+	Run  string `json:"run"`
+	Task string `json:"task"`
+}
+
+// Output is the function's answer. The Wait state ignores it (the token's answer is the
+// state's result); it says what was done, for logs and tests.
+type Output struct {
+	// Waiting is the approval's task key when an approval now waits.
+	Waiting string `json:"waiting,omitempty"`
+	// Expires is the approval's deadline.
+	Expires *time.Time `json:"expires,omitempty"`
+	// Expired is true when a deadline failed a task still waiting.
+	Expired bool `json:"expired,omitempty"`
+}
+
+// Handle starts a wait, or ends one whose deadline has come.
+func (h *Handler) Handle(ctx context.Context, in Input) (Output, error) {
+	if in.Expire != nil {
+		return h.expire(ctx, *in.Expire)
+	}
+	if in.Task == nil || in.Token == "" {
+		return Output{}, &ActionFailed{Msg: "the wait function needs the Wait state's {token, run, task}: the request has no token or no task"}
+	}
+	t := in.Task.Task
+	if t.Run == "" || t.Stage == "" || t.Action == "" || t.Attempt < 1 {
+		return Output{}, &ActionFailed{Msg: fmt.Sprintf("task %q names no run, stage, action or attempt", in.Task.ID)}
+	}
+	switch t.Provider {
+	case engine.ProviderApproval:
+		return h.request(ctx, in.Token, *in.Task)
+	case "ecs", "codedeploy", "cloudformation", "s3":
+		return Output{}, &ActionFailed{Msg: fmt.Sprintf("action %s/%s: provider %s is not available on AWS yet; it runs with `stepline run` for now", t.Stage, t.Action, t.Provider)}
+	}
+	return Output{}, &ActionFailed{Msg: fmt.Sprintf("action %s/%s: provider %q does not wait for a task token", t.Stage, t.Action, t.Provider)}
+}
+
+// timeoutOf is the approval's timeout: the attempt's, else the task's, capped at and
+// defaulting to pipeline.MaxApprovalTimeout, as the pipeline file rules.
+func timeoutOf(it statemachine.Item) time.Duration {
+	d := time.Duration(it.TimeoutSeconds) * time.Second
+	if d <= 0 {
+		d = it.Task.Timeout
+	}
+	if d <= 0 || d > pipeline.MaxApprovalTimeout {
+		d = pipeline.MaxApprovalTimeout
+	}
+	return d
+}
+
+// request keeps the token and the request, sets the deadline and announces the approval.
+func (h *Handler) request(ctx context.Context, token string, it statemachine.Item) (Output, error) {
+	t := it.Task
+	lc, ok := lambdacontext.FromContext(ctx)
+	if !ok || lc.InvokedFunctionArn == "" {
+		return Output{}, &ActionFailed{Msg: "approval: no Lambda context names this function, which the deadline's schedule must invoke"}
+	}
+	now := h.now()
+	// Whole seconds, rounded up: at() has no fractions, and the deadline is never early.
+	deadline := now.Add(timeoutOf(it)).Add(time.Second - 1).Truncate(time.Second).UTC()
+	task := approval.TaskKey(t.Stage, t.Action, t.Attempt)
+	req := approval.Request{Pipeline: t.Pipeline, Run: t.Run, Stage: t.Stage, Action: t.Action, Attempt: t.Attempt,
+		Message: configString(t, "message"), URL: configString(t, "url"), Expires: deadline}
+	log := h.log.With("run", t.Run, "task", task)
+
+	raw, _ := json.Marshal(req)
+	keep := deadline.Add(TokenGrace)
+	if err := h.tokens.PutToken(ctx, t.Run, approval.RequestKey(task), string(raw), keep); err != nil {
+		return Output{}, &ActionFailed{Msg: fmt.Sprintf("approval %s/%s: keep the request: %v", t.Stage, t.Action, err)}
+	}
+	if err := h.tokens.PutToken(ctx, t.Run, task, token, keep); err != nil {
+		return Output{}, &ActionFailed{Msg: fmt.Sprintf("approval %s/%s: keep the task token: %v", t.Stage, t.Action, err)}
+	}
+	name := ScheduleName(t.Run, task)
+	created, err := h.schedule(ctx, name, lc.InvokedFunctionArn, Expire{Run: t.Run, Task: task}, deadline)
+	if err != nil {
+		return Output{}, &ActionFailed{Msg: fmt.Sprintf("approval %s/%s: set its deadline: %v", t.Stage, t.Action, err)}
+	}
+	links := approval.LinksFor(h.cfg.APIURL, t.Run, task, approval.Key(token))
+	var resources []string
+	if h.cfg.StateMachineARN != "" {
+		resources = []string{h.cfg.StateMachineARN}
+	}
+	if err := approval.Publish(ctx, h.events, h.cfg.Bus, approval.DetailRequested, approval.Requested(req, links), now, resources...); err != nil {
+		// Nobody would hear of it: fail the action now rather than let it wait unseen.
+		if created {
+			if _, derr := h.schedules.DeleteSchedule(ctx, &scheduler.DeleteScheduleInput{Name: aws.String(name), GroupName: aws.String(h.cfg.ScheduleGroup)}); derr != nil {
+				log.WarnContext(ctx, "approval: the deadline's schedule could not be removed", "schedule", name, "error", derr)
+			}
+		}
+		if derr := h.tokens.DeleteToken(ctx, t.Run, task); derr != nil {
+			log.WarnContext(ctx, "approval: the token could not be removed", "error", derr)
+		}
+		return Output{}, &ActionFailed{Msg: fmt.Sprintf("approval %s/%s: announce it: %v", t.Stage, t.Action, err)}
+	}
+	log.InfoContext(ctx, "approval: requested", "pipeline", t.Pipeline, "expires", deadline, "schedule", name)
+	return Output{Waiting: task, Expires: &deadline}, nil
+}
+
+// ScheduleName names the deadline of the approval task of run: Scheduler allows 64
+// characters of [0-9A-Za-z_.-], so the name is a digest, the same for a retried invocation.
+func ScheduleName(run, task string) string {
+	sum := sha256.Sum256([]byte(run + "/" + task))
+	return "approval-" + hex.EncodeToString(sum[:16])
+}
+
+// schedule creates the one-time schedule invoking fn with {"expire": e} at deadline, and
+// deletes itself once done. It reports whether it created the schedule: one that exists
+// already was created by an earlier invocation for the same attempt.
+func (h *Handler) schedule(ctx context.Context, name, fn string, e Expire, deadline time.Time) (bool, error) {
+	input, _ := json.Marshal(Input{Expire: &e})
+	_, err := h.schedules.CreateSchedule(ctx, &scheduler.CreateScheduleInput{
+		Name:                       aws.String(name),
+		GroupName:                  aws.String(h.cfg.ScheduleGroup),
+		ScheduleExpression:         aws.String("at(" + deadline.Format("2006-01-02T15:04:05") + ")"),
+		ScheduleExpressionTimezone: aws.String("UTC"),
+		FlexibleTimeWindow:         &schedtypes.FlexibleTimeWindow{Mode: schedtypes.FlexibleTimeWindowModeOff},
+		ActionAfterCompletion:      schedtypes.ActionAfterCompletionDelete,
+		Description:                aws.String(truncate("stepline approval deadline of "+e.Run+" "+e.Task, 512)),
+		Target: &schedtypes.Target{
+			Arn:     aws.String(fn),
+			RoleArn: aws.String(h.cfg.SchedulerRoleARN),
+			Input:   aws.String(string(input)),
+		},
+	})
+	var conflict *schedtypes.ConflictException
+	if errors.As(err, &conflict) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// configString returns a text setting of the task, "" when absent.
+func configString(t engine.Task, key string) string {
+	s, _ := t.Config[key].(string)
+	return s
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
