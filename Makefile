@@ -6,7 +6,8 @@ FUZZTIME ?= 60s
 NODE_BIN := $(CURDIR)/scripts/node/node_modules/.bin
 # The CDK CLI comes from the lockfile (make node-tools); no telemetry, and Node 22's end-of-life
 # notice is not news here.
-CDK      := CDK_DISABLE_CLI_TELEMETRY=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(NODE_BIN)/cdk
+CDK_ENV  := CDK_DISABLE_CLI_TELEMETRY=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
+CDK      := $(CDK_ENV) $(NODE_BIN)/cdk
 CDK_ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -28,9 +29,11 @@ test: node-tools ## all tests: unit, end-to-end through `stepline run`, the exam
 	$(MAKE) --no-print-directory test-infra
 
 .PHONY: test-infra
-test-infra: node-tools ## the deploy checks: cfn-lint + SAM transform of template.yml, CDK assertions, cdk-nag, parity
-	./scripts/check-template.sh dist/sam/template.json
-	cd infra && CDK_DISABLE_CLI_TELEMETRY=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(GO) test -count=1 ./...
+test-infra: node-tools ## the deploy checks: cfn-lint + SAM transform of template.yml and cfn-lint of the CDK template, CDK assertions, cdk-nag, parity
+	mkdir -p dist/cdk
+	cd infra && $(CDK_ENV) $(GO) run ./cmd/synth -placeholders > ../dist/cdk/stepline.template.json
+	./scripts/check-template.sh --cdk dist/cdk/stepline.template.json dist/sam/template.json
+	cd infra && $(CDK_ENV) $(GO) vet ./... && $(CDK_ENV) $(GO) test -count=1 ./...
 
 .PHONY: node-tools
 node-tools: scripts/node/node_modules/.package-lock.json ## install the npm tools the tests use, from the lockfile
@@ -50,7 +53,7 @@ build-functions: ## build every Lambda function as a linux/arm64 bootstrap zip i
 build: build-cli build-functions ## build everything that ships: the CLI and the Lambda zips
 
 .PHONY: synth
-synth: node-tools ## synthesize the CDK stack into infra/cdk.out, offline (no AWS account needed)
+synth: node-tools build-functions ## synthesize the CDK stack into infra/cdk.out, offline (no AWS account needed)
 	cd infra && $(CDK) synth --quiet $(CDK_ARGS)
 	@echo "template: infra/cdk.out/$$(cd infra/cdk.out && ls *.template.json | head -1)"
 

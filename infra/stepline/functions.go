@@ -1,0 +1,187 @@
+package stepline
+
+import (
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// function is one row of docs/stack.md's function table.
+type function struct {
+	name    string // <fn>: the zip, the physical name's suffix
+	memory  int
+	timeout int
+	env     map[string]string
+	policy  []statement
+}
+
+// logicalID is the function's logical id: WebhookFunction for webhook.
+func (f function) logicalID() string { return strings.ToUpper(f.name[:1]) + f.name[1:] + "Function" }
+
+var tableActions = []string{
+	"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+	"dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchGetItem",
+}
+
+var passedToScheduler = map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "scheduler.amazonaws.com"}}
+
+// functions creates the scheduler role, then each function with its role and log group,
+// and the trigger function's asynchronous invocation settings.
+func (s *Stepline) functions() {
+	// The scheduler role names the functions by ARNs built from their names: the trigger and
+	// wait functions carry this role's ARN in their environment.
+	scheduler := newRole(s.Construct, "SchedulerRole", "scheduler.amazonaws.com",
+		allow([]string{"lambda:InvokeFunction"}, s.functionArn("trigger"), s.functionArn("wait")))
+	s.Roles["SchedulerRole"] = scheduler
+	schedulerArn := *scheduler.AttrArn()
+
+	bucketArn := *s.ArtifactBucket.AttrArn()
+	tableArn := *s.Table.AttrArn()
+	tables := []string{tableArn, tableArn + "/index/*"}
+	busArn := *s.EventBus.AttrArn()
+	sm := s.stateMachineArn()
+	exec := arn("states", "execution:"+s.name("-pipeline")+":*")
+	secrets := s.secretsArn()
+	passRole := statement{actions: []string{"iam:PassRole"}, resources: []string{schedulerArn}, condition: passedToScheduler}
+
+	table, bus, bucket := *s.Table.Ref(), *s.EventBus.Ref(), *s.ArtifactBucket.Ref()
+	group := *s.ScheduleGroup.Ref()
+
+	for _, f := range []function{
+		{name: "webhook", memory: 256, timeout: 10,
+			env: map[string]string{
+				"STEPLINE_EVENT_BUS": bus, "STEPLINE_BUCKET": bucket,
+				"STEPLINE_SECRET_PREFIX": s.secretPrefix(),
+				"STEPLINE_ALLOWED_REPOS": strings.Join(s.Props.AllowedRepositories, ","),
+			},
+			policy: []statement{
+				allow([]string{"secretsmanager:GetSecretValue"}, secrets),
+				allow([]string{"events:PutEvents"}, busArn),
+				allow([]string{"s3:PutObject"}, bucketArn+"/webhooks/*"),
+			}},
+		{name: "trigger", memory: 256, timeout: 60,
+			env: map[string]string{
+				"STEPLINE_TABLE": table, "STEPLINE_STATE_MACHINE_ARN": sm, "STEPLINE_BUCKET": bucket,
+				"STEPLINE_SECRET_PREFIX":      s.secretPrefix(),
+				"STEPLINE_SCHEDULER_ROLE_ARN": schedulerArn, "STEPLINE_SCHEDULE_GROUP": group,
+			},
+			policy: []statement{
+				allow(tableActions, tables...),
+				allow([]string{"secretsmanager:GetSecretValue"}, secrets),
+				allow([]string{"s3:GetObject"}, bucketArn+"/webhooks/*"),
+				allow([]string{"states:StartExecution"}, sm),
+				allow([]string{"states:DescribeExecution"}, exec),
+				allow([]string{"scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule", "scheduler:GetSchedule"}, s.scheduleArn()),
+				passRole,
+				// Lambda sends failed asynchronous invocations to the destination as this role.
+				allow([]string{"sqs:SendMessage"}, *s.DeadLetterQueue.AttrArn()),
+			}},
+		{name: "advance", memory: 512, timeout: 60,
+			env: map[string]string{
+				"STEPLINE_TABLE": table, "STEPLINE_EVENT_BUS": bus, "STEPLINE_BUCKET": bucket,
+				"STEPLINE_CODEBUILD_PROJECT": s.name("-build"),
+			},
+			policy: []statement{
+				allow(tableActions, tables...),
+				allow([]string{"events:PutEvents"}, busArn),
+				allow([]string{"states:SendTaskSuccess", "states:SendTaskFailure"}, sm),
+			}},
+		{name: "source", memory: 1024, timeout: 900,
+			env: map[string]string{"STEPLINE_SECRET_PREFIX": s.secretPrefix()},
+			policy: []statement{
+				allow([]string{"secretsmanager:GetSecretValue"}, secrets),
+				allow([]string{"s3:PutObject", "s3:AbortMultipartUpload"}, bucketArn+"/runs/*"),
+			}},
+		{name: "wait", memory: 256, timeout: 30,
+			env: map[string]string{
+				"STEPLINE_TABLE": table, "STEPLINE_EVENT_BUS": bus,
+				"STEPLINE_API_URL":            *s.HttpApi.AttrApiEndpoint(),
+				"STEPLINE_SCHEDULER_ROLE_ARN": schedulerArn, "STEPLINE_SCHEDULE_GROUP": group,
+				"STEPLINE_STATE_MACHINE_ARN": sm,
+			},
+			policy: []statement{
+				allow([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}, tables...),
+				allow([]string{"events:PutEvents"}, busArn),
+				allow([]string{"states:SendTaskFailure"}, sm),
+				allow([]string{"scheduler:CreateSchedule", "scheduler:DeleteSchedule"}, s.scheduleArn()),
+				passRole,
+			}},
+		{name: "callback", memory: 256, timeout: 10,
+			env: map[string]string{"STEPLINE_TABLE": table, "STEPLINE_EVENT_BUS": bus},
+			policy: []statement{
+				allow([]string{"dynamodb:GetItem", "dynamodb:DeleteItem"}, tables...),
+				allow([]string{"events:PutEvents"}, busArn),
+				allow([]string{"states:SendTaskSuccess", "states:SendTaskFailure"}, sm),
+			}},
+	} {
+		s.Functions[f.name] = s.function(f)
+	}
+
+	invoke := awslambda.NewCfnEventInvokeConfig(s.Construct, jsii.String("TriggerFunctionEventInvokeConfig"), &awslambda.CfnEventInvokeConfigProps{
+		FunctionName:             s.Functions["trigger"].Ref(),
+		Qualifier:                jsii.String("$LATEST"),
+		MaximumRetryAttempts:     jsii.Number(2),
+		MaximumEventAgeInSeconds: jsii.Number(6 * 60 * 60),
+		DestinationConfig: &awslambda.CfnEventInvokeConfig_DestinationConfigProperty{
+			OnFailure: &awslambda.CfnEventInvokeConfig_OnFailureProperty{Destination: s.DeadLetterQueue.AttrArn()},
+		},
+	})
+	invoke.OverrideLogicalId(jsii.String("TriggerFunctionEventInvokeConfig"))
+}
+
+// function creates one function, its log group and its role.
+func (s *Stepline) function(f function) awslambda.CfnFunction {
+	id := f.logicalID()
+	logs := s.logGroup(id+"LogGroup", "/aws/lambda/"+s.name("-"+f.name))
+	policy := append([]statement{
+		allow([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, *logs.AttrArn()),
+	}, f.policy...)
+	role := newRole(s.Construct, id+"Role", "lambda.amazonaws.com", policy...)
+	s.Roles[id+"Role"] = role
+
+	code := awslambda.Code_FromAsset(jsii.String(filepath.Join(s.Props.FunctionsDir, f.name+".zip")), nil)
+	// Each asset needs a scope of its own: Bind names its asset construct "Code".
+	location := code.Bind(constructs.NewConstruct(s.Construct, jsii.String(id+"Code"))).S3Location
+	env := map[string]*string{}
+	for k, v := range f.env {
+		env[k] = jsii.String(v)
+	}
+	fn := awslambda.NewCfnFunction(s.Construct, jsii.String(id), &awslambda.CfnFunctionProps{
+		FunctionName:  jsii.String(s.name("-" + f.name)),
+		Runtime:       jsii.String("provided.al2023"),
+		Architectures: jsii.Strings("arm64"),
+		Handler:       jsii.String("bootstrap"),
+		MemorySize:    jsii.Number(float64(f.memory)),
+		Timeout:       jsii.Number(float64(f.timeout)),
+		Role:          role.AttrArn(),
+		Code: &awslambda.CfnFunction_CodeProperty{
+			S3Bucket: location.BucketName,
+			S3Key:    location.ObjectKey,
+		},
+		Environment: &awslambda.CfnFunction_EnvironmentProperty{Variables: &env},
+		LoggingConfig: &awslambda.CfnFunction_LoggingConfigProperty{
+			LogFormat:           jsii.String("JSON"),
+			ApplicationLogLevel: jsii.String("INFO"),
+			SystemLogLevel:      jsii.String("WARN"),
+			LogGroup:            logs.Ref(),
+		},
+	})
+	fn.OverrideLogicalId(jsii.String(id))
+	// Asset metadata lets `sam local` and the CDK toolkit find the zip behind the S3 key.
+	code.BindToResource(fn, &awslambda.ResourceBindOptions{ResourceProperty: jsii.String("Code")})
+	return fn
+}
+
+// logGroup creates a log group kept LogRetentionDays.
+func (s *Stepline) logGroup(id, name string) awslogs.CfnLogGroup {
+	g := awslogs.NewCfnLogGroup(s.Construct, jsii.String(id), &awslogs.CfnLogGroupProps{
+		LogGroupName:    jsii.String(name),
+		RetentionInDays: jsii.Number(float64(s.Props.LogRetentionDays)),
+	})
+	g.OverrideLogicalId(jsii.String(id))
+	return g
+}

@@ -1,0 +1,168 @@
+package stepline
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Detail types of the events stepline puts on its bus.
+const (
+	detailSourceEvent    = "stepline Source Event"
+	detailPipelineChange = "stepline Pipeline Execution State Change"
+	detailApproval       = "stepline Approval Requested"
+)
+
+// messaging creates the bus, the dead-letter queue, the topic and the schedule group: the
+// resources the functions' environment refers to.
+func (s *Stepline) messaging() {
+	s.EventBus = awsevents.NewCfnEventBus(s.Construct, jsii.String("EventBus"), &awsevents.CfnEventBusProps{
+		Name: jsii.String(s.Props.Name),
+	})
+	s.EventBus.OverrideLogicalId(jsii.String("EventBus"))
+
+	s.DeadLetterQueue = awssqs.NewCfnQueue(s.Construct, jsii.String("DeadLetterQueue"), &awssqs.CfnQueueProps{
+		QueueName:              jsii.String(s.name("-dlq")),
+		SqsManagedSseEnabled:   jsii.Bool(true),
+		MessageRetentionPeriod: jsii.Number(14 * 24 * 60 * 60),
+	})
+	s.DeadLetterQueue.OverrideLogicalId(jsii.String("DeadLetterQueue"))
+
+	s.NotificationTopic = awssns.NewCfnTopic(s.Construct, jsii.String("NotificationTopic"), &awssns.CfnTopicProps{
+		TopicName: jsii.String(s.name("-notifications")),
+	})
+	s.NotificationTopic.OverrideLogicalId(jsii.String("NotificationTopic"))
+
+	if s.Props.NotificationEmail != "" {
+		sub := awssns.NewCfnSubscription(s.Construct, jsii.String("NotificationSubscription"), &awssns.CfnSubscriptionProps{
+			TopicArn: s.NotificationTopic.Ref(),
+			Protocol: jsii.String("email"),
+			Endpoint: jsii.String(s.Props.NotificationEmail),
+		})
+		sub.OverrideLogicalId(jsii.String("NotificationSubscription"))
+	}
+
+	s.ScheduleGroup = awsscheduler.NewCfnScheduleGroup(s.Construct, jsii.String("ScheduleGroup"), &awsscheduler.CfnScheduleGroupProps{
+		Name: jsii.String(s.Props.Name),
+	})
+	s.ScheduleGroup.OverrideLogicalId(jsii.String("ScheduleGroup"))
+}
+
+// rules creates the three EventBridge rules, each with the dead-letter queue, the
+// permissions that let EventBridge invoke and publish, and the queue and topic policies,
+// which name the rules as the only senders.
+func (s *Stepline) rules() {
+	dlq := &awsevents.CfnRule_DeadLetterConfigProperty{Arn: s.DeadLetterQueue.AttrArn()}
+	trigger := s.Functions["trigger"]
+
+	source := awsevents.NewCfnRule(s.Construct, jsii.String("SourceEventRule"), &awsevents.CfnRuleProps{
+		Description:  jsii.String("Normalised source events from the webhook function to the trigger function"),
+		EventBusName: s.EventBus.Ref(),
+		EventPattern: map[string]any{
+			"source":      []any{"stepline"},
+			"detail-type": []any{detailSourceEvent},
+		},
+		Targets: []any{&awsevents.CfnRule_TargetProperty{
+			Id:               jsii.String("TriggerFunction"),
+			Arn:              trigger.AttrArn(),
+			DeadLetterConfig: dlq,
+			// EventBridge's maximum: a trigger outage of up to a day loses no push.
+			RetryPolicy: &awsevents.CfnRule_RetryPolicyProperty{
+				MaximumRetryAttempts:     jsii.Number(185),
+				MaximumEventAgeInSeconds: jsii.Number(24 * 60 * 60),
+			},
+		}},
+	})
+	source.OverrideLogicalId(jsii.String("SourceEventRule"))
+
+	aws := awsevents.NewCfnRule(s.Construct, jsii.String("AwsEventRule"), &awsevents.CfnRuleProps{
+		Description: jsii.String("ECR image pushes on the default bus to the trigger function (image triggers)"),
+		EventPattern: map[string]any{
+			"source":      []any{"aws.ecr"},
+			"detail-type": []any{"ECR Image Action"},
+			"detail": map[string]any{
+				"action-type": []any{"PUSH"},
+				"result":      []any{"SUCCESS"},
+			},
+		},
+		Targets: []any{&awsevents.CfnRule_TargetProperty{
+			Id:               jsii.String("TriggerFunction"),
+			Arn:              trigger.AttrArn(),
+			DeadLetterConfig: dlq,
+		}},
+	})
+	aws.OverrideLogicalId(jsii.String("AwsEventRule"))
+
+	notify := awsevents.NewCfnRule(s.Construct, jsii.String("NotificationRule"), &awsevents.CfnRuleProps{
+		Description:  jsii.String("Pipeline state changes and approval requests to the notification topic"),
+		EventBusName: s.EventBus.Ref(),
+		EventPattern: map[string]any{
+			"source":      []any{"stepline"},
+			"detail-type": []any{detailPipelineChange, detailApproval},
+		},
+		Targets: []any{&awsevents.CfnRule_TargetProperty{
+			Id:               jsii.String("NotificationTopic"),
+			Arn:              s.NotificationTopic.Ref(),
+			DeadLetterConfig: dlq,
+		}},
+	})
+	notify.OverrideLogicalId(jsii.String("NotificationRule"))
+
+	for id, rule := range map[string]awsevents.CfnRule{
+		"TriggerFunctionSourceEventPermission": source,
+		"TriggerFunctionAwsEventPermission":    aws,
+	} {
+		p := awslambda.NewCfnPermission(s.Construct, jsii.String(id), &awslambda.CfnPermissionProps{
+			Action:       jsii.String("lambda:InvokeFunction"),
+			FunctionName: trigger.AttrArn(),
+			Principal:    jsii.String("events.amazonaws.com"),
+			SourceArn:    rule.AttrArn(),
+		})
+		p.OverrideLogicalId(jsii.String(id))
+	}
+
+	queueArn := *s.DeadLetterQueue.AttrArn()
+	queuePolicy := awssqs.NewCfnQueuePolicy(s.Construct, jsii.String("DeadLetterQueuePolicy"), &awssqs.CfnQueuePolicyProps{
+		Queues: jsii.Strings(*s.DeadLetterQueue.Ref()),
+		PolicyDocument: document(
+			denyInsecureTransport("sqs:*", queueArn),
+			// EventBridge delivers to a target's dead-letter queue as the service, so the
+			// queue must let it in; only these three rules may.
+			statement{
+				principal: map[string]any{"Service": "events.amazonaws.com"},
+				actions:   []string{"sqs:SendMessage"},
+				resources: []string{queueArn},
+				condition: map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": []any{
+					*source.AttrArn(), *aws.AttrArn(), *notify.AttrArn(),
+				}}},
+			},
+		),
+	})
+	queuePolicy.OverrideLogicalId(jsii.String("DeadLetterQueuePolicy"))
+
+	topicArn := *s.NotificationTopic.Ref()
+	topicPolicy := awssns.NewCfnTopicPolicy(s.Construct, jsii.String("NotificationTopicPolicy"), &awssns.CfnTopicPolicyProps{
+		Topics: jsii.Strings(topicArn),
+		PolicyDocument: document(
+			denyInsecureTransport("sns:Publish", topicArn),
+			statement{
+				principal: map[string]any{"Service": "events.amazonaws.com"},
+				actions:   []string{"sns:Publish"},
+				resources: []string{topicArn},
+				condition: map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": *notify.AttrArn()}},
+			},
+			// A topic policy replaces the default one, so CloudWatch alarms of this account
+			// must be let in explicitly.
+			statement{
+				principal: map[string]any{"Service": "cloudwatch.amazonaws.com"},
+				actions:   []string{"sns:Publish"},
+				resources: []string{topicArn},
+				condition: map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": sub("${AWS::AccountId}")}},
+			},
+		),
+	})
+	topicPolicy.OverrideLogicalId(jsii.String("NotificationTopicPolicy"))
+}

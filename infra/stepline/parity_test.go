@@ -1,0 +1,363 @@
+package stepline_test
+
+import (
+	"archive/zip"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stepline/stepline/infra/stepline"
+)
+
+// The parity test: template.yml (after the SAM transform, offline) and the CDK construct
+// describe the same stack. Both are read as CloudFormation and reduced to what a deployment
+// means: the functions (which zip, runtime, architecture, environment variable names), what
+// invokes them (EventBridge rules, HTTP routes, Lambda permissions), the state machine's file
+// and substitutions, and the IAM actions of every role. Resource shapes that only differ in
+// form (SAM writes routes into the API's OpenAPI body, CDK as Route resources) are compared
+// after normalising.
+
+const repoRoot = "../.."
+
+// samTemplate transforms template.yml with scripts/sam-transform.py, which fails loudly when
+// python3 or aws-sam-translator is missing.
+func samTemplate(t *testing.T) map[string]any {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "sam.json")
+	cmd := exec.Command("python3", filepath.Join(repoRoot, "scripts", "sam-transform.py"), filepath.Join(repoRoot, "template.yml"), out)
+	msg, err := cmd.CombinedOutput()
+	require.NoError(t, err, "the SAM transform (python3 and aws-sam-translator are preinstalled in the image): %s", msg)
+	raw, err := os.ReadFile(out)
+	require.NoError(t, err)
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(raw, &doc))
+	return doc
+}
+
+// markedZips writes one zip per function whose bootstrap names the function, so the CDK
+// template's assets can be traced back to the zip each function was given.
+func markedZips(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, fn := range stepline.FunctionNames() {
+		f, err := os.Create(filepath.Join(dir, fn+".zip"))
+		require.NoError(t, err)
+		zw := zip.NewWriter(f)
+		w, err := zw.Create("bootstrap")
+		require.NoError(t, err)
+		_, err = io.WriteString(w, "stepline-function:"+fn)
+		require.NoError(t, err)
+		require.NoError(t, zw.Close())
+		require.NoError(t, f.Close())
+	}
+	return dir
+}
+
+// cdkTemplate synthesizes the construct against marked zips and returns the template and the
+// cloud assembly directory holding the staged assets.
+func cdkTemplate(t *testing.T) (map[string]any, string) {
+	t.Helper()
+	out := t.TempDir()
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(out), AnalyticsReporting: jsii.Bool(false)})
+	stack := stepline.NewStack(app, "Parity", &stepline.StackProps{Props: stepline.Props{FunctionsDir: markedZips(t)}})
+	app.Synth(nil)
+	raw, err := json.Marshal(assertions.Template_FromStack(stack, nil).ToJSON())
+	require.NoError(t, err)
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(raw, &doc))
+	return doc, out
+}
+
+// cdkZipOf names the function whose marked zip the CDK template deploys for a function's Code.
+func cdkZipOf(t *testing.T, assembly string, code map[string]any) string {
+	t.Helper()
+	key, _ := code["S3Key"].(string)
+	require.NotEmpty(t, key, "the CDK function's code is an S3 asset: %v", code)
+	hash := strings.TrimSuffix(key, ".zip")
+	zr, err := zip.OpenReader(filepath.Join(assembly, "asset."+hash+".zip"))
+	require.NoError(t, err, "the staged asset of %s", key)
+	defer zr.Close()
+	for _, f := range zr.File {
+		if f.Name == "bootstrap" {
+			r, err := f.Open()
+			require.NoError(t, err)
+			b, err := io.ReadAll(r)
+			require.NoError(t, err)
+			return strings.TrimPrefix(string(b), "stepline-function:") + ".zip"
+		}
+	}
+	t.Fatalf("asset %s has no bootstrap", key)
+	return ""
+}
+
+// samZipOf names the zip a transformed SAM function deploys (its CodeUri, as sam-transform.py
+// keeps it in the placeholder key).
+func samZipOf(code map[string]any) string {
+	key, _ := code["S3Key"].(string)
+	return filepath.Base(key)
+}
+
+// logicalID reads the logical id out of a Ref, a GetAtt, or a Sub naming ${Id.Arn}.
+func logicalID(v any) string {
+	switch v := v.(type) {
+	case map[string]any:
+		if r, ok := v["Ref"].(string); ok {
+			return r
+		}
+		if g, ok := v["Fn::GetAtt"].([]any); ok && len(g) > 0 {
+			s, _ := g[0].(string)
+			return s
+		}
+		if s, ok := v["Fn::Sub"].(string); ok {
+			if m := subArnRE.FindStringSubmatch(s); m != nil {
+				return m[1]
+			}
+		}
+	case string:
+		return v
+	}
+	return ""
+}
+
+var subArnRE = regexp.MustCompile(`\$\{([A-Za-z0-9]+)\.Arn\}`)
+
+func envNames(props map[string]any) []string {
+	env, _ := props["Environment"].(map[string]any)
+	vars, _ := env["Variables"].(map[string]any)
+	var names []string
+	for k := range vars {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func TestSamAndCdkDeployTheSameFunctions(t *testing.T) {
+	sam := samTemplate(t)
+	cdk, assembly := cdkTemplate(t)
+	samFns, cdkFns := resources(sam, "AWS::Lambda::Function"), resources(cdk, "AWS::Lambda::Function")
+	require.ElementsMatch(t, keys(samFns), keys(cdkFns), "the same functions, by logical id")
+
+	// Every function in the repository is deployed by both.
+	dirs, err := filepath.Glob(filepath.Join(repoRoot, "functions", "*", "main.go"))
+	require.NoError(t, err)
+	var want []string
+	for _, d := range dirs {
+		want = append(want, filepath.Base(filepath.Dir(d))+".zip")
+	}
+	var deployed []string
+	for id, s := range samFns {
+		c := cdkFns[id]
+		zipName := samZipOf(s["Code"].(map[string]any))
+		deployed = append(deployed, zipName)
+		assert.Equal(t, zipName, cdkZipOf(t, assembly, c["Code"].(map[string]any)), "%s: the same handler zip", id)
+		for _, k := range []string{"Handler", "Runtime", "Architectures", "MemorySize", "Timeout", "LoggingConfig"} {
+			assert.Equal(t, norm(s[k]), norm(c[k]), "%s: %s", id, k)
+		}
+		assert.Equal(t, envNames(s), envNames(c), "%s: environment variable names", id)
+		assert.Equal(t, named(s["FunctionName"]), named(c["FunctionName"]), "%s: name", id)
+		assert.Equal(t, logicalID(s["Role"]), logicalID(c["Role"]), "%s: role", id)
+	}
+	assert.ElementsMatch(t, want, deployed, "every functions/*/main.go is deployed, and nothing else")
+}
+
+// norm turns CloudFormation scalars into comparable values: numbers may be written as
+// strings in one template and as numbers in the other.
+func norm(v any) any {
+	switch v := v.(type) {
+	case float64:
+		return strings.TrimSuffix(strings.TrimRight(jsonString(v), "0"), ".")
+	case string:
+		return v
+	case map[string]any, []any:
+		return jsonString(v)
+	}
+	return v
+}
+
+// named resolves a physical name: SAM writes !Sub "${Name}-x" with the Name parameter, CDK
+// the literal with the prop; both default to "stepline".
+func named(v any) string {
+	if m, ok := v.(map[string]any); ok {
+		if sub, ok := m["Fn::Sub"].(string); ok {
+			return strings.ReplaceAll(sub, "${Name}", "stepline")
+		}
+	}
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return jsonString(v)
+}
+
+func jsonString(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func keys[M ~map[string]V, V any](m M) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// invokers lists what invokes what: rule → targets with the rule's bus and pattern, HTTP
+// route → function, and Lambda permissions (principal → function).
+func invokers(t *testing.T, doc map[string]any) []string {
+	t.Helper()
+	var out []string
+	for id, r := range resources(doc, "AWS::Events::Rule") {
+		bus := logicalID(r["EventBusName"])
+		if bus == "" {
+			bus = "default"
+		}
+		for _, tg := range r["Targets"].([]any) {
+			target := tg.(map[string]any)
+			dlq, _ := target["DeadLetterConfig"].(map[string]any)
+			out = append(out, "rule "+id+" on "+bus+" "+jsonString(r["EventPattern"])+" -> "+logicalID(target["Arn"])+" dlq "+logicalID(dlq["Arn"]))
+		}
+	}
+	// CDK: Route resources pointing at integrations.
+	integrations := resources(doc, "AWS::ApiGatewayV2::Integration")
+	for _, r := range resources(doc, "AWS::ApiGatewayV2::Route") {
+		target, _ := r["Target"].(map[string]any)
+		integ := ""
+		if j, ok := target["Fn::Join"].([]any); ok {
+			for _, part := range j[1].([]any) {
+				if id := logicalID(part); id != "" {
+					integ = id
+				}
+			}
+		}
+		out = append(out, "route "+r["RouteKey"].(string)+" -> "+logicalID(integrations[integ]["IntegrationUri"]))
+	}
+	// SAM: the routes in the API's OpenAPI body.
+	for _, api := range resources(doc, "AWS::ApiGatewayV2::Api") {
+		body, _ := api["Body"].(map[string]any)
+		paths, _ := body["paths"].(map[string]any)
+		for path, p := range paths {
+			for method, op := range p.(map[string]any) {
+				integ, _ := op.(map[string]any)["x-amazon-apigateway-integration"].(map[string]any)
+				out = append(out, "route "+strings.ToUpper(method)+" "+path+" -> "+logicalID(integ["uri"]))
+			}
+		}
+	}
+	perms := map[string]bool{}
+	for _, p := range resources(doc, "AWS::Lambda::Permission") {
+		perms["permission "+p["Principal"].(string)+" -> "+logicalID(p["FunctionName"])] = true
+	}
+	out = append(out, keys(perms)...)
+	for id, c := range resources(doc, "AWS::Lambda::EventInvokeConfig") {
+		dest, _ := c["DestinationConfig"].(map[string]any)
+		onFailure, _ := dest["OnFailure"].(map[string]any)
+		_ = id
+		out = append(out, "async "+logicalID(c["FunctionName"])+" failures -> "+logicalID(onFailure["Destination"]))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestSamAndCdkWireTheSameEventSources(t *testing.T) {
+	sam := samTemplate(t)
+	cdk, _ := cdkTemplate(t)
+	s, c := invokers(t, sam), invokers(t, cdk)
+	assert.Equal(t, s, c)
+	// Not vacuous: the routes and rules are there.
+	for _, want := range []string{"route POST /webhooks/{provider}/{hook} -> WebhookFunction", "route GET /approvals/{run}/{task} -> CallbackFunction",
+		"route POST /approvals/{run}/{task} -> CallbackFunction"} {
+		assert.Contains(t, c, want)
+	}
+	assert.NotEmpty(t, slices.DeleteFunc(slices.Clone(c), func(s string) bool { return !strings.HasPrefix(s, "rule SourceEventRule") }))
+}
+
+func TestSamAndCdkRunTheSameStateMachineFile(t *testing.T) {
+	sam := samTemplate(t)
+	cdk, _ := cdkTemplate(t)
+	s := resources(sam, "AWS::StepFunctions::StateMachine")["PipelineStateMachine"]
+	c := resources(cdk, "AWS::StepFunctions::StateMachine")["PipelineStateMachine"]
+	require.NotNil(t, s)
+	require.NotNil(t, c)
+
+	file, err := os.ReadFile(filepath.Join(repoRoot, "pkg", "statemachine", "pipeline.asl.json"))
+	require.NoError(t, err)
+	loc, _ := s["DefinitionS3Location"].(map[string]any)
+	assert.Equal(t, "pkg/statemachine/pipeline.asl.json", loc["Key"], "SAM uploads the file itself")
+	assert.Equal(t, string(file), c["DefinitionString"], "CDK inlines the same bytes")
+
+	subst := func(m map[string]any) map[string]string {
+		out := map[string]string{}
+		for k, v := range m["DefinitionSubstitutions"].(map[string]any) {
+			out[k] = logicalID(v)
+		}
+		return out
+	}
+	assert.Equal(t, subst(s), subst(c))
+	for _, k := range []string{"StateMachineType", "TracingConfiguration"} {
+		assert.Equal(t, norm(s[k]), norm(c[k]), k)
+	}
+	assert.Equal(t, named(s["StateMachineName"]), named(c["StateMachineName"]))
+	assert.Equal(t, logicalID(s["RoleArn"]), logicalID(c["RoleArn"]))
+}
+
+// actions maps each role to the sorted actions of its inline policies and of any
+// AWS::IAM::Policy attached to it, with a PassRole marker saying whether it is conditioned.
+func actions(t *testing.T, doc map[string]any) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	add := func(role string, stmts []any) {
+		for _, st := range stmts {
+			s := st.(map[string]any)
+			for _, a := range strs(s["Action"]) {
+				if a == "iam:PassRole" {
+					cond := jsonString(s["Condition"])
+					a += " if " + cond
+				}
+				out[role] = append(out[role], s["Effect"].(string)+" "+a)
+			}
+		}
+	}
+	for id, r := range resources(doc, "AWS::IAM::Role") {
+		out[id] = nil
+		policies, _ := r["Policies"].([]any)
+		for _, p := range policies {
+			add(id, p.(map[string]any)["PolicyDocument"].(map[string]any)["Statement"].([]any))
+		}
+		assert.Empty(t, r["ManagedPolicyArns"], "%s: no managed policies", id)
+	}
+	for _, p := range resources(doc, "AWS::IAM::Policy") {
+		for _, role := range p["Roles"].([]any) {
+			add(logicalID(role), p["PolicyDocument"].(map[string]any)["Statement"].([]any))
+		}
+	}
+	for id := range out {
+		sort.Strings(out[id])
+	}
+	return out
+}
+
+func TestSamAndCdkGrantTheSameActions(t *testing.T) {
+	sam := samTemplate(t)
+	cdk, _ := cdkTemplate(t)
+	s, c := actions(t, sam), actions(t, cdk)
+	assert.Equal(t, keys(s), keys(c), "the same roles")
+	for id := range s {
+		assert.Equal(t, s[id], c[id], "%s: the same actions", id)
+	}
+	require.Contains(t, c, "WebhookFunctionRole")
+	assert.Contains(t, c["WebhookFunctionRole"], "Allow events:PutEvents", "not vacuous")
+}

@@ -1,0 +1,105 @@
+package stepline
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscodebuild"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/stepline/stepline/pkg/statemachine"
+)
+
+// placeholderBuildspec satisfies CodeBuild, which wants a buildspec for a NO_SOURCE project;
+// every build stepline starts overrides it.
+const placeholderBuildspec = `version: 0.2
+phases:
+  build:
+    commands:
+      - echo "stepline starts every build with its own buildspec; this one never runs" && exit 1
+`
+
+// pipeline creates the CodeBuild project and the state machine with their roles.
+func (s *Stepline) pipeline() {
+	bucketArn := *s.ArtifactBucket.AttrArn()
+	buildRole := newRole(s.Construct, "BuildProjectRole", "codebuild.amazonaws.com",
+		allow([]string{"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
+			arn("logs", "log-group:/aws/codebuild/"+s.name("-*"))),
+		allow([]string{"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"}, bucketArn+"/runs/*"),
+	)
+	s.Roles["BuildProjectRole"] = buildRole
+
+	s.BuildProject = awscodebuild.NewCfnProject(s.Construct, jsii.String("BuildProject"), &awscodebuild.CfnProjectProps{
+		Name:        jsii.String(s.name("-build")),
+		Description: jsii.String("stepline codebuild actions: every build overrides source, buildspec and artifacts"),
+		ServiceRole: buildRole.AttrArn(),
+		Source: &awscodebuild.CfnProject_SourceProperty{
+			Type:      jsii.String("NO_SOURCE"),
+			BuildSpec: jsii.String(placeholderBuildspec),
+		},
+		Artifacts: &awscodebuild.CfnProject_ArtifactsProperty{Type: jsii.String("NO_ARTIFACTS")},
+		Environment: &awscodebuild.CfnProject_EnvironmentProperty{
+			Type:        jsii.String("ARM_CONTAINER"),
+			Image:       jsii.String("aws/codebuild/amazonlinux-aarch64-standard:3.0"),
+			ComputeType: jsii.String("BUILD_GENERAL1_SMALL"),
+		},
+		EncryptionKey: jsii.String("alias/aws/s3"),
+	})
+	s.BuildProject.OverrideLogicalId(jsii.String("BuildProject"))
+
+	logs := s.logGroup("PipelineLogGroup", "/aws/vendedlogs/states/"+s.name("-pipeline"))
+	arns := map[string]string{}
+	for _, fn := range []string{"advance", "source", "wait"} {
+		arns[fn] = *s.Functions[fn].AttrArn()
+	}
+	role := newRole(s.Construct, "PipelineStateMachineRole", "states.amazonaws.com",
+		allow([]string{"lambda:InvokeFunction"},
+			arns["advance"], arns["source"], arns["wait"], s.functionArn("action-*")),
+		allow([]string{"codebuild:StartBuild", "codebuild:StopBuild", "codebuild:BatchGetBuilds"},
+			arn("codebuild", "project/"+s.name("-*"))),
+		// startBuild.sync watches the build through this managed rule.
+		allow([]string{"events:PutTargets", "events:PutRule", "events:DescribeRule"},
+			arn("events", "rule/StepFunctionsGetEventsForCodeBuildRule")),
+		// The log delivery APIs take no resource ARN.
+		allow([]string{
+			"logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+			"logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+		}, "*"),
+		// Nor do the X-Ray ones.
+		allow([]string{"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"}, "*"),
+	)
+	s.Roles["PipelineStateMachineRole"] = role
+
+	substitutions := map[string]*string{}
+	for _, name := range statemachine.Substitutions() {
+		fn, ok := map[string]string{
+			"AdvanceFunctionArn": "advance",
+			"SourceFunctionArn":  "source",
+			"WaitFunctionArn":    "wait",
+		}[name]
+		if !ok {
+			// A new placeholder in the ASL file needs a value here; deploying without one
+			// would leave "${…}" in the definition.
+			panic(fmt.Sprintf("stepline: the state machine needs substitution %s, which the construct does not provide", name))
+		}
+		substitutions[name] = jsii.String(arns[fn])
+	}
+	s.StateMachine = awsstepfunctions.NewCfnStateMachine(s.Construct, jsii.String("PipelineStateMachine"), &awsstepfunctions.CfnStateMachineProps{
+		StateMachineName:        jsii.String(s.name("-pipeline")),
+		StateMachineType:        jsii.String("STANDARD"),
+		RoleArn:                 role.AttrArn(),
+		DefinitionString:        jsii.String(string(statemachine.Definition())),
+		DefinitionSubstitutions: &substitutions,
+		LoggingConfiguration: &awsstepfunctions.CfnStateMachine_LoggingConfigurationProperty{
+			Level:                jsii.String("ERROR"),
+			IncludeExecutionData: jsii.Bool(true),
+			Destinations: []any{&awsstepfunctions.CfnStateMachine_LogDestinationProperty{
+				CloudWatchLogsLogGroup: &awsstepfunctions.CfnStateMachine_CloudWatchLogsLogGroupProperty{
+					LogGroupArn: logs.AttrArn(),
+				},
+			}},
+		},
+		TracingConfiguration: &awsstepfunctions.CfnStateMachine_TracingConfigurationProperty{Enabled: jsii.Bool(true)},
+	})
+	s.StateMachine.OverrideLogicalId(jsii.String("PipelineStateMachine"))
+}

@@ -1,0 +1,119 @@
+package stepline
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+)
+
+// Props configures a stepline stack. The zero value deploys a stack named "stepline" from the
+// function zips `make build-functions` writes into the repository's dist/functions.
+type Props struct {
+	// Name prefixes every physical name, so two stacks can live in one account (default
+	// "stepline"). Letters, digits and hyphens only, at most 55 characters: it ends up in
+	// Lambda function names ("<Name>-callback" must fit in 64) and in ARNs built by hand.
+	Name string
+	// NotificationEmail is subscribed to the notification topic when set.
+	NotificationEmail string
+	// AllowedRepositories are the provider:owner/repo globs the webhook accepts; empty
+	// accepts every repository that has a secret.
+	AllowedRepositories []string
+	// LogRetentionDays is the retention of every log group (default 30). It must be one of
+	// the values CloudWatch Logs accepts.
+	LogRetentionDays int
+	// ArtifactRetentionDays is how long runs/ objects stay in the artifact bucket (default 30).
+	ArtifactRetentionDays int
+	// FunctionsDir holds <fn>.zip for each function (default: dist/functions of the
+	// repository this package was built from). Set it when the construct is imported from
+	// the module cache, where there is no dist directory.
+	FunctionsDir string
+}
+
+// Defaults of Props, as docs/stack.md lists them.
+const (
+	DefaultName                  = "stepline"
+	DefaultLogRetentionDays      = 30
+	DefaultArtifactRetentionDays = 30
+)
+
+// FunctionNames lists the functions the stack deploys, each from FunctionsDir/<name>.zip.
+func FunctionNames() []string {
+	return []string{"webhook", "trigger", "advance", "source", "wait", "callback"}
+}
+
+// retentionDays are the values CloudWatch Logs accepts; anything else fails only at deploy
+// time, so it is refused at synth.
+var retentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,54}$`)
+
+// withDefaults returns a copy of p with every unset field given its default.
+func (p *Props) withDefaults() Props {
+	var out Props
+	if p != nil {
+		out = *p
+	}
+	if out.Name == "" {
+		out.Name = DefaultName
+	}
+	if out.LogRetentionDays == 0 {
+		out.LogRetentionDays = DefaultLogRetentionDays
+	}
+	if out.ArtifactRetentionDays == 0 {
+		out.ArtifactRetentionDays = DefaultArtifactRetentionDays
+	}
+	if out.FunctionsDir == "" {
+		out.FunctionsDir = DefaultFunctionsDir()
+	}
+	return out
+}
+
+// Validate reports every problem with p (after defaults) at once, so a CDK app can print a
+// clear message before building anything; New panics with the same error, as CDK constructs
+// do on invalid props.
+func (p *Props) Validate() error {
+	v := p.withDefaults()
+	var problems []string
+	if !validName.MatchString(v.Name) {
+		problems = append(problems, fmt.Sprintf("Name %q: use 1 to 55 letters, digits and hyphens, starting with a letter or digit", v.Name))
+	}
+	if v.NotificationEmail != "" && !strings.Contains(v.NotificationEmail, "@") {
+		problems = append(problems, fmt.Sprintf("NotificationEmail %q: not an email address", v.NotificationEmail))
+	}
+	if !slices.Contains(retentionDays, v.LogRetentionDays) {
+		problems = append(problems, fmt.Sprintf("LogRetentionDays %d: CloudWatch Logs accepts only %v", v.LogRetentionDays, retentionDays))
+	}
+	if v.ArtifactRetentionDays < 1 {
+		problems = append(problems, fmt.Sprintf("ArtifactRetentionDays %d: must be at least 1", v.ArtifactRetentionDays))
+	}
+	for _, r := range v.AllowedRepositories {
+		if strings.TrimSpace(r) == "" || strings.Contains(r, ",") {
+			problems = append(problems, fmt.Sprintf("AllowedRepositories entry %q: must be one non-empty provider:owner/repo glob without commas", r))
+		}
+	}
+	for _, fn := range FunctionNames() {
+		zip := filepath.Join(v.FunctionsDir, fn+".zip")
+		if _, err := os.Stat(zip); err != nil {
+			problems = append(problems, fmt.Sprintf("function code %s: %v (run `make build-functions` or set FunctionsDir)", zip, err))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("stepline props:\n  %s", strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+// DefaultFunctionsDir returns dist/functions of the repository holding this source file. It
+// is found from the file's own path rather than the working directory, so `cdk synth`, `go
+// run ./cmd/synth` and `go test ./...` agree whichever directory they start in.
+func DefaultFunctionsDir() string {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return filepath.Join("dist", "functions")
+	}
+	return filepath.Join(filepath.Dir(file), "..", "..", "dist", "functions")
+}
