@@ -22,3 +22,18 @@ func TestDocumentedFilesAreValid(t *testing.T) {
 		assert.NoError(t, err, "%s", b[1])
 	}
 }
+
+// TestDocumentedSourceVariablesAreTheKnownOnes keeps the reference's list of #{source.*}
+// names equal to the names validation accepts, in both directions.
+func TestDocumentedSourceVariablesAreTheKnownOnes(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../../docs/pipeline.md")
+	require.NoError(t, err)
+	row := regexp.MustCompile("(?m)^\\| `source` +\\| ([^|]+)\\|").FindSubmatch(doc)
+	require.NotNil(t, row, "the source row of the variables table")
+	var documented []string
+	for _, m := range regexp.MustCompile("`([a-z_]+)`").FindAllSubmatch(row[1], -1) {
+		documented = append(documented, string(m[1]))
+	}
+	assert.ElementsMatch(t, SourceVariables, documented)
+}

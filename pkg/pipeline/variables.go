@@ -9,8 +9,10 @@ import (
 )
 
 // SourceVariables are the names of the source namespace, filled from the triggering event.
+// The image_* names are set for runs an ECR image push started, empty otherwise.
 var SourceVariables = []string{"branch", "branch_slug", "tag", "commit_id", "short_commit_id",
-	"commit_message", "author", "repository", "ref", "provider", "pr_number", "event"}
+	"commit_message", "author", "repository", "ref", "provider", "pr_number", "fork", "event",
+	"image_repository", "image_tag", "image_digest", "image_registry", "image_uri"}
 
 // PipelineVariables are the names of the pipeline namespace, filled when a run starts.
 var PipelineVariables = []string{"name", "execution_id", "run_number"}
