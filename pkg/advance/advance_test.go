@@ -249,3 +249,24 @@ func TestAReleasedLockAnswersTheParkedRunThroughStepFunctions(t *testing.T) {
 	_, err := x.db.Token(context.Background(), "api-2", "park")
 	assert.ErrorIs(t, err, store.ErrNotFound, "an answered token is forgotten")
 }
+
+func TestABuildRequestCarriesEveryInput(t *testing.T) {
+	t.Parallel()
+	task := engine.Task{Run: "api-3", Pipeline: "api", Stage: "Build", Action: "Test", Attempt: 1, Provider: "codebuild",
+		Config: map[string]any{"buildspec": "ci/test.yml"},
+		Inputs: []engine.Artifact{{Name: "source", Location: "s3://artifacts/runs/api-3/source.zip"},
+			{Name: "fixtures", Location: "s3://artifacts/runs/api-2/fixtures.zip"}},
+		Outputs: []string{"report", "coverage"}}
+	req, err := advance.CodeBuildRequest(advance.Config{Bucket: "artifacts", Project: "stepline-build"}, task)
+	require.NoError(t, err)
+	assert.Equal(t, "artifacts/runs/api-3/source.zip", req.SourceLocation, "the first input is the primary source")
+	assert.Equal(t, []statemachine.SecondarySource{{Type: "S3", Location: "artifacts/runs/api-2/fixtures.zip", SourceIdentifier: "fixtures"}},
+		req.SecondarySources, "the others are secondary sources named after their artifacts")
+	assert.Equal(t, "report.zip", req.Artifacts.Name)
+	require.Len(t, req.SecondaryArtifacts, 1)
+	assert.Equal(t, "coverage", req.SecondaryArtifacts[0]["ArtifactIdentifier"])
+
+	task.Inputs[1].Location = "/tmp/fixtures.zip"
+	_, err = advance.CodeBuildRequest(advance.Config{Bucket: "artifacts"}, task)
+	assert.ErrorContains(t, err, `input artifact at "/tmp/fixtures.zip" is not in S3`)
+}

@@ -64,7 +64,7 @@ func (h *Handler) item(rec store.Record, t engine.Task) (statemachine.Item, erro
 }
 
 // CodeBuildRequest builds the StartBuild overrides of a build attempt: the primary input as
-// an S3 source, the buildspec, the action's environment, the first output as the primary
+// an S3 source, the other inputs as secondary sources named after their artifacts, the buildspec, the action's environment, the first output as the primary
 // artifact and the rest as secondary artifacts, all under runs/<run>/ of cfg.Bucket. The state
 // machine and `stepline run --aws` start builds from it.
 func CodeBuildRequest(cfg Config, t engine.Task) (*statemachine.CodeBuild, error) {
@@ -88,7 +88,15 @@ func CodeBuildRequest(cfg Config, t engine.Task) (*statemachine.CodeBuild, error
 		Environment:        environment(t),
 		Artifacts:          statemachine.Artifacts{Type: "NO_ARTIFACTS"},
 		SecondaryArtifacts: []map[string]any{},
+		SecondarySources:   []statemachine.SecondarySource{},
 		TimeoutMinutes:     max(5, int((timeout+time.Minute-1)/time.Minute)),
+	}
+	for _, in := range t.Inputs[1:] {
+		loc, err := s3Path(in.Location)
+		if err != nil {
+			return nil, fmt.Errorf("build %s/%s: %w", t.Stage, t.Action, err)
+		}
+		cb.SecondarySources = append(cb.SecondarySources, statemachine.SecondarySource{Type: "S3", Location: loc, SourceIdentifier: in.Name})
 	}
 	for i, out := range t.Outputs {
 		a := statemachine.Artifacts{Type: "S3", Location: cfg.Bucket, Path: "runs/" + t.Run, Name: out + ".zip", Packaging: "ZIP"}

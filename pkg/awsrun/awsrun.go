@@ -148,6 +148,10 @@ func (c *CodeBuild) Execute(ctx context.Context, t engine.Task, env local.Env) l
 		in.EnvironmentVariablesOverride = append(in.EnvironmentVariablesOverride,
 			cbtypes.EnvironmentVariable{Name: aws.String(v.Name), Value: aws.String(v.Value), Type: cbtypes.EnvironmentVariableType(v.Type)})
 	}
+	for _, s := range req.SecondarySources {
+		in.SecondarySourcesOverride = append(in.SecondarySourcesOverride, cbtypes.ProjectSource{
+			Type: cbtypes.SourceType(s.Type), Location: aws.String(s.Location), SourceIdentifier: aws.String(s.SourceIdentifier)})
+	}
 	for _, s := range req.SecondaryArtifacts {
 		str := func(k string) string { v, _ := s[k].(string); return v }
 		in.SecondaryArtifactsOverride = append(in.SecondaryArtifactsOverride,

@@ -122,6 +122,19 @@ func TestABuildRunsInCodeBuildWithTheStateMachinesRequest(t *testing.T) {
 	assert.Contains(t, log.String(), "ended SUCCEEDED")
 }
 
+func TestInputsAfterTheFirstAreSecondarySourcesNamedAfterTheirArtifacts(t *testing.T) {
+	t.Parallel()
+	f := &fakeCodeBuild{status: "SUCCEEDED"}
+	tk := task()
+	tk.Inputs = append(tk.Inputs, engine.Artifact{Name: "schema", Location: "s3://artifacts/runs/api-1/schema.zip"})
+	out := newCodeBuild(t, f).Execute(context.Background(), tk, local.Env{Log: io.Discard})
+	require.NoError(t, out.Err)
+	require.Len(t, f.starts, 1)
+	assert.Equal(t, "artifacts/runs/api-1/source.zip", f.starts[0]["sourceLocationOverride"])
+	assert.Equal(t, []any{map[string]any{"type": "S3", "location": "artifacts/runs/api-1/schema.zip", "sourceIdentifier": "schema"}},
+		f.starts[0]["secondarySourcesOverride"], "CODEBUILD_SRC_DIR_schema in the build, as stepline run gives it")
+}
+
 func TestAFailedBuildFailsTheAttempt(t *testing.T) {
 	t.Parallel()
 	f := &fakeCodeBuild{status: "FAILED"}

@@ -228,6 +228,17 @@ func (d *decoder) checkProviderRules(a *Action, m *yaml.Node) {
 		return nil
 	}
 	switch a.Provider.Value {
+	case ProviderCodeBuild:
+		// CodeBuild names secondary sources and artifacts with identifiers of letters,
+		// digits and underscores (CODEBUILD_SRC_DIR_<name>); the first of each is primary
+		// and needs no name.
+		for _, list := range [][]String{a.Inputs, a.Outputs} {
+			for _, art := range list[min(1, len(list)):] {
+				if !identifierRE.MatchString(art.Value) {
+					d.report(art.Pos, RuleArtifact, "artifact %q: a codebuild action's second and later inputs and outputs become CodeBuild secondary sources and artifacts, whose names allow only letters, digits and underscores", art.Value)
+				}
+			}
+		}
 	case ProviderCloudFormation:
 		if _, ok := a.Setting("template"); !ok && get("action") != "delete" {
 			d.report(pos(m), RuleRequired, "cloudformation action is missing required key \"template\" (only action: delete needs none)")
@@ -241,6 +252,9 @@ func (d *decoder) checkProviderRules(a *Action, m *yaml.Node) {
 		}
 	}
 }
+
+// identifierRE is CodeBuild's sourceIdentifier and artifactIdentifier.
+var identifierRE = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 
 // Providers returns the action providers a pipeline file accepts, in the order of the table
 // above. The state machine's dispatch test checks each against it.

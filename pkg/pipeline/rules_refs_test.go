@@ -62,6 +62,17 @@ func TestArtifactRule(t *testing.T) {
 			  - name: p
 			    stages: [{name: S, actions: [{name: A, provider: s3, bucket: b, inputs: [source, source]}]}]
 		`, want: []expect{"4:34 artifact an s3 action deploys exactly one input artifact, found 2"}},
+		{name: "a codebuild action's secondary artifacts need identifier names", src: `
+			version: 1
+			pipelines:
+			  - name: p
+			    stages:
+			      - {name: B, actions: [{name: A, provider: codebuild, outputs: [web-bin, test-report]}]}
+			      - {name: D, actions: [{name: A, provider: codebuild, inputs: [source, web-bin]}]}
+		`, want: []expect{
+			"5:79 artifact artifact \"test-report\": a codebuild action's second and later inputs and outputs become CodeBuild secondary sources",
+			"6:77 artifact artifact \"web-bin\": a codebuild action's second and later",
+		}},
 	})
 }
 

@@ -112,7 +112,17 @@ type CodeBuild struct {
 	Environment        []EnvVar         `json:"environment"`
 	Artifacts          Artifacts        `json:"artifacts"`
 	SecondaryArtifacts []map[string]any `json:"secondary_artifacts"`
-	TimeoutMinutes     int              `json:"timeout_minutes"`
+	// SecondarySources are the inputs after the first, each under its artifact name
+	// (CODEBUILD_SRC_DIR_<name> in the build, as stepline run gives them locally).
+	SecondarySources []SecondarySource `json:"secondary_sources"`
+	TimeoutMinutes   int               `json:"timeout_minutes"`
+}
+
+// SecondarySource is one SecondarySourcesOverride entry: an S3 zip under an identifier.
+type SecondarySource struct {
+	Type             string `json:"Type"`
+	Location         string `json:"Location"`
+	SourceIdentifier string `json:"SourceIdentifier"`
 }
 
 // EnvVar is one CodeBuild environment variable override.
