@@ -270,3 +270,13 @@ func TestABuildRequestCarriesEveryInput(t *testing.T) {
 	_, err = advance.CodeBuildRequest(advance.Config{Bucket: "artifacts"}, task)
 	assert.ErrorContains(t, err, `input artifact at "/tmp/fixtures.zip" is not in S3`)
 }
+
+func TestABuildAskingForAnImageTheStateMachineCannotSetFailsSayingSo(t *testing.T) {
+	t.Parallel()
+	for _, key := range []string{"image", "compute_type", "privileged"} {
+		task := engine.Task{Run: "api-3", Stage: "Build", Action: "Docker", Provider: "codebuild",
+			Config: map[string]any{key: "x"}, Inputs: []engine.Artifact{{Name: "source", Location: "s3://artifacts/runs/api-3/source.zip"}}}
+		_, err := advance.CodeBuildRequest(advance.Config{Bucket: "artifacts", Project: "p"}, task)
+		assert.ErrorContains(t, err, key+" is not applied on AWS yet: set it on a CodeBuild project and name that project with project:")
+	}
+}

@@ -76,6 +76,14 @@ func CodeBuildRequest(cfg Config, t engine.Task) (*statemachine.CodeBuild, error
 	if err != nil {
 		return nil, fmt.Errorf("build %s/%s: %w", t.Stage, t.Action, err)
 	}
+	for _, key := range []string{"image", "compute_type", "privileged"} {
+		if _, set := t.Config[key]; set {
+			// The state machine's StartBuild has no way to leave an override out when it
+			// is not given, so these are not sent; building in the project's image instead
+			// of the one asked for would be a silent surprise.
+			return nil, fmt.Errorf("build %s/%s: %s is not applied on AWS yet: set it on a CodeBuild project and name that project with project:", t.Stage, t.Action, key)
+		}
+	}
 	project, _ := t.Config["project"].(string)
 	if project == "" {
 		project = cfg.Project
