@@ -216,7 +216,7 @@ func (c rest) do(ctx context.Context, method, path string, in, out any) error {
 		return c.scrub(fmt.Errorf("read the answer: %w", err))
 	}
 	if resp.StatusCode/100 != 2 {
-		return &scm.APIError{Provider: c.name, StatusCode: resp.StatusCode, Message: c.message(b)}
+		return &scm.APIError{Provider: c.name, StatusCode: resp.StatusCode, Message: c.redact(scm.ErrorMessage(b))}
 	}
 	if out == nil {
 		return nil
@@ -225,31 +225,6 @@ func (c rest) do(ctx context.Context, method, path string, in, out any) error {
 		return fmt.Errorf("%s: decode the answer to %s %s: %w", c.name, method, path, err)
 	}
 	return nil
-}
-
-// message returns the error message of a Bitbucket Cloud ({"error": {"message"}}) or Data
-// Center ({"errors": [{"message"}]}) answer, in one line and without the token.
-func (c rest) message(body []byte) string {
-	var e struct {
-		Error struct {
-			Message string `json:"message"`
-		} `json:"error"`
-		Errors []struct {
-			Message string `json:"message"`
-		} `json:"errors"`
-	}
-	if json.Unmarshal(body, &e) != nil {
-		return ""
-	}
-	msg := e.Error.Message
-	for _, m := range e.Errors {
-		msg = strings.TrimPrefix(msg+"; "+m.Message, "; ")
-	}
-	msg = strings.Join(strings.Fields(c.redact(msg)), " ")
-	if r := []rune(msg); len(r) > 200 {
-		msg = string(r[:200]) + "…"
-	}
-	return msg
 }
 
 func (c rest) redact(s string) string {

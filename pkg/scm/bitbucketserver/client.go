@@ -212,20 +212,10 @@ func (c *Client) get(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
 // apiError reads Data Center's error body. The message is cut short and scrubbed of the
 // token, since a proxy in between may echo the request.
 func (c *Client) apiError(status int, body io.Reader) *scm.APIError {
-	var e struct {
-		Errors []struct {
-			Message string `json:"message"`
-		} `json:"errors"`
-	}
-	msg := ""
-	if json.NewDecoder(io.LimitReader(body, 64<<10)).Decode(&e) == nil && len(e.Errors) > 0 {
-		msg = oneLine(e.Errors[0].Message)
-	}
+	raw, _ := io.ReadAll(io.LimitReader(body, 64<<10))
+	msg := scm.ErrorMessage(raw)
 	if c.token != "" {
 		msg = strings.ReplaceAll(msg, c.token, "[token]")
-	}
-	if len(msg) > 200 {
-		msg = msg[:200] + "…"
 	}
 	return &scm.APIError{Provider: apiName, StatusCode: status, Message: msg}
 }
