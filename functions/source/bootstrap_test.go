@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -52,8 +54,16 @@ func TestTheBootstrapAnswersItsSampleEvent(t *testing.T) {
 	require.NoError(t, json.Unmarshal(res.Payload, &out))
 	assert.Equal(t, in.Key, out.Artifact.Key)
 	assert.Positive(t, out.Artifact.Size)
-	obj, err := s3c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(in.Bucket), Key: aws.String(in.Key)})
+	obj, err := s3c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(in.Bucket), Key: aws.String(in.Key), ChecksumMode: s3types.ChecksumModeEnabled})
 	require.NoError(t, err)
 	assert.Equal(t, out.Artifact.Size, aws.ToInt64(obj.ContentLength))
+	// The zip is small enough for one PutObject, which moto answers with the checksum.
+	got, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(in.Bucket), Key: aws.String(in.Key)})
+	require.NoError(t, err)
+	defer got.Body.Close()
+	zipped, err := io.ReadAll(got.Body)
+	require.NoError(t, err)
+	assert.Equal(t, crc32Of(zipped), out.Artifact.ChecksumCRC32)
+	assert.Equal(t, aws.ToString(obj.ChecksumCRC32), out.Artifact.ChecksumCRC32, "what head-object --checksum-mode ENABLED shows")
 	t.Logf("source: exec to first response %s", fn.FirstResponse().Round(time.Microsecond))
 }

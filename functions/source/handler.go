@@ -73,7 +73,10 @@ type Artifact struct {
 	Bucket string `json:"bucket"`
 	Key    string `json:"key"`
 	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
+	// ChecksumCRC32 is the zip's full-object CRC32, base64, as S3 answered the upload
+	// (sourcearchive.Result.Checksum): what `aws s3api head-object --checksum-mode ENABLED`
+	// shows as ChecksumCRC32. Empty when the store answered none.
+	ChecksumCRC32 string `json:"checksum_crc32"`
 }
 
 // secretSource reads repository secrets (reposecret.Store).
@@ -128,7 +131,7 @@ func (h *Handler) Handle(ctx context.Context, in Input) (Output, error) {
 		return Output{}, err
 	}
 	h.log().InfoContext(ctx, "source archived", append(attrs, slog.String("bucket", out.Artifact.Bucket), slog.String("key", out.Artifact.Key),
-		slog.Int64("size", out.Artifact.Size), slog.String("sha256", out.Artifact.SHA256))...)
+		slog.Int64("size", out.Artifact.Size), slog.String("checksum_crc32", out.Artifact.ChecksumCRC32))...)
 	return out, nil
 }
 
@@ -153,7 +156,7 @@ func (h *Handler) handle(ctx context.Context, in Input) (Output, error) {
 	if err != nil {
 		return Output{}, classify(err)
 	}
-	return Output{Task: in.Task, Artifact: Artifact{Bucket: res.Bucket, Key: res.Key, Size: res.Size, SHA256: res.SHA256}}, nil
+	return Output{Task: in.Task, Artifact: Artifact{Bucket: res.Bucket, Key: res.Key, Size: res.Size, ChecksumCRC32: res.Checksum}}, nil
 }
 
 // validate checks the input before any call, naming every problem at once.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
@@ -194,4 +195,26 @@ func TestInputReadsTheStateMachinesDocument(t *testing.T) {
 	err := json.Unmarshal([]byte(`{"run":"r","task":{"id":"x","kind":"source"}}`), &bad)
 	var invalid *SourceInvalidInput
 	require.ErrorAs(t, err, &invalid)
+}
+
+// answeredStreamer is a streamer whose store answered the upload with result.
+type answeredStreamer struct{ result sourcearchive.Result }
+
+func (a answeredStreamer) Stream(_ context.Context, _ sourcearchive.Archiver, _, _ string, dst sourcearchive.Location) (sourcearchive.Result, error) {
+	r := a.result
+	r.Location = dst
+	return r, nil
+}
+
+func TestTheChecksumS3AnsweredIsInTheOutputAndTheLog(t *testing.T) {
+	w := newWorld(t)
+	in := sampleInput(t)
+	w.register(t, in.Hook, in.Provider, in.Repository)
+	w.h.Streamer = answeredStreamer{sourcearchive.Result{Size: 4096, Checksum: "y/Q5Jg==", Entries: 3}}
+
+	reply, err := lambda.NewHandler(w.h.Handle).Invoke(context.Background(), readSample(t, "github.json"))
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"task":"Source/Source#1","artifact":{"bucket":"stepline-artifacts-123456789012",
+	  "key":"runs/api-12/source.zip","size":4096,"checksum_crc32":"y/Q5Jg=="}}`, string(reply))
+	assert.Contains(t, w.logs.String(), `"checksum_crc32":"y/Q5Jg=="`)
 }

@@ -6,8 +6,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"net/http"
@@ -183,6 +186,12 @@ func tarball(t testing.TB, prefix string) []byte {
 	require.NoError(t, tw.Close())
 	require.NoError(t, gz.Close())
 	return buf.Bytes()
+}
+
+// crc32Of is b's CRC32 (IEEE, CRC-32/ISO-HDLC) as S3 writes it: base64 of the 4 big-endian
+// bytes.
+func crc32Of(b []byte) string {
+	return base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, crc32.ChecksumIEEE(b)))
 }
 
 // zipModes lists a zip's entries with their Unix modes, links with their targets.

@@ -50,6 +50,12 @@ import (
 // the same way: the same HTTP client and transfer manager settings, the download's body
 // handed to UploadObject as it is.
 //
+// Checksums. The stream asks for S3's full-object CRC32, which the SDK computes over each
+// part as it sends it (Result.Checksum is S3's answer; gofakes3 answers none); the plain copy
+// sends the SDK's default, the same CRC32 per part, so neither side pays for a checksum the
+// other does not. Over plain HTTP both sides also pay the SigV4 SHA-256 of every part, which
+// S3 over HTTPS does not (the SDK sends an unsigned payload with a trailing checksum).
+//
 // Each side runs -sourcearchive.rounds times (default 3), alternating, and keeps its fastest
 // run; the machine is shared. Run it with:
 //

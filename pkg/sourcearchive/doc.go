@@ -3,9 +3,10 @@
 //
 // The provider's tar.gz archive of the commit is downloaded (a zip could not be streamed:
 // its directory is at its end), converted entry by entry into a zip through an io.Pipe, and
-// uploaded in parts by the S3 transfer manager. Memory is bounded by the part size times
-// (workers + 2) (the transfer manager's pool of workers + 1 part buffers, and the first
-// part, read before the pool exists and freed once uploaded), plus about 2 MiB of fixed
+// uploaded in parts by the S3 transfer manager, with a full-object CRC32 that the SDK
+// computes per part and S3 checks (see Result.Checksum). Memory is bounded by the part size
+// times (workers + 2) (the transfer manager's pool of workers + 1 part buffers, and the
+// first part, read before the pool exists and freed once uploaded), plus about 2 MiB of fixed
 // buffers and the zip's central directory, which grows by about 200 bytes and the path per
 // entry (some 25 MiB for 100,000 files), never with the size of a file.
 //

@@ -6,7 +6,10 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -16,6 +19,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -226,6 +230,60 @@ func countedS3(t testing.TB) (*s3.Client, string, *calls) {
 	_, err := client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)})
 	require.NoError(t, err)
 	return client, bucket, n
+}
+
+// checksummingS3 is fakeS3 checking each part's CRC32 and answering it, as S3 does,
+// and keeping the body of every CompleteMultipartUpload, which completes returns.
+func checksummingS3(t testing.TB) (client *s3.Client, bucket string, completes func() [][]byte) {
+	t.Helper()
+	var (
+		mu   sync.Mutex
+		kept [][]byte
+	)
+	fake := gofakes3.New(s3mem.New()).Server()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if r.Method != http.MethodPut && r.Method != http.MethodPost || !q.Has("uploadId") {
+			fake.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if r.Method == http.MethodPut {
+			// Over plain HTTP the SDK sends the checksum as a header, not a trailer.
+			sum := crc32Of(body)
+			if r.Header.Get("X-Amz-Checksum-Crc32") != sum {
+				http.Error(w, "<Error><Code>BadDigest</Code></Error>", http.StatusBadRequest)
+				return
+			}
+			w.Header().Set("X-Amz-Checksum-Crc32", sum)
+		} else {
+			mu.Lock()
+			kept = append(kept, body)
+			mu.Unlock()
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	client = s3Client(srv.URL)
+	bucket = "artifacts"
+	_, err := client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)})
+	require.NoError(t, err)
+	return client, bucket, func() [][]byte {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(kept)
+	}
+}
+
+// crc32Of is b's CRC32 (IEEE, CRC-32/ISO-HDLC) as S3 writes it: base64 of the 4 big-endian
+// bytes.
+func crc32Of(b []byte) string {
+	return base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, crc32.ChecksumIEEE(b)))
 }
 
 func s3Client(endpoint string) *s3.Client {

@@ -3,9 +3,9 @@ package sourcearchive
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+	"encoding/xml"
 	"errors"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -37,7 +38,7 @@ func newStreamer(t testing.TB, client *s3.Client) *Streamer {
 	return s
 }
 
-func TestStreamUploadsTheZipAndSaysItsSizeAndHash(t *testing.T) {
+func TestStreamUploadsTheZipAndSaysItsSize(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name string
@@ -56,15 +57,50 @@ func TestStreamUploadsTheZipAndSaysItsSizeAndHash(t *testing.T) {
 			require.NoError(t, err)
 
 			got := object(t, client, bucket, dst.Key)
-			sum := sha256.Sum256(got)
 			assert.Equal(t, dst, res.Location)
 			assert.Equal(t, int64(len(got)), res.Size)
-			assert.Equal(t, hex.EncodeToString(sum[:]), res.SHA256)
+			assert.Empty(t, res.Checksum, "gofakes3 answers no checksum, and none is made up")
 			assert.Equal(t, len(c.tree), res.Entries)
 			assert.Equal(t, c.tree, extracted(t, got), "the object unzips to the commit's tree")
 			assert.Zero(t, pendingUploads(t, client, bucket))
 		})
 	}
+}
+
+func TestCRC32IsS3sAlgorithm(t *testing.T) {
+	t.Parallel()
+	// The check value of CRC-32/ISO-HDLC in the CRC catalogue.
+	assert.Equal(t, uint32(0xCBF43926), crc32.ChecksumIEEE([]byte("123456789")))
+	assert.Equal(t, "y/Q5Jg==", crc32Of([]byte("123456789")))
+}
+
+func TestCompletingAnUploadListsEveryPartsChecksum(t *testing.T) {
+	t.Parallel()
+	client, bucket, completes := checksummingS3(t)
+	dst := Location{Bucket: bucket, Key: "runs/api-12/source.zip"}
+	_, err := newStreamer(t, client).Stream(context.Background(),
+		archiver{data: gitArchive(t, "p/", bigTree(13<<20)), topDir: true}, "octo/app", commit, dst)
+	require.NoError(t, err)
+
+	got := object(t, client, bucket, dst.Key)
+	var want []string
+	for off := 0; off < len(got); off += MinPartSize {
+		want = append(want, crc32Of(got[off:min(off+MinPartSize, len(got))]))
+	}
+	require.Len(t, completes(), 1)
+	var list struct {
+		Parts []struct {
+			PartNumber    int
+			ChecksumCRC32 string
+		} `xml:"Part"`
+	}
+	require.NoError(t, xml.Unmarshal(completes()[0], &list))
+	var sent []string
+	for i, p := range list.Parts {
+		assert.Equal(t, i+1, p.PartNumber)
+		sent = append(sent, p.ChecksumCRC32)
+	}
+	assert.Equal(t, want, sent, "each part's CRC32, in order")
 }
 
 // cutServer serves the archive's first half with the whole length announced, then drops the
@@ -119,6 +155,23 @@ func TestStreamWorksAgainstMoto(t *testing.T) {
 		got := object(t, client, bucket, dst.Key)
 		assert.Equal(t, int64(len(got)), res.Size)
 		assert.Equal(t, tree, extracted(t, got))
+		// moto answers CompleteMultipartUpload with no checksum, so the field stays empty,
+		// though head-object shows the zip's full-object CRC32.
+		assert.Empty(t, res.Checksum)
+		head, err := client.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(dst.Key), ChecksumMode: s3types.ChecksumModeEnabled})
+		require.NoError(t, err)
+		assert.Equal(t, crc32Of(got), aws.ToString(head.ChecksumCRC32))
+		assert.Equal(t, s3types.ChecksumTypeFullObject, head.ChecksumType)
+	})
+	t.Run("a small commit comes back with the checksum head-object shows", func(t *testing.T) {
+		dst := Location{Bucket: bucket, Key: "runs/api-14/source.zip"}
+		res, err := s.Stream(context.Background(), archiver{data: gitArchive(t, "octo-app-7fd1a60/", sourceTree()), topDir: true}, "octo/app", commit, dst)
+		require.NoError(t, err)
+		got := object(t, client, bucket, dst.Key)
+		assert.Equal(t, crc32Of(got), res.Checksum, "PutObject's answer")
+		head, err := client.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(dst.Key), ChecksumMode: s3types.ChecksumModeEnabled})
+		require.NoError(t, err)
+		assert.Equal(t, res.Checksum, aws.ToString(head.ChecksumCRC32))
 	})
 	t.Run("a download failing halfway leaves no parts", func(t *testing.T) {
 		a, err := NewGitHub(cutServer(t, archive).URL, token, nil)

@@ -131,7 +131,7 @@ func (w *world) handlers() map[string]asltest.HandlerFunc {
 			Task statemachine.Item `json:"task"`
 		}
 		require.NoError(w.t, json.Unmarshal(in, &req))
-		return map[string]any{"artifact": map[string]any{"bucket": req.Task.Source.Bucket, "key": req.Task.Source.Key, "size": 1234, "sha256": "x"}}, nil
+		return map[string]any{"artifact": map[string]any{"bucket": req.Task.Source.Bucket, "key": req.Task.Source.Key, "size": 1234, "checksum_crc32": "y/Q5Jg=="}}, nil
 	}
 	build := func(in json.RawMessage) (any, error) {
 		var req struct {
