@@ -2,7 +2,6 @@ package sourcearchive
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -208,7 +207,7 @@ const maxErrorBody = 64 << 10
 // message, scrubbed of the token, and marks rate limits.
 func (d download) refusal(resp *http.Response) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	e := &scm.APIError{Provider: d.api, StatusCode: resp.StatusCode, Message: d.scrub(message(body))}
+	e := &scm.APIError{Provider: d.api, StatusCode: resp.StatusCode, Message: d.scrub(scm.ErrorMessage(body))}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests,
 		resp.StatusCode == http.StatusForbidden && (resp.Header.Get("X-RateLimit-Remaining") == "0" || resp.Header.Get("Retry-After") != ""):
@@ -236,35 +235,6 @@ func (d download) scrub(s string) string {
 		s = strings.ReplaceAll(s, d.token, "***")
 	}
 	return s
-}
-
-// message extracts the explanation from a provider's error body: GitHub's {"message"},
-// Bitbucket Cloud's {"error":{"message"}}, Data Center's {"errors":[{"message"}]}, or the
-// first line of a text answer. It is one line of at most 200 characters.
-func message(body []byte) string {
-	var v struct {
-		Message string `json:"message"`
-		Error   struct {
-			Message string `json:"message"`
-		} `json:"error"`
-		Errors []struct {
-			Message string `json:"message"`
-		} `json:"errors"`
-	}
-	var m string
-	if json.Unmarshal(body, &v) == nil {
-		switch {
-		case v.Message != "":
-			m = v.Message
-		case v.Error.Message != "":
-			m = v.Error.Message
-		case len(v.Errors) > 0:
-			m = v.Errors[0].Message
-		}
-	} else if !strings.Contains(strings.ToLower(string(body[:min(len(body), 512)])), "<html") {
-		m, _, _ = strings.Cut(string(body), "\n")
-	}
-	return clip(strings.Join(strings.Fields(m), " "))
 }
 
 // clip shortens s for an error message.
