@@ -1,7 +1,10 @@
 package statemachine
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"regexp"
@@ -238,6 +241,55 @@ func TestThePlaceholdersAreExactlyTheSubstitutions(t *testing.T) {
 	want := Substitutions()
 	slices.Sort(want)
 	assert.Equal(t, want, names)
+}
+
+// TestNoObjectRepeatsAKey reads the file token by token: encoding/json keeps the last of two
+// equal keys without a word, Step Functions may refuse the definition, and a repeated
+// parameter is a mistake either way.
+func TestNoObjectRepeatsAKey(t *testing.T) {
+	t.Parallel()
+	assert.Empty(t, repeatedKeys(t, Definition()))
+	assert.Equal(t, []string{`"b" at byte 15`}, repeatedKeys(t, []byte(`{"a":{"b":1,"b":2},"c":[{"b":1}]}`)), "the check finds one")
+}
+
+func repeatedKeys(t *testing.T, doc []byte) []string {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	// Each open object keeps the keys seen so far; arrays push nil.
+	var stack []map[string]bool
+	expectKey := func() bool { return len(stack) > 0 && stack[len(stack)-1] != nil }
+	var out []string
+	keyNext := false
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return out
+		}
+		require.NoError(t, err)
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{':
+				stack = append(stack, map[string]bool{})
+				keyNext = true
+				continue
+			case '[':
+				stack = append(stack, nil)
+			case '}', ']':
+				stack = stack[:len(stack)-1]
+			}
+		case string:
+			if keyNext && expectKey() {
+				if stack[len(stack)-1][v] {
+					out = append(out, fmt.Sprintf("%q at byte %d", v, dec.InputOffset()))
+				}
+				stack[len(stack)-1][v] = true
+				keyNext = false
+				continue
+			}
+		}
+		keyNext = expectKey()
+	}
 }
 
 func TestTheFileIsValidForASLValidator(t *testing.T) {
