@@ -22,8 +22,9 @@ import (
 )
 
 // TestTheBootstrapAnswersItsSampleEvent starts the real bootstrap under the Runtime API
-// harness, with Secrets Manager and S3 on moto and a Data Center forge on httptest (its URL
-// is the repository secret's api_url), and invokes events/source/bitbucket-server.json.
+// harness, with Secrets Manager and S3 on moto, a Data Center forge on httptest (its URL
+// is the repository secret's api_url) and a CodeCommit stand-in, and invokes
+// events/source/bitbucket-server.json, then events/source/codecommit.json.
 func TestTheBootstrapAnswersItsSampleEvent(t *testing.T) {
 	moto := awstest.StartMoto(t)
 	ctx := context.Background()
@@ -43,8 +44,9 @@ func TestTheBootstrapAnswersItsSampleEvent(t *testing.T) {
 		require.Contains(t, err.Error(), "BucketAlready")
 	}
 
+	cc := newCodeCommit(t)
 	fn := lambdatest.Start(t, lambdatest.Build(t, "."), map[string]string{
-		"STEPLINE_SECRET_PREFIX": prefix, "STEPLINE_S3_PATH_STYLE": "true",
+		"STEPLINE_SECRET_PREFIX": prefix, "STEPLINE_S3_PATH_STYLE": "true", "AWS_ENDPOINT_URL_CODECOMMIT": cc.URL,
 		"AWS_ENDPOINT_URL": moto.Endpoint, "AWS_REGION": awstest.Region, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
 	})
 	res, err := fn.Invoke(ctx, event)
@@ -66,4 +68,22 @@ func TestTheBootstrapAnswersItsSampleEvent(t *testing.T) {
 	assert.Equal(t, crc32Of(zipped), out.Artifact.ChecksumCRC32)
 	assert.Equal(t, aws.ToString(obj.ChecksumCRC32), out.Artifact.ChecksumCRC32, "what head-object --checksum-mode ENABLED shows")
 	t.Logf("source: exec to first response %s", fn.FirstResponse().Round(time.Microsecond))
+
+	// CodeCommit: no secret, the function's role; the same small commit, walked.
+	event, err = os.ReadFile(filepath.Join("..", "..", "events", "source", "codecommit.json"))
+	require.NoError(t, err)
+	var ccIn Input
+	require.NoError(t, json.Unmarshal(event, &ccIn))
+	res, err = fn.Invoke(ctx, event)
+	require.NoError(t, err)
+	require.False(t, res.Failed(), "%s: %s\n%s", res.ErrorType, res.ErrorMessage, fn.Output())
+	require.NoError(t, json.Unmarshal(res.Payload, &out))
+	assert.Equal(t, ccIn.Key, out.Artifact.Key)
+	got, err = s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(ccIn.Bucket), Key: aws.String(ccIn.Key)})
+	require.NoError(t, err)
+	defer got.Body.Close()
+	zipped, err = io.ReadAll(got.Body)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"README.md": "-rw-rw-r--", "bin/": "drwxrwxr-x", "bin/build.sh": "-rwxrwxr-x", "latest": "Lrwxrwxrwx"},
+		zipModes(t, zipped), "the executable and the link kept")
 }

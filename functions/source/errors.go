@@ -22,15 +22,15 @@ import (
 // as they are, never wrapped. Only SourceUnavailable is worth retrying.
 type (
 	// SourceInvalidInput: the input is not a source action's (a missing field, a branch name
-	// instead of a commit id, an unsupported provider such as CodeCommit), or the repository
-	// secret cannot serve it. Final.
+	// instead of a commit id, an unknown provider), or the repository secret cannot serve it.
+	// Final.
 	SourceInvalidInput struct{ failure }
-	// SourceNotFound: the provider answered 404: no such repository or commit, or one the
-	// token may not see. Final.
+	// SourceNotFound: the provider answered 404 (CodeCommit: a …DoesNotExistException): no
+	// such repository or commit, or one the token may not see. Final.
 	SourceNotFound struct{ failure }
 	// SourceUnauthorized: no credentials for the repository (no secret under the hook, a
-	// secret registered for another repository) or the provider refused them (401, 403).
-	// Final.
+	// secret registered for another repository) or the provider refused them (401, 403;
+	// CodeCommit: the function's role or the repository's KMS key refused). Final.
 	SourceUnauthorized struct{ failure }
 	// SourceInvalidArchive: the provider's archive cannot become a source zip (an unsafe
 	// path, an entry that is not a file, directory or link, a corrupt stream). Final.

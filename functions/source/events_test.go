@@ -19,6 +19,7 @@ var samples = map[string]string{
 	"github.json":           scm.GitHub,
 	"bitbucket.json":        scm.Bitbucket,
 	"bitbucket-server.json": scm.BitbucketServer,
+	"codecommit.json":       scm.CodeCommit,
 }
 
 func readSample(t *testing.T, file string) []byte {
@@ -117,7 +118,7 @@ func TestMalformedSourceInputsAreRefusedByName(t *testing.T) {
 			[]string{"task is missing", "provider is missing", "repository is missing", "commit is missing", "hook is missing", "bucket is missing", "key is missing"}},
 		{"a branch name instead of a commit is refused", with("commit", "main"), "SourceInvalidInput", []string{`commit "main" is not a full commit id`}},
 		{"an abbreviated commit is refused", with("commit", "7fd1a60"), "SourceInvalidInput", []string{"not a full commit id"}},
-		{"a CodeCommit source is not supported yet", with("provider", "codecommit"), "SourceInvalidInput", []string{"codecommit is not supported yet"}},
+		{"a CodeCommit source names a repository, not owner/name", with("provider", "codecommit"), "SourceInvalidInput", []string{`repository "octo-org/api" is not a CodeCommit repository name`}},
 		{"an unknown provider is refused", with("provider", "gitlab"), "SourceInvalidInput", []string{`provider "gitlab"`}},
 		{"a repository path is refused", with("repository", "octo/api/../../admin"), "SourceInvalidInput", []string{"not owner/name"}},
 		{"a hook id that is no hook id is refused", with("hook", "../other-secret"), "SourceInvalidInput", []string{"hook is not a hook id"}},

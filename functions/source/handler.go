@@ -20,13 +20,15 @@ type Input struct {
 	Run string `json:"run"`
 	// Task names the action ("Source/Source#1"); it comes back in the Output.
 	Task string `json:"task"`
-	// Provider is github, bitbucket or bitbucket-server.
+	// Provider is github, bitbucket, bitbucket-server or codecommit.
 	Provider string `json:"provider"`
-	// Repository is the repository's full name: owner/repo, workspace/repo, PROJECT/repo.
+	// Repository is the repository's full name: owner/repo, workspace/repo, PROJECT/repo,
+	// or a CodeCommit repository's name.
 	Repository string `json:"repository"`
 	// Commit is the full commit id to archive.
 	Commit string `json:"commit"`
-	// Hook is the repository's webhook id, which names its secret.
+	// Hook is the repository's webhook id, which names its secret; empty for CodeCommit,
+	// which the function reads with its own role.
 	Hook string `json:"hook"`
 	// Bucket and Key are where the zip goes.
 	Bucket string `json:"bucket"`
@@ -93,9 +95,10 @@ type archivers interface {
 
 var _ archivers = sourcearchive.Providers{}
 
-// streamer streams an archive into S3 (*sourcearchive.Streamer).
+// streamer streams an archive or a tree walk into S3 (*sourcearchive.Streamer).
 type streamer interface {
 	Stream(ctx context.Context, src sourcearchive.Archiver, repo, commit string, dst sourcearchive.Location) (sourcearchive.Result, error)
+	StreamTree(ctx context.Context, src sourcearchive.Tree, repo, commit string, dst sourcearchive.Location) (sourcearchive.Result, error)
 }
 
 var _ streamer = (*sourcearchive.Streamer)(nil)
@@ -108,6 +111,9 @@ type Handler struct {
 	Archivers archivers
 	// Streamer converts and uploads.
 	Streamer streamer
+	// CodeCommit reads CodeCommit commits with the function's role (sourcearchive.CodeCommit);
+	// nil refuses CodeCommit sources.
+	CodeCommit sourcearchive.Tree
 	// Log receives one line per invocation, never a token; nil discards.
 	Log *slog.Logger
 }
@@ -139,6 +145,18 @@ func (h *Handler) handle(ctx context.Context, in Input) (Output, error) {
 	if err := in.validate(); err != nil {
 		return Output{}, err
 	}
+	dst := sourcearchive.Location{Bucket: in.Bucket, Key: in.Key}
+	if in.Provider == scm.CodeCommit {
+		// No secret: the function's role may read the account's repositories.
+		if h.CodeCommit == nil {
+			return Output{}, &SourceInvalidInput{failure{msg: "source input: provider codecommit: no CodeCommit client is configured"}}
+		}
+		res, err := h.Streamer.StreamTree(ctx, h.CodeCommit, in.Repository, in.Commit, dst)
+		if err != nil {
+			return Output{}, classify(err)
+		}
+		return output(in, res), nil
+	}
 	secret, err := h.Secrets.Get(ctx, in.Hook)
 	if err != nil {
 		return Output{}, classify(fmt.Errorf("hook %s: %w", hookPrefix(in.Hook), err))
@@ -152,35 +170,43 @@ func (h *Handler) handle(ctx context.Context, in Input) (Output, error) {
 	if err != nil {
 		return Output{}, &SourceInvalidInput{failure{msg: err.Error(), cause: err}}
 	}
-	res, err := h.Streamer.Stream(ctx, arc, in.Repository, in.Commit, sourcearchive.Location{Bucket: in.Bucket, Key: in.Key})
+	res, err := h.Streamer.Stream(ctx, arc, in.Repository, in.Commit, dst)
 	if err != nil {
 		return Output{}, classify(err)
 	}
-	return Output{Task: in.Task, Artifact: Artifact{Bucket: res.Bucket, Key: res.Key, Size: res.Size, ChecksumCRC32: res.Checksum}}, nil
+	return output(in, res), nil
+}
+
+func output(in Input, res sourcearchive.Result) Output {
+	return Output{Task: in.Task, Artifact: Artifact{Bucket: res.Bucket, Key: res.Key, Size: res.Size, ChecksumCRC32: res.Checksum}}
 }
 
 // validate checks the input before any call, naming every problem at once.
 func (in Input) validate() error {
 	var problems []string
+	codecommit := in.Provider == scm.CodeCommit
 	for _, f := range []struct{ name, value string }{
 		{"task", in.Task}, {"provider", in.Provider}, {"repository", in.Repository}, {"commit", in.Commit},
 		{"hook", in.Hook}, {"bucket", in.Bucket}, {"key", in.Key},
 	} {
-		if f.value == "" {
+		// CodeCommit repositories have no hook: no secret names their credentials.
+		if f.value == "" && !(codecommit && f.name == "hook") {
 			problems = append(problems, f.name+" is missing")
 		}
 	}
 	switch in.Provider {
-	case "", scm.GitHub, scm.Bitbucket, scm.BitbucketServer:
-	case "codecommit":
-		problems = append(problems, "provider codecommit is not supported yet: CodeCommit has no archive API")
+	case "", scm.GitHub, scm.Bitbucket, scm.BitbucketServer, scm.CodeCommit:
 	default:
-		problems = append(problems, fmt.Sprintf("provider %q is not github, bitbucket or bitbucket-server", clip(in.Provider)))
+		problems = append(problems, fmt.Sprintf("provider %q is not github, bitbucket, bitbucket-server or codecommit", clip(in.Provider)))
 	}
 	if in.Commit != "" && !sourcearchive.ValidCommit(in.Commit) {
 		problems = append(problems, fmt.Sprintf("commit %q is not a full commit id", clip(in.Commit)))
 	}
-	if in.Repository != "" && !sourcearchive.ValidRepository(in.Repository) {
+	switch {
+	case in.Repository == "":
+	case codecommit && !sourcearchive.ValidCodeCommitRepository(in.Repository):
+		problems = append(problems, fmt.Sprintf("repository %q is not a CodeCommit repository name", clip(in.Repository)))
+	case !codecommit && !sourcearchive.ValidRepository(in.Repository):
 		problems = append(problems, fmt.Sprintf("repository %q is not owner/name", clip(in.Repository)))
 	}
 	if in.Hook != "" && !reposecret.ValidHook(in.Hook) {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -206,6 +207,12 @@ func (a answeredStreamer) Stream(_ context.Context, _ sourcearchive.Archiver, _,
 	return r, nil
 }
 
+func (a answeredStreamer) StreamTree(_ context.Context, _ sourcearchive.Tree, _, _ string, dst sourcearchive.Location) (sourcearchive.Result, error) {
+	r := a.result
+	r.Location = dst
+	return r, nil
+}
+
 func TestTheChecksumS3AnsweredIsInTheOutputAndTheLog(t *testing.T) {
 	w := newWorld(t)
 	in := sampleInput(t)
@@ -217,4 +224,56 @@ func TestTheChecksumS3AnsweredIsInTheOutputAndTheLog(t *testing.T) {
 	assert.JSONEq(t, `{"task":"Source/Source#1","artifact":{"bucket":"stepline-artifacts-123456789012",
 	  "key":"runs/api-12/source.zip","size":4096,"checksum_crc32":"y/Q5Jg=="}}`, string(reply))
 	assert.Contains(t, w.logs.String(), `"checksum_crc32":"y/Q5Jg=="`)
+}
+
+// TestCodeCommitFailuresReachTheStateMachineByName walks a CodeCommit commit through the real
+// SDK client and the CodeCommit stand-in into each failure, and checks the name Lambda would
+// report: the same names as the archive providers'.
+func TestCodeCommitFailuresReachTheStateMachineByName(t *testing.T) {
+	cases := []struct {
+		name      string
+		errType   string
+		op        string
+		exception string
+		status    int
+		setup     func(w *world, in *Input)
+	}{
+		{name: "a repository the account does not have is not found", errType: "SourceNotFound",
+			setup: func(_ *world, in *Input) { in.Repository = "NoSuchRepo" }},
+		{name: "a commit the repository does not have is not found", errType: "SourceNotFound",
+			setup: func(_ *world, in *Input) { in.Commit = strings.Repeat("9", 40) }},
+		{name: "a role without GetBlob is unauthorized", errType: "SourceUnauthorized",
+			op: "GetBlob", exception: "AccessDeniedException", status: http.StatusBadRequest},
+		{name: "a repository key the role may not use is unauthorized", errType: "SourceUnauthorized",
+			op: "GetFolder", exception: "EncryptionKeyAccessDeniedException", status: http.StatusBadRequest},
+		{name: "throttling is worth a retry", errType: "SourceUnavailable",
+			op: "GetBlob", exception: "ThrottlingException", status: http.StatusBadRequest},
+		{name: "a service failure is worth a retry", errType: "SourceUnavailable",
+			op: "GetFolder", exception: "ServiceUnavailableException", status: http.StatusServiceUnavailable},
+		{name: "a function without a CodeCommit client refuses the input", errType: "SourceInvalidInput",
+			setup: func(w *world, _ *Input) { w.h.CodeCommit = nil }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(t)
+			var in Input
+			require.NoError(t, json.Unmarshal(readSample(t, "codecommit.json"), &in))
+			if c.setup != nil {
+				c.setup(w, &in)
+			}
+			if c.op != "" {
+				w.cc.Fail = func(op string, _ map[string]any) (int, string) {
+					if op == c.op {
+						return c.status, c.exception
+					}
+					return 0, ""
+				}
+			}
+			_, err := w.h.Handle(context.Background(), in)
+			require.Error(t, err)
+			assert.Equal(t, c.errType, errorType(err), "%v", err)
+			assert.Contains(t, ErrorNames, errorType(err))
+			assert.Contains(t, w.logs.String(), `"error_type":"`+c.errType+`"`)
+		})
+	}
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/stepline/stepline/pkg/awstest"
 	"github.com/stepline/stepline/pkg/reposecret"
 	"github.com/stepline/stepline/pkg/scm"
+	"github.com/stepline/stepline/pkg/scm/codecommit/cctest"
 	"github.com/stepline/stepline/pkg/sourcearchive"
 )
 
@@ -52,6 +53,7 @@ type world struct {
 	sm     *secretsmanager.Client
 	s3     *s3.Client
 	forge  *forge
+	cc     *cctest.Server
 	prefix string
 	logs   *syncBuffer
 }
@@ -62,6 +64,7 @@ func newWorld(t *testing.T) *world {
 	w := &world{
 		sm:     secretsmanager.NewFromConfig(moto.Config()),
 		forge:  newForge(t),
+		cc:     newCodeCommit(t),
 		prefix: fmt.Sprintf("stepline-test-%d/", time.Now().UnixNano()),
 		logs:   &syncBuffer{},
 	}
@@ -74,17 +77,38 @@ func newWorld(t *testing.T) *world {
 	streamer, err := sourcearchive.New(w.s3, sourcearchive.WithPartSize(sourcearchive.MinPartSize), sourcearchive.WithConcurrency(2))
 	require.NoError(t, err)
 	w.h = &Handler{
-		Secrets:   reposecret.NewStore(w.sm, reposecret.WithPrefix(w.prefix)),
-		Archivers: sourcearchive.Providers{GitHubURL: w.forge.URL, BitbucketURL: w.forge.URL},
-		Streamer:  streamer,
-		Log:       slog.New(slog.NewJSONHandler(w.logs, nil)),
+		Secrets:    reposecret.NewStore(w.sm, reposecret.WithPrefix(w.prefix)),
+		Archivers:  sourcearchive.Providers{GitHubURL: w.forge.URL, BitbucketURL: w.forge.URL},
+		Streamer:   streamer,
+		CodeCommit: sourcearchive.NewCodeCommit(w.cc.Client()),
+		Log:        slog.New(slog.NewJSONHandler(w.logs, nil)),
 	}
 	return w
+}
+
+// ccCommit is the commit of events/source/codecommit.json.
+const ccCommit = "7f2d4b5c0a9e8d7c6b5a49382716f5e4d3c2b1a0"
+
+// newCodeCommit is a CodeCommit stand-in holding MyDemoRepo at ccCommit: the forge's small
+// commit (an executable, a link, a directory).
+func newCodeCommit(t testing.TB) *cctest.Server {
+	s := cctest.New(t)
+	s.Repos["MyDemoRepo"] = &cctest.Repo{DefaultBranch: "main", Branches: map[string]string{"main": ccCommit},
+		Commits: map[string]map[string]cctest.Entry{ccCommit: {
+			"README.md":    {Mode: cctest.Normal, Content: "# api\n"},
+			"bin/build.sh": {Mode: cctest.Executable, Content: "#!/bin/sh\necho build\n"},
+			"latest":       {Mode: cctest.Symlink, Content: "README.md"},
+		}}}
+	return s
 }
 
 // register stores the repository secret of hook, as registration does.
 func (w *world) register(t *testing.T, hook, provider, repo string) {
 	t.Helper()
+	if provider == scm.CodeCommit {
+		// Read with the function's role: there is no secret to register.
+		return
+	}
 	s := reposecret.Secret{Provider: provider, Repository: repo, WebhookSecrets: []string{"whsec"}, Token: token}
 	if provider == scm.BitbucketServer {
 		s.APIURL = w.forge.URL

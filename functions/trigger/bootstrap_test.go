@@ -22,6 +22,7 @@ import (
 	"github.com/stepline/stepline/pkg/awstest"
 	"github.com/stepline/stepline/pkg/lambdatest"
 	"github.com/stepline/stepline/pkg/reposecret"
+	"github.com/stepline/stepline/pkg/scm/codecommit/cctest"
 	"github.com/stepline/stepline/pkg/store/dynamo"
 )
 
@@ -91,11 +92,18 @@ func TestTheBootstrapStartsAnExecutionFromItsSampleEvent(t *testing.T) {
 		Name: aws.String(prefix + "sample-hook-0123456789"), SecretString: aws.String(string(secret))})
 	require.NoError(t, err)
 
+	cc := cctest.New(t)
+	cc.Repos["MyDemoRepo"] = &cctest.Repo{DefaultBranch: "main", Branches: map[string]string{"main": ccAfter},
+		Commits: map[string]map[string]cctest.Entry{
+			ccBefore: {".stepline.yml": {Mode: cctest.Normal, Content: codeCommitPipelines}, "app.go": {Mode: cctest.Normal, Content: "package app\n"}},
+			ccAfter:  {".stepline.yml": {Mode: cctest.Normal, Content: codeCommitPipelines}, "app.go": {Mode: cctest.Normal, Content: "package app // 2\n"}},
+		}}
+
 	fn := lambdatest.Start(t, lambdatest.Build(t, "."), map[string]string{
 		"STEPLINE_TABLE": table, "STEPLINE_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:stepline",
 		"STEPLINE_BUCKET": "webhook-events", "STEPLINE_SECRET_PREFIX": prefix,
 		"STEPLINE_SCHEDULE_GROUP": "stepline", "STEPLINE_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/stepline-scheduler",
-		"AWS_ENDPOINT_URL": moto.Endpoint, "AWS_ENDPOINT_URL_SFN": sf.URL,
+		"AWS_ENDPOINT_URL": moto.Endpoint, "AWS_ENDPOINT_URL_SFN": sf.URL, "AWS_ENDPOINT_URL_CODECOMMIT": cc.URL,
 		"AWS_REGION": awstest.Region, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
 	})
 	res, err := fn.Invoke(ctx, readSample(t, "trigger/github-push.json"))
@@ -111,17 +119,48 @@ func TestTheBootstrapStartsAnExecutionFromItsSampleEvent(t *testing.T) {
 	assert.JSONEq(t, `{"run":"release-1"}`, got[0]["input"])
 	assert.False(t, strings.Contains(fn.Output(), "sample-token"), "the token is never logged")
 
-	// The same binary takes an ECR push (no registered file listens to api here) and a
-	// payload of no known shape: both are acknowledged, neither starts anything.
+	// The same binary takes an ECR push and an S3 object creation (no registered file listens
+	// to api or the bucket here) and a payload of no known shape: all are acknowledged, none
+	// starts anything.
 	res, err = fn.Invoke(ctx, readSample(t, "trigger/ecr-image-push.json"))
+	require.NoError(t, err)
+	require.False(t, res.Failed(), "%s: %s\n%s", res.ErrorType, res.ErrorMessage, fn.Output())
+	res, err = fn.Invoke(ctx, readSample(t, "trigger/s3-object-created.json"))
 	require.NoError(t, err)
 	require.False(t, res.Failed(), "%s: %s\n%s", res.ErrorType, res.ErrorMessage, fn.Output())
 	res, err = fn.Invoke(ctx, []byte(`{"Records":[{"eventSource":"aws:sqs"}]}`))
 	require.NoError(t, err)
 	require.False(t, res.Failed(), "an unknown shape is not retried: %s", res.ErrorMessage)
-	assert.Contains(t, fn.Output(), "no registered pipeline file listens")
-	assert.Contains(t, fn.Output(), "unrecognised input")
+
+	// The CodeCommit sample is a push to MyDemoRepo's main, read with the function's role
+	// from the CodeCommit stand-in: it starts the build pipeline.
+	res, err = fn.Invoke(ctx, readSample(t, "trigger/codecommit-reference-updated.json"))
+	require.NoError(t, err)
+	require.False(t, res.Failed(), "%s: %s\n%s", res.ErrorType, res.ErrorMessage, fn.Output())
+	// The answer can reach the harness before the log line written just before it has
+	// been copied from the process's output: wait for the lines, not for a fixed time.
+	for _, line := range []string{"no registered pipeline file listens to this image repository",
+		"no registered pipeline file listens to this bucket", "unrecognised input"} {
+		assert.Eventually(t, func() bool { return strings.Contains(fn.Output(), line) }, 5*time.Second, 10*time.Millisecond, "%s\n%s", line, fn.Output())
+	}
 	mu.Lock()
 	defer mu.Unlock()
-	assert.Len(t, starts, 1)
+	require.Len(t, starts, 2, fn.Output())
+	assert.Equal(t, "codecommit-8a4e7b2c-3f1d-4c6e-9b5a-0d2e1f3c4b5a-build", starts[1]["name"])
+	assert.Equal(t, []string{"GetRepository MyDemoRepo", "GetFile .stepline.yml@" + ccAfter, "GetDifferences " + ccBefore + ".." + ccAfter}, cc.Calls())
 }
+
+const (
+	ccBefore            = "3e5983b9f6a1bd9ca3e2ff8f74ea26b9e6b02b6f"
+	ccAfter             = "7f2d4b5c0a9e8d7c6b5a49382716f5e4d3c2b1a0"
+	codeCommitPipelines = `version: 1
+pipelines:
+  - name: build
+    triggers:
+      - {on: push, branches: [main], paths: ["*.go"]}
+    stages:
+      - name: Build
+        actions:
+          - {name: Build, provider: codebuild, inputs: [source]}
+`
+)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stepline/stepline/pkg/scm"
+	"github.com/stepline/stepline/pkg/scm/codecommit"
 	"github.com/stepline/stepline/pkg/scm/github"
 	"github.com/stepline/stepline/pkg/triggerstep"
 	"github.com/stepline/stepline/pkg/webhook"
@@ -104,6 +105,68 @@ func TestTheECRSampleRoundTripsAndIsWhatTheAwsEventRuleLetsThrough(t *testing.T)
 	assert.Equal(t, triggerstep.ShapeEventBridge, in.Shape)
 }
 
+// TestTheS3SampleRoundTripsAndIsWhatTheAwsEventRuleLetsThrough decodes
+// events/trigger/s3-object-created.json (the shape of S3's documented "Object created" event
+// on EventBridge) with aws-lambda-go's type and the trigger's detail type, and encodes both
+// again.
+func TestTheS3SampleRoundTripsAndIsWhatTheAwsEventRuleLetsThrough(t *testing.T) {
+	t.Parallel()
+	raw := readSample(t, "trigger/s3-object-created.json")
+	var e events.CloudWatchEvent
+	require.NoError(t, json.Unmarshal(raw, &e))
+	again, err := json.Marshal(e)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(raw), string(again))
+	assert.Equal(t, triggerstep.S3Source, e.Source)
+	assert.Equal(t, triggerstep.S3ObjectCreatedType, e.DetailType)
+
+	o, err := triggerstep.ParseObjectCreated(e.Detail)
+	require.NoError(t, err)
+	back, err := json.Marshal(o)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(e.Detail), string(back))
+	assert.Equal(t, []string{"arn:aws:s3:::" + o.Bucket.Name}, e.Resources)
+	assert.Equal(t, "releases/1.4.0/app.zip", triggerstep.ObjectVariables(o)["object_key"])
+
+	in, err := triggerstep.ParseInput(raw)
+	require.NoError(t, err)
+	assert.Equal(t, triggerstep.ShapeEventBridge, in.Shape)
+}
+
+// TestTheCodeCommitSampleRoundTripsAndIsABranchPush decodes
+// events/trigger/codecommit-reference-updated.json (the shape of CodeCommit's documented
+// referenceUpdated event) with aws-lambda-go's type and the provider's detail type, encodes
+// both again, and checks the normalised push it becomes.
+func TestTheCodeCommitSampleRoundTripsAndIsABranchPush(t *testing.T) {
+	t.Parallel()
+	raw := readSample(t, "trigger/codecommit-reference-updated.json")
+	var e events.CloudWatchEvent
+	require.NoError(t, json.Unmarshal(raw, &e))
+	again, err := json.Marshal(e)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(raw), string(again))
+	assert.Equal(t, codecommit.Source, e.Source)
+	assert.Equal(t, codecommit.DetailType, e.DetailType)
+
+	c, err := codecommit.ParseStateChange(e.Detail)
+	require.NoError(t, err)
+	back, err := json.Marshal(c)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(e.Detail), string(back))
+
+	ev, err := codecommit.ParseEvent(e)
+	require.NoError(t, err)
+	assert.Equal(t, scm.KindPush, ev.Kind)
+	assert.Equal(t, "main", ev.Branch)
+	assert.Equal(t, c.OldCommitID, ev.Before)
+	assert.Equal(t, c.CommitID, ev.After)
+	assert.Equal(t, []string{"arn:aws:codecommit:" + e.Region + ":" + e.AccountID + ":" + ev.Repository.FullName}, e.Resources)
+
+	in, err := triggerstep.ParseInput(raw)
+	require.NoError(t, err)
+	assert.Equal(t, triggerstep.ShapeEventBridge, in.Shape)
+}
+
 // TestTheScheduleSampleRoundTripsAndIsAScheduleInput decodes events/trigger/schedule.json,
 // the input a schedule trigger's schedule sends once Scheduler has filled in the time.
 func TestTheScheduleSampleRoundTripsAndIsAScheduleInput(t *testing.T) {
@@ -123,19 +186,32 @@ func TestTheScheduleSampleRoundTripsAndIsAScheduleInput(t *testing.T) {
 	assert.NoError(t, err)
 }
 
-func TestMalformedECRAndScheduleSamplesAreRefused(t *testing.T) {
+func TestMalformedAWSAndScheduleSamplesAreRefused(t *testing.T) {
 	t.Parallel()
 	for name, in := range map[string]string{
 		"a truncated ECR event":              `{"version":"0","source":"aws.ecr","detail-type":"ECR Image Action","detail":{"repository-name":`,
 		"an ECR detail without repository":   `{"version":"0","source":"aws.ecr","detail-type":"ECR Image Action","detail":{"action-type":"PUSH","result":"SUCCESS"}}`,
 		"an ECR detail of the wrong type":    `{"version":"0","source":"aws.ecr","detail-type":"ECR Image Action","detail":{"repository-name":["api"]}}`,
+		"a truncated S3 event":               `{"version":"0","source":"aws.s3","detail-type":"Object Created","detail":{"bucket":`,
+		"an S3 detail without a key":         `{"version":"0","source":"aws.s3","detail-type":"Object Created","detail":{"bucket":{"name":"b"},"object":{"size":1}}}`,
+		"an S3 detail of the wrong type":     `{"version":"0","source":"aws.s3","detail-type":"Object Created","detail":{"bucket":{"name":"b"},"object":{"key":"k","size":"big"}}}`,
+		"a truncated CodeCommit event":       `{"version":"0","source":"aws.codecommit","detail-type":"CodeCommit Repository State Change","detail":{"event":`,
+		"a CodeCommit detail without commit": `{"version":"0","source":"aws.codecommit","detail-type":"CodeCommit Repository State Change","detail":{"event":"referenceUpdated","repositoryName":"r","referenceType":"branch"}}`,
+		"a CodeCommit detail of wrong type":  `{"version":"0","source":"aws.codecommit","detail-type":"CodeCommit Repository State Change","detail":{"event":"referenceUpdated","commitId":7}}`,
 		"a truncated schedule input":         `{"stepline-schedule":{"provider":"github"`,
 		"a schedule input without a time":    `{"stepline-schedule":{"provider":"github","repository":"o/r","pipeline":"p","trigger":0,"branch":"main"}}`,
 		"a schedule input of the wrong type": `{"stepline-schedule":{"provider":"github","repository":"o/r","pipeline":"p","trigger":"first","branch":"main","time":"2026-11-23T03:00:00Z"}}`,
 	} {
 		got, err := triggerstep.ParseInput([]byte(in))
 		if err == nil && got.Shape == triggerstep.ShapeEventBridge {
-			_, err = triggerstep.ParseImageAction(got.Event.Detail)
+			switch got.Event.Source {
+			case triggerstep.S3Source:
+				_, err = triggerstep.ParseObjectCreated(got.Event.Detail)
+			case codecommit.Source:
+				_, err = codecommit.ParseEvent(got.Event)
+			default:
+				_, err = triggerstep.ParseImageAction(got.Event.Detail)
+			}
 		}
 		assert.Error(t, err, name)
 	}

@@ -4,8 +4,10 @@
 // (pkg/triggerstep). Execution names derive from the event's idempotency key, so a retried or
 // redelivered event starts nothing twice. A push to the default branch also copies the file
 // into the pipeline registry and syncs its schedule triggers into EventBridge Scheduler; the
-// function then also starts pipelines for ECR image pushes (the rule on the default bus) and
-// for its own schedules.
+// function then also starts pipelines for ECR image pushes and S3 object creations (the rule
+// on the default bus) and for its own schedules. CodeCommit pushes arrive on the default bus
+// too, and CodeCommit repositories are read with the function's role (GetFile,
+// GetDifferences, GetBranch, GetRepository), not with a secret.
 //
 // Environment:
 //
@@ -29,6 +31,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/config"
+	awscodecommit "github.com/aws/aws-sdk-go-v2/service/codecommit"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
@@ -36,6 +39,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/stepline/stepline/pkg/reposecret"
+	"github.com/stepline/stepline/pkg/scm/codecommit"
 	"github.com/stepline/stepline/pkg/store/dynamo"
 	"github.com/stepline/stepline/pkg/triggerstep"
 )
@@ -73,5 +77,6 @@ func build(ctx context.Context, env func(string) string, log *slog.Logger) (*tri
 		reposecret.NewStore(secretsmanager.NewFromConfig(cfg), reposecret.WithPrefix(prefix)),
 		s3.NewFromConfig(cfg), sfn.NewFromConfig(cfg), machine,
 		triggerstep.WithEventBucket(bucket), triggerstep.WithLogger(log),
-		triggerstep.WithRegistry(db), triggerstep.WithScheduler(scheduler.NewFromConfig(cfg), group, role))
+		triggerstep.WithRegistry(db), triggerstep.WithScheduler(scheduler.NewFromConfig(cfg), group, role),
+		triggerstep.WithCodeCommit(codecommit.NewClient(awscodecommit.NewFromConfig(cfg))))
 }

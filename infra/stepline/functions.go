@@ -46,6 +46,9 @@ func (s *Stepline) functions() {
 	sm := s.stateMachineArn()
 	exec := arn("states", "execution:"+s.name("-pipeline")+":*")
 	secrets := s.secretsArn()
+	// Every CodeCommit repository of the stack's account and region: repositories are
+	// registered by pushing to them, not by deploying the stack.
+	codecommitRepos := arn("codecommit", "*")
 	passRole := statement{actions: []string{"iam:PassRole"}, resources: []string{schedulerArn}, condition: passedToScheduler}
 
 	table, bus, bucket := *s.Table.Ref(), *s.EventBus.Ref(), *s.ArtifactBucket.Ref()
@@ -79,6 +82,9 @@ func (s *Stepline) functions() {
 				passRole,
 				// Lambda sends failed asynchronous invocations to the destination as this role.
 				allow([]string{"sqs:SendMessage"}, *s.DeadLetterQueue.AttrArn()),
+				// CodeCommit repositories are read with this role, not a secret: the pipeline
+				// file, the changed files, a schedule's branch head, the default branch.
+				allow([]string{"codecommit:GetFile", "codecommit:GetDifferences", "codecommit:GetBranch", "codecommit:GetRepository"}, codecommitRepos),
 			}},
 		{name: "advance", memory: 512, timeout: 60,
 			env: map[string]string{
@@ -95,6 +101,8 @@ func (s *Stepline) functions() {
 			policy: []statement{
 				allow([]string{"secretsmanager:GetSecretValue"}, secrets),
 				allow([]string{"s3:PutObject", "s3:AbortMultipartUpload"}, bucketArn+"/runs/*"),
+				// A CodeCommit commit is archived from its tree and blobs, read with this role.
+				allow([]string{"codecommit:GetFolder", "codecommit:GetBlob"}, codecommitRepos),
 			}},
 		{name: "wait", memory: 256, timeout: 30,
 			env: map[string]string{

@@ -79,13 +79,33 @@ func (s *Stepline) rules() {
 	source.OverrideLogicalId(jsii.String("SourceEventRule"))
 
 	aws := awsevents.NewCfnRule(s.Construct, jsii.String("AwsEventRule"), &awsevents.CfnRuleProps{
-		Description: jsii.String("ECR image pushes on the default bus to the trigger function (image triggers)"),
+		Description: jsii.String("ECR image pushes, S3 object creations and CodeCommit reference changes on the default bus to the trigger function"),
+		// One rule with $or rather than a rule per service: one target, one invoke permission
+		// and one DLQ source to keep in line.
 		EventPattern: map[string]any{
-			"source":      []any{"aws.ecr"},
-			"detail-type": []any{"ECR Image Action"},
-			"detail": map[string]any{
-				"action-type": []any{"PUSH"},
-				"result":      []any{"SUCCESS"},
+			"$or": []any{
+				map[string]any{
+					"source":      []any{"aws.ecr"},
+					"detail-type": []any{"ECR Image Action"},
+					"detail": map[string]any{
+						"action-type": []any{"PUSH"},
+						"result":      []any{"SUCCESS"},
+					},
+				},
+				// Only buckets with EventBridge notifications on send these (docs/pipeline.md).
+				map[string]any{
+					"source":      []any{"aws.s3"},
+					"detail-type": []any{"Object Created"},
+				},
+				// Reference changes only: pull request, comment and approval events start
+				// nothing. Deletions pass, so the function logs that they start nothing.
+				map[string]any{
+					"source":      []any{"aws.codecommit"},
+					"detail-type": []any{"CodeCommit Repository State Change"},
+					"detail": map[string]any{
+						"event": []any{"referenceCreated", "referenceUpdated", "referenceDeleted"},
+					},
+				},
 			},
 		},
 		Targets: []any{&awsevents.CfnRule_TargetProperty{

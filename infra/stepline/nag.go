@@ -70,10 +70,17 @@ func (s *Stepline) suppressNagFindings() {
 	suppress("TriggerFunctionRole", wildcard, "Execution names derive from delivery ids at run time; the grant stops at executions of this stack's state machine.",
 		nagArn("states", "execution:"+s.name("-pipeline")+":*"))
 
+	codecommit := func(role string) {
+		suppress(role, wildcard, "CodeCommit repositories start pipelines by being pushed to, after deployment, and are read with this role rather than a secret; the grant stops at this account and region, and at read-only actions.",
+			nagArn("codecommit", "*"))
+	}
+	codecommit("TriggerFunctionRole")
+
 	indexes("AdvanceFunctionRole")
 
 	secrets("SourceFunctionRole")
 	objects("SourceFunctionRole", "runs/")
+	codecommit("SourceFunctionRole")
 
 	indexes("WaitFunctionRole")
 	schedules("WaitFunctionRole")

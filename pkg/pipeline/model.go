@@ -95,6 +95,7 @@ const (
 	OnPush        = "push"
 	OnPullRequest = "pull_request"
 	OnImage       = "image"
+	OnObject      = "object"
 	OnSchedule    = "schedule"
 )
 
@@ -108,7 +109,7 @@ const (
 
 // Trigger is one entry of a pipeline's triggers. Which fields apply depends on On: push uses
 // Branches, Tags and Paths; pull_request uses Events, Branches (the target branch) and Paths;
-// image uses Repository and Tags; schedule uses Cron and Branch.
+// image uses Repository and Tags; object uses Bucket and Keys; schedule uses Cron and Branch.
 type Trigger struct {
 	Pos Pos
 	On  String
@@ -119,8 +120,12 @@ type Trigger struct {
 	// Events defaults to opened and updated (with zero positions) for pull_request triggers.
 	Events     []String
 	Repository String
-	Cron       String
-	Branch     String
+	// Bucket is the S3 bucket an object trigger listens to; Keys (nil when not written)
+	// filters the created object's key.
+	Bucket String
+	Keys   *Filter
+	Cron   String
+	Branch String
 }
 
 // Filter is an include/exclude pair of doublestar glob lists. A value passes when it matches

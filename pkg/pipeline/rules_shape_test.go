@@ -263,3 +263,98 @@ func TestMergeKeysThatDoubleAtEveryLevelStopAtTheLimit(t *testing.T) {
 	assert.Equal(t, RuleSyntax, probs[0].Rule)
 	assert.Contains(t, probs[0].Msg, "YAML aliases expand the file beyond")
 }
+
+func TestObjectTriggerRules(t *testing.T) {
+	t.Parallel()
+	runRuleCases(t, []ruleCase{
+		{name: "an object trigger with a bucket and a keys filter is valid", src: `
+			version: 1
+			pipelines:
+			  - name: p
+			    triggers:
+			      - {on: object, bucket: releases.example-1, keys: {include: ["bundles/**/*.zip"], exclude: ["**/tmp/**"]}}
+			      - {on: object, bucket: drops, keys: ["*.tar.gz"]}
+			    stages:
+			      - {name: S, actions: [{name: A, provider: codebuild}]}
+		`},
+		{name: "an object trigger without a bucket is reported at the trigger", src: `
+			version: 1
+			pipelines:
+			  - name: p
+			    triggers:
+			      - {on: object, keys: ["*.zip"]}
+			    stages:
+			      - {name: S, actions: [{name: A, provider: codebuild}]}
+		`, want: []expect{"5:9 required object trigger is missing required key \"bucket\""}},
+		{name: "a misspelt bucket key suggests bucket", src: `
+			version: 1
+			pipelines:
+			  - name: p
+			    triggers:
+			      - {on: object, bucket: b1b, bukcet: b2b}
+			    stages:
+			      - {name: S, actions: [{name: A, provider: codebuild}]}
+		`, want: []expect{"5:35 unknown-key unknown key \"bukcet\" for on: object; did you mean \"bucket\"?"}},
+		{name: "a singular key suggests keys", src: `
+			version: 1
+			pipelines:
+			  - name: p
+			    triggers:
+			      - {on: object, bucket: b1b, key: ["*.zip"]}
+			    stages:
+			      - {name: S, actions: [{name: A, provider: codebuild}]}
+		`, want: []expect{"5:35 unknown-key unknown key \"key\" for on: object; did you mean \"keys\"?"}},
+		{name: "a key of the image trigger on an object trigger names its owner", src: `
+			version: 1
+			pipelines:
+			  - name: p
+			    triggers:
+			      - {on: object, bucket: b1b, tags: [latest]}
+			    stages:
+			      - {name: S, actions: [{name: A, provider: codebuild}]}
+		`, want: []expect{"5:35 unknown-key key \"tags\" is not valid for on: object (it belongs to push, image)"}},
+		{name: "bucket on an image trigger names the object trigger", src: `
+			version: 1
+			pipelines:
+			  - name: p
+			    triggers:
+			      - {on: image, repository: api, bucket: b1b}
+			    stages:
+			      - {name: S, actions: [{name: A, provider: codebuild}]}
+		`, want: []expect{"5:38 unknown-key key \"bucket\" is not valid for on: image (it belongs to object)"}},
+		{name: "a glob or an ARN is not a bucket name", src: `
+			version: 1
+			pipelines:
+			  - name: p
+			    triggers:
+			      - {on: object, bucket: "releases-*"}
+			      - {on: object, bucket: "arn:aws:s3:::releases"}
+			    stages:
+			      - {name: S, actions: [{name: A, provider: codebuild}]}
+		`, want: []expect{
+			"5:30 value bucket: \"releases-*\" is not an S3 bucket name",
+			"6:30 value bucket: \"arn:aws:s3:::releases\" is not an S3 bucket name",
+		}},
+		{name: "an invalid keys pattern is a glob problem", src: `
+			version: 1
+			pipelines:
+			  - name: p
+			    triggers:
+			      - {on: object, bucket: b1b, keys: {include: ["in/[x"], exlude: []}}
+			    stages:
+			      - {name: S, actions: [{name: A, provider: codebuild}]}
+		`, want: []expect{
+			"5:52 glob keys.include: invalid glob pattern \"in/[x\"",
+			"5:62 unknown-key unknown key \"exlude\" in keys filter; did you mean \"exclude\"?",
+		}},
+		{name: "a misspelt kind suggests object", src: `
+			version: 1
+			pipelines:
+			  - name: p
+			    triggers:
+			      - {on: objekt, bucket: b1b}
+			    stages:
+			      - {name: S, actions: [{name: A, provider: codebuild}]}
+		`, want: []expect{"5:14 value on: unknown value \"objekt\"; expected one of push, pull_request, image, object, schedule; did you mean \"object\"?"}},
+	})
+}

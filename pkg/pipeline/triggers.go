@@ -15,6 +15,7 @@ var triggerKeys = []struct {
 	{OnPush, []string{"branches", "tags", "paths"}},
 	{OnPullRequest, []string{"events", "branches", "paths"}},
 	{OnImage, []string{"repository", "tags"}},
+	{OnObject, []string{"bucket", "keys"}},
 	{OnSchedule, []string{"cron", "branch"}},
 }
 
@@ -58,6 +59,9 @@ var (
 	// field, since EventBridge itself validates the fields when the rule is created.
 	cronRE = regexp.MustCompile(`^cron\(\S+( \S+){5}\)$`)
 	rateRE = regexp.MustCompile(`^rate\((1 (minute|hour|day)|[1-9][0-9]* (minutes|hours|days))\)$`)
+	// bucketRE is S3's bucket naming rule in its general shape, enough to catch a glob or an
+	// ARN written where the trigger compares a name exactly.
+	bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 )
 
 func (d *decoder) decodeTrigger(n *yaml.Node) *Trigger {
@@ -109,6 +113,13 @@ func (d *decoder) decodeTrigger(n *yaml.Node) *Trigger {
 			}
 		case "repository":
 			t.Repository = d.str(p.val, "repository")
+		case "bucket":
+			t.Bucket = d.str(p.val, "bucket")
+			if t.Bucket.Value != "" && !bucketRE.MatchString(t.Bucket.Value) {
+				d.report(t.Bucket.Pos, RuleValue, "bucket: %q is not an S3 bucket name: 3 to 63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit (it is a name, not a glob)", clip(t.Bucket.Value))
+			}
+		case "keys":
+			t.Keys = d.filter(p.val, "keys")
 		case "cron":
 			t.Cron = d.str(p.val, "cron")
 			if t.Cron.Value != "" && !cronRE.MatchString(t.Cron.Value) && !rateRE.MatchString(t.Cron.Value) {
@@ -122,6 +133,8 @@ func (d *decoder) decodeTrigger(n *yaml.Node) *Trigger {
 	switch t.On.Value {
 	case OnImage:
 		d.require(n, ps, "image trigger", "repository")
+	case OnObject:
+		d.require(n, ps, "object trigger", "bucket")
 	case OnSchedule:
 		d.require(n, ps, "schedule trigger", "cron")
 	case OnPullRequest:

@@ -9,10 +9,12 @@ import (
 )
 
 // SourceVariables are the names of the source namespace, filled from the triggering event.
-// The image_* names are set for runs an ECR image push started, empty otherwise.
+// The image_* names are set for runs an ECR image push started, the object_* names for runs
+// an S3 object creation started, empty otherwise.
 var SourceVariables = []string{"branch", "branch_slug", "tag", "commit_id", "short_commit_id",
 	"commit_message", "author", "repository", "ref", "provider", "pr_number", "fork", "event",
-	"image_repository", "image_tag", "image_digest", "image_registry", "image_uri"}
+	"image_repository", "image_tag", "image_digest", "image_registry", "image_uri",
+	"object_bucket", "object_key", "object_version", "object_etag", "object_size"}
 
 // PipelineVariables are the names of the pipeline namespace, filled when a run starts.
 var PipelineVariables = []string{"name", "execution_id", "run_number"}

@@ -19,6 +19,7 @@ const (
 	BitbucketServer = "bitbucket-server"
 	CodeCommit      = "codecommit"
 	ECR             = "ecr"
+	S3              = "s3"
 )
 
 // Event kinds.
@@ -28,6 +29,7 @@ const (
 	KindPullRequest = "pull_request"
 	KindPing        = "ping"
 	KindImage       = "image"
+	KindObject      = "object"
 )
 
 // Pull request actions, the normalised names of what happened to a pull request. They match
@@ -79,6 +81,8 @@ type Event struct {
 	// for lack of information.
 	FilesComplete bool         `json:"files_complete"`
 	PullRequest   *PullRequest `json:"pull_request,omitempty"`
+	// Object is the created S3 object of an object event (Kind KindObject, Provider S3).
+	Object *Object `json:"object,omitempty"`
 	// Sender is the login (or account name) of whoever caused the event.
 	Sender string `json:"sender"`
 }
@@ -89,6 +93,17 @@ type Repository struct {
 	FullName      string `json:"full_name"`
 	CloneURL      string `json:"clone_url"`
 	DefaultBranch string `json:"default_branch"`
+}
+
+// Object is an S3 object whose creation is the event: not a commit, so the event's commit
+// fields stay empty.
+type Object struct {
+	Bucket string `json:"bucket"`
+	Key    string `json:"key"`
+	// Version is the object's version id; empty in a bucket without versioning.
+	Version string `json:"version,omitempty"`
+	ETag    string `json:"etag,omitempty"`
+	Size    int64  `json:"size"`
 }
 
 // Commit is one commit named by a delivery.

@@ -66,8 +66,8 @@ type Providers struct {
 }
 
 // For returns the Archiver of secret's provider, authenticated with its token. Bitbucket
-// Data Center needs the secret's api_url. CodeCommit and any other provider are
-// ErrUnsupportedProvider.
+// Data Center needs the secret's api_url. CodeCommit (which has no archive API and no
+// secret: see CodeCommit and StreamTree) and any other provider are ErrUnsupportedProvider.
 func (p Providers) For(s reposecret.Secret) (Archiver, error) {
 	hc := orDefault(p.HTTPClient)
 	switch s.Provider {
@@ -84,8 +84,8 @@ func (p Providers) For(s reposecret.Secret) (Archiver, error) {
 			return nil, errors.New("bitbucket data center: the repository secret has no api_url")
 		}
 		return NewBitbucketServer(s.APIURL, s.Token, hc)
-	case "codecommit":
-		return nil, fmt.Errorf("%w: codecommit has no archive API", ErrUnsupportedProvider)
+	case scm.CodeCommit:
+		return nil, fmt.Errorf("%w: codecommit has no archive API; its commits are read as a Tree", ErrUnsupportedProvider)
 	}
 	return nil, fmt.Errorf("%w: %q", ErrUnsupportedProvider, s.Provider)
 }

@@ -19,7 +19,7 @@
 // zip only travels inside one region.
 //
 // Providers: GitHub (and GitHub Enterprise Server), Bitbucket Cloud and Bitbucket Data
-// Center, each behind Archiver. AWS CodeCommit is not supported yet: it has no archive API
-// (only GetFolder and GetBlob, one call per directory and per file), so a CodeCommit source
-// would need a tree walk or a git clone, which this package does not fake.
+// Center, each behind Archiver. AWS CodeCommit has no archive API: CodeCommit (a Tree) reads
+// the commit one directory (GetFolder) and one blob (GetBlob) at a time, and ZipTree writes
+// the same zip from that walk, reading a bounded number of blobs at once (StreamTree).
 package sourcearchive

@@ -129,7 +129,27 @@ func (s *Streamer) Stream(parent context.Context, src Archiver, repo, commit str
 		return Result{}, err
 	}
 	defer arc.Body.Close()
+	return s.upload(parent, ctx, cancel, repo, commit, dst, func(ctx context.Context, w io.Writer) (int, error) {
+		// Fewer, larger reads of the download (gzip would read it 4 KiB at a time).
+		return Convert(ctx, w, bufio.NewReaderSize(arc.Body, readBuffer), arc.TopDir)
+	})
+}
 
+// StreamTree walks commit of repo through src, a provider without an archive API, and uploads
+// it to dst as the same zip Stream makes, with the same guarantees: bounded memory, the
+// upload aborted on any failure, the first failure reported.
+func (s *Streamer) StreamTree(parent context.Context, src Tree, repo, commit string, dst Location) (Result, error) {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	return s.upload(parent, ctx, cancel, repo, commit, dst, func(ctx context.Context, w io.Writer) (int, error) {
+		return ZipTree(ctx, w, src, repo, commit)
+	})
+}
+
+// upload runs zip, which writes the source zip, in a goroutine, and uploads what it writes
+// to dst. ctx (derived from parent, canceled by cancel) stops zip when the upload fails.
+func (s *Streamer) upload(parent, ctx context.Context, cancel context.CancelFunc, repo, commit string, dst Location,
+	zip func(ctx context.Context, w io.Writer) (int, error)) (Result, error) {
 	pr, pw := io.Pipe()
 	type converted struct {
 		entries int
@@ -137,11 +157,9 @@ func (s *Streamer) Stream(parent context.Context, src Archiver, repo, commit str
 	}
 	done := make(chan converted, 1)
 	go func() {
-		// Fewer, larger reads of the download (gzip would read it 4 KiB at a time), and
-		// fewer, larger hand-overs through the pipe (the zip comes in 32 KiB writes).
-		body := bufio.NewReaderSize(arc.Body, readBuffer)
+		// Fewer, larger hand-overs through the pipe (the zip comes in 32 KiB writes).
 		out := bufio.NewWriterSize(pw, writeBuffer)
-		n, err := Convert(ctx, out, body, arc.TopDir)
+		n, err := zip(ctx, out)
 		if err == nil {
 			err = out.Flush()
 		}
@@ -172,6 +190,7 @@ func (s *Streamer) Stream(parent context.Context, src Archiver, repo, commit str
 	// closed pipe, a canceled download), which says nothing new.
 	consequence := errors.Is(conv.err, errUploadEnded) ||
 		(upErr != nil && parent.Err() == nil && errors.Is(conv.err, context.Canceled))
+	var err error
 	switch {
 	case conv.err != nil && !consequence:
 		err = fmt.Errorf("archive %s at %.12s: %w", repo, commit, conv.err)

@@ -18,6 +18,7 @@ pipelines:
       - {on: push, tags: {include: ["v[0-9]*"], exclude: ["*-rc?"]}}
       - {on: pull_request, events: [opened, updated, merged], branches: [main], paths: {exclude: ["docs/**"]}}
       - {on: image, repository: api, tags: [latest, "v*"]}
+      - {on: object, bucket: drops, keys: {include: ["in/**"], exclude: ["**/*.tmp"]}}
       - {on: schedule, cron: "rate(1 day)", branch: main}
     environments:
       - {branches: [main], name: prod}
@@ -28,7 +29,8 @@ pipelines:
     stages: [{name: B, actions: [{name: B, provider: codebuild}]}]
 `
 
-var fuzzKinds = []string{scm.KindPush, scm.KindTag, scm.KindPullRequest, scm.KindImage, scm.KindPing, "other"}
+// The object kind comes last so the seeds keep the kinds they were written for.
+var fuzzKinds = []string{scm.KindPush, scm.KindTag, scm.KindPullRequest, scm.KindImage, scm.KindPing, "other", scm.KindObject}
 
 // FuzzMatch feeds arbitrary names, paths and messages to a fixed file and checks the
 // invariants every decision keeps: deterministic, one line, positioned, and never a run for a
@@ -41,6 +43,7 @@ func FuzzMatch(f *testing.F) {
 	f.Add(uint8(3), "", "latest", "", "", "", false, false)
 	f.Add(uint8(4), "main", "", "", "", "", false, false)
 	f.Add(uint8(5), "[", "{", "[\x00\n\xff", "\r\n", "\n", true, true)
+	f.Add(uint8(6), "drops", "in/a/b.zip", "", "", "", false, false)
 	file := parse(f, fuzzSrc)
 	f.Fuzz(func(t *testing.T, kind uint8, branch, tag, files, msg, action string, deleted, complete bool) {
 		ev := scm.Event{
@@ -50,6 +53,9 @@ func FuzzMatch(f *testing.F) {
 			After: headSHA, Deleted: deleted,
 			Commits:      []scm.Commit{{ID: headSHA, Message: msg}},
 			ChangedFiles: scm.Files(strings.Split(files, "\n")), FilesComplete: complete,
+		}
+		if ev.Kind == scm.KindObject {
+			ev.Object = &scm.Object{Bucket: branch, Key: tag}
 		}
 		if ev.Kind == scm.KindPullRequest {
 			ev.PullRequest = &scm.PullRequest{Number: 1, Action: action, SourceBranch: branch, TargetBranch: tag, HeadSHA: headSHA}

@@ -153,6 +153,11 @@ func image(repo, tag string) scm.Event {
 	return scm.Event{Provider: scm.ECR, Kind: scm.KindImage, Repository: scm.Repository{FullName: repo}, Tag: tag}
 }
 
+// object is an S3 object creation of bucket/key.
+func object(bucket, key string) scm.Event {
+	return scm.Event{Provider: scm.S3, Kind: scm.KindObject, Object: &scm.Object{Bucket: bucket, Key: key, Size: 1}}
+}
+
 // with returns ev changed by f.
 func with(ev scm.Event, f func(*scm.Event)) scm.Event {
 	f(&ev)

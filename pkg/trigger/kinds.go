@@ -15,7 +15,7 @@ const (
 	// missKind: the trigger listens to another kind of event.
 	missKind = iota
 	// missListen: the right kind, but not this sort of it: a tag-only push trigger and a
-	// branch push, a pull request action not in events, another image repository.
+	// branch push, a pull request action not in events, another image repository or bucket.
 	missListen
 	// missName: the branch, target branch or tag filter.
 	missName
@@ -49,6 +49,8 @@ func matchTrigger(t *pipeline.Trigger, ev scm.Event) result {
 		return matchPullRequest(t, ev)
 	case t.On.Value == pipeline.OnImage && ev.Kind == scm.KindImage:
 		return matchImage(t, ev)
+	case t.On.Value == pipeline.OnObject && ev.Kind == scm.KindObject:
+		return matchObject(t, ev)
 	}
 	// Schedule triggers land here too: EventBridge starts them, never a webhook.
 	return miss(missKind, t.On.Pos, fmt.Sprintf("a %s trigger does not listen to %s", t.On.Value, eventNoun(ev)))
@@ -143,4 +145,21 @@ func matchImage(t *pipeline.Trigger, ev scm.Event) result {
 		return miss(missName, v.pos, v.reason)
 	}
 	return hit(fmt.Sprintf("image repository %q", repo), v.reason)
+}
+
+// matchObject compares the bucket exactly, as matchImage does the repository, and filters the
+// key as a path: "releases/*.zip" stays in one folder, "releases/**" goes down.
+func matchObject(t *pipeline.Trigger, ev scm.Event) result {
+	obj := ev.Object
+	if obj == nil {
+		obj = &scm.Object{}
+	}
+	if obj.Bucket != t.Bucket.Value {
+		return miss(missListen, t.Bucket.Pos, fmt.Sprintf("bucket %q is not %q", obj.Bucket, t.Bucket.Value))
+	}
+	v := value("object key", "keys", obj.Key, t.Keys)
+	if !v.ok {
+		return miss(missName, v.pos, v.reason)
+	}
+	return hit(fmt.Sprintf("bucket %q", obj.Bucket), v.reason)
 }

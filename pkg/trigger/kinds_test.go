@@ -91,6 +91,43 @@ func TestImageTriggers(t *testing.T) {
 	})
 }
 
+func TestObjectTriggers(t *testing.T) {
+	t.Parallel()
+	zips := `{on: object, bucket: drops, keys: {include: ["releases/**/*.zip"], exclude: ["**/tmp/**"]}}`
+	runCases(t, []matchCase{
+		{name: "an object of the bucket with an included key runs", triggers: []string{zips},
+			ev: object("drops", "releases/1.0/app.zip"), run: true, at: "#0",
+			reason: `bucket "drops"; object key "releases/1.0/app.zip" matches "releases/**/*.zip"`},
+		{name: "an excluded key does not run", triggers: []string{zips},
+			ev: object("drops", "releases/tmp/app.zip"), at: `"**/tmp/**"`,
+			reason: `object key "releases/tmp/app.zip" is excluded by "**/tmp/**"`},
+		{name: "a key not included does not run", triggers: []string{zips},
+			ev: object("drops", "releases/notes.txt"), at: `"releases/**/*.zip"`,
+			reason: `object key "releases/notes.txt" is not included by [releases/**/*.zip]`},
+		{name: "keys are matched as paths: one star stays in its folder", triggers: []string{`{on: object, bucket: drops, keys: ["in/*"]}`},
+			ev: object("drops", "in/a/b"), at: `"in/*"`,
+			reason: `object key "in/a/b" is not included by [in/*]`},
+		{name: "an object of another bucket does not run", triggers: []string{zips},
+			ev: object("other", "releases/1.0/app.zip"), at: "drops",
+			reason: `bucket "other" is not "drops"`},
+		{name: "an object trigger without keys runs for every key", triggers: []string{`{on: object, bucket: drops}`},
+			ev: object("drops", "anything at all"), run: true, at: "#0",
+			reason: `bucket "drops"; object key "anything at all" (no keys filter)`},
+		{name: "a failing key filter explains better than another bucket", triggers: []string{`{on: object, bucket: other}`, zips},
+			ev: object("drops", "x.txt"), at: `"releases/**/*.zip"`, trigger: 1,
+			reason: `object key "x.txt" is not included by [releases/**/*.zip]`},
+		{name: "an object trigger does not listen to image pushes", triggers: []string{zips},
+			ev: image("drops", "latest"), trigger: -1,
+			reason: "no trigger listens to image pushes (the pipeline's triggers: object)"},
+		{name: "an image trigger does not listen to object creations", triggers: []string{`{on: image, repository: drops}`},
+			ev: object("drops", "x"), trigger: -1,
+			reason: "no trigger listens to object creations (the pipeline's triggers: image)"},
+		{name: "a push trigger does not listen to object creations", triggers: []string{`{on: push}`},
+			ev: object("drops", "x"), trigger: -1,
+			reason: "no trigger listens to object creations (the pipeline's triggers: push)"},
+	})
+}
+
 func TestScheduleTriggers(t *testing.T) {
 	t.Parallel()
 	nightly := `{on: schedule, cron: "cron(0 3 * * ? *)", branch: main}`

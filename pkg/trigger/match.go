@@ -4,7 +4,7 @@
 //
 // The rules are CodePipeline V2's trigger filters (push: branches, tags, file paths; pull
 // request: events, target branches, file paths) plus stepline's additions: skip-ci markers,
-// image triggers and a changed-file list that may be incomplete. docs/pipeline.md (section
+// image and object triggers and a changed-file list that may be incomplete. docs/pipeline.md (section
 // Triggers) states them for users; Match is their only implementation.
 package trigger
 
@@ -28,7 +28,8 @@ type Decision struct {
 	// matching. -1 when no trigger decided: a ping, a deletion, an event without a head
 	// commit, a skip marker, or no trigger of the event's kind.
 	Trigger int `json:"trigger"`
-	// On is the deciding trigger's kind (push, pull_request, image); empty when Trigger is -1.
+	// On is the deciding trigger's kind (push, pull_request, image, object); empty when
+	// Trigger is -1.
 	On string `json:"on,omitempty"`
 	// Pos is where the decision is written in the file: the matching trigger for a pipeline
 	// that runs; otherwise the pattern or key that failed, else the trigger, else (Trigger -1)
@@ -95,15 +96,15 @@ func gate(ev scm.Event) string {
 	switch ev.Kind {
 	case scm.KindPing:
 		return "a ping starts nothing"
-	case scm.KindPush, scm.KindTag, scm.KindPullRequest, scm.KindImage:
+	case scm.KindPush, scm.KindTag, scm.KindPullRequest, scm.KindImage, scm.KindObject:
 	default:
 		return fmt.Sprintf("event kind %q starts nothing", ev.Kind)
 	}
 	if ev.Deleted {
 		return subject(ev) + " was deleted: a deletion starts nothing"
 	}
-	if ev.Kind == scm.KindImage {
-		// An image is not a commit: heads and commit messages do not apply.
+	if ev.Kind == scm.KindImage || ev.Kind == scm.KindObject {
+		// An image or an object is not a commit: heads and commit messages do not apply.
 		return ""
 	}
 	if scm.IsZero(ev.Head()) {
@@ -130,6 +131,11 @@ func subject(ev scm.Event) string {
 		return "pull request"
 	case scm.KindImage:
 		return fmt.Sprintf("image %q", ev.Repository.FullName+":"+ev.Tag)
+	case scm.KindObject:
+		if ev.Object != nil {
+			return fmt.Sprintf("object %q", "s3://"+ev.Object.Bucket+"/"+ev.Object.Key)
+		}
+		return "object"
 	}
 	return fmt.Sprintf("branch %q", branch)
 }
@@ -177,6 +183,8 @@ func eventNoun(ev scm.Event) string {
 		return "pull requests"
 	case scm.KindImage:
 		return "image pushes"
+	case scm.KindObject:
+		return "object creations"
 	}
 	return "branch pushes"
 }

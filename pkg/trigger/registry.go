@@ -62,3 +62,19 @@ func ImageRepositories(f *pipeline.File) []string {
 	slices.Sort(out)
 	return slices.Compact(out)
 }
+
+// ObjectBuckets returns the S3 bucket names the object triggers of f listen to, sorted and
+// without duplicates: the names under which a registry indexes the file for object
+// creations, as ImageRepositories does for image pushes.
+func ObjectBuckets(f *pipeline.File) []string {
+	var out []string
+	for _, p := range f.Pipelines {
+		for _, t := range p.Triggers {
+			if t.On.Value == pipeline.OnObject && t.Bucket.Value != "" {
+				out = append(out, t.Bucket.Value)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}

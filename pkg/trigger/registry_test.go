@@ -19,6 +19,9 @@ pipelines:
     triggers:
       - {on: image, repository: team/web}
       - {on: image, repository: team/api}
+      - {on: object, bucket: drops, keys: ["*.zip"]}
+      - {on: object, bucket: builds}
+      - {on: object, bucket: drops}
     stages: [{name: B, actions: [{name: B, provider: codebuild}]}]
   - name: manual
     stages: [{name: B, actions: [{name: B, provider: codebuild}]}]
@@ -65,4 +68,10 @@ func TestImageRepositoriesAreSortedAndListedOnce(t *testing.T) {
 	t.Parallel()
 	assert.Equal(t, []string{"team/api", "team/web"}, ImageRepositories(parse(t, registrySrc)))
 	assert.Empty(t, ImageRepositories(parse(t, pipelineYAML(`{on: push}`))))
+}
+
+func TestObjectBucketsAreSortedAndListedOnce(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, []string{"builds", "drops"}, ObjectBuckets(parse(t, registrySrc)))
+	assert.Empty(t, ObjectBuckets(parse(t, pipelineYAML(`{on: image, repository: drops}`))), "an image repository is not a bucket")
 }

@@ -34,11 +34,12 @@ type memRegistry struct {
 	mu      sync.Mutex
 	entries map[string]dynamo.Registration // provider + " " + repo
 	index   map[string]map[string]bool     // image → provider + " " + repo
+	buckets map[string]map[string]bool     // bucket → provider + " " + repo
 	fail    func(op string) error
 }
 
 func newMemRegistry() *memRegistry {
-	return &memRegistry{entries: map[string]dynamo.Registration{}, index: map[string]map[string]bool{}}
+	return &memRegistry{entries: map[string]dynamo.Registration{}, index: map[string]map[string]bool{}, buckets: map[string]map[string]bool{}}
 }
 
 func (m *memRegistry) failing(op string) error {
@@ -114,6 +115,51 @@ func (m *memRegistry) ImageRegistrations(_ context.Context, image string) ([]dyn
 		}
 	}
 	return out, nil
+}
+
+func (m *memRegistry) PutBucketIndex(_ context.Context, bucket, provider, repo string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.failing("PutBucketIndex"); err != nil {
+		return err
+	}
+	if m.buckets[bucket] == nil {
+		m.buckets[bucket] = map[string]bool{}
+	}
+	m.buckets[bucket][provider+" "+repo] = true
+	return nil
+}
+
+func (m *memRegistry) DeleteBucketIndex(_ context.Context, bucket, provider, repo string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.failing("DeleteBucketIndex"); err != nil {
+		return err
+	}
+	delete(m.buckets[bucket], provider+" "+repo)
+	return nil
+}
+
+// BucketRegistrations filters as dynamo.Store does: entries that list the bucket and have a file.
+func (m *memRegistry) BucketRegistrations(_ context.Context, bucket string) ([]dynamo.Registration, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.failing("BucketRegistrations"); err != nil {
+		return nil, err
+	}
+	var out []dynamo.Registration
+	for _, k := range slices.Sorted(maps.Keys(m.buckets[bucket])) {
+		if r, ok := m.entries[k]; ok && r.Problem == "" && slices.Contains(r.Buckets, bucket) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (m *memRegistry) bucketIndexed(bucket string) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Sorted(maps.Keys(m.buckets[bucket]))
 }
 
 func (m *memRegistry) indexed(image string) []string {

@@ -13,6 +13,7 @@ import (
 	"github.com/stepline/stepline/pkg/reposecret"
 	"github.com/stepline/stepline/pkg/scm"
 	"github.com/stepline/stepline/pkg/store"
+	"github.com/stepline/stepline/pkg/store/dynamo"
 	"github.com/stepline/stepline/pkg/trigger"
 )
 
@@ -52,19 +53,9 @@ func (h *Handler) fire(ctx context.Context, in ScheduleInput) error {
 		return permanent("schedule %s: the registered file (commit %.12s) has no such schedule trigger any more; the next registry copy removes the schedule", name, reg.Commit)
 	}
 
-	sec, err := h.secrets.Get(ctx, reg.Hook)
-	if errors.Is(err, reposecret.ErrUnknownHook) {
-		return permanentError{err: fmt.Errorf("schedule %s: %w", name, err)}
-	}
+	reader, err := h.registeredReader(ctx, name, reg)
 	if err != nil {
-		return fmt.Errorf("schedule %s: %w", name, err)
-	}
-	if sec.Provider != reg.Provider || sec.Repository != reg.Repo {
-		return permanent("schedule %s: the hook is registered for %s %s, not %s %s", name, sec.Provider, sec.Repository, reg.Provider, reg.Repo)
-	}
-	reader, _, err := h.clients(sec)
-	if err != nil {
-		return permanentError{err: fmt.Errorf("schedule %s: %w", name, err)}
+		return err
 	}
 	heads, ok := reader.(HeadReader)
 	if !ok {
@@ -92,6 +83,32 @@ func (h *Handler) fire(ctx context.Context, in ScheduleInput) error {
 		commit: head, provider: reg.Provider, hook: reg.Hook,
 		reason: fmt.Sprintf("schedule trigger #%d %q fired for %s", in.Trigger+1, s.Expression, at.UTC().Format(time.RFC3339))}
 	return h.start(ctx, log.With("commit", head), p, l)
+}
+
+// registeredReader returns the file reader of a registered repository: CodeCommit's, which
+// needs no secret, or the one built from the secret of the repository's hook.
+func (h *Handler) registeredReader(ctx context.Context, name string, reg dynamo.Registration) (FileReader, error) {
+	if reg.Provider == scm.CodeCommit {
+		if h.codecommit == nil {
+			return nil, permanent("schedule %s: %s is a CodeCommit repository, and no CodeCommit client is configured", name, reg.Repo)
+		}
+		return limited{h.codecommit}, nil
+	}
+	sec, err := h.secrets.Get(ctx, reg.Hook)
+	if errors.Is(err, reposecret.ErrUnknownHook) {
+		return nil, permanentError{err: fmt.Errorf("schedule %s: %w", name, err)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("schedule %s: %w", name, err)
+	}
+	if sec.Provider != reg.Provider || sec.Repository != reg.Repo {
+		return nil, permanent("schedule %s: the hook is registered for %s %s, not %s %s", name, sec.Provider, sec.Repository, reg.Provider, reg.Repo)
+	}
+	reader, _, err := h.clients(sec)
+	if err != nil {
+		return nil, permanentError{err: fmt.Errorf("schedule %s: %w", name, err)}
+	}
+	return reader, nil
 }
 
 // providerFailure sorts a provider API failure: a missing branch or file, or a refusal, is

@@ -7,9 +7,12 @@
 //
 // A push to a repository's default branch also copies its pipeline file into the pipeline
 // registry (Registry), with an index item per ECR repository its image triggers name, and
-// syncs its schedule triggers into EventBridge Scheduler schedules that invoke the function.
-// Two more inputs start runs from the registry: an ECR "ECR Image Action" push (image.go)
-// and a schedule's {"stepline-schedule": …} (fire.go). Invoke tells the three apart.
+// syncs its schedule triggers into EventBridge Scheduler schedules that invoke the function;
+// an index item per S3 bucket its object triggers name is kept the same way. Three more
+// inputs start runs from the registry: an ECR "ECR Image Action" push (image.go), an S3
+// "Object Created" event (object.go) and a schedule's {"stepline-schedule": …} (fire.go).
+// Invoke tells the shapes apart. CodeCommit pushes come from EventBridge too (codecommit.go):
+// they run as a webhook push would, read with the function's role instead of a secret.
 package triggerstep
 
 import (
@@ -33,6 +36,7 @@ import (
 	"github.com/stepline/stepline/pkg/pipeline"
 	"github.com/stepline/stepline/pkg/reposecret"
 	"github.com/stepline/stepline/pkg/scm"
+	"github.com/stepline/stepline/pkg/scm/codecommit"
 	"github.com/stepline/stepline/pkg/store"
 	"github.com/stepline/stepline/pkg/trigger"
 	"github.com/stepline/stepline/pkg/webhook"
@@ -86,6 +90,7 @@ type Handler struct {
 	now          func() time.Time
 
 	registry      Registry
+	codecommit    CodeCommitRepos
 	scheduler     schedules
 	schedulerRole string
 	scheduleGroup string
@@ -148,9 +153,9 @@ func permanent(format string, args ...any) error {
 	return permanentError{err: fmt.Errorf(format, args...)}
 }
 
-// Handle starts the executions one EventBridge event asks for: a stepline source event or an
-// ECR image push. It returns an error only for a failure worth a retry (AWS or provider API
-// unavailable, throttled); an event that cannot start anything (no pipeline file, a bad one,
+// Handle starts the executions one EventBridge event asks for: a stepline source event, an
+// ECR image push, an S3 object creation or a CodeCommit reference change. It returns an
+// error only for a failure worth a retry (AWS or provider API unavailable, throttled); an event that cannot start anything (no pipeline file, a bad one,
 // an unknown hook, another kind of event) is logged and acknowledged. Executions already
 // started for the event are not started again.
 func (h *Handler) Handle(ctx context.Context, e events.CloudWatchEvent) error {
@@ -174,8 +179,12 @@ func (h *Handler) handleEvent(ctx context.Context, e events.CloudWatchEvent) err
 		return h.handle(ctx, e)
 	case e.Source == ECRSource && e.DetailType == ECRDetailType:
 		return h.handleImage(ctx, e)
+	case e.Source == S3Source && e.DetailType == S3ObjectCreatedType:
+		return h.handleObject(ctx, e)
+	case e.Source == codecommit.Source && e.DetailType == codecommit.DetailType:
+		return h.handleCodeCommit(ctx, e)
 	}
-	return permanent("event %s: source %q, detail-type %q: not a stepline source event nor an ECR image action", e.ID, e.Source, e.DetailType)
+	return permanent("event %s: source %q, detail-type %q: not a stepline source event, an ECR image action, an S3 object creation nor a CodeCommit reference change", e.ID, e.Source, e.DetailType)
 }
 
 func (h *Handler) handle(ctx context.Context, e events.CloudWatchEvent) error {
@@ -212,7 +221,15 @@ func (h *Handler) handle(ctx context.Context, e events.CloudWatchEvent) error {
 	if err != nil {
 		return permanentError{err: fmt.Errorf("event %s: %w", d.Key, err)}
 	}
+	return h.push(ctx, log, e, d.Key, d.Hook, ev, reader, lister)
+}
 
+// push runs the pipelines of the pipeline file at ev's head that ev (a branch or tag push, a
+// pull request) starts, reading the file through reader and the changed files through lister,
+// after copying a default-branch push's file into the registry. key is the event's
+// idempotency key and hook the registered webhook ("" for CodeCommit, which has none).
+func (h *Handler) push(ctx context.Context, log *slog.Logger, e events.CloudWatchEvent, key, hook string, ev scm.Event,
+	reader FileReader, lister scm.FileLister) error {
 	data, err := reader.ReadFile(ctx, ev.Repository.FullName, ev.Head(), PipelineFile)
 	var f *pipeline.File
 	var problem, parseErr error
@@ -222,15 +239,15 @@ func (h *Handler) handle(ctx context.Context, e events.CloudWatchEvent) error {
 	case errors.Is(err, ErrTooLarge):
 		problem = fmt.Errorf("%s at %.12s: %w", PipelineFile, ev.Head(), err)
 	case err != nil && !retryable(err):
-		return permanentError{err: fmt.Errorf("event %s: %w", d.Key, err)}
+		return permanentError{err: fmt.Errorf("event %s: %w", key, err)}
 	case err != nil:
-		return fmt.Errorf("event %s: %w", d.Key, err)
+		return fmt.Errorf("event %s: %w", key, err)
 	default:
 		if f, parseErr = pipeline.Parse(PipelineFile, data); parseErr != nil {
 			f, problem = nil, fmt.Errorf("%s at %.12s is not a valid pipeline file:\n%v", PipelineFile, ev.Head(), parseErr)
 		}
 	}
-	if err := h.copyToRegistry(ctx, log, e, d.Hook, ev, data, f, problem); err != nil {
+	if err := h.copyToRegistry(ctx, log, e, hook, ev, data, f, problem); err != nil {
 		return err
 	}
 	switch {
@@ -238,7 +255,7 @@ func (h *Handler) handle(ctx context.Context, e events.CloudWatchEvent) error {
 		log.InfoContext(ctx, "trigger: no pipeline file at the commit, nothing runs", "file", PipelineFile)
 		return nil
 	case problem != nil:
-		return permanent("event %s: %v", d.Key, problem)
+		return permanent("event %s: %v", key, problem)
 	}
 
 	if err := scm.Complete(ctx, &ev, lister); err != nil {
@@ -256,13 +273,22 @@ func (h *Handler) handle(ctx context.Context, e events.CloudWatchEvent) error {
 			errs = append(errs, permanentError{err: err})
 			continue
 		}
-		l := launch{key: d.Key, source: ev.Variables(), trigger: "webhook " + ev.Provider + " " + ev.Kind, repo: ev.Repository.FullName,
-			branch: ev.Branch, commit: ev.Head(), provider: sec.Provider, hook: d.Hook, reason: dec.Reason}
+		l := launch{key: key, source: ev.Variables(), trigger: triggerOf(ev), repo: ev.Repository.FullName,
+			branch: ev.Branch, commit: ev.Head(), provider: ev.Provider, hook: hook, reason: dec.Reason}
 		if err := h.start(ctx, log, p, l); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return joined(errs)
+}
+
+// triggerOf names what started a run of ev in its record: a webhook, or CodeCommit's own
+// EventBridge event.
+func triggerOf(ev scm.Event) string {
+	if ev.Provider == scm.CodeCommit {
+		return "codecommit " + ev.Kind
+	}
+	return "webhook " + ev.Provider + " " + ev.Kind
 }
 
 // joined joins errs so that the result is permanent only when every one of them is: one

@@ -6,12 +6,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"maps"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/stepline/stepline/pkg/pipeline"
 	"github.com/stepline/stepline/pkg/scm"
+	"github.com/stepline/stepline/pkg/store/dynamo"
 	"github.com/stepline/stepline/pkg/trigger"
 )
 
@@ -44,8 +47,7 @@ func ParseImageAction(detail []byte) (ImageAction, error) {
 }
 
 // handleImage starts, for an image pushed to ECR, every pipeline of the registry whose image
-// trigger matches the repository and tag. Each registered file is matched as it is; the run
-// builds the commit the default branch's copy was read at.
+// trigger matches the repository and tag (startRegistered).
 func (h *Handler) handleImage(ctx context.Context, e events.CloudWatchEvent) error {
 	a, err := ParseImageAction(e.Detail)
 	if err != nil {
@@ -71,21 +73,28 @@ func (h *Handler) handleImage(ctx context.Context, e events.CloudWatchEvent) err
 		return nil
 	}
 	img := scm.Event{Provider: scm.ECR, Kind: scm.KindImage, Delivery: e.ID, Repository: scm.Repository{FullName: a.RepositoryName}, Tag: a.ImageTag}
+	return h.startRegistered(ctx, log, e.ID, regs, img, ImageVariables(e, a), "ecr", "ecr image "+imageRef(a))
+}
+
+// startRegistered starts, for ev (an event that carries no commit), every pipeline of the
+// registered files regs whose triggers match it. Each registered file is matched as it is;
+// the run builds the commit the default branch's copy was read at, with vars added to its
+// #{source.*}. The idempotency key is kind, the event id and a digest of the repository.
+func (h *Handler) startRegistered(ctx context.Context, log *slog.Logger, id string, regs []dynamo.Registration, ev scm.Event,
+	vars map[string]string, kind, triggerText string) error {
 	var errs []error
 	for _, reg := range regs {
 		rlog := log.With("provider", reg.Provider, "repository", reg.Repo, "commit", reg.Commit)
 		f, err := pipeline.Parse(PipelineFile, reg.File)
 		if err != nil {
-			errs = append(errs, permanent("event %s: the registered file of %s %s is not valid: %v", e.ID, reg.Provider, reg.Repo, err))
+			errs = append(errs, permanent("event %s: the registered file of %s %s is not valid: %v", id, reg.Provider, reg.Repo, err))
 			continue
 		}
-		src := scm.Event{Provider: reg.Provider, Kind: scm.KindImage, Repository: scm.Repository{FullName: reg.Repo, DefaultBranch: reg.Branch},
+		src := scm.Event{Provider: reg.Provider, Kind: ev.Kind, Repository: scm.Repository{FullName: reg.Repo, DefaultBranch: reg.Branch},
 			Ref: scm.BranchRef(reg.Branch), Branch: reg.Branch, After: reg.Commit}
-		vars := src.Variables()
-		for k, v := range ImageVariables(e, a) {
-			vars[k] = v
-		}
-		for _, dec := range trigger.MatchFile(f, img) {
+		source := src.Variables()
+		maps.Copy(source, vars)
+		for _, dec := range trigger.MatchFile(f, ev) {
 			if !dec.Run {
 				rlog.InfoContext(ctx, "trigger: pipeline does not run", "pipeline", dec.Pipeline, "reason", dec.Reason)
 				continue
@@ -95,7 +104,7 @@ func (h *Handler) handleImage(ctx context.Context, e events.CloudWatchEvent) err
 				errs = append(errs, permanentError{err: err})
 				continue
 			}
-			l := launch{key: imageKey(e.ID, reg.Provider, reg.Repo), source: vars, trigger: "ecr image " + imageRef(a),
+			l := launch{key: registeredKey(kind, id, reg.Provider, reg.Repo), source: source, trigger: triggerText,
 				repo: reg.Repo, branch: reg.Branch, commit: reg.Commit, provider: reg.Provider, hook: reg.Hook, reason: dec.Reason}
 			if err := h.start(ctx, rlog, p, l); err != nil {
 				errs = append(errs, err)
@@ -145,10 +154,11 @@ func imageRef(a ImageAction) string {
 	return a.RepositoryName + ":" + a.ImageTag
 }
 
-// imageKey is the idempotency key of the runs an image push starts from one registered
-// repository: the event id, the same on every retry and redelivery of the event, and a
-// digest of the repository, since two repositories may both have a pipeline of one name.
-func imageKey(id, provider, repo string) string {
+// registeredKey is the idempotency key of the runs an AWS event of kind (ecr, s3) starts
+// from one registered repository: the event id, the same on every retry and redelivery of
+// the event, and a digest of the repository, since two repositories may both have a pipeline
+// of one name.
+func registeredKey(kind, id, provider, repo string) string {
 	sum := sha256.Sum256([]byte(provider + "\x00" + repo))
-	return "ecr-" + id + "-" + hex.EncodeToString(sum[:4])
+	return kind + "-" + id + "-" + hex.EncodeToString(sum[:4])
 }

@@ -27,6 +27,9 @@ type Registry interface {
 	PutImageIndex(ctx context.Context, image, provider, repo string) error
 	DeleteImageIndex(ctx context.Context, image, provider, repo string) error
 	ImageRegistrations(ctx context.Context, image string) ([]dynamo.Registration, error)
+	PutBucketIndex(ctx context.Context, bucket, provider, repo string) error
+	DeleteBucketIndex(ctx context.Context, bucket, provider, repo string) error
+	BucketRegistrations(ctx context.Context, bucket string) ([]dynamo.Registration, error)
 }
 
 var _ Registry = (*dynamo.Store)(nil)
@@ -63,13 +66,13 @@ func (h *Handler) copyToRegistry(ctx context.Context, log *slog.Logger, e events
 }
 
 // register makes next, the default branch's pipeline file of a push (or, with Problem set,
-// the mark of its absence), the repository's registry entry, and brings the image index and
-// the schedules in line with it. f is next.File parsed, nil when Problem is set.
+// the mark of its absence), the repository's registry entry, and brings the image and bucket
+// indexes and the schedules in line with it. f is next.File parsed, nil when Problem is set.
 //
-// The order makes every step safe to repeat: the image index items of the new file are
-// written before the entry that lists them; the entry records, besides the new schedules
-// and images, the old ones still to remove (Retired*); schedules are put and removed; the
-// retired image index items are deleted; the entry is written once more without the retired
+// The order makes every step safe to repeat: the image and bucket index items of the new
+// file are written before the entry that lists them; the entry records, besides the new
+// schedules, images and buckets, the old ones still to remove (Retired*); schedules are put
+// and removed; the retired index items are deleted; the entry is written once more without the retired
 // lists. A failure anywhere returns an error for the event's retry, which reads the entry
 // back, retired lists included, and finishes the work.
 func (h *Handler) register(ctx context.Context, log *slog.Logger, next dynamo.Registration, f *pipeline.File) error {
@@ -88,6 +91,7 @@ func (h *Handler) register(ctx context.Context, log *slog.Logger, next dynamo.Re
 	var want []scheduleRequest
 	if f != nil {
 		next.Images = trigger.ImageRepositories(f)
+		next.Buckets = trigger.ObjectBuckets(f)
 		for _, s := range trigger.Schedules(f, next.Branch) {
 			want = append(want, h.scheduleRequest(next.Provider, next.Repo, s))
 		}
@@ -96,6 +100,7 @@ func (h *Handler) register(ctx context.Context, log *slog.Logger, next dynamo.Re
 		next.Schedules = append(next.Schedules, r.name)
 	}
 	next.RetiredImages = retired(next.Images, prev.Images, prev.RetiredImages)
+	next.RetiredBuckets = retired(next.Buckets, prev.Buckets, prev.RetiredBuckets)
 	next.RetiredSchedules = retired(next.Schedules, prev.Schedules, prev.RetiredSchedules)
 
 	target := ""
@@ -114,6 +119,11 @@ func (h *Handler) register(ctx context.Context, log *slog.Logger, next dynamo.Re
 
 	for _, img := range next.Images {
 		if err := h.registry.PutImageIndex(ctx, img, next.Provider, next.Repo); err != nil {
+			return fmt.Errorf("registry copy: %w", err)
+		}
+	}
+	for _, b := range next.Buckets {
+		if err := h.registry.PutBucketIndex(ctx, b, next.Provider, next.Repo); err != nil {
 			return fmt.Errorf("registry copy: %w", err)
 		}
 	}
@@ -147,20 +157,25 @@ func (h *Handler) register(ctx context.Context, log *slog.Logger, next dynamo.Re
 			errs = append(errs, err)
 		}
 	}
+	for _, b := range next.RetiredBuckets {
+		if err := h.registry.DeleteBucketIndex(ctx, b, next.Provider, next.Repo); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("registry copy of %s %s: %w", next.Provider, next.Repo, errors.Join(errs...))
 	}
-	if len(next.RetiredImages) > 0 || len(next.RetiredSchedules) > 0 {
-		next.RetiredImages, next.RetiredSchedules = nil, nil
+	if len(next.RetiredImages) > 0 || len(next.RetiredBuckets) > 0 || len(next.RetiredSchedules) > 0 {
+		next.RetiredImages, next.RetiredBuckets, next.RetiredSchedules = nil, nil, nil
 		if err := h.registry.PutRegistration(ctx, next); err != nil && !errors.Is(err, dynamo.ErrSuperseded) {
 			return fmt.Errorf("registry copy: %w", err)
 		}
 	}
 	if next.Problem != "" {
-		log.WarnContext(ctx, "trigger: registry entry marked: image pushes and schedules start nothing until the default branch has a valid file again",
+		log.WarnContext(ctx, "trigger: registry entry marked: image pushes, object creations and schedules start nothing until the default branch has a valid file again",
 			"problem", next.Problem)
 	} else {
-		log.InfoContext(ctx, "trigger: registry copy written", "images", next.Images, "schedules", next.Schedules)
+		log.InfoContext(ctx, "trigger: registry copy written", "images", next.Images, "buckets", next.Buckets, "schedules", next.Schedules)
 	}
 	return nil
 }
@@ -168,9 +183,10 @@ func (h *Handler) register(ctx context.Context, log *slog.Logger, next dynamo.Re
 // tooLarge turns next into the mark of a file the registry cannot hold.
 func tooLarge(next dynamo.Registration, err error) dynamo.Registration {
 	marked := next
-	marked.File, marked.Images, marked.Schedules = nil, nil, nil
+	marked.File, marked.Images, marked.Buckets, marked.Schedules = nil, nil, nil, nil
 	marked.Problem = fmt.Sprintf("%s at %.12s: %v", PipelineFile, next.Commit, err)
 	marked.RetiredImages = retired(nil, next.Images, next.RetiredImages)
+	marked.RetiredBuckets = retired(nil, next.Buckets, next.RetiredBuckets)
 	marked.RetiredSchedules = retired(nil, next.Schedules, next.RetiredSchedules)
 	return marked
 }

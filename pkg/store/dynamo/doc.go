@@ -21,9 +21,11 @@
 //	registration    REGISTRY#<provider>#     DEFAULT         file (B: gzip; absent when problem is set),
 //	                <repository>                             provider, repo, branch, commit, hook, problem,
 //	                                                         pushed (N: Unix ms, orders copies), images,
-//	                                                         schedules, retired_images, retired_schedules
-//	                                                         (L of S)
+//	                                                         buckets, schedules, retired_images,
+//	                                                         retired_buckets, retired_schedules (L of S)
 //	image index     IMAGE#<ECR repository>   REGISTRY#<provider>#<repository>
+//	                                                         provider, repo
+//	bucket index    BUCKET#<S3 bucket>       REGISTRY#<provider>#<repository>
 //	                                                         provider, repo
 //
 // Three global secondary indexes, all KEYS_ONLY and all sparse (an item without the index's
@@ -68,9 +70,11 @@
 // file, written by the trigger with a condition on pushed so a late or retried older push
 // cannot bring an older file back (ErrSuperseded). An image push finds the registrations
 // whose image triggers name its ECR repository with one Query of that repository's IMAGE#
-// partition and a BatchGetItem of the entries, never a Scan; index items are written before
-// their registration and removed after it, so a failure half-way leaves at worst an index
-// item whose registration no longer lists the image, which ImageRegistrations skips.
+// partition and a BatchGetItem of the entries, never a Scan; an S3 object creation finds its
+// bucket's entries the same way through the BUCKET# partition. Index items are written
+// before their registration and removed after it, so a failure half-way leaves at worst an
+// index item whose registration no longer lists the image or bucket, which
+// ImageRegistrations and BucketRegistrations skip.
 //
 // Items over DynamoDB's 400 KB limit are refused with ErrTooLarge before anything is sent.
 // Run bodies and pipeline files are gzip-compressed, so a record would have to be several

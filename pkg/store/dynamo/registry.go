@@ -23,8 +23,8 @@ var ErrSuperseded = errors.New("a later push is registered")
 
 // Registration is a repository's entry in the pipeline registry: the pipeline file of its
 // default branch, copied by the trigger on every push to that branch, and what the AWS
-// runtime derived from the file. Events that carry no commit (an ECR push, a schedule) start
-// pipelines from it.
+// runtime derived from the file. Events that carry no commit (an ECR push, an S3 object
+// creation, a schedule) start pipelines from it.
 type Registration struct {
 	// Provider and Repo name the repository (github, "owner/repo").
 	Provider string
@@ -42,12 +42,17 @@ type Registration struct {
 	// Images are the ECR repository names the file's image triggers listen to; the registry
 	// keeps one index item per name (ImageRegistrations).
 	Images []string
+	// Buckets are the S3 bucket names the file's object triggers listen to, indexed the same
+	// way (BucketRegistrations).
+	Buckets []string
 	// Schedules are the names of the EventBridge Scheduler schedules made for the file's
 	// schedule triggers.
 	Schedules []string
-	// Retired lists images and schedules of earlier copies that are still to be removed; the
-	// caller clears it once they are, so a failure half-way is finished by the retry.
+	// Retired lists images, buckets and schedules of earlier copies that are still to be
+	// removed; the caller clears them once they are, so a failure half-way is finished by
+	// the retry.
 	RetiredImages    []string
+	RetiredBuckets   []string
 	RetiredSchedules []string
 	// Pushed is when the push that carried Commit was published; copies are kept in that order.
 	Pushed time.Time
@@ -55,8 +60,8 @@ type Registration struct {
 
 // PutRegistration records r as the registry entry of r.Provider, r.Repo, replacing the one
 // recorded before unless that one comes from a later push (Pushed): then nothing is written
-// and the error wraps ErrSuperseded. Index items for r.Images are not written here: see
-// PutImageIndex.
+// and the error wraps ErrSuperseded. Index items for r.Images and r.Buckets are not written
+// here: see PutImageIndex and PutBucketIndex.
 func (s *Store) PutRegistration(ctx context.Context, r Registration) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -80,8 +85,8 @@ func (s *Store) PutRegistration(ctx context.Context, r Registration) error {
 	if r.Problem == "" {
 		item[attrFile] = bin(compress(r.File))
 	}
-	for name, l := range map[string][]string{attrImages: r.Images, attrSchedules: r.Schedules,
-		attrRetiredImages: r.RetiredImages, attrRetiredSchedules: r.RetiredSchedules} {
+	for name, l := range map[string][]string{attrImages: r.Images, attrBuckets: r.Buckets, attrSchedules: r.Schedules,
+		attrRetiredImages: r.RetiredImages, attrRetiredBuckets: r.RetiredBuckets, attrRetiredSchedules: r.RetiredSchedules} {
 		if len(l) > 0 {
 			item[name] = strList(l)
 		}
@@ -120,36 +125,13 @@ func (s *Store) Registration(ctx context.Context, provider, repo string) (Regist
 // PutImageIndex records that the registry entry of provider, repo listens to pushes of the
 // ECR repository image. Writing it again changes nothing.
 func (s *Store) PutImageIndex(ctx context.Context, image, provider, repo string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := checkImage(image, provider, repo); err != nil {
-		return err
-	}
-	item := key(imagePK(image), registryPK(provider, repo))
-	item[attrType] = str(typeImageIndex)
-	item[attrProvider] = str(provider)
-	item[attrRepo] = str(repo)
-	if err := s.put(ctx, item, "", nil, nil); err != nil {
-		return fmt.Errorf("index image %s for %s %s: %w", image, provider, repo, err)
-	}
-	return nil
+	return s.putIndex(ctx, imageIndex, image, provider, repo)
 }
 
 // DeleteImageIndex removes what PutImageIndex recorded; removing an absent index item is not
 // an error.
 func (s *Store) DeleteImageIndex(ctx context.Context, image, provider, repo string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := checkImage(image, provider, repo); err != nil {
-		return err
-	}
-	_, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: key(imagePK(image), registryPK(provider, repo))})
-	if err != nil {
-		return fmt.Errorf("unindex image %s for %s %s: %w", image, provider, repo, err)
-	}
-	return nil
+	return s.deleteIndex(ctx, imageIndex, image, provider, repo)
 }
 
 // ImageRegistrations returns the registry entries that listen to pushes of the ECR repository
@@ -158,24 +140,102 @@ func (s *Store) DeleteImageIndex(ctx context.Context, image, provider, repo stri
 // copy that failed half-way) or has no file is skipped, so callers see only entries whose
 // current file names the image.
 func (s *Store) ImageRegistrations(ctx context.Context, image string) ([]Registration, error) {
+	return s.indexed(ctx, imageIndex, image)
+}
+
+// PutBucketIndex records that the registry entry of provider, repo listens to objects
+// created in the S3 bucket. Writing it again changes nothing.
+func (s *Store) PutBucketIndex(ctx context.Context, bucket, provider, repo string) error {
+	return s.putIndex(ctx, bucketIndex, bucket, provider, repo)
+}
+
+// DeleteBucketIndex removes what PutBucketIndex recorded; removing an absent index item is
+// not an error.
+func (s *Store) DeleteBucketIndex(ctx context.Context, bucket, provider, repo string) error {
+	return s.deleteIndex(ctx, bucketIndex, bucket, provider, repo)
+}
+
+// BucketRegistrations returns the registry entries that listen to objects created in the S3
+// bucket, as ImageRegistrations does for an ECR repository: one Query of the bucket's index
+// partition and strongly consistent BatchGetItems, never a Scan; entries that no longer list
+// the bucket, or have no file, are skipped.
+func (s *Store) BucketRegistrations(ctx context.Context, bucket string) ([]Registration, error) {
+	return s.indexed(ctx, bucketIndex, bucket)
+}
+
+// index is one kind of registry index: the partition its items live in, their type, the
+// entry's list of names it mirrors, and what its names are called in messages.
+type index struct {
+	what   string
+	prefix string
+	typ    string
+	listed func(Registration) []string
+}
+
+var (
+	imageIndex  = index{what: "image", prefix: "IMAGE#", typ: typeImageIndex, listed: func(r Registration) []string { return r.Images }}
+	bucketIndex = index{what: "bucket", prefix: "BUCKET#", typ: typeBucketIndex, listed: func(r Registration) []string { return r.Buckets }}
+)
+
+func (ix index) check(name, provider, repo string) error {
+	if name == "" || !utf8.ValidString(name) {
+		return fmt.Errorf("%s index of %q: the %s name is required, in UTF-8", ix.what, name, ix.what)
+	}
+	return checkRegistration(provider, repo)
+}
+
+func (s *Store) putIndex(ctx context.Context, ix index, name, provider, repo string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := ix.check(name, provider, repo); err != nil {
+		return err
+	}
+	item := key(ix.prefix+name, registryPK(provider, repo))
+	item[attrType] = str(ix.typ)
+	item[attrProvider] = str(provider)
+	item[attrRepo] = str(repo)
+	if err := s.put(ctx, item, "", nil, nil); err != nil {
+		return fmt.Errorf("index %s %s for %s %s: %w", ix.what, name, provider, repo, err)
+	}
+	return nil
+}
+
+func (s *Store) deleteIndex(ctx context.Context, ix index, name, provider, repo string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := ix.check(name, provider, repo); err != nil {
+		return err
+	}
+	_, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: key(ix.prefix+name, registryPK(provider, repo))})
+	if err != nil {
+		return fmt.Errorf("unindex %s %s for %s %s: %w", ix.what, name, provider, repo, err)
+	}
+	return nil
+}
+
+// indexed reads the entries the index items of name point at, keeping those whose file still
+// lists name.
+func (s *Store) indexed(ctx context.Context, ix index, name string) ([]Registration, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if image == "" || !utf8.ValidString(image) {
-		return nil, fmt.Errorf("image registrations of %q: the image repository is required, in UTF-8", image)
+	if name == "" || !utf8.ValidString(name) {
+		return nil, fmt.Errorf("%s registrations of %q: the %s name is required, in UTF-8", ix.what, name, ix.what)
 	}
 	var keys []map[string]types.AttributeValue
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    aws.String("#pk = :pk"),
 		ExpressionAttributeNames:  map[string]string{"#pk": attrPK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(imagePK(image))},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(ix.prefix + name)},
 		ConsistentRead:            aws.Bool(true),
 	}
 	for {
 		out, err := s.api.Query(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("image registrations of %s: %w", image, err)
+			return nil, fmt.Errorf("%s registrations of %s: %w", ix.what, name, err)
 		}
 		for _, item := range out.Items {
 			keys = append(keys, key(getS(item, attrSK), registrySK))
@@ -190,7 +250,7 @@ func (s *Store) ImageRegistrations(ctx context.Context, image string) ([]Registr
 		pending := chunk
 		for attempt := 1; len(pending) > 0; attempt++ {
 			if attempt > batchAttempts {
-				return nil, fmt.Errorf("image registrations of %s: %d keys still unprocessed after %d attempts", image, len(pending), batchAttempts)
+				return nil, fmt.Errorf("%s registrations of %s: %d keys still unprocessed after %d attempts", ix.what, name, len(pending), batchAttempts)
 			}
 			if attempt > 1 {
 				if err := s.sleep(ctx, attempt-1); err != nil {
@@ -201,14 +261,14 @@ func (s *Store) ImageRegistrations(ctx context.Context, image string) ([]Registr
 				RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: pending, ConsistentRead: aws.Bool(true)}},
 			})
 			if err != nil {
-				return nil, fmt.Errorf("image registrations of %s: %w", image, err)
+				return nil, fmt.Errorf("%s registrations of %s: %w", ix.what, name, err)
 			}
 			for _, item := range out.Responses[s.table] {
 				r, err := decodeRegistration(item)
 				if err != nil {
-					return nil, fmt.Errorf("image registrations of %s: %w", image, err)
+					return nil, fmt.Errorf("%s registrations of %s: %w", ix.what, name, err)
 				}
-				if r.Problem == "" && slices.Contains(r.Images, image) {
+				if r.Problem == "" && slices.Contains(ix.listed(r), name) {
 					regs = append(regs, r)
 				}
 			}
@@ -225,8 +285,9 @@ func decodeRegistration(item map[string]types.AttributeValue) (Registration, err
 	r := Registration{
 		Provider: getS(item, attrProvider), Repo: getS(item, attrRepo), Branch: getS(item, attrBranch),
 		Commit: getS(item, attrCommit), Hook: getS(item, attrHook), Problem: getS(item, attrProblem),
-		Images: getL(item, attrImages), Schedules: getL(item, attrSchedules),
-		RetiredImages: getL(item, attrRetiredImages), RetiredSchedules: getL(item, attrRetiredSchedules),
+		Images: getL(item, attrImages), Buckets: getL(item, attrBuckets), Schedules: getL(item, attrSchedules),
+		RetiredImages: getL(item, attrRetiredImages), RetiredBuckets: getL(item, attrRetiredBuckets),
+		RetiredSchedules: getL(item, attrRetiredSchedules),
 	}
 	ms, _, err := getN(item, attrPushed)
 	if err != nil {
@@ -272,7 +333,6 @@ func getL(item map[string]types.AttributeValue, name string) []string {
 // registryPK keys a repository's entry by provider too: the same full name on two providers
 // (a mirror) is two repositories with two tokens.
 func registryPK(provider, repo string) string { return "REGISTRY#" + provider + "#" + repo }
-func imagePK(image string) string             { return "IMAGE#" + image }
 
 const registrySK = "DEFAULT"
 
@@ -281,11 +341,4 @@ func checkRegistration(provider, repo string) error {
 		return fmt.Errorf("registration of %q %q: provider and repository are required, in UTF-8", provider, repo)
 	}
 	return nil
-}
-
-func checkImage(image, provider, repo string) error {
-	if image == "" || !utf8.ValidString(image) {
-		return fmt.Errorf("image index of %q: the image repository is required, in UTF-8", image)
-	}
-	return checkRegistration(provider, repo)
 }

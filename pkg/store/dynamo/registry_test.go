@@ -23,7 +23,8 @@ func TestThePipelineRegistry(t *testing.T) {
 
 	t.Run("an entry is read back as written, keyed by provider and repository", func(t *testing.T) {
 		want := Registration{Provider: "github", Repo: "octo/app", Branch: "main", Commit: "c1", Hook: "hook-1", File: file,
-			Images: []string{"api", "web"}, Schedules: []string{"s1"}, RetiredSchedules: []string{"s0"}, Pushed: t0}
+			Images: []string{"api", "web"}, Buckets: []string{"drops"}, Schedules: []string{"s1"},
+			RetiredBuckets: []string{"old-drops"}, RetiredSchedules: []string{"s0"}, Pushed: t0}
 		require.NoError(t, s.PutRegistration(ctx, want))
 		got, err := s.Registration(ctx, "github", "octo/app")
 		require.NoError(t, err)
@@ -78,12 +79,44 @@ func TestThePipelineRegistry(t *testing.T) {
 		require.NoError(t, err)
 		assert.Empty(t, none)
 	})
+	t.Run("an object creation finds exactly the entries whose current file names the bucket", func(t *testing.T) {
+		for _, r := range []Registration{
+			{Provider: "github", Repo: "drop/b", Branch: "main", File: file, Buckets: []string{"releases"}, Pushed: t0},
+			{Provider: "codecommit", Repo: "drop-a", Branch: "main", File: file, Buckets: []string{"other", "releases"}, Pushed: t0},
+			{Provider: "github", Repo: "drop/stale", Branch: "main", File: file, Buckets: []string{"other"}, Pushed: t0},
+			{Provider: "github", Repo: "drop/broken", Branch: "main", Problem: "invalid", Buckets: []string{"releases"}, Pushed: t0},
+			{Provider: "github", Repo: "drop/image", Branch: "main", File: file, Images: []string{"releases"}, Pushed: t0},
+		} {
+			require.NoError(t, s.PutRegistration(ctx, r))
+			require.NoError(t, s.PutBucketIndex(ctx, "releases", r.Provider, r.Repo), "drop/stale's index item is left over from an older copy")
+		}
+		require.NoError(t, s.PutImageIndex(ctx, "releases", "github", "drop/image"))
+		got, err := s.BucketRegistrations(ctx, "releases")
+		require.NoError(t, err)
+		require.Len(t, got, 2, "an image repository of the same name is another index")
+		assert.Equal(t, [2]string{"codecommit", "drop-a"}, [2]string{got[0].Provider, got[0].Repo})
+		assert.Equal(t, [2]string{"github", "drop/b"}, [2]string{got[1].Provider, got[1].Repo})
+		images, err := s.ImageRegistrations(ctx, "releases")
+		require.NoError(t, err)
+		require.Len(t, images, 1)
+		assert.Equal(t, "drop/image", images[0].Repo)
+
+		require.NoError(t, s.DeleteBucketIndex(ctx, "releases", "github", "drop/b"))
+		require.NoError(t, s.DeleteBucketIndex(ctx, "releases", "github", "drop/b"), "deleting twice is fine")
+		got, err = s.BucketRegistrations(ctx, "releases")
+		require.NoError(t, err)
+		assert.Len(t, got, 1)
+	})
 	t.Run("bad arguments are refused before any request", func(t *testing.T) {
 		assert.Error(t, s.PutRegistration(ctx, Registration{Provider: "github", Repo: "octo/app"}), "no push time")
 		assert.Error(t, s.PutRegistration(ctx, Registration{Repo: "octo/app", Pushed: t0}))
 		_, err := s.ImageRegistrations(ctx, "")
 		assert.Error(t, err)
 		assert.Error(t, s.PutImageIndex(ctx, "", "github", "octo/app"))
+		_, err = s.BucketRegistrations(ctx, "")
+		assert.Error(t, err)
+		assert.Error(t, s.PutBucketIndex(ctx, "", "github", "octo/app"))
+		assert.Error(t, s.DeleteBucketIndex(ctx, "b", "", "octo/app"))
 	})
 }
 
@@ -106,6 +139,25 @@ func TestTheImageLookupIsOneQueryAndOneBatchRead(t *testing.T) {
 	assert.Equal(t, []string{"Query", "BatchGetItem"}, rec.ops)
 	require.Len(t, rec.queries, 1)
 	assert.Equal(t, &types.AttributeValueMemberS{Value: "IMAGE#api"}, rec.queries[0].ExpressionAttributeValues[":pk"])
+	assert.True(t, *rec.queries[0].ConsistentRead)
+}
+
+// TestTheBucketLookupIsOneQueryAndOneBatchRead pins the same shapes for an S3 bucket.
+func TestTheBucketLookupIsOneQueryAndOneBatchRead(t *testing.T) {
+	t.Parallel()
+	client, table := newTable(t)
+	rec := &recordingAPI{atomicAPI: client}
+	s := New(rec, table)
+	ctx := context.Background()
+	require.NoError(t, s.PutRegistration(ctx, Registration{Provider: "github", Repo: "o/one", File: []byte("x"), Buckets: []string{"drops"}, Pushed: time.Now()}))
+	require.NoError(t, s.PutBucketIndex(ctx, "drops", "github", "o/one"))
+	rec.ops = nil
+	got, err := s.BucketRegistrations(ctx, "drops")
+	require.NoError(t, err)
+	assert.Len(t, got, 1)
+	assert.Equal(t, []string{"Query", "BatchGetItem"}, rec.ops)
+	require.Len(t, rec.queries, 1)
+	assert.Equal(t, &types.AttributeValueMemberS{Value: "BUCKET#drops"}, rec.queries[0].ExpressionAttributeValues[":pk"])
 	assert.True(t, *rec.queries[0].ConsistentRead)
 }
 

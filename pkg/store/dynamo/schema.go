@@ -38,9 +38,11 @@ const (
 	attrProblem   = "problem"
 	attrPushed    = "pushed"
 	attrImages    = "images"
+	attrBuckets   = "buckets"
 	attrSchedules = "schedules"
 
 	attrRetiredImages    = "retired_images"
+	attrRetiredBuckets   = "retired_buckets"
 	attrRetiredSchedules = "retired_schedules"
 )
 
@@ -60,6 +62,7 @@ const (
 	typePipelineFile = "pipeline-file"
 	typeRegistration = "registration"
 	typeImageIndex   = "image-index"
+	typeBucketIndex  = "bucket-index"
 )
 
 // Schema returns the definition of a stepline table named table: the keys and indexes doc.go
