@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto/md5"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -214,5 +216,59 @@ func TestMalformedAWSAndScheduleSamplesAreRefused(t *testing.T) {
 			}
 		}
 		assert.Error(t, err, name)
+	}
+}
+
+// TestTheSQSBatchSampleRoundTripsAndCarriesTheOtherSamples decodes
+// events/trigger/sqs-batch.json (the shape of the batch Lambda hands a function polling a
+// standard queue) with aws-lambda-go's type, encodes it again, and checks that its bodies are
+// github-push.json as the SourceEventRule sends it and schedule.json as a schedule sends it,
+// each with the MD5 SQS gives it.
+func TestTheSQSBatchSampleRoundTripsAndCarriesTheOtherSamples(t *testing.T) {
+	t.Parallel()
+	raw := readSample(t, "trigger/sqs-batch.json")
+	var batch events.SQSEvent
+	require.NoError(t, json.Unmarshal(raw, &batch))
+	again, err := json.Marshal(batch)
+	require.NoError(t, err)
+	// aws-lambda-go writes md5OfMessageAttributes, which SQS leaves out for a message
+	// without attributes; everything else comes back as it was.
+	var want, got map[string][]map[string]any
+	require.NoError(t, json.Unmarshal(raw, &want))
+	require.NoError(t, json.Unmarshal(again, &got))
+	for _, m := range got["Records"] {
+		assert.Equal(t, "", m["md5OfMessageAttributes"])
+		delete(m, "md5OfMessageAttributes")
+	}
+	assert.Equal(t, want, got)
+
+	require.Len(t, batch.Records, 2)
+	for i, sample := range []string{"trigger/github-push.json", "trigger/schedule.json"} {
+		m := batch.Records[i]
+		assert.JSONEq(t, string(readSample(t, sample)), m.Body, sample)
+		assert.Equal(t, fmt.Sprintf("%x", md5.Sum([]byte(m.Body))), m.Md5OfBody, sample)
+		assert.Equal(t, "aws:sqs", m.EventSource)
+		assert.Equal(t, "arn:aws:sqs:us-east-1:123456789012:stepline-trigger", m.EventSourceARN)
+		assert.Equal(t, "1", m.Attributes["ApproximateReceiveCount"])
+		assert.NotEmpty(t, m.MessageId, "the id the function names a failed message by")
+	}
+	in, err := triggerstep.ParseInput([]byte(batch.Records[0].Body))
+	require.NoError(t, err)
+	assert.Equal(t, triggerstep.ShapeEventBridge, in.Shape)
+	in, err = triggerstep.ParseInput([]byte(batch.Records[1].Body))
+	require.NoError(t, err)
+	assert.Equal(t, triggerstep.ShapeSchedule, in.Shape)
+}
+
+func TestAMalformedSQSBatchIsRefusedByTheDecoder(t *testing.T) {
+	t.Parallel()
+	for name, in := range map[string]string{
+		"a truncated batch":             `{"Records":[{"messageId":"m","body":`,
+		"records that are not a list":   `{"Records":{"messageId":"m"}}`,
+		"a body that is not a string":   `{"Records":[{"messageId":"m","body":{"source":"stepline"}}]}`,
+		"attributes that are not texts": `{"Records":[{"messageId":"m","attributes":{"ApproximateReceiveCount":1}}]}`,
+	} {
+		var batch events.SQSEvent
+		assert.Error(t, json.Unmarshal([]byte(in), &batch), name)
 	}
 }

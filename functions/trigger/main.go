@@ -1,13 +1,14 @@
-// Command trigger is the Lambda behind the EventBridge rule on "stepline Source Event": it
-// reads the pipeline file at the event's commit through the provider's API, matches the
-// triggers and starts one Step Functions execution per pipeline that runs
-// (pkg/triggerstep). Execution names derive from the event's idempotency key, so a retried or
-// redelivered event starts nothing twice. A push to the default branch also copies the file
-// into the pipeline registry and syncs its schedule triggers into EventBridge Scheduler; the
-// function then also starts pipelines for ECR image pushes and S3 object creations (the rule
-// on the default bus) and for its own schedules. CodeCommit pushes arrive on the default bus
-// too, and CodeCommit repositories are read with the function's role (GetFile,
-// GetDifferences, GetBranch, GetRepository), not with a secret.
+// Command trigger is the Lambda behind the trigger queue, which the EventBridge rule on
+// "stepline Source Event" feeds: it reads the pipeline file at the event's commit through the
+// provider's API, matches the triggers and starts one Step Functions execution per pipeline
+// that runs (pkg/triggerstep). Execution names derive from the event's idempotency key, so a
+// retried or redelivered event starts nothing twice. A push to the default branch also copies
+// the file into the pipeline registry and syncs its schedule triggers into EventBridge
+// Scheduler schedules that send to the trigger queue; the function then also starts pipelines
+// for ECR image pushes and S3 object creations (the rule on the default bus, into the same
+// queue) and for those schedules. CodeCommit pushes arrive on the default bus too, and
+// CodeCommit repositories are read with the function's role (GetFile, GetDifferences,
+// GetBranch, GetRepository), not with a secret.
 //
 // Environment:
 //
@@ -16,10 +17,13 @@
 //	STEPLINE_BUCKET             the bucket the webhook stores large events in (required)
 //	STEPLINE_SECRET_PREFIX      the prefix of repository secret names (default stepline/repos/)
 //	STEPLINE_SCHEDULE_GROUP     the EventBridge Scheduler group of schedule triggers (required)
-//	STEPLINE_SCHEDULER_ROLE_ARN the role schedules invoke the function with (required)
+//	STEPLINE_SCHEDULER_ROLE_ARN the role schedules send to the trigger queue with (required)
+//	STEPLINE_TRIGGER_QUEUE_ARN  the trigger queue, the target of the schedules (required)
 //
-// Errors are returned only when a retry may help (AWS or a provider API unavailable); the
-// rule's retry policy and dead-letter queue take them from there.
+// Lambda polls the trigger queue and hands the function batches (triggerstep.HandleQueue).
+// A message is reported for a retry only when a retry may help (AWS or a provider API
+// unavailable); the queue offers it again and, after its last receive, moves it to the
+// dead-letter queue.
 package main
 
 import (
@@ -30,6 +34,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/config"
 	awscodecommit "github.com/aws/aws-sdk-go-v2/service/codecommit"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -51,18 +56,22 @@ func main() {
 		log.Error("trigger: cannot start", "error", err)
 		os.Exit(1)
 	}
-	lambda.Start(h.Invoke)
+	lambda.Start(h.HandleQueue)
 }
 
 // build reads the configuration once and wires the handler.
 func build(ctx context.Context, env func(string) string, log *slog.Logger) (*triggerstep.Handler, error) {
 	table, machine, bucket := env("STEPLINE_TABLE"), env("STEPLINE_STATE_MACHINE_ARN"), env("STEPLINE_BUCKET")
-	group, role := env("STEPLINE_SCHEDULE_GROUP"), env("STEPLINE_SCHEDULER_ROLE_ARN")
+	group, role, queue := env("STEPLINE_SCHEDULE_GROUP"), env("STEPLINE_SCHEDULER_ROLE_ARN"), env("STEPLINE_TRIGGER_QUEUE_ARN")
 	for _, v := range []struct{ name, value string }{{"STEPLINE_TABLE", table}, {"STEPLINE_STATE_MACHINE_ARN", machine}, {"STEPLINE_BUCKET", bucket},
-		{"STEPLINE_SCHEDULE_GROUP", group}, {"STEPLINE_SCHEDULER_ROLE_ARN", role}} {
+		{"STEPLINE_SCHEDULE_GROUP", group}, {"STEPLINE_SCHEDULER_ROLE_ARN", role}, {"STEPLINE_TRIGGER_QUEUE_ARN", queue}} {
 		if v.value == "" {
 			return nil, fmt.Errorf("%s must be set", v.name)
 		}
+	}
+	// Scheduler refuses a target that is no ARN only when a schedule is put, long after start.
+	if a, err := arn.Parse(queue); err != nil || a.Service != "sqs" {
+		return nil, fmt.Errorf("STEPLINE_TRIGGER_QUEUE_ARN %q is not an SQS queue ARN", queue)
 	}
 	prefix := env("STEPLINE_SECRET_PREFIX")
 	if prefix == "" {
@@ -77,6 +86,6 @@ func build(ctx context.Context, env func(string) string, log *slog.Logger) (*tri
 		reposecret.NewStore(secretsmanager.NewFromConfig(cfg), reposecret.WithPrefix(prefix)),
 		s3.NewFromConfig(cfg), sfn.NewFromConfig(cfg), machine,
 		triggerstep.WithEventBucket(bucket), triggerstep.WithLogger(log),
-		triggerstep.WithRegistry(db), triggerstep.WithScheduler(scheduler.NewFromConfig(cfg), group, role),
+		triggerstep.WithRegistry(db), triggerstep.WithScheduler(scheduler.NewFromConfig(cfg), group, role, queue),
 		triggerstep.WithCodeCommit(codecommit.NewClient(awscodecommit.NewFromConfig(cfg))))
 }

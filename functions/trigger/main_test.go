@@ -12,7 +12,8 @@ import (
 func TestBuildFailsFastOnMissingOrBadConfiguration(t *testing.T) {
 	full := map[string]string{"STEPLINE_TABLE": "t", "STEPLINE_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:stepline",
 		"STEPLINE_BUCKET": "b", "AWS_REGION": "us-east-1",
-		"STEPLINE_SCHEDULE_GROUP": "stepline", "STEPLINE_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/stepline-scheduler"}
+		"STEPLINE_SCHEDULE_GROUP": "stepline", "STEPLINE_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/stepline-scheduler",
+		"STEPLINE_TRIGGER_QUEUE_ARN": "arn:aws:sqs:us-east-1:123456789012:stepline-trigger"}
 	tests := []struct {
 		name, unset, set, value, want string
 	}{
@@ -21,6 +22,9 @@ func TestBuildFailsFastOnMissingOrBadConfiguration(t *testing.T) {
 		{name: "without a bucket", unset: "STEPLINE_BUCKET", want: "STEPLINE_BUCKET must be set"},
 		{name: "without a schedule group", unset: "STEPLINE_SCHEDULE_GROUP", want: "STEPLINE_SCHEDULE_GROUP must be set"},
 		{name: "without a scheduler role", unset: "STEPLINE_SCHEDULER_ROLE_ARN", want: "STEPLINE_SCHEDULER_ROLE_ARN must be set"},
+		{name: "without a trigger queue", unset: "STEPLINE_TRIGGER_QUEUE_ARN", want: "STEPLINE_TRIGGER_QUEUE_ARN must be set"},
+		{name: "with a trigger queue that is its URL", set: "STEPLINE_TRIGGER_QUEUE_ARN", value: "https://sqs.us-east-1.amazonaws.com/123456789012/stepline-trigger", want: "not an SQS queue ARN"},
+		{name: "with a function as the trigger queue", set: "STEPLINE_TRIGGER_QUEUE_ARN", value: "arn:aws:lambda:us-east-1:123456789012:function:stepline-trigger", want: "not an SQS queue ARN"},
 		{name: "with a state machine that is no ARN", set: "STEPLINE_STATE_MACHINE_ARN", value: "stepline", want: "not a state machine ARN"},
 	}
 	for _, tc := range tests {

@@ -33,7 +33,7 @@ func (s *Stepline) alarms() {
 	}
 	list = append(list, alarm{
 		id: "DeadLetterQueueAlarm", name: s.name("-dead-letters"),
-		description: "Events or invocations reached the dead-letter queue",
+		description: "Events or trigger queue messages reached the dead-letter queue",
 		namespace:   "AWS/SQS", metric: "ApproximateNumberOfMessagesVisible", statistic: "Maximum",
 		dimension: "QueueName", value: *s.DeadLetterQueue.AttrQueueName(),
 	})

@@ -30,18 +30,24 @@ var tableActions = []string{
 var passedToScheduler = map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "scheduler.amazonaws.com"}}
 
 // functions creates the scheduler role, then each function with its role and log group,
-// and the trigger function's asynchronous invocation settings.
+// and the mapping that feeds the trigger queue to the trigger function.
 func (s *Stepline) functions() {
-	// The scheduler role names the functions by ARNs built from their names: the trigger and
-	// wait functions carry this role's ARN in their environment.
-	scheduler := newRole(s.Construct, "SchedulerRole", "scheduler.amazonaws.com",
-		allow([]string{"lambda:InvokeFunction"}, s.functionArn("trigger"), s.functionArn("wait")))
+	// The scheduler role names the wait function by an ARN built from its name: the function
+	// carries this role's ARN in its environment. Pipeline schedules send to the trigger
+	// queue. Scheduler may assume the role for this account's schedules only.
+	triggerQueue := *s.TriggerQueue.AttrArn()
+	scheduler := newConditionalRole(s.Construct, "SchedulerRole", "scheduler.amazonaws.com",
+		map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": sub("${AWS::AccountId}")}},
+		allow([]string{"lambda:InvokeFunction"}, s.functionArn("wait")),
+		allow([]string{"sqs:SendMessage"}, triggerQueue))
 	s.Roles["SchedulerRole"] = scheduler
 	schedulerArn := *scheduler.AttrArn()
 
 	bucketArn := *s.ArtifactBucket.AttrArn()
 	tableArn := *s.Table.AttrArn()
 	tables := []string{tableArn, tableArn + "/index/*"}
+	// The wait and callback functions read and write items by key and query no index.
+	items := []string{tableArn}
 	busArn := *s.EventBus.AttrArn()
 	sm := s.stateMachineArn()
 	exec := arn("states", "execution:"+s.name("-pipeline")+":*")
@@ -66,22 +72,27 @@ func (s *Stepline) functions() {
 				allow([]string{"events:PutEvents"}, busArn),
 				allow([]string{"s3:PutObject"}, bucketArn+"/webhooks/*"),
 			}},
-		{name: "trigger", memory: 256, timeout: 60,
+		{name: "trigger", memory: 256, timeout: triggerTimeout,
 			env: map[string]string{
 				"STEPLINE_TABLE": table, "STEPLINE_STATE_MACHINE_ARN": sm, "STEPLINE_BUCKET": bucket,
 				"STEPLINE_SECRET_PREFIX":      s.secretPrefix(),
 				"STEPLINE_SCHEDULER_ROLE_ARN": schedulerArn, "STEPLINE_SCHEDULE_GROUP": group,
+				"STEPLINE_TRIGGER_QUEUE_ARN": triggerQueue,
 			},
 			policy: []statement{
 				allow(tableActions, tables...),
 				allow([]string{"secretsmanager:GetSecretValue"}, secrets),
 				allow([]string{"s3:GetObject"}, bucketArn+"/webhooks/*"),
+				// Without a list grant S3 answers 403 for a missing object instead of
+				// NoSuchKey, which the trigger treats as permanent; limited to webhooks/.
+				{actions: []string{"s3:ListBucket"}, resources: []string{bucketArn},
+					condition: map[string]any{"StringLike": map[string]any{"s3:prefix": "webhooks/*"}}},
 				allow([]string{"states:StartExecution"}, sm),
 				allow([]string{"states:DescribeExecution"}, exec),
-				allow([]string{"scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule", "scheduler:GetSchedule"}, s.scheduleArn()),
+				allow([]string{"scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule"}, s.scheduleArn()),
 				passRole,
-				// Lambda sends failed asynchronous invocations to the destination as this role.
-				allow([]string{"sqs:SendMessage"}, *s.DeadLetterQueue.AttrArn()),
+				// The event source mapping polls the trigger queue as this role.
+				allow([]string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"}, triggerQueue),
 				// CodeCommit repositories are read with this role, not a secret: the pipeline
 				// file, the changed files, a schedule's branch head, the default branch.
 				allow([]string{"codecommit:GetFile", "codecommit:GetDifferences", "codecommit:GetBranch", "codecommit:GetRepository"}, codecommitRepos),
@@ -94,7 +105,7 @@ func (s *Stepline) functions() {
 			policy: []statement{
 				allow(tableActions, tables...),
 				allow([]string{"events:PutEvents"}, busArn),
-				allow([]string{"states:SendTaskSuccess", "states:SendTaskFailure"}, sm),
+				allow([]string{"states:SendTaskSuccess"}, sm),
 			}},
 		{name: "source", memory: 1024, timeout: 900,
 			env: map[string]string{"STEPLINE_SECRET_PREFIX": s.secretPrefix()},
@@ -112,7 +123,7 @@ func (s *Stepline) functions() {
 				"STEPLINE_STATE_MACHINE_ARN": sm,
 			},
 			policy: []statement{
-				allow([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}, tables...),
+				allow([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}, items...),
 				allow([]string{"events:PutEvents"}, busArn),
 				allow([]string{"states:SendTaskFailure"}, sm),
 				allow([]string{"scheduler:CreateSchedule", "scheduler:DeleteSchedule"}, s.scheduleArn()),
@@ -121,7 +132,7 @@ func (s *Stepline) functions() {
 		{name: "callback", memory: 256, timeout: 10,
 			env: map[string]string{"STEPLINE_TABLE": table, "STEPLINE_EVENT_BUS": bus},
 			policy: []statement{
-				allow([]string{"dynamodb:GetItem", "dynamodb:DeleteItem"}, tables...),
+				allow([]string{"dynamodb:GetItem", "dynamodb:DeleteItem"}, items...),
 				allow([]string{"events:PutEvents"}, busArn),
 				allow([]string{"states:SendTaskSuccess", "states:SendTaskFailure"}, sm),
 			}},
@@ -129,16 +140,17 @@ func (s *Stepline) functions() {
 		s.Functions[f.name] = s.function(f)
 	}
 
-	invoke := awslambda.NewCfnEventInvokeConfig(s.Construct, jsii.String("TriggerFunctionEventInvokeConfig"), &awslambda.CfnEventInvokeConfigProps{
-		FunctionName:             s.Functions["trigger"].Ref(),
-		Qualifier:                jsii.String("$LATEST"),
-		MaximumRetryAttempts:     jsii.Number(2),
-		MaximumEventAgeInSeconds: jsii.Number(6 * 60 * 60),
-		DestinationConfig: &awslambda.CfnEventInvokeConfig_DestinationConfigProperty{
-			OnFailure: &awslambda.CfnEventInvokeConfig_OnFailureProperty{Destination: s.DeadLetterQueue.AttrArn()},
-		},
+	// Lambda polls the trigger queue and invokes the function synchronously with up to ten
+	// messages; the function names the ones to retry (ReportBatchItemFailures), so one
+	// failing message does not send the whole batch round again.
+	mapping := awslambda.NewCfnEventSourceMapping(s.Construct, jsii.String("TriggerFunctionQueueMapping"), &awslambda.CfnEventSourceMappingProps{
+		EventSourceArn:                 s.TriggerQueue.AttrArn(),
+		FunctionName:                   s.Functions["trigger"].Ref(),
+		BatchSize:                      jsii.Number(10),
+		MaximumBatchingWindowInSeconds: jsii.Number(1),
+		FunctionResponseTypes:          jsii.Strings("ReportBatchItemFailures"),
 	})
-	invoke.OverrideLogicalId(jsii.String("TriggerFunctionEventInvokeConfig"))
+	mapping.OverrideLogicalId(jsii.String("TriggerFunctionQueueMapping"))
 }
 
 // function creates one function, its log group and its role.

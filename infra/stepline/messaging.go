@@ -2,7 +2,6 @@ package stepline
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
@@ -16,8 +15,23 @@ const (
 	detailApproval       = "stepline Approval Requested"
 )
 
-// messaging creates the bus, the dead-letter queue, the topic and the schedule group: the
-// resources the functions' environment refers to.
+// Settings of the trigger queue (docs/stack.md).
+const (
+	// triggerTimeout is the trigger function's timeout in seconds.
+	triggerTimeout = 60
+	// triggerVisibility is six times the function's timeout, as Lambda asks of a queue it
+	// polls: a batch whose invocation was throttled is retried before it reappears.
+	triggerVisibility = 6 * triggerTimeout
+	// triggerReceives is how often a message is received before it goes to the dead-letter
+	// queue: one retry per visibility timeout, 60 × 6 min, about 6 hours of a provider
+	// outage lose nothing.
+	triggerReceives = 60
+	// triggerRetention is 4 days, SQS's default.
+	triggerRetention = 4 * 24 * 60 * 60
+)
+
+// messaging creates the bus, the queues, the topic and the schedule group: the resources the
+// functions' environment refers to.
 func (s *Stepline) messaging() {
 	s.EventBus = awsevents.NewCfnEventBus(s.Construct, jsii.String("EventBus"), &awsevents.CfnEventBusProps{
 		Name: jsii.String(s.Props.Name),
@@ -30,6 +44,18 @@ func (s *Stepline) messaging() {
 		MessageRetentionPeriod: jsii.Number(14 * 24 * 60 * 60),
 	})
 	s.DeadLetterQueue.OverrideLogicalId(jsii.String("DeadLetterQueue"))
+
+	s.TriggerQueue = awssqs.NewCfnQueue(s.Construct, jsii.String("TriggerQueue"), &awssqs.CfnQueueProps{
+		QueueName:              jsii.String(s.name("-trigger")),
+		SqsManagedSseEnabled:   jsii.Bool(true),
+		VisibilityTimeout:      jsii.Number(triggerVisibility),
+		MessageRetentionPeriod: jsii.Number(triggerRetention),
+		RedrivePolicy: map[string]any{
+			"deadLetterTargetArn": *s.DeadLetterQueue.AttrArn(),
+			"maxReceiveCount":     triggerReceives,
+		},
+	})
+	s.TriggerQueue.OverrideLogicalId(jsii.String("TriggerQueue"))
 
 	s.NotificationTopic = awssns.NewCfnTopic(s.Construct, jsii.String("NotificationTopic"), &awssns.CfnTopicProps{
 		TopicName: jsii.String(s.name("-notifications")),
@@ -51,25 +77,24 @@ func (s *Stepline) messaging() {
 	s.ScheduleGroup.OverrideLogicalId(jsii.String("ScheduleGroup"))
 }
 
-// rules creates the three EventBridge rules, each with the dead-letter queue, the
-// permissions that let EventBridge invoke and publish, and the queue and topic policies,
-// which name the rules as the only senders.
+// rules creates the three EventBridge rules, each with the dead-letter queue, and the queue
+// and topic policies, which name the rules as the only senders.
 func (s *Stepline) rules() {
 	dlq := &awsevents.CfnRule_DeadLetterConfigProperty{Arn: s.DeadLetterQueue.AttrArn()}
-	trigger := s.Functions["trigger"]
+	triggerQueue := s.TriggerQueue.AttrArn()
 
 	source := awsevents.NewCfnRule(s.Construct, jsii.String("SourceEventRule"), &awsevents.CfnRuleProps{
-		Description:  jsii.String("Normalised source events from the webhook function to the trigger function"),
+		Description:  jsii.String("Normalised source events from the webhook function to the trigger queue"),
 		EventBusName: s.EventBus.Ref(),
 		EventPattern: map[string]any{
 			"source":      []any{"stepline"},
 			"detail-type": []any{detailSourceEvent},
 		},
 		Targets: []any{&awsevents.CfnRule_TargetProperty{
-			Id:               jsii.String("TriggerFunction"),
-			Arn:              trigger.AttrArn(),
+			Id:               jsii.String("TriggerQueue"),
+			Arn:              triggerQueue,
 			DeadLetterConfig: dlq,
-			// EventBridge's maximum: a trigger outage of up to a day loses no push.
+			// EventBridge's maximum: a delivery failure of up to a day loses no push.
 			RetryPolicy: &awsevents.CfnRule_RetryPolicyProperty{
 				MaximumRetryAttempts:     jsii.Number(185),
 				MaximumEventAgeInSeconds: jsii.Number(24 * 60 * 60),
@@ -79,9 +104,9 @@ func (s *Stepline) rules() {
 	source.OverrideLogicalId(jsii.String("SourceEventRule"))
 
 	aws := awsevents.NewCfnRule(s.Construct, jsii.String("AwsEventRule"), &awsevents.CfnRuleProps{
-		Description: jsii.String("ECR image pushes, S3 object creations and CodeCommit reference changes on the default bus to the trigger function"),
-		// One rule with $or rather than a rule per service: one target, one invoke permission
-		// and one DLQ source to keep in line.
+		Description: jsii.String("ECR image pushes, S3 object creations and CodeCommit reference changes on the default bus to the trigger queue"),
+		// One rule with $or rather than a rule per service: one target and one queue policy
+		// source to keep in line.
 		EventPattern: map[string]any{
 			"$or": []any{
 				map[string]any{
@@ -109,8 +134,8 @@ func (s *Stepline) rules() {
 			},
 		},
 		Targets: []any{&awsevents.CfnRule_TargetProperty{
-			Id:               jsii.String("TriggerFunction"),
-			Arn:              trigger.AttrArn(),
+			Id:               jsii.String("TriggerQueue"),
+			Arn:              triggerQueue,
 			DeadLetterConfig: dlq,
 		}},
 	})
@@ -131,18 +156,25 @@ func (s *Stepline) rules() {
 	})
 	notify.OverrideLogicalId(jsii.String("NotificationRule"))
 
-	for id, rule := range map[string]awsevents.CfnRule{
-		"TriggerFunctionSourceEventPermission": source,
-		"TriggerFunctionAwsEventPermission":    aws,
-	} {
-		p := awslambda.NewCfnPermission(s.Construct, jsii.String(id), &awslambda.CfnPermissionProps{
-			Action:       jsii.String("lambda:InvokeFunction"),
-			FunctionName: trigger.AttrArn(),
-			Principal:    jsii.String("events.amazonaws.com"),
-			SourceArn:    rule.AttrArn(),
-		})
-		p.OverrideLogicalId(jsii.String(id))
-	}
+	// EventBridge sends to a queue target as the service: the two rules of the trigger are
+	// the only senders the queue lets in. Scheduler sends as SchedulerRole, whose own
+	// policy grants it.
+	triggerArn := *triggerQueue
+	triggerPolicy := awssqs.NewCfnQueuePolicy(s.Construct, jsii.String("TriggerQueuePolicy"), &awssqs.CfnQueuePolicyProps{
+		Queues: jsii.Strings(*s.TriggerQueue.Ref()),
+		PolicyDocument: document(
+			denyInsecureTransport("sqs:*", triggerArn),
+			statement{
+				principal: map[string]any{"Service": "events.amazonaws.com"},
+				actions:   []string{"sqs:SendMessage"},
+				resources: []string{triggerArn},
+				condition: map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": []any{
+					*source.AttrArn(), *aws.AttrArn(),
+				}}},
+			},
+		),
+	})
+	triggerPolicy.OverrideLogicalId(jsii.String("TriggerQueuePolicy"))
 
 	queueArn := *s.DeadLetterQueue.AttrArn()
 	queuePolicy := awssqs.NewCfnQueuePolicy(s.Construct, jsii.String("DeadLetterQueuePolicy"), &awssqs.CfnQueuePolicyProps{

@@ -27,7 +27,7 @@ func (s *Stepline) suppressNagFindings() {
 	suppress("ArtifactBucket", "AwsSolutions-S1",
 		"Holds short-lived run artifacts only; access logs would need a second bucket, and CloudTrail S3 data events can audit it where required.")
 	suppress("DeadLetterQueue", "AwsSolutions-SQS3",
-		"This queue is itself the dead-letter queue of every EventBridge target and of the trigger function's failed async invocations.")
+		"This queue is itself the dead-letter queue of every EventBridge target and of the trigger queue's messages that failed every receive.")
 	suppress("BuildProject", "AwsSolutions-CB4",
 		"Build artifacts are encrypted with the AWS managed key alias/aws/s3 (docs/stack.md); a customer managed key would add a fixed monthly charge to an idle stack.")
 	suppress("PipelineStateMachine", "AwsSolutions-SF1",
@@ -82,10 +82,7 @@ func (s *Stepline) suppressNagFindings() {
 	objects("SourceFunctionRole", "runs/")
 	codecommit("SourceFunctionRole")
 
-	indexes("WaitFunctionRole")
 	schedules("WaitFunctionRole")
-
-	indexes("CallbackFunctionRole")
 
 	objects("BuildProjectRole", "runs/")
 	suppress("BuildProjectRole", wildcard, "CodeBuild creates one log group per project and one stream per build; the grant stops at this stack's projects' log groups.",

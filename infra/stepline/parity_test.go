@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"encoding/json"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stepline/stepline/infra/stepline"
+	"github.com/stepline/stepline/pkg/webhook"
 )
 
 // The parity test: template.yml (after the SAM transform, offline) and the CDK construct
@@ -217,7 +219,8 @@ func keys[M ~map[string]V, V any](m M) []string {
 }
 
 // invokers lists what invokes what: rule → targets with the rule's bus and pattern, HTTP
-// route → function, and Lambda permissions (principal → function).
+// route → function, Lambda permissions (principal → function), and queue → function with the
+// event source mapping's settings.
 func invokers(t *testing.T, doc map[string]any) []string {
 	t.Helper()
 	var out []string
@@ -262,11 +265,20 @@ func invokers(t *testing.T, doc map[string]any) []string {
 		perms["permission "+p["Principal"].(string)+" -> "+logicalID(p["FunctionName"])] = true
 	}
 	out = append(out, keys(perms)...)
-	for id, c := range resources(doc, "AWS::Lambda::EventInvokeConfig") {
+	for _, c := range resources(doc, "AWS::Lambda::EventInvokeConfig") {
 		dest, _ := c["DestinationConfig"].(map[string]any)
 		onFailure, _ := dest["OnFailure"].(map[string]any)
-		_ = id
 		out = append(out, "async "+logicalID(c["FunctionName"])+" failures -> "+logicalID(onFailure["Destination"]))
+	}
+	for id, m := range resources(doc, "AWS::Lambda::EventSourceMapping") {
+		out = append(out, "mapping "+id+" "+logicalID(m["EventSourceArn"])+" -> "+logicalID(m["FunctionName"])+
+			" batch "+jsonString(m["BatchSize"])+" window "+jsonString(m["MaximumBatchingWindowInSeconds"])+
+			" responses "+jsonString(m["FunctionResponseTypes"]))
+	}
+	// The queues' settings: retries and redrive decide what is lost.
+	for id, q := range resources(doc, "AWS::SQS::Queue") {
+		out = append(out, "queue "+id+" "+named(q["QueueName"])+" visibility "+jsonString(q["VisibilityTimeout"])+
+			" retention "+jsonString(q["MessageRetentionPeriod"])+" redrive "+jsonString(redrive(q["RedrivePolicy"])))
 	}
 	sort.Strings(out)
 	return out
@@ -283,6 +295,58 @@ func TestSamAndCdkWireTheSameEventSources(t *testing.T) {
 		assert.Contains(t, c, want)
 	}
 	assert.NotEmpty(t, slices.DeleteFunc(slices.Clone(c), func(s string) bool { return !strings.HasPrefix(s, "rule SourceEventRule") }))
+	assert.Contains(t, c, "mapping TriggerFunctionQueueMapping TriggerQueue -> TriggerFunction batch 10 window 1 responses [\"ReportBatchItemFailures\"]")
+}
+
+// redrive keeps a RedrivePolicy's target by logical id and its receive count as a number.
+func redrive(v any) any {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	return map[string]any{"deadLetterTargetArn": logicalID(m["deadLetterTargetArn"]), "maxReceiveCount": m["maxReceiveCount"]}
+}
+
+// TestSamAllowedRepositoriesPatternIsParseAllowed checks the AllowedPattern of SAM's
+// AllowedRepositories parameter against webhook.ParseAllowed, which the webhook function
+// runs at start: whatever the pattern lets through must parse (or the function would exit at
+// every start), and the usual lists must pass. CloudFormation matches AllowedPattern as Java
+// does, against the whole value; the pattern uses only what Java and Go agree on.
+func TestSamAllowedRepositoriesPatternIsParseAllowed(t *testing.T) {
+	sam := samTemplate(t)
+	param := sam["Parameters"].(map[string]any)["AllowedRepositories"].(map[string]any)
+	pattern, _ := param["AllowedPattern"].(string)
+	require.NotEmpty(t, pattern)
+	re := regexp.MustCompile(`^(?:` + pattern + `)$`)
+	for _, ok := range []string{"", " ", ",", "github:acme/*", "github:acme/*,bitbucket:acme/api", " github:acme/* , bitbucket-server:OPS/deploy,",
+		"github:acme/api-?", "github:a/[a-z]*", "github:a/[^x-z\\]]", "github:a/b\\*", "bitbucket:Team.Name/Repo_1", "github:*/*"} {
+		assert.True(t, re.MatchString(ok), "the pattern refuses %q", ok)
+		_, err := webhook.ParseAllowed(ok)
+		assert.NoError(t, err, "ParseAllowed refuses %q", ok)
+	}
+	for _, bad := range []string{"acme/*", "gitlab:acme/api", "github:api", "github:acme/[api", "github:acme/api\\", "github:a/[]", "github:a/[-z]",
+		"github:a/[a-]", "github :a/b", "GitHub:a/b", "codecommit:a/b", "github:a/b,gitlab:c/d", "github:a/b\\ "} {
+		_, err := webhook.ParseAllowed(bad)
+		require.Error(t, err, "ParseAllowed accepts %q: the case is no case", bad)
+		assert.False(t, re.MatchString(bad), "the pattern accepts %q, which the webhook refuses", bad)
+	}
+	// Random lists over the characters that matter: never looser than ParseAllowed.
+	rng := rand.New(rand.NewPCG(1, 2))
+	parts := []string{"github:", "bitbucket:", "bitbucket-server:", "gitlab:", "a", "B", "/", "*", "?", "[", "]", "^", "-", "\\", ",", " ", "\t", ":", "."}
+	accepted := 0
+	for range 50000 {
+		var b strings.Builder
+		for range 1 + rng.IntN(12) {
+			b.WriteString(parts[rng.IntN(len(parts))])
+		}
+		in := b.String()
+		if re.MatchString(in) {
+			accepted++
+			_, err := webhook.ParseAllowed(in)
+			assert.NoError(t, err, "the pattern accepts %q, which the webhook refuses", in)
+		}
+	}
+	assert.Greater(t, accepted, 100, "not vacuous")
 }
 
 func TestSamAndCdkRunTheSameStateMachineFile(t *testing.T) {

@@ -26,6 +26,8 @@ func (s *Stepline) pipeline() {
 		allow([]string{"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
 			arn("logs", "log-group:/aws/codebuild/"+s.name("-*"))),
 		allow([]string{"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"}, bucketArn+"/runs/*"),
+		// CodeBuild checks the bucket of S3 sources and artifacts before it reads or writes.
+		allow([]string{"s3:GetBucketAcl", "s3:GetBucketLocation"}, bucketArn),
 	)
 	s.Roles["BuildProjectRole"] = buildRole
 

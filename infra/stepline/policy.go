@@ -68,10 +68,17 @@ func denyInsecureTransport(action string, resources ...string) statement {
 // newRole creates role id assumed by service, with one inline policy and no managed
 // policies.
 func newRole(scope constructs.Construct, id, service string, statements ...statement) awsiam.CfnRole {
+	return newConditionalRole(scope, id, service, nil, statements...)
+}
+
+// newConditionalRole is newRole whose trust policy lets service assume the role only under
+// trust (an IAM condition block), such as aws:SourceAccount against the confused deputy.
+func newConditionalRole(scope constructs.Construct, id, service string, trust map[string]any, statements ...statement) awsiam.CfnRole {
 	role := awsiam.NewCfnRole(scope, jsii.String(id), &awsiam.CfnRoleProps{
 		AssumeRolePolicyDocument: document(statement{
 			principal: map[string]any{"Service": service},
 			actions:   []string{"sts:AssumeRole"},
+			condition: trust,
 		}),
 		Policies: []any{&awsiam.CfnRole_PolicyProperty{
 			PolicyName:     jsii.String(id + "Policy"),

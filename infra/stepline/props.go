@@ -8,19 +8,22 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+
+	"github.com/stepline/stepline/pkg/webhook"
 )
 
 // Props configures a stepline stack. The zero value deploys a stack named "stepline" from the
 // function zips `make build-functions` writes into the repository's dist/functions.
 type Props struct {
 	// Name prefixes every physical name, so two stacks can live in one account (default
-	// "stepline"). Letters, digits and hyphens only, at most 55 characters: it ends up in
-	// Lambda function names ("<Name>-callback" must fit in 64) and in ARNs built by hand.
+	// "stepline"). Letters, digits and hyphens only, 3 to 55 characters: it is the table's
+	// name (DynamoDB wants at least 3), ends up in Lambda function names ("<Name>-callback"
+	// must fit in 64) and in ARNs built by hand.
 	Name string
 	// NotificationEmail is subscribed to the notification topic when set.
 	NotificationEmail string
-	// AllowedRepositories are the provider:owner/repo globs the webhook accepts; empty
-	// accepts every repository that has a secret.
+	// AllowedRepositories are the provider:owner/repo globs the webhook accepts
+	// (webhook.ParseAllowed's rules); empty accepts every repository that has a secret.
 	AllowedRepositories []string
 	// LogRetentionDays is the retention of every log group (default 30). It must be one of
 	// the values CloudWatch Logs accepts.
@@ -49,7 +52,9 @@ func FunctionNames() []string {
 // time, so it is refused at synth.
 var retentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 
-var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,54}$`)
+// validName is SAM's Name parameter: 3 to 55 characters, since the table takes the name as it
+// is (DynamoDB wants at least 3) and "<Name>-callback" must fit in a function name's 64.
+var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{2,54}$`)
 
 // withDefaults returns a copy of p with every unset field given its default.
 func (p *Props) withDefaults() Props {
@@ -79,7 +84,7 @@ func (p *Props) Validate() error {
 	v := p.withDefaults()
 	var problems []string
 	if !validName.MatchString(v.Name) {
-		problems = append(problems, fmt.Sprintf("Name %q: use 1 to 55 letters, digits and hyphens, starting with a letter or digit", v.Name))
+		problems = append(problems, fmt.Sprintf("Name %q: use 3 to 55 letters, digits and hyphens, starting with a letter or digit", v.Name))
 	}
 	if v.NotificationEmail != "" && !strings.Contains(v.NotificationEmail, "@") {
 		problems = append(problems, fmt.Sprintf("NotificationEmail %q: not an email address", v.NotificationEmail))
@@ -94,6 +99,11 @@ func (p *Props) Validate() error {
 		if strings.TrimSpace(r) == "" || strings.Contains(r, ",") {
 			problems = append(problems, fmt.Sprintf("AllowedRepositories entry %q: must be one non-empty provider:owner/repo glob without commas", r))
 		}
+	}
+	// The webhook function parses the joined list at start and exits on an error, so a
+	// list it refuses would deploy a webhook that never answers.
+	if _, err := webhook.ParseAllowed(strings.Join(v.AllowedRepositories, ",")); err != nil {
+		problems = append(problems, fmt.Sprintf("AllowedRepositories: %v", err))
 	}
 	for _, fn := range FunctionNames() {
 		zip := filepath.Join(v.FunctionsDir, fn+".zip")

@@ -1,7 +1,8 @@
 // Package stepline is the stepline stack as a CDK construct: the webhook API, the EventBridge
 // bus and rules, the six Lambda functions, the pipeline state machine (the ASL file of
 // pkg/statemachine, not a copy), the DynamoDB table (pkg/store/dynamo's Schema), the artifact
-// bucket, the CodeBuild project, the dead-letter queue, the notification topic and the alarms.
+// bucket, the CodeBuild project, the trigger and dead-letter queues, the notification topic and
+// the alarms.
 //
 // docs/stack.md is the specification. Every resource is an L1 (Cfn*) construct whose logical
 // id is overridden to the id docs/stack.md gives, so this template and the SAM template
@@ -39,8 +40,12 @@ type Stepline struct {
 	Table awsdynamodb.CfnTable
 	// EventBus carries normalised source events in and state-change events out.
 	EventBus awsevents.CfnEventBus
-	// DeadLetterQueue receives the events no target could take.
+	// DeadLetterQueue receives the events no target could take and the trigger queue's
+	// messages that failed every receive.
 	DeadLetterQueue awssqs.CfnQueue
+	// TriggerQueue holds the trigger function's inputs (source events, AWS events, schedule
+	// firings) until the function has handled them.
+	TriggerQueue awssqs.CfnQueue
 	// NotificationTopic receives state changes and alarms.
 	NotificationTopic awssns.CfnTopic
 	// Functions maps each name of FunctionNames to its function.

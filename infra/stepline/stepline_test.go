@@ -19,7 +19,7 @@ import (
 // props are the props most tests synthesize: every optional input set, and retention values
 // other than the defaults, so a prop that is ignored shows.
 var props = stepline.Props{
-	Name:                  "ci",
+	Name:                  "cix",
 	NotificationEmail:     "ops@example.com",
 	AllowedRepositories:   []string{"github:acme/*", "bitbucket:team/api"},
 	LogRetentionDays:      14,
@@ -36,14 +36,15 @@ func TestTemplateHasTheResourcesOfDocsStackMd(t *testing.T) {
 			"AWS::S3::BucketPolicy":            1,
 			"AWS::DynamoDB::Table":             1,
 			"AWS::Events::EventBus":            1,
-			"AWS::SQS::Queue":                  1,
-			"AWS::SQS::QueuePolicy":            1,
+			"AWS::SQS::Queue":                  2, // the trigger queue and the dead-letter queue
+			"AWS::SQS::QueuePolicy":            2,
 			"AWS::SNS::Topic":                  1,
 			"AWS::SNS::TopicPolicy":            1,
 			"AWS::SNS::Subscription":           1,
 			"AWS::Lambda::Function":            6,
-			"AWS::Lambda::EventInvokeConfig":   1,
-			"AWS::Lambda::Permission":          5, // two rules invoke trigger, three routes their function
+			"AWS::Lambda::EventSourceMapping":  1, // the trigger queue feeds the trigger function
+			"AWS::Lambda::EventInvokeConfig":   0, // nothing invokes a function asynchronously
+			"AWS::Lambda::Permission":          3, // three routes invoke their function
 			"AWS::IAM::Role":                   9, // six functions, build project, state machine, scheduler
 			"AWS::Logs::LogGroup":              8, // six functions, state machine, API access log
 			"AWS::CodeBuild::Project":          1,
@@ -78,7 +79,9 @@ func TestTemplateHasTheResourcesOfDocsStackMd(t *testing.T) {
 			"AwsEventRule": "AWS::Events::Rule", "NotificationRule": "AWS::Events::Rule",
 			"HttpApi": "AWS::ApiGatewayV2::Api", "ApiAccessLogGroup": "AWS::Logs::LogGroup",
 			"PipelineFailedAlarm": "AWS::CloudWatch::Alarm", "DeadLetterQueueAlarm": "AWS::CloudWatch::Alarm",
-			"TriggerFunctionEventInvokeConfig": "AWS::Lambda::EventInvokeConfig",
+			"TriggerQueue": "AWS::SQS::Queue", "TriggerQueuePolicy": "AWS::SQS::QueuePolicy",
+			"DeadLetterQueuePolicy":       "AWS::SQS::QueuePolicy",
+			"TriggerFunctionQueueMapping": "AWS::Lambda::EventSourceMapping",
 		}
 		for _, fn := range []string{"Webhook", "Trigger", "Advance", "Source", "Wait", "Callback"} {
 			want[fn+"Function"] = "AWS::Lambda::Function"
@@ -98,7 +101,7 @@ func TestTemplateHasTheResourcesOfDocsStackMd(t *testing.T) {
 		outputs := slices.Sorted(maps.Keys(doc["Outputs"].(map[string]any)))
 		assert.Equal(t, []string{"ApiUrl", "ArtifactBucketName", "BuildProjectName", "EventBusName",
 			"NotificationTopicArn", "SecretPrefix", "StateMachineArn", "TableName", "WebhookUrl"}, outputs)
-		tmpl.HasOutput(jsii.String("SecretPrefix"), map[string]any{"Value": "ci/repos/"})
+		tmpl.HasOutput(jsii.String("SecretPrefix"), map[string]any{"Value": "cix/repos/"})
 		tmpl.HasOutput(jsii.String("WebhookUrl"), map[string]any{
 			"Value": map[string]any{"Fn::Join": []any{"", []any{getAtt("HttpApi", "ApiEndpoint"), "/webhooks"}}},
 		})
@@ -118,7 +121,7 @@ func TestStateMachineIsTheAslFile(t *testing.T) {
 	} {
 		assert.Equal(t, getAtt(fn, "Arn"), subs[name], name)
 	}
-	assert.Equal(t, "ci-pipeline", sm["StateMachineName"])
+	assert.Equal(t, "cix-pipeline", sm["StateMachineName"])
 	assert.Equal(t, "STANDARD", sm["StateMachineType"])
 	assert.Equal(t, getAtt("PipelineStateMachineRole", "Arn"), sm["RoleArn"])
 	assert.Equal(t, map[string]any{"Enabled": true}, sm["TracingConfiguration"])
@@ -135,13 +138,13 @@ var wantActions = map[string][]string{
 		"secretsmanager:GetSecretValue", "events:PutEvents", "s3:PutObject"},
 	"TriggerFunctionRole": {"logs:CreateLogStream", "logs:PutLogEvents",
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchGetItem",
-		"secretsmanager:GetSecretValue", "s3:GetObject", "states:StartExecution", "states:DescribeExecution",
-		"scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule", "scheduler:GetSchedule",
-		"iam:PassRole", "sqs:SendMessage",
+		"secretsmanager:GetSecretValue", "s3:GetObject", "s3:ListBucket", "states:StartExecution", "states:DescribeExecution",
+		"scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule",
+		"iam:PassRole", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility",
 		"codecommit:GetFile", "codecommit:GetDifferences", "codecommit:GetBranch", "codecommit:GetRepository"},
 	"AdvanceFunctionRole": {"logs:CreateLogStream", "logs:PutLogEvents",
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchGetItem",
-		"events:PutEvents", "states:SendTaskSuccess", "states:SendTaskFailure"},
+		"events:PutEvents", "states:SendTaskSuccess"},
 	"SourceFunctionRole": {"logs:CreateLogStream", "logs:PutLogEvents",
 		"secretsmanager:GetSecretValue", "s3:PutObject", "s3:AbortMultipartUpload",
 		"codecommit:GetFolder", "codecommit:GetBlob"},
@@ -157,8 +160,8 @@ var wantActions = map[string][]string{
 		"logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
 		"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"},
 	"BuildProjectRole": {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
-		"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"},
-	"SchedulerRole": {"lambda:InvokeFunction"},
+		"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:GetBucketAcl", "s3:GetBucketLocation"},
+	"SchedulerRole": {"lambda:InvokeFunction", "sqs:SendMessage"},
 }
 
 // wantPrincipal is the service each role trusts.
@@ -211,6 +214,13 @@ func TestRolesHoldExactlyTheActionsOfDocsStackMd(t *testing.T) {
 			trust := role["AssumeRolePolicyDocument"].(map[string]any)["Statement"].([]any)
 			require.Len(t, trust, 1)
 			assert.Equal(t, map[string]any{"Service": principal}, trust[0].(map[string]any)["Principal"])
+			if id == "SchedulerRole" {
+				// Against the confused deputy: only this account's schedules assume it.
+				assert.Equal(t, map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": map[string]any{"Fn::Sub": "${AWS::AccountId}"}}},
+					trust[0].(map[string]any)["Condition"])
+			} else {
+				assert.NotContains(t, trust[0], "Condition")
+			}
 
 			var actions []string
 			for _, s := range statements(t, role) {
@@ -234,6 +244,11 @@ func TestRolesHoldExactlyTheActionsOfDocsStackMd(t *testing.T) {
 					assert.Equal(t, []string{"iam:PassRole"}, got, "PassRole shares its statement")
 					assert.Equal(t, []any{getAtt("SchedulerRole", "Arn")}, resources, "PassRole on anything but SchedulerRole")
 					assert.Equal(t, map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "scheduler.amazonaws.com"}}, s["Condition"])
+				} else if slices.Contains(got, "s3:ListBucket") {
+					// Listing is what makes S3 answer NoSuchKey; it stops at the spilled events.
+					assert.Equal(t, []string{"s3:ListBucket"}, got, "ListBucket shares its statement")
+					assert.Equal(t, []any{getAtt("ArtifactBucket", "Arn")}, resources)
+					assert.Equal(t, map[string]any{"StringLike": map[string]any{"s3:prefix": "webhooks/*"}}, s["Condition"])
 				} else {
 					assert.NotContains(t, s, "Condition")
 				}
@@ -255,40 +270,46 @@ func TestRolesHoldExactlyTheActionsOfDocsStackMd(t *testing.T) {
 		sub := func(s string) map[string]any { return map[string]any{"Fn::Sub": s} }
 		prefix := "arn:${AWS::Partition}:"
 		region := ":${AWS::Region}:${AWS::AccountId}:"
-		sm := sub(prefix + "states" + region + "stateMachine:ci-pipeline")
+		sm := sub(prefix + "states" + region + "stateMachine:cix-pipeline")
 		within := func(id, suffix string) map[string]any {
 			return map[string]any{"Fn::Join": []any{"", []any{getAtt(id, "Arn"), suffix}}}
 		}
 		table := []any{getAtt("Table", "Arn"), within("Table", "/index/*")}
+		items := []any{getAtt("Table", "Arn")}
 		for _, c := range []struct {
 			role, action string
 			want         []any
 		}{
-			{"WebhookFunctionRole", "secretsmanager:GetSecretValue", []any{sub(prefix + "secretsmanager" + region + "secret:ci/repos/*")}},
+			{"WebhookFunctionRole", "secretsmanager:GetSecretValue", []any{sub(prefix + "secretsmanager" + region + "secret:cix/repos/*")}},
 			{"WebhookFunctionRole", "events:PutEvents", []any{getAtt("EventBus", "Arn")}},
 			{"WebhookFunctionRole", "s3:PutObject", []any{within("ArtifactBucket", "/webhooks/*")}},
 			{"WebhookFunctionRole", "logs:PutLogEvents", []any{getAtt("WebhookFunctionLogGroup", "Arn")}},
 			{"TriggerFunctionRole", "dynamodb:Query", table},
 			{"TriggerFunctionRole", "s3:GetObject", []any{within("ArtifactBucket", "/webhooks/*")}},
 			{"TriggerFunctionRole", "states:StartExecution", []any{sm}},
-			{"TriggerFunctionRole", "states:DescribeExecution", []any{sub(prefix + "states" + region + "execution:ci-pipeline:*")}},
-			{"TriggerFunctionRole", "scheduler:CreateSchedule", []any{sub(prefix + "scheduler" + region + "schedule/ci/*")}},
-			{"TriggerFunctionRole", "sqs:SendMessage", []any{getAtt("DeadLetterQueue", "Arn")}},
+			{"TriggerFunctionRole", "states:DescribeExecution", []any{sub(prefix + "states" + region + "execution:cix-pipeline:*")}},
+			{"TriggerFunctionRole", "scheduler:CreateSchedule", []any{sub(prefix + "scheduler" + region + "schedule/cix/*")}},
+			{"TriggerFunctionRole", "s3:ListBucket", []any{getAtt("ArtifactBucket", "Arn")}},
+			{"TriggerFunctionRole", "sqs:ReceiveMessage", []any{getAtt("TriggerQueue", "Arn")}},
+			{"TriggerFunctionRole", "sqs:ChangeMessageVisibility", []any{getAtt("TriggerQueue", "Arn")}},
 			{"AdvanceFunctionRole", "states:SendTaskSuccess", []any{sm}},
 			{"SourceFunctionRole", "s3:AbortMultipartUpload", []any{within("ArtifactBucket", "/runs/*")}},
 			{"TriggerFunctionRole", "codecommit:GetDifferences", []any{sub(prefix + "codecommit" + region + "*")}},
 			{"SourceFunctionRole", "codecommit:GetBlob", []any{sub(prefix + "codecommit" + region + "*")}},
-			{"WaitFunctionRole", "dynamodb:PutItem", table},
+			{"WaitFunctionRole", "dynamodb:PutItem", items},
+			{"CallbackFunctionRole", "dynamodb:GetItem", items},
 			{"WaitFunctionRole", "states:SendTaskFailure", []any{sm}},
 			{"CallbackFunctionRole", "states:SendTaskSuccess", []any{sm}},
-			{"BuildProjectRole", "logs:CreateLogGroup", []any{sub(prefix + "logs" + region + "log-group:/aws/codebuild/ci-*")}},
+			{"BuildProjectRole", "logs:CreateLogGroup", []any{sub(prefix + "logs" + region + "log-group:/aws/codebuild/cix-*")}},
 			{"BuildProjectRole", "s3:GetObjectVersion", []any{within("ArtifactBucket", "/runs/*")}},
-			{"SchedulerRole", "lambda:InvokeFunction", []any{
-				sub(prefix + "lambda" + region + "function:ci-trigger"), sub(prefix + "lambda" + region + "function:ci-wait")}},
+			{"BuildProjectRole", "s3:GetBucketAcl", []any{getAtt("ArtifactBucket", "Arn")}},
+			{"BuildProjectRole", "s3:GetBucketLocation", []any{getAtt("ArtifactBucket", "Arn")}},
+			{"SchedulerRole", "lambda:InvokeFunction", []any{sub(prefix + "lambda" + region + "function:cix-wait")}},
+			{"SchedulerRole", "sqs:SendMessage", []any{getAtt("TriggerQueue", "Arn")}},
 			{"PipelineStateMachineRole", "lambda:InvokeFunction", []any{
 				getAtt("AdvanceFunction", "Arn"), getAtt("SourceFunction", "Arn"), getAtt("WaitFunction", "Arn"),
-				sub(prefix + "lambda" + region + "function:ci-action-*")}},
-			{"PipelineStateMachineRole", "codebuild:StartBuild", []any{sub(prefix + "codebuild" + region + "project/ci-*")}},
+				sub(prefix + "lambda" + region + "function:cix-action-*")}},
+			{"PipelineStateMachineRole", "codebuild:StartBuild", []any{sub(prefix + "codebuild" + region + "project/cix-*")}},
 			{"PipelineStateMachineRole", "events:PutRule", []any{sub(prefix + "events" + region + "rule/StepFunctionsGetEventsForCodeBuildRule")}},
 		} {
 			assert.Equal(t, c.want, resourceOf(c.role, c.action), "%s %s", c.role, c.action)
@@ -330,7 +351,7 @@ func TestDeadLetterQueueCatchesEveryAsynchronousDelivery(t *testing.T) {
 	tmpl, doc := synth(t, props)
 	dlq := getAtt("DeadLetterQueue", "Arn")
 	tmpl.HasResourceProperties(jsii.String("AWS::SQS::Queue"), map[string]any{
-		"QueueName": "ci-dlq", "SqsManagedSseEnabled": true, "MessageRetentionPeriod": 1209600,
+		"QueueName": "cix-dlq", "SqsManagedSseEnabled": true, "MessageRetentionPeriod": 1209600,
 	})
 
 	rules := resources(doc, "AWS::Events::Rule")
@@ -345,17 +366,16 @@ func TestDeadLetterQueueCatchesEveryAsynchronousDelivery(t *testing.T) {
 	assert.Equal(t, map[string]any{"MaximumRetryAttempts": 185.0, "MaximumEventAgeInSeconds": 86400.0},
 		rules["SourceEventRule"]["Targets"].([]any)[0].(map[string]any)["RetryPolicy"])
 
-	tmpl.HasResourceProperties(jsii.String("AWS::Lambda::EventInvokeConfig"), map[string]any{
-		"FunctionName":             ref("TriggerFunction"),
-		"Qualifier":                "$LATEST",
-		"MaximumRetryAttempts":     2,
-		"MaximumEventAgeInSeconds": 21600,
-		"DestinationConfig":        map[string]any{"OnFailure": map[string]any{"Destination": dlq}},
-	})
-
 	// EventBridge delivers to a dead-letter queue as itself: the queue policy must let in
 	// exactly these rules.
-	policy := resources(doc, "AWS::SQS::QueuePolicy")["DeadLetterQueuePolicy"]
+	assert.ElementsMatch(t, sources, queueSenders(t, doc, "DeadLetterQueuePolicy"))
+}
+
+// queueSenders returns the rules a queue policy lets EventBridge send from.
+func queueSenders(t *testing.T, doc map[string]any, id string) []any {
+	t.Helper()
+	policy := resources(doc, "AWS::SQS::QueuePolicy")[id]
+	require.NotNil(t, policy, id)
 	var allowed []any
 	for _, s := range policy["PolicyDocument"].(map[string]any)["Statement"].([]any) {
 		st := s.(map[string]any)
@@ -365,7 +385,44 @@ func TestDeadLetterQueueCatchesEveryAsynchronousDelivery(t *testing.T) {
 			allowed = st["Condition"].(map[string]any)["ArnEquals"].(map[string]any)["aws:SourceArn"].([]any)
 		}
 	}
-	assert.ElementsMatch(t, sources, allowed)
+	return allowed
+}
+
+func TestTheTriggerQueueHoldsEveryTriggerInputUntilItIsHandled(t *testing.T) {
+	tmpl, doc := synth(t, props)
+	queue := getAtt("TriggerQueue", "Arn")
+	tmpl.HasResourceProperties(jsii.String("AWS::SQS::Queue"), map[string]any{
+		"QueueName": "cix-trigger", "SqsManagedSseEnabled": true,
+		"VisibilityTimeout":      360,    // 6 × the function's 60 s, as Lambda asks
+		"MessageRetentionPeriod": 345600, // 4 days
+		"RedrivePolicy":          map[string]any{"deadLetterTargetArn": getAtt("DeadLetterQueue", "Arn"), "maxReceiveCount": 60},
+	})
+	fn := resources(doc, "AWS::Lambda::Function")["TriggerFunction"]
+	queueProps := resources(doc, "AWS::SQS::Queue")["TriggerQueue"]
+	assert.GreaterOrEqual(t, queueProps["VisibilityTimeout"].(float64), 6*fn["Timeout"].(float64))
+
+	rules := resources(doc, "AWS::Events::Rule")
+	for _, id := range []string{"SourceEventRule", "AwsEventRule"} {
+		targets := rules[id]["Targets"].([]any)
+		require.Len(t, targets, 1, id)
+		assert.Equal(t, queue, targets[0].(map[string]any)["Arn"], "%s sends to the trigger queue, not the function", id)
+	}
+	assert.ElementsMatch(t, []any{getAtt("SourceEventRule", "Arn"), getAtt("AwsEventRule", "Arn")}, queueSenders(t, doc, "TriggerQueuePolicy"))
+	tmpl.HasResourceProperties(jsii.String("AWS::SQS::QueuePolicy"), map[string]any{
+		"Queues":         []any{ref("TriggerQueue")},
+		"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{denyInsecure()})},
+	})
+
+	tmpl.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), map[string]any{
+		"EventSourceArn":                 queue,
+		"FunctionName":                   ref("TriggerFunction"),
+		"BatchSize":                      10,
+		"MaximumBatchingWindowInSeconds": 1,
+		"FunctionResponseTypes":          []any{"ReportBatchItemFailures"},
+	})
+	for _, p := range resources(doc, "AWS::Lambda::Permission") {
+		assert.NotEqual(t, "events.amazonaws.com", p["Principal"], "EventBridge no longer invokes a function")
+	}
 }
 
 func TestEveryAlarmWatchesItsMetricAndNotifies(t *testing.T) {
@@ -405,7 +462,7 @@ func TestFunctionsMatchTheFunctionTable(t *testing.T) {
 		env             []string
 	}{
 		{"WebhookFunction", "webhook", 256, 10, []string{"STEPLINE_EVENT_BUS", "STEPLINE_BUCKET", "STEPLINE_SECRET_PREFIX", "STEPLINE_ALLOWED_REPOS"}},
-		{"TriggerFunction", "trigger", 256, 60, []string{"STEPLINE_TABLE", "STEPLINE_STATE_MACHINE_ARN", "STEPLINE_BUCKET", "STEPLINE_SECRET_PREFIX", "STEPLINE_SCHEDULER_ROLE_ARN", "STEPLINE_SCHEDULE_GROUP"}},
+		{"TriggerFunction", "trigger", 256, 60, []string{"STEPLINE_TABLE", "STEPLINE_STATE_MACHINE_ARN", "STEPLINE_BUCKET", "STEPLINE_SECRET_PREFIX", "STEPLINE_SCHEDULER_ROLE_ARN", "STEPLINE_SCHEDULE_GROUP", "STEPLINE_TRIGGER_QUEUE_ARN"}},
 		{"AdvanceFunction", "advance", 512, 60, []string{"STEPLINE_TABLE", "STEPLINE_EVENT_BUS", "STEPLINE_BUCKET", "STEPLINE_CODEBUILD_PROJECT"}},
 		{"SourceFunction", "source", 1024, 900, []string{"STEPLINE_SECRET_PREFIX"}},
 		{"WaitFunction", "wait", 256, 30, []string{"STEPLINE_TABLE", "STEPLINE_EVENT_BUS", "STEPLINE_API_URL", "STEPLINE_SCHEDULER_ROLE_ARN", "STEPLINE_SCHEDULE_GROUP", "STEPLINE_STATE_MACHINE_ARN"}},
@@ -414,7 +471,7 @@ func TestFunctionsMatchTheFunctionTable(t *testing.T) {
 		t.Run(c.id, func(t *testing.T) {
 			fn := fns[c.id]
 			require.NotNil(t, fn)
-			assert.Equal(t, "ci-"+c.name, fn["FunctionName"])
+			assert.Equal(t, "cix-"+c.name, fn["FunctionName"])
 			assert.Equal(t, "provided.al2023", fn["Runtime"])
 			assert.Equal(t, []any{"arm64"}, fn["Architectures"])
 			assert.Equal(t, "bootstrap", fn["Handler"])
@@ -430,25 +487,27 @@ func TestFunctionsMatchTheFunctionTable(t *testing.T) {
 	}
 	webhook := fns["WebhookFunction"]["Environment"].(map[string]any)["Variables"].(map[string]any)
 	assert.Equal(t, "github:acme/*,bitbucket:team/api", webhook["STEPLINE_ALLOWED_REPOS"])
-	assert.Equal(t, "ci/repos/", webhook["STEPLINE_SECRET_PREFIX"])
+	assert.Equal(t, "cix/repos/", webhook["STEPLINE_SECRET_PREFIX"])
 	wait := fns["WaitFunction"]["Environment"].(map[string]any)["Variables"].(map[string]any)
 	assert.Equal(t, getAtt("HttpApi", "ApiEndpoint"), wait["STEPLINE_API_URL"])
 	assert.Equal(t, getAtt("SchedulerRole", "Arn"), wait["STEPLINE_SCHEDULER_ROLE_ARN"])
 	assert.Equal(t, ref("ScheduleGroup"), wait["STEPLINE_SCHEDULE_GROUP"])
+	trigger := fns["TriggerFunction"]["Environment"].(map[string]any)["Variables"].(map[string]any)
+	assert.Equal(t, getAtt("TriggerQueue", "Arn"), trigger["STEPLINE_TRIGGER_QUEUE_ARN"], "schedules send to the trigger queue")
 
 	groups := resources(doc, "AWS::Logs::LogGroup")
 	for id, g := range groups {
 		assert.Equal(t, 14.0, g["RetentionInDays"], id)
 	}
-	assert.Equal(t, "/aws/lambda/ci-webhook", groups["WebhookFunctionLogGroup"]["LogGroupName"])
-	assert.Equal(t, "/aws/vendedlogs/states/ci-pipeline", groups["PipelineLogGroup"]["LogGroupName"])
+	assert.Equal(t, "/aws/lambda/cix-webhook", groups["WebhookFunctionLogGroup"]["LogGroupName"])
+	assert.Equal(t, "/aws/vendedlogs/states/cix-pipeline", groups["PipelineLogGroup"]["LogGroupName"])
 }
 
 func TestTableIsDynamoSchema(t *testing.T) {
 	_, doc := synth(t, props)
 	table := resources(doc, "AWS::DynamoDB::Table")["Table"]
 	require.NotNil(t, table)
-	schema := dynamo.Schema("ci")
+	schema := dynamo.Schema("cix")
 
 	assert.Equal(t, *schema.TableName, table["TableName"])
 	assert.Equal(t, string(schema.BillingMode), table["BillingMode"])
@@ -539,7 +598,7 @@ func TestBucketExpiresWhatDocsStackMdSays(t *testing.T) {
 		})},
 	})
 	tmpl.HasResourceProperties(jsii.String("AWS::CodeBuild::Project"), map[string]any{
-		"Name":          "ci-build",
+		"Name":          "cix-build",
 		"EncryptionKey": "alias/aws/s3",
 		"Source":        assertions.Match_ObjectLike(&map[string]any{"Type": "NO_SOURCE"}),
 		"Environment": assertions.Match_ObjectLike(&map[string]any{
@@ -568,9 +627,14 @@ func TestValidateRefusesPropsThatFailOnlyAtDeploy(t *testing.T) {
 	}{
 		{"a name with a slash", stepline.Props{Name: "a/b"}, "Name"},
 		{"a name too long for a function name", stepline.Props{Name: strings.Repeat("n", 56)}, "Name"},
+		{"a name too short for a table name", stepline.Props{Name: "ci"}, "Name"},
 		{"a retention CloudWatch Logs does not offer", stepline.Props{LogRetentionDays: 10}, "LogRetentionDays"},
 		{"a negative artifact retention", stepline.Props{ArtifactRetentionDays: -1}, "ArtifactRetentionDays"},
 		{"a repository glob with a comma", stepline.Props{AllowedRepositories: []string{"a,b"}}, "AllowedRepositories"},
+		{"a repository of a provider the webhook does not know", stepline.Props{AllowedRepositories: []string{"gitlab:acme/api"}},
+			"AllowedRepositories: allowed repository \"gitlab:acme/api\": expected provider:owner/repo"},
+		{"a repository glob the webhook cannot read", stepline.Props{AllowedRepositories: []string{"github:acme/[api"}}, "is not an owner/repo pattern"},
+		{"a repository without an owner", stepline.Props{AllowedRepositories: []string{"github:api"}}, "is not an owner/repo pattern"},
 		{"a functions directory without zips", stepline.Props{FunctionsDir: t.TempDir()}, "webhook.zip"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -584,4 +648,6 @@ func TestValidateRefusesPropsThatFailOnlyAtDeploy(t *testing.T) {
 	}
 	ok := stepline.Props{FunctionsDir: dir}
 	assert.NoError(t, ok.Validate())
+	ok = stepline.Props{Name: "abc", AllowedRepositories: []string{"github:acme/*", " bitbucket-server:OPS/deploy "}, FunctionsDir: dir}
+	assert.NoError(t, ok.Validate(), "the shortest name and lists the webhook accepts")
 }

@@ -101,7 +101,7 @@ func TestACodeCommitPushRunsItsPipelinesAndRegistersTheFile(t *testing.T) {
 	assert.Equal(t, []string{"GetRepository " + ccRepo, "GetFile .stepline.yml@" + ccNew, "GetDifferences " + ccOld + ".." + ccNew},
 		s.Calls(), "the default branch, the file at the commit, the changed files")
 
-	require.NoError(t, r.h.Handle(r.ctx, e), "EventBridge's retry of the same event")
+	require.NoError(t, r.h.Handle(r.ctx, e), "the queue's retry of the same event")
 	assert.Len(t, r.sfn.started(), 1, "starts nothing twice")
 }
 

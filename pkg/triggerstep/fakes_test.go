@@ -341,6 +341,7 @@ const (
 	memFunctionARN = "arn:aws:lambda:us-east-1:123456789012:function:stepline-trigger"
 	memRoleARN     = "arn:aws:iam::123456789012:role/stepline-scheduler"
 	memGroup       = "stepline"
+	memQueueARN    = "arn:aws:sqs:us-east-1:123456789012:stepline-trigger"
 )
 
 // memRig is a handler on in-memory fakes only.
@@ -363,7 +364,7 @@ func newMemRig(t *testing.T) *memRig {
 	r.secrets = memSecrets{memHook: {Provider: "github", Repository: memRepoName, Token: testToken}}
 	var err error
 	r.h, err = New(r.runs, r.secrets, nil, r.sfn, testStateMachine,
-		WithRegistry(r.reg), WithScheduler(r.sched, memGroup, memRoleARN),
+		WithRegistry(r.reg), WithScheduler(r.sched, memGroup, memRoleARN, memQueueARN),
 		WithClients(func(reposecret.Secret) (FileReader, scm.FileLister, error) { return r.repo, nil, nil }),
 		WithLogger(slog.New(slog.NewJSONHandler(&lockedWriter{w: r.logs}, nil))),
 		WithClock(func() time.Time { return time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC) }))

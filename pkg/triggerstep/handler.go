@@ -7,12 +7,17 @@
 //
 // A push to a repository's default branch also copies its pipeline file into the pipeline
 // registry (Registry), with an index item per ECR repository its image triggers name, and
-// syncs its schedule triggers into EventBridge Scheduler schedules that invoke the function;
+// syncs its schedule triggers into EventBridge Scheduler schedules that send to the trigger
+// queue;
 // an index item per S3 bucket its object triggers name is kept the same way. Three more
 // inputs start runs from the registry: an ECR "ECR Image Action" push (image.go), an S3
 // "Object Created" event (object.go) and a schedule's {"stepline-schedule": …} (fire.go).
 // Invoke tells the shapes apart. CodeCommit pushes come from EventBridge too (codecommit.go):
 // they run as a webhook push would, read with the function's role instead of a secret.
+//
+// Every input reaches the function through the trigger queue (HandleQueue, queue.go): the
+// rules and the schedules send to the queue, and Lambda polls it, so an outage is retried
+// for as long as the queue's redrive policy allows instead of Lambda's two async retries.
 package triggerstep
 
 import (
@@ -94,6 +99,7 @@ type Handler struct {
 	scheduler     schedules
 	schedulerRole string
 	scheduleGroup string
+	scheduleQueue string
 }
 
 // Option configures a Handler.
@@ -117,9 +123,12 @@ func WithClients(c Clients) Option { return func(h *Handler) { h.clients = c } }
 func WithRegistry(r Registry) Option { return func(h *Handler) { h.registry = r } }
 
 // WithScheduler syncs schedule triggers into EventBridge Scheduler through c: schedules in
-// group, invoking the function with role (an IAM role ARN Scheduler assumes).
-func WithScheduler(c schedules, group, role string) Option {
-	return func(h *Handler) { h.scheduler, h.scheduleGroup, h.schedulerRole = c, group, role }
+// group, sending their input to queue (the trigger queue's ARN) as role (an IAM role ARN
+// Scheduler assumes).
+func WithScheduler(c schedules, group, role, queue string) Option {
+	return func(h *Handler) {
+		h.scheduler, h.scheduleGroup, h.schedulerRole, h.scheduleQueue = c, group, role, queue
+	}
 }
 
 // New returns a Handler creating runs in runs, reading tokens from secrets, large events from
@@ -143,7 +152,7 @@ func New(runs Runs, secrets Secrets, objects objectGetter, sf executions, stateM
 type Detail = webhook.Detail
 
 // permanentError marks a failure that a retry of the same event cannot fix: Handle logs it
-// and succeeds, so EventBridge does not retry.
+// and succeeds, so the trigger queue does not offer the event again.
 type permanentError struct{ err error }
 
 func (e permanentError) Error() string { return e.err.Error() }
@@ -155,15 +164,16 @@ func permanent(format string, args ...any) error {
 
 // Handle starts the executions one EventBridge event asks for: a stepline source event, an
 // ECR image push, an S3 object creation or a CodeCommit reference change. It returns an
-// error only for a failure worth a retry (AWS or provider API unavailable, throttled); an event that cannot start anything (no pipeline file, a bad one,
-// an unknown hook, another kind of event) is logged and acknowledged. Executions already
-// started for the event are not started again.
+// error only for a failure worth a retry (AWS or provider API unavailable, throttled); an
+// event that cannot start anything (no pipeline file, a bad one, an unknown hook, another
+// kind of event) is logged and acknowledged. Executions already started for the event are
+// not started again.
 func (h *Handler) Handle(ctx context.Context, e events.CloudWatchEvent) error {
 	return h.acknowledge(ctx, e.ID, h.handleEvent(ctx, e))
 }
 
-// acknowledge logs a permanent failure and swallows it, so that neither EventBridge nor
-// Lambda's asynchronous invocation retries what a retry cannot fix.
+// acknowledge logs a permanent failure and swallows it, so that the trigger queue does not
+// offer again what a retry cannot fix.
 func (h *Handler) acknowledge(ctx context.Context, id string, err error) error {
 	var p permanentError
 	if errors.As(err, &p) {

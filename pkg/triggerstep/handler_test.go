@@ -229,7 +229,7 @@ func TestAMatchingPipelineGetsARunAndOneExecutionEvenWhenTheEventComesTwice(t *t
 	assert.Equal(t, int64(1), rec.State.Seq)
 	assert.Equal(t, "simple-tag", rec.State.Vars["source"]["tag"], "the run starts with the event's variables")
 
-	// EventBridge's retry or the provider's redelivery: the execution exists, nothing is added.
+	// The queue's retry or the provider's redelivery: the execution exists, nothing is added.
 	require.NoError(t, r.h.Handle(ctx, e))
 	assert.Len(t, r.sfn.started(), 1)
 	assert.Len(t, r.runs(t), 1)
@@ -315,7 +315,7 @@ func TestEventsThatCannotStartAnythingAreAcknowledged(t *testing.T) {
 	}
 }
 
-func TestAStepFunctionsFailureIsReturnedForEventBridgeToRetry(t *testing.T) {
+func TestAStepFunctionsFailureIsReturnedForTheQueueToRetry(t *testing.T) {
 	r := newRig(t)
 	r.files["/repos/Codertocat/Hello-World/contents/.stepline.yml@"+testCommit] = testPipelines
 	r.sfn.failStart = true

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -139,8 +138,8 @@ func TestAnImagePushFindsItsPipelineThroughDynamoDB(t *testing.T) {
 	r.files["/repos/Codertocat/Hello-World/contents/.stepline.yml@"+testCommit] = registeredFile
 	sched := newSchedulerServer(t)
 	r.h.registry = r.db
-	r.h.scheduler, r.h.scheduleGroup, r.h.schedulerRole = sched.client(t), memGroup, memRoleARN
-	ctx := lambdacontext.NewContext(t.Context(), &lambdacontext.LambdaContext{InvokedFunctionArn: memFunctionARN})
+	WithScheduler(sched.client(t), memGroup, memRoleARN, memQueueARN)(r.h)
+	ctx := t.Context()
 	ev := sampleEvent()
 	ev.Kind, ev.Ref, ev.Tag, ev.Branch = scm.KindPush, "refs/heads/master", "", "master"
 	require.NoError(t, r.h.Handle(ctx, cloudEvent(t, detail(ev))))

@@ -12,26 +12,28 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 )
 
-// Shape is the kind of payload the trigger function is invoked with.
+// Shape is the kind of input the trigger function handles: the body of one trigger queue
+// message.
 type Shape int
 
 // The shapes Invoke accepts.
 const (
-	// ShapeEventBridge is an EventBridge event delivered alone (not in a batch): a stepline
-	// source event from the webhook or an AWS event such as an ECR image action.
+	// ShapeEventBridge is an EventBridge event, as a rule sends it to the trigger queue: a
+	// stepline source event from the webhook or an AWS event such as an ECR image action.
 	ShapeEventBridge Shape = iota + 1
-	// ShapeSchedule is the input of one of the trigger's own EventBridge Scheduler schedules.
+	// ShapeSchedule is the input one of the trigger's EventBridge Scheduler schedules sends
+	// to the trigger queue.
 	ShapeSchedule
 )
 
-// Input is one invocation's payload, decoded according to its shape.
+// Input is one input, decoded according to its shape.
 type Input struct {
 	Shape    Shape
 	Event    events.CloudWatchEvent
 	Schedule ScheduleInput
 }
 
-// ParseInput tells the payloads the trigger function receives apart by their top-level keys:
+// ParseInput tells the inputs the trigger function receives apart by their top-level keys:
 // {"stepline-schedule": …} from a schedule, or an EventBridge event (detail-type, source and
 // detail). Anything else (a batch of records, a test event, a payload with both shapes) is
 // an error that names the keys it found, never their values.
@@ -102,10 +104,11 @@ func keys(m map[string]json.RawMessage) string {
 	return "[" + strings.Join(ks, ", ") + "]"
 }
 
-// Invoke is the Lambda entry point: it tells the payload's shape apart (ParseInput) and hands
-// it to Handle or to the schedule path. A payload of no known shape is logged as an error
-// and acknowledged: retrying it cannot give it a shape, and an error would send the same
-// payload round Lambda's retries into the dead-letter queue.
+// Invoke handles one input, the body of one trigger queue message: it tells the shape apart
+// (ParseInput) and hands it to Handle or to the schedule path. It returns an error only for a
+// failure worth a retry. An input of no known shape is logged as an error and acknowledged:
+// retrying it cannot give it a shape, and an error would send the same message round the
+// queue's receives into the dead-letter queue.
 func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) error {
 	in, err := ParseInput(raw)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -179,7 +178,7 @@ func TestABucketIndexFailureHalfWayIsFinishedByTheRetry(t *testing.T) {
 	e := pushTo(t, "main", commitB, t0.Add(time.Minute))
 	require.ErrorIs(t, r.h.Handle(r.ctx, e), errUnavailable)
 	assert.Equal(t, []string{"drops"}, r.reg.entry(t, "github", memRepoName).RetiredBuckets, "what is left to remove is recorded")
-	require.NoError(t, r.h.Handle(r.ctx, e), "EventBridge's retry of the same event")
+	require.NoError(t, r.h.Handle(r.ctx, e), "the queue's retry of the same event")
 	assert.Empty(t, r.reg.entry(t, "github", memRepoName).RetiredBuckets)
 	assert.Empty(t, r.reg.bucketIndexed("drops"))
 }
@@ -190,7 +189,7 @@ func TestAnObjectCreationFindsItsPipelineThroughDynamoDB(t *testing.T) {
 	r := newRig(t)
 	r.files["/repos/Codertocat/Hello-World/contents/.stepline.yml@"+testCommit] = objectFile
 	r.h.registry = r.db
-	ctx := lambdacontext.NewContext(t.Context(), &lambdacontext.LambdaContext{InvokedFunctionArn: memFunctionARN})
+	ctx := t.Context()
 	ev := sampleEvent()
 	ev.Kind, ev.Ref, ev.Tag, ev.Branch = scm.KindPush, "refs/heads/master", "", "master"
 	require.NoError(t, r.h.Handle(ctx, cloudEvent(t, detail(ev))))

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/stepline/stepline/pkg/pipeline"
 	"github.com/stepline/stepline/pkg/scm"
@@ -103,17 +102,12 @@ func (h *Handler) register(ctx context.Context, log *slog.Logger, next dynamo.Re
 	next.RetiredBuckets = retired(next.Buckets, prev.Buckets, prev.RetiredBuckets)
 	next.RetiredSchedules = retired(next.Schedules, prev.Schedules, prev.RetiredSchedules)
 
-	target := ""
 	if len(want) > 0 || len(next.RetiredSchedules) > 0 {
 		if h.scheduler == nil {
 			return permanent("registry copy of %s %s: the file has schedule triggers to sync and no EventBridge Scheduler is configured", next.Provider, next.Repo)
 		}
-		lc, ok := lambdacontext.FromContext(ctx)
-		if (!ok || lc.InvokedFunctionArn == "") && len(want) > 0 {
-			return permanent("registry copy of %s %s: the Lambda context names no function ARN for the schedules to invoke", next.Provider, next.Repo)
-		}
-		if ok {
-			target = lc.InvokedFunctionArn
+		if h.scheduleQueue == "" && len(want) > 0 {
+			return permanent("registry copy of %s %s: no trigger queue is configured for the schedules to send to", next.Provider, next.Repo)
 		}
 	}
 
@@ -143,7 +137,7 @@ func (h *Handler) register(ctx context.Context, log *slog.Logger, next dynamo.Re
 
 	var errs []error
 	for _, r := range want {
-		if err := h.putSchedule(ctx, log, target, r); err != nil {
+		if err := h.putSchedule(ctx, log, h.scheduleQueue, r); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -74,7 +74,7 @@ func TestAPushToTheDefaultBranchRegistersItsFileWithImageIndexAndSchedules(t *te
 	assert.Equal(t, []string{name}, e.Schedules)
 	require.Equal(t, []string{memGroup + "/" + name}, r.sched.names())
 	tgt := r.sched.schedules[memGroup+"/"+name]
-	assert.Equal(t, memFunctionARN, aws.ToString(tgt.Arn), "the schedule invokes the function itself")
+	assert.Equal(t, memQueueARN, aws.ToString(tgt.Arn), "the schedule sends to the trigger queue")
 	assert.Equal(t, memRoleARN, aws.ToString(tgt.RoleArn))
 	assert.JSONEq(t, `{"stepline-schedule":{"provider":"github","repository":"acme/app","pipeline":"nightly","trigger":0,"branch":"main","time":"<aws.scheduler.scheduled-time>"}}`,
 		aws.ToString(tgt.Input))
@@ -217,7 +217,7 @@ func TestAFailureHalfWayIsFinishedByTheRetry(t *testing.T) {
 	assert.Equal(t, []string{ScheduleName("github", memRepoName, "nightly", 0)}, half.RetiredSchedules, "what is left to remove is recorded")
 	assert.Equal(t, []string{"api"}, half.RetiredImages)
 
-	require.NoError(t, r.h.Handle(r.ctx, e), "EventBridge's retry of the same event")
+	require.NoError(t, r.h.Handle(r.ctx, e), "the queue's retry of the same event")
 	done := r.reg.entry(t, "github", memRepoName)
 	assert.Empty(t, done.RetiredSchedules)
 	assert.Empty(t, done.RetiredImages)

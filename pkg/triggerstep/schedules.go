@@ -22,11 +22,11 @@ import (
 // MaxScheduleName is EventBridge Scheduler's limit on a schedule name.
 const MaxScheduleName = 64
 
-// ScheduleKey is the key of the input a schedule sends the trigger function:
-// {"stepline-schedule": ScheduleInput}.
+// ScheduleKey is the key of the input a schedule sends the trigger function through the
+// trigger queue: {"stepline-schedule": ScheduleInput}.
 const ScheduleKey = "stepline-schedule"
 
-// scheduledTime is the context attribute Scheduler replaces with the time the invocation was
+// scheduledTime is the context attribute Scheduler replaces with the time the firing was
 // scheduled for, the same on every retry of one firing: the firing's idempotency key.
 const scheduledTime = "<aws.scheduler.scheduled-time>"
 
@@ -82,10 +82,11 @@ func (h *Handler) scheduleRequest(provider, repo string, s trigger.Schedule) sch
 	return scheduleRequest{name: ScheduleName(provider, repo, s.Pipeline, s.Trigger), expression: s.Expression, input: string(in), description: desc}
 }
 
-// putSchedule creates or replaces one schedule: UpdateSchedule first, since most pushes leave
-// a schedule as it was, CreateSchedule when there is none yet. A refusal of the expression
-// (ValidationException) is the file's problem, not the service's: it is logged and skipped,
-// so one bad cron neither blocks the others nor retries forever.
+// putSchedule creates or replaces one schedule sending its input to target, the trigger
+// queue's ARN (Scheduler sends the input as the message body): UpdateSchedule first, since
+// most pushes leave a schedule as it was, CreateSchedule when there is none yet. A refusal of
+// the expression (ValidationException) is the file's problem, not the service's: it is
+// logged and skipped, so one bad cron neither blocks the others nor retries forever.
 func (h *Handler) putSchedule(ctx context.Context, log *slog.Logger, target string, r scheduleRequest) error {
 	tgt := &schedtypes.Target{Arn: aws.String(target), RoleArn: aws.String(h.schedulerRole), Input: aws.String(r.input)}
 	window := &schedtypes.FlexibleTimeWindow{Mode: schedtypes.FlexibleTimeWindowModeOff}

@@ -121,13 +121,13 @@ func TestSchedulesAreSyncedThroughTheRealSchedulerClient(t *testing.T) {
 	req := h.scheduleRequest("github", "acme/app", trigger.Schedule{Pipeline: "nightly", Trigger: 2, Expression: "cron(0 3 * * ? *)", Branch: "main"})
 	name := ScheduleName("github", "acme/app", "nightly", 2)
 
-	require.NoError(t, h.putSchedule(ctx, h.log, memFunctionARN, req), "a new schedule")
-	require.NoError(t, h.putSchedule(ctx, h.log, memFunctionARN, req), "the same schedule again")
+	require.NoError(t, h.putSchedule(ctx, h.log, memQueueARN, req), "a new schedule")
+	require.NoError(t, h.putSchedule(ctx, h.log, memQueueARN, req), "the same schedule again")
 	require.NoError(t, h.deleteSchedule(ctx, h.log, name))
 	require.NoError(t, h.deleteSchedule(ctx, h.log, name), "a schedule already gone")
 	bad := req
 	bad.expression = "cron(every night)"
-	require.NoError(t, h.putSchedule(ctx, h.log, memFunctionARN, bad), "a refused expression is logged, not retried")
+	require.NoError(t, h.putSchedule(ctx, h.log, memQueueARN, bad), "a refused expression is logged, not retried")
 	assert.Contains(t, logs.String(), "Invalid Schedule Expression")
 
 	reqs := srv.requests()
@@ -147,7 +147,8 @@ func TestSchedulesAreSyncedThroughTheRealSchedulerClient(t *testing.T) {
 	assert.NotEmpty(t, create["ClientToken"], "the SDK makes creation idempotent")
 	assert.Equal(t, "stepline: github acme/app, pipeline nightly, schedule trigger #3 on main", create["Description"])
 	target := create["Target"].(map[string]any)
-	assert.Equal(t, memFunctionARN, target["Arn"])
+	assert.Equal(t, memQueueARN, target["Arn"], "the schedule sends to the trigger queue")
+	assert.NotContains(t, target, "SqsParameters", "a standard queue takes no message group")
 	assert.Equal(t, memRoleARN, target["RoleArn"])
 	assert.JSONEq(t, `{"stepline-schedule":{"provider":"github","repository":"acme/app","pipeline":"nightly","trigger":2,"branch":"main","time":"<aws.scheduler.scheduled-time>"}}`,
 		target["Input"].(string))
@@ -181,11 +182,13 @@ func TestScheduleNamesAreStableUniqueAndWithinSchedulersLimits(t *testing.T) {
 	assert.NotEqual(t, ScheduleName("github", "acme/app", "p", 0), ScheduleName("github", "acme/app", "p", 1))
 }
 
-func TestScheduleSyncNeedsTheFunctionsOwnARN(t *testing.T) {
+func TestScheduleSyncNeedsTheTriggerQueue(t *testing.T) {
 	t.Parallel()
 	r := newMemRig(t)
+	WithScheduler(r.sched, memGroup, memRoleARN, "")(r.h)
 	r.repo.set(commitA, registeredFile)
-	require.NoError(t, r.h.Handle(context.Background(), pushTo(t, "main", commitA, t0)), "acknowledged, logged")
-	assert.Contains(t, r.logs.String(), "names no function ARN")
+	require.NoError(t, r.h.Handle(r.ctx, pushTo(t, "main", commitA, t0)), "acknowledged, logged")
+	assert.Contains(t, r.logs.String(), "no trigger queue is configured")
+	assert.Empty(t, r.sched.names(), "no schedule without a target")
 	assert.Len(t, r.sfn.started(), 1, "the push's own pipelines still run")
 }

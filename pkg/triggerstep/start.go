@@ -29,7 +29,7 @@ type launch struct {
 }
 
 // start creates the run of p and starts its execution, unless the execution the event names
-// already exists (a redelivery, or EventBridge's retry after a partial failure).
+// already exists (a redelivery, or the queue's retry after a partial failure).
 func (h *Handler) start(ctx context.Context, log *slog.Logger, p *pipeline.Pipeline, l launch) error {
 	pl := p.Name.Value
 	name := ExecutionName(l.key, pl)
