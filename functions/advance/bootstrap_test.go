@@ -8,9 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -21,6 +19,7 @@ import (
 	"github.com/stepline/stepline/pkg/statemachine"
 	"github.com/stepline/stepline/pkg/store"
 	"github.com/stepline/stepline/pkg/store/dynamo"
+	"github.com/stepline/stepline/pkg/store/dynamo/dynamotest"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -32,12 +31,9 @@ func TestMain(m *testing.M) { awstest.Main(m) }
 func TestTheBootstrapStartsARunFromItsSampleEvent(t *testing.T) {
 	moto := awstest.StartMoto(t)
 	ctx := context.Background()
-	table := "advance-" + time.Now().Format("150405.000000")
+	table := dynamotest.TableAndBus(t, moto, "advance")
 	ddb := dynamodb.NewFromConfig(moto.Config())
-	_, err := ddb.CreateTable(ctx, dynamo.Schema(table))
-	require.NoError(t, err)
-	_, err = eventbridge.NewFromConfig(moto.Config()).CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(table)})
-	require.NoError(t, err)
+	var err error
 
 	f, err := pipeline.Parse(".stepline.yml", []byte("version: 1\npipelines:\n  - name: api\n    stages:\n      - name: Build\n        actions:\n          - {name: Build, provider: codebuild, inputs: [source]}\n"))
 	require.NoError(t, err)

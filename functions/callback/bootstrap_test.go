@@ -13,9 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -23,6 +21,7 @@ import (
 	"github.com/stepline/stepline/pkg/awstest"
 	"github.com/stepline/stepline/pkg/lambdatest"
 	"github.com/stepline/stepline/pkg/store/dynamo"
+	"github.com/stepline/stepline/pkg/store/dynamo/dynamotest"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -35,12 +34,9 @@ func TestMain(m *testing.M) { awstest.Main(m) }
 func TestTheBootstrapAnswersItsSampleEvents(t *testing.T) {
 	moto := awstest.StartMoto(t)
 	ctx := context.Background()
-	table := "callback-" + time.Now().Format("150405.000000")
+	table := dynamotest.TableAndBus(t, moto, "callback")
 	ddb := dynamodb.NewFromConfig(moto.Config())
-	_, err := ddb.CreateTable(ctx, dynamo.Schema(table))
-	require.NoError(t, err)
-	_, err = eventbridge.NewFromConfig(moto.Config()).CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(table)})
-	require.NoError(t, err)
+	var err error
 
 	wait := waitSample(t)
 	it := wait.Task.Task

@@ -17,7 +17,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,7 +25,7 @@ import (
 	"github.com/stepline/stepline/pkg/lambdatest"
 	"github.com/stepline/stepline/pkg/reposecret"
 	"github.com/stepline/stepline/pkg/scm/codecommit/cctest"
-	"github.com/stepline/stepline/pkg/store/dynamo"
+	"github.com/stepline/stepline/pkg/store/dynamo/dynamotest"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -52,9 +51,7 @@ pipelines:
 func TestTheBootstrapStartsAnExecutionFromItsSampleEvent(t *testing.T) {
 	moto := awstest.StartMoto(t)
 	ctx := context.Background()
-	table := "trigger-" + time.Now().Format("150405.000000")
-	_, err := dynamodb.NewFromConfig(moto.Config()).CreateTable(ctx, dynamo.Schema(table))
-	require.NoError(t, err)
+	table := dynamotest.Table(t, moto, "trigger")
 
 	gh := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -93,7 +90,7 @@ func TestTheBootstrapStartsAnExecutionFromItsSampleEvent(t *testing.T) {
 	prefix := table + "/"
 	secret, _ := json.Marshal(reposecret.Secret{Provider: "github", Repository: "Codertocat/Hello-World",
 		WebhookSecrets: []string{"stepline-sample-secret"}, Token: "sample-token", APIURL: gh.URL})
-	_, err = secretsmanager.NewFromConfig(moto.Config()).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+	_, err := secretsmanager.NewFromConfig(moto.Config()).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name: aws.String(prefix + "sample-hook-0123456789"), SecretString: aws.String(string(secret))})
 	require.NoError(t, err)
 

@@ -14,7 +14,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -23,6 +22,7 @@ import (
 	"github.com/stepline/stepline/pkg/lambdatest"
 	"github.com/stepline/stepline/pkg/statemachine"
 	"github.com/stepline/stepline/pkg/store/dynamo"
+	"github.com/stepline/stepline/pkg/store/dynamo/dynamotest"
 	"github.com/stepline/stepline/pkg/waitstep"
 )
 
@@ -37,12 +37,9 @@ func TestMain(m *testing.M) { awstest.Main(m) }
 func TestTheBootstrapAnswersItsSampleEvents(t *testing.T) {
 	moto := awstest.StartMoto(t)
 	ctx := context.Background()
-	table := "wait-" + time.Now().Format("150405.000000")
+	table := dynamotest.TableAndBus(t, moto, "wait")
 	ddb := dynamodb.NewFromConfig(moto.Config())
-	_, err := ddb.CreateTable(ctx, dynamo.Schema(table))
-	require.NoError(t, err)
-	_, err = eventbridge.NewFromConfig(moto.Config()).CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(table)})
-	require.NoError(t, err)
+	var err error
 	sched := scheduler.NewFromConfig(moto.Config())
 	_, err = sched.CreateScheduleGroup(ctx, &scheduler.CreateScheduleGroupInput{Name: aws.String(table)})
 	require.NoError(t, err)
