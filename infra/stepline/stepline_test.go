@@ -55,7 +55,7 @@ func TestTemplateHasTheResourcesOfDocsStackMd(t *testing.T) {
 			"AWS::ApiGatewayV2::Stage":         1,
 			"AWS::ApiGatewayV2::Integration":   2,
 			"AWS::ApiGatewayV2::Route":         3,
-			"AWS::CloudWatch::Alarm":           8,
+			"AWS::CloudWatch::Alarm":           9,
 			// Inline policies only: no policy resources of their own.
 			"AWS::IAM::Policy":        0,
 			"AWS::IAM::ManagedPolicy": 0,
@@ -78,7 +78,7 @@ func TestTemplateHasTheResourcesOfDocsStackMd(t *testing.T) {
 			"ScheduleGroup": "AWS::Scheduler::ScheduleGroup", "SourceEventRule": "AWS::Events::Rule",
 			"AwsEventRule": "AWS::Events::Rule", "NotificationRule": "AWS::Events::Rule",
 			"HttpApi": "AWS::ApiGatewayV2::Api", "ApiAccessLogGroup": "AWS::Logs::LogGroup",
-			"PipelineFailedAlarm": "AWS::CloudWatch::Alarm", "DeadLetterQueueAlarm": "AWS::CloudWatch::Alarm",
+			"PipelineFailedAlarm": "AWS::CloudWatch::Alarm", "DeadLetterQueueAlarm": "AWS::CloudWatch::Alarm", "TriggerQueueAgeAlarm": "AWS::CloudWatch::Alarm",
 			"TriggerQueue": "AWS::SQS::Queue", "TriggerQueuePolicy": "AWS::SQS::QueuePolicy",
 			"DeadLetterQueuePolicy":       "AWS::SQS::QueuePolicy",
 			"TriggerFunctionQueueMapping": "AWS::Lambda::EventSourceMapping",
@@ -432,6 +432,7 @@ func TestEveryAlarmWatchesItsMetricAndNotifies(t *testing.T) {
 	want := map[string]metric{
 		"PipelineFailedAlarm":  {"AWS/States", "ExecutionsFailed", "StateMachineArn"},
 		"DeadLetterQueueAlarm": {"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName"},
+		"TriggerQueueAgeAlarm": {"AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName"},
 	}
 	for _, fn := range []string{"Webhook", "Trigger", "Advance", "Source", "Wait", "Callback"} {
 		want[fn+"FunctionErrorsAlarm"] = metric{"AWS/Lambda", "Errors", "FunctionName"}
@@ -446,7 +447,11 @@ func TestEveryAlarmWatchesItsMetricAndNotifies(t *testing.T) {
 		assert.Equal(t, m.name, a["MetricName"], id)
 		assert.Equal(t, m.dimension, a["Dimensions"].([]any)[0].(map[string]any)["Name"], id)
 		assert.Equal(t, 300.0, a["Period"], id)
-		assert.Equal(t, 1.0, a["Threshold"], id)
+		threshold := 1.0
+		if id == "TriggerQueueAgeAlarm" {
+			threshold = 900 // seconds the oldest input has waited
+		}
+		assert.Equal(t, threshold, a["Threshold"], id)
 		assert.Equal(t, "GreaterThanOrEqualToThreshold", a["ComparisonOperator"], id)
 		assert.Equal(t, []any{ref("NotificationTopic")}, a["AlarmActions"], id)
 	}
