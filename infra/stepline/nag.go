@@ -36,7 +36,7 @@ func (s *Stepline) suppressNagFindings() {
 		"Forges cannot send IAM or JWT credentials; WebhookFunction authenticates every delivery by its HMAC signature with the repository's secret.")
 	for _, route := range []string{"ApprovalGetRoute", "ApprovalPostRoute"} {
 		suppress(route, "AwsSolutions-APIG4",
-			"Approval links are opened from email and chat messages, which cannot carry IAM or JWT credentials; CallbackFunction checks the link against the pending task in the table.")
+			"Approval links are opened from email and chat messages, which cannot carry IAM or JWT credentials; CallbackFunction accepts only a link whose key derives from the pending task token (unguessable; compared in constant time), and decides only on POST.")
 	}
 
 	const wildcard = "AwsSolutions-IAM5"
