@@ -27,6 +27,8 @@ type Memory struct {
 	lanes map[laneKey]engine.Lane
 	// tokens are the task tokens of waiting runs, by run and task.
 	tokens map[[2]string]string
+	// claims are SeqFor's run numbers, by pipeline and event key.
+	claims map[[2]string]int64
 }
 
 type laneKey struct{ pipeline, stage string }
@@ -61,6 +63,26 @@ func (m *Memory) NextSeq(ctx context.Context, pipeline string) (int64, error) {
 	defer m.mu.Unlock()
 	m.seqs[pipeline]++
 	return m.seqs[pipeline], nil
+}
+
+// SeqFor returns the run number of the run the event key starts in pipeline: NextSeq's for
+// the first call, the same number for every later call with the key (dynamo.Store.SeqFor).
+func (m *Memory) SeqFor(ctx context.Context, pipeline, key string) (int64, error) {
+	if err := m.begin(ctx, "SeqFor"); err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.claims == nil {
+		m.claims = map[[2]string]int64{}
+	}
+	k := [2]string{pipeline, key}
+	if n, ok := m.claims[k]; ok {
+		return n, nil
+	}
+	m.seqs[pipeline]++
+	m.claims[k] = m.seqs[pipeline]
+	return m.claims[k], nil
 }
 
 // PutRun implements Store.

@@ -43,6 +43,7 @@ import (
 	"github.com/stepline/stepline/pkg/scm"
 	"github.com/stepline/stepline/pkg/scm/codecommit"
 	"github.com/stepline/stepline/pkg/store"
+	"github.com/stepline/stepline/pkg/store/dynamo"
 	"github.com/stepline/stepline/pkg/trigger"
 	"github.com/stepline/stepline/pkg/webhook"
 )
@@ -52,7 +53,9 @@ const PipelineFile = ".stepline.yml"
 
 // Runs is the part of store.Store the trigger uses.
 type Runs interface {
-	NextSeq(ctx context.Context, pipeline string) (int64, error)
+	// SeqFor numbers the run an event key starts, the same number for every delivery of it.
+	SeqFor(ctx context.Context, pipeline, key string) (int64, error)
+	GetRun(ctx context.Context, id string) (store.Record, error)
 	PutRun(ctx context.Context, r store.Record) error
 	LastSucceeded(ctx context.Context, pipeline string) (store.Record, error)
 }
@@ -72,7 +75,8 @@ type executions interface {
 }
 
 var (
-	_ Runs         = store.Store(nil)
+	_ Runs         = (*dynamo.Store)(nil)
+	_ Runs         = (*store.Memory)(nil)
 	_ Secrets      = (*reposecret.Store)(nil)
 	_ objectGetter = (*s3.Client)(nil)
 	_ executions   = (*sfn.Client)(nil)

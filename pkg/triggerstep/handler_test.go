@@ -322,4 +322,48 @@ func TestAStepFunctionsFailureIsReturnedForTheQueueToRetry(t *testing.T) {
 	err := r.h.Handle(context.Background(), cloudEvent(t, detail(sampleEvent())))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "start execution")
+
+	// The queue's retry starts the same run: one record, under the same number, no orphan.
+	before := r.runs(t)
+	r.sfn.mu.Lock()
+	r.sfn.failStart = false
+	r.sfn.mu.Unlock()
+	require.NoError(t, r.h.Handle(context.Background(), cloudEvent(t, detail(sampleEvent()))))
+	after := r.runs(t)
+	assert.Equal(t, len(before), len(after), "the retry wrote no second record")
+	r.sfn.mu.Lock()
+	var inputs []string
+	for _, in := range r.sfn.executions {
+		inputs = append(inputs, in)
+	}
+	r.sfn.mu.Unlock()
+	require.NotEmpty(t, after)
+	for _, rec := range after {
+		assert.Contains(t, inputs, `{"run":"`+rec.ID()+`"}`, "every record is driven by an execution")
+	}
+}
+
+func TestALateCopyOfTheEventNeverResetsTheRunItsExecutionDrives(t *testing.T) {
+	r := newRig(t)
+	r.files["/repos/Codertocat/Hello-World/contents/.stepline.yml@"+testCommit] = testPipelines
+	ctx := context.Background()
+	require.NoError(t, r.h.Handle(ctx, cloudEvent(t, detail(sampleEvent()))))
+	recs := r.runs(t)
+	require.NotEmpty(t, recs)
+
+	// The execution advances its run; a copy of the message then misses the execution in
+	// DescribeExecution (as when the two race) and goes on to start it.
+	rec := recs[0]
+	rec.Step = &store.Step{Input: "advanced", Output: []byte(`{}`)}
+	require.NoError(t, r.db.PutRun(ctx, rec))
+	r.sfn.mu.Lock()
+	r.sfn.hideExisting = true
+	r.sfn.mu.Unlock()
+	require.NoError(t, r.h.Handle(ctx, cloudEvent(t, detail(sampleEvent()))))
+
+	got, err := r.db.GetRun(ctx, rec.ID())
+	require.NoError(t, err)
+	require.NotNil(t, got.Step, "the record the execution wrote is still there")
+	assert.Equal(t, "advanced", got.Step.Input)
+	assert.Len(t, r.runs(t), len(recs), "and no other record was made")
 }

@@ -45,7 +45,9 @@ func (h *Handler) start(ctx context.Context, log *slog.Logger, p *pipeline.Pipel
 		return fmt.Errorf("pipeline %s: look for execution %s: %w", pl, name, err)
 	}
 
-	seq, err := h.runs.NextSeq(ctx, pl)
+	// The same event always gets the same run number: a retry after a failed start (or a
+	// second copy of the message) rewrites and starts the same run instead of another one.
+	seq, err := h.runs.SeqFor(ctx, pl, name)
 	if err != nil {
 		return fmt.Errorf("pipeline %s: %w", pl, err)
 	}
@@ -65,7 +67,14 @@ func (h *Handler) start(ctx context.Context, log *slog.Logger, p *pipeline.Pipel
 	rec := store.Record{Definition: def, State: engine.New(def, info), Repo: l.repo,
 		Trigger: l.trigger, Branch: l.branch, Commit: l.commit,
 		Provider: l.provider, Hook: l.hook, Updated: h.now().UTC()}
-	if err := h.runs.PutRun(ctx, rec); err != nil {
+	// A record already there was written by an earlier delivery of this event; its execution
+	// may be driving it by now, so it is started, never rewritten.
+	switch _, err := h.runs.GetRun(ctx, id); {
+	case errors.Is(err, store.ErrNotFound):
+		if err := h.runs.PutRun(ctx, rec); err != nil {
+			return fmt.Errorf("pipeline %s: %w", pl, err)
+		}
+	case err != nil:
 		return fmt.Errorf("pipeline %s: %w", pl, err)
 	}
 	input, _ := json.Marshal(map[string]string{"run": id})
@@ -74,9 +83,9 @@ func (h *Handler) start(ctx context.Context, log *slog.Logger, p *pipeline.Pipel
 	var exists *sfntypes.ExecutionAlreadyExists
 	switch {
 	case errors.As(err, &exists):
-		// Another delivery of the same event started it between the look-up and now: that
-		// execution drives its own run, and the record just written is never advanced.
-		log.WarnContext(ctx, "trigger: the execution was started concurrently; run record left unused", "run", id)
+		// Another delivery of the same event started it between the look-up and now, for the
+		// same run number: that execution drives the record just written.
+		log.InfoContext(ctx, "trigger: the execution was started concurrently by another delivery", "run", id)
 		return nil
 	case err != nil:
 		return fmt.Errorf("pipeline %s: start execution %s of run %s: %w", pl, name, id, err)

@@ -13,6 +13,8 @@
 //	                                                         pipeline, order, succeeded (succeeded runs
 //	                                                         only), seq, status, started, updated
 //	run counter     PIPELINE#<pipeline>      SEQ             seq (N, the last number handed out)
+//	run number of   KEY#<pipeline>#<event    SEQ             seq (N), expires (N: Unix seconds, TTL,
+//	an event key    key>                                     30 days): SeqFor's memory
 //	stage lane      PIPELINE#<pipeline>      LANE#<stage>    lane (S: JSON engine.Lane),
 //	                                                         version (S: random, changed by every write)
 //	task token      TOKEN#<run id>           TASK#<task>     token, run, task, expires (N: Unix seconds, TTL)

@@ -339,3 +339,56 @@ func checkRecord(r store.Record) error {
 	}
 	return nil
 }
+
+// claimTTL is how long the run number of an event key is remembered: far longer than any
+// redelivery (EventBridge retries for a day, the trigger queue keeps messages four days).
+const claimTTL = 30 * 24 * time.Hour
+
+// SeqFor returns the run number of the run that the event key starts in pipeline: the first
+// call numbers it with NextSeq, every later call with the same key (a redelivery, a retry
+// after a failed start, a concurrent copy of the same message) gets the same number, so they
+// all write and start the same run instead of leaving numbered records nobody advances. Two
+// first calls at once may both take a number; the conditional write keeps one, and the other
+// is a gap in the numbering, nothing more.
+func (s *Store) SeqFor(ctx context.Context, pipeline, eventKey string) (int64, error) {
+	if pipeline == "" || eventKey == "" {
+		return 0, errors.New("seq for key: pipeline and key are required")
+	}
+	pk, sk := "KEY#"+pipeline+"#"+eventKey, "SEQ"
+	read := func() (int64, bool, error) {
+		item, err := s.get(ctx, pk, sk)
+		if err != nil || item == nil {
+			return 0, false, err
+		}
+		return getN(item, attrSeq)
+	}
+	if n, ok, err := read(); err != nil || ok {
+		if err != nil {
+			return 0, fmt.Errorf("seq for %s of %s: %w", eventKey, pipeline, err)
+		}
+		return n, nil
+	}
+	n, err := s.NextSeq(ctx, pipeline)
+	if err != nil {
+		return 0, err
+	}
+	item := key(pk, sk)
+	item[attrType], item[attrSeq] = str(typeSeqClaim), num(n)
+	item[TTLAttribute] = num(s.now().Add(claimTTL).Unix())
+	err = s.put(ctx, item, "attribute_not_exists(#pk)", map[string]string{"#pk": attrPK}, nil)
+	var conflict *types.ConditionalCheckFailedException
+	switch {
+	case err == nil:
+		return n, nil
+	case !errors.As(err, &conflict):
+		return 0, fmt.Errorf("seq for %s of %s: %w", eventKey, pipeline, err)
+	}
+	won, ok, err := read()
+	if err == nil && !ok {
+		err = errors.New("the claim that won the write is gone")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("seq for %s of %s: %w", eventKey, pipeline, err)
+	}
+	return won, nil
+}

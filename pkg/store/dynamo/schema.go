@@ -62,6 +62,7 @@ const (
 	typePipelineFile = "pipeline-file"
 	typeRegistration = "registration"
 	typeImageIndex   = "image-index"
+	typeSeqClaim     = "seq-claim"
 	typeBucketIndex  = "bucket-index"
 )
 
