@@ -29,7 +29,7 @@ func TestMain(m *testing.M) { awstest.Main(m) }
 // TestTheBootstrapAnswersItsSampleEvents runs the real bootstrap under the Runtime API
 // harness, with DynamoDB and EventBridge on moto and Step Functions on a recorder of its
 // JSON 1.0 answers. The approval of events/wait/approval.json is kept in the table as the
-// wait function keeps it; then events/callback/get.json shows the page, post-approve.json
+// wait function keeps it, with the samples' key; then events/callback/get.json shows the page, post-approve.json
 // approves with SendTaskSuccess, and post-reject.json, too late, gets 410 without reaching Step Functions.
 func TestTheBootstrapAnswersItsSampleEvents(t *testing.T) {
 	moto := awstest.StartMoto(t)
@@ -41,7 +41,8 @@ func TestTheBootstrapAnswersItsSampleEvents(t *testing.T) {
 	wait := waitSample(t)
 	it := wait.Task.Task
 	req := approval.Request{Pipeline: it.Pipeline, Run: it.Run, Stage: it.Stage, Action: it.Action, Attempt: it.Attempt,
-		Message: it.Config["message"].(string), URL: it.Config["url"].(string), Expires: time.Now().Add(time.Hour).Truncate(time.Second)}
+		Message: it.Config["message"].(string), URL: it.Config["url"].(string), Expires: time.Now().Add(time.Hour).Truncate(time.Second),
+		Key: sampleKey, Announced: true}
 	raw, _ := json.Marshal(req)
 	db := dynamo.New(ddb, table)
 	keep := req.Expires.Add(24 * time.Hour)

@@ -21,8 +21,13 @@ var update = flag.Bool("update", false, "regenerate events/callback")
 
 func samplePath(dir, name string) string { return filepath.Join("..", "..", "events", dir, name) }
 
-// waitSample is the Wait state's payload of events/wait/approval.json: the callback samples
-// carry the key of its token, so the two sets describe one approval.
+// sampleKey stands for the key the wait function drew for the approval of
+// events/wait/approval.json (32 random bytes, base64url): the callback samples carry it, and
+// the bootstrap test keeps it with that approval's request, so the two sets describe one
+// approval.
+const sampleKey = "c2FtcGxlLWFwcHJvdmFsLWtleS1ub3QtYS1zZWNyZXQ"
+
+// waitSample is the Wait state's payload of events/wait/approval.json.
 func waitSample(t *testing.T) waitstep.Input {
 	t.Helper()
 	raw, err := os.ReadFile(samplePath("wait", "approval.json"))
@@ -84,7 +89,7 @@ type sample struct {
 }
 
 func samples(t *testing.T) []sample {
-	key := approval.Key(waitSample(t).Token)
+	key := sampleKey
 	approve := url.Values{"key": {key}, "decision": {"approve"}, "comment": {"Checked on staging."}}.Encode()
 	reject := url.Values{"key": {key}, "decision": {"reject"}, "comment": {""}}.Encode()
 	// HTTP APIs hand a form body to Lambda base64-encoded.
@@ -106,10 +111,14 @@ func itoa(n int) string {
 }
 
 // TestTheSampleEventsRoundTrip decodes each sample with aws-lambda-go's type and encodes it
-// again unchanged, and checks its key is the one of events/wait/approval.json's token; with
-// -update it writes them.
+// again unchanged, and checks it carries the sample approval's key; with -update it writes
+// them.
 func TestTheSampleEventsRoundTrip(t *testing.T) {
-	key := approval.Key(waitSample(t).Token)
+	key := sampleKey
+	require.True(t, approval.Request{Key: sampleKey}.Admits(key))
+	raw, err := base64.RawURLEncoding.DecodeString(key)
+	require.NoError(t, err)
+	require.Len(t, raw, 32, "the shape of approval.NewKey")
 	for _, s := range samples(t) {
 		want, err := json.MarshalIndent(s.event, "", "  ")
 		require.NoError(t, err)

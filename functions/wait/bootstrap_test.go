@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stepline/stepline/pkg/approval"
 	"github.com/stepline/stepline/pkg/awstest"
 	"github.com/stepline/stepline/pkg/lambdatest"
 	"github.com/stepline/stepline/pkg/statemachine"
@@ -86,6 +87,12 @@ func TestTheBootstrapAnswersItsSampleEvents(t *testing.T) {
 	tok, err := dynamo.New(ddb, table).Token(ctx, "api-7", "Release.Approve.1")
 	require.NoError(t, err)
 	assert.Equal(t, sampleToken(), tok)
+	raw, err := dynamo.New(ddb, table).Token(ctx, "api-7", approval.RequestKey("Release.Approve.1"))
+	require.NoError(t, err)
+	var req approval.Request
+	require.NoError(t, json.Unmarshal([]byte(raw), &req))
+	assert.Regexp(t, `^[A-Za-z0-9_-]{43}$`, req.Key, "the links' key, drawn at random, is kept with the request")
+	assert.True(t, req.Announced)
 	s, err := sched.GetSchedule(ctx, &scheduler.GetScheduleInput{Name: aws.String(waitstep.ScheduleName("api-7", "Release.Approve.1")), GroupName: aws.String(table)})
 	require.NoError(t, err)
 	assert.Equal(t, "arn:aws:lambda:us-east-1:123456789012:function:wait", aws.ToString(s.Target.Arn), "the function's own ARN, from its Lambda context")

@@ -1,9 +1,10 @@
 // Command wait is the Lambda the state machine's Wait state invokes with
 // lambda:invoke.waitForTaskToken and {token, run, task} (pkg/waitstep). For an approval it
-// keeps the task token in DynamoDB, sets the approval's deadline as a one-time EventBridge
-// Scheduler schedule that invokes this same function with {"expire": {run, task}}, and
-// announces "stepline Approval Requested" with the links of the approval page. Every other
-// provider fails at once with ActionFailed until its AWS provider exists.
+// keeps the request, with the random key of its links, and the task token in DynamoDB, sets
+// the approval's deadline as a one-time EventBridge Scheduler schedule that invokes this same
+// function with {"expire": {run, task}}, and announces "stepline Approval Requested" with the
+// links of the approval page. Every other provider fails at once with ActionFailed until its
+// AWS provider exists.
 //
 // Environment:
 //

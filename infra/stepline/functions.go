@@ -30,7 +30,8 @@ var tableActions = []string{
 var passedToScheduler = map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "scheduler.amazonaws.com"}}
 
 // functions creates the scheduler role, then each function with its role and log group,
-// and the mapping that feeds the trigger queue to the trigger function.
+// the mapping that feeds the trigger queue to the trigger function, and the wait function's
+// asynchronous invocation settings.
 func (s *Stepline) functions() {
 	// The scheduler role names the wait function by an ARN built from its name: the function
 	// carries this role's ARN in its environment. Pipeline schedules send to the trigger
@@ -57,6 +58,7 @@ func (s *Stepline) functions() {
 	codecommitRepos := arn("codecommit", "*")
 	passRole := statement{actions: []string{"iam:PassRole"}, resources: []string{schedulerArn}, condition: passedToScheduler}
 
+	dlq := *s.DeadLetterQueue.AttrArn()
 	table, bus, bucket := *s.Table.Ref(), *s.EventBus.Ref(), *s.ArtifactBucket.Ref()
 	group := *s.ScheduleGroup.Ref()
 
@@ -128,6 +130,9 @@ func (s *Stepline) functions() {
 				allow([]string{"states:SendTaskFailure"}, sm),
 				allow([]string{"scheduler:CreateSchedule", "scheduler:DeleteSchedule"}, s.scheduleArn()),
 				passRole,
+				// Lambda sends a failed asynchronous invocation (a lost expiry) to the
+				// dead-letter queue with the function's role.
+				allow([]string{"sqs:SendMessage"}, dlq),
 			}},
 		{name: "callback", memory: 256, timeout: 10,
 			env: map[string]string{"STEPLINE_TABLE": table, "STEPLINE_EVENT_BUS": bus},
@@ -151,6 +156,21 @@ func (s *Stepline) functions() {
 		FunctionResponseTypes:          jsii.Strings("ReportBatchItemFailures"),
 	})
 	mapping.OverrideLogicalId(jsii.String("TriggerFunctionQueueMapping"))
+
+	// An approval's deadline schedule invokes the wait function asynchronously. An expiry
+	// that fails gets Lambda's two retries; then, rather than be dropped silently and leave
+	// the run waiting out the Wait state's 7 days, it goes to the dead-letter queue, which
+	// DeadLetterQueueAlarm watches.
+	invoke := awslambda.NewCfnEventInvokeConfig(s.Construct, jsii.String("WaitFunctionEventInvokeConfig"), &awslambda.CfnEventInvokeConfigProps{
+		FunctionName:             s.Functions["wait"].Ref(),
+		Qualifier:                jsii.String("$LATEST"),
+		MaximumRetryAttempts:     jsii.Number(2),
+		MaximumEventAgeInSeconds: jsii.Number(21600),
+		DestinationConfig: &awslambda.CfnEventInvokeConfig_DestinationConfigProperty{
+			OnFailure: &awslambda.CfnEventInvokeConfig_OnFailureProperty{Destination: jsii.String(dlq)},
+		},
+	})
+	invoke.OverrideLogicalId(jsii.String("WaitFunctionEventInvokeConfig"))
 }
 
 // function creates one function, its log group and its role.

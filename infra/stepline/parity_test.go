@@ -268,7 +268,8 @@ func invokers(t *testing.T, doc map[string]any) []string {
 	for _, c := range resources(doc, "AWS::Lambda::EventInvokeConfig") {
 		dest, _ := c["DestinationConfig"].(map[string]any)
 		onFailure, _ := dest["OnFailure"].(map[string]any)
-		out = append(out, "async "+logicalID(c["FunctionName"])+" failures -> "+logicalID(onFailure["Destination"]))
+		out = append(out, "async "+logicalID(c["FunctionName"])+" "+named(c["Qualifier"])+" retries "+jsonString(c["MaximumRetryAttempts"])+
+			" max age "+jsonString(c["MaximumEventAgeInSeconds"])+" failures -> "+logicalID(onFailure["Destination"]))
 	}
 	for id, m := range resources(doc, "AWS::Lambda::EventSourceMapping") {
 		out = append(out, "mapping "+id+" "+logicalID(m["EventSourceArn"])+" -> "+logicalID(m["FunctionName"])+

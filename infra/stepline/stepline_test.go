@@ -43,7 +43,7 @@ func TestTemplateHasTheResourcesOfDocsStackMd(t *testing.T) {
 			"AWS::SNS::Subscription":           1,
 			"AWS::Lambda::Function":            6,
 			"AWS::Lambda::EventSourceMapping":  1, // the trigger queue feeds the trigger function
-			"AWS::Lambda::EventInvokeConfig":   0, // nothing invokes a function asynchronously
+			"AWS::Lambda::EventInvokeConfig":   1, // the deadline schedules invoke the wait function asynchronously
 			"AWS::Lambda::Permission":          3, // three routes invoke their function
 			"AWS::IAM::Role":                   9, // six functions, build project, state machine, scheduler
 			"AWS::Logs::LogGroup":              8, // six functions, state machine, API access log
@@ -80,8 +80,9 @@ func TestTemplateHasTheResourcesOfDocsStackMd(t *testing.T) {
 			"HttpApi": "AWS::ApiGatewayV2::Api", "ApiAccessLogGroup": "AWS::Logs::LogGroup",
 			"PipelineFailedAlarm": "AWS::CloudWatch::Alarm", "DeadLetterQueueAlarm": "AWS::CloudWatch::Alarm", "TriggerQueueAgeAlarm": "AWS::CloudWatch::Alarm",
 			"TriggerQueue": "AWS::SQS::Queue", "TriggerQueuePolicy": "AWS::SQS::QueuePolicy",
-			"DeadLetterQueuePolicy":       "AWS::SQS::QueuePolicy",
-			"TriggerFunctionQueueMapping": "AWS::Lambda::EventSourceMapping",
+			"DeadLetterQueuePolicy":         "AWS::SQS::QueuePolicy",
+			"TriggerFunctionQueueMapping":   "AWS::Lambda::EventSourceMapping",
+			"WaitFunctionEventInvokeConfig": "AWS::Lambda::EventInvokeConfig",
 		}
 		for _, fn := range []string{"Webhook", "Trigger", "Advance", "Source", "Wait", "Callback"} {
 			want[fn+"Function"] = "AWS::Lambda::Function"
@@ -150,7 +151,7 @@ var wantActions = map[string][]string{
 		"codecommit:GetFolder", "codecommit:GetBlob"},
 	"WaitFunctionRole": {"logs:CreateLogStream", "logs:PutLogEvents",
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "events:PutEvents", "states:SendTaskFailure",
-		"scheduler:CreateSchedule", "scheduler:DeleteSchedule", "iam:PassRole"},
+		"scheduler:CreateSchedule", "scheduler:DeleteSchedule", "iam:PassRole", "sqs:SendMessage"},
 	"CallbackFunctionRole": {"logs:CreateLogStream", "logs:PutLogEvents",
 		"dynamodb:GetItem", "dynamodb:DeleteItem", "events:PutEvents", "states:SendTaskSuccess", "states:SendTaskFailure"},
 	"PipelineStateMachineRole": {"lambda:InvokeFunction",
@@ -299,6 +300,7 @@ func TestRolesHoldExactlyTheActionsOfDocsStackMd(t *testing.T) {
 			{"WaitFunctionRole", "dynamodb:PutItem", items},
 			{"CallbackFunctionRole", "dynamodb:GetItem", items},
 			{"WaitFunctionRole", "states:SendTaskFailure", []any{sm}},
+			{"WaitFunctionRole", "sqs:SendMessage", []any{getAtt("DeadLetterQueue", "Arn")}},
 			{"CallbackFunctionRole", "states:SendTaskSuccess", []any{sm}},
 			{"BuildProjectRole", "logs:CreateLogGroup", []any{sub(prefix + "logs" + region + "log-group:/aws/codebuild/cix-*")}},
 			{"BuildProjectRole", "s3:GetObjectVersion", []any{within("ArtifactBucket", "/runs/*")}},
@@ -369,6 +371,24 @@ func TestDeadLetterQueueCatchesEveryAsynchronousDelivery(t *testing.T) {
 	// EventBridge delivers to a dead-letter queue as itself: the queue policy must let in
 	// exactly these rules.
 	assert.ElementsMatch(t, sources, queueSenders(t, doc, "DeadLetterQueuePolicy"))
+}
+
+func TestALostExpiryLandsInTheDeadLetterQueue(t *testing.T) {
+	tmpl, doc := synth(t, props)
+	// The deadline's schedule invokes the wait function asynchronously: an expiry that still
+	// fails after Lambda's retries goes to the dead-letter queue, sent with the function's
+	// role, instead of leaving the run waiting out the Wait state's 7 days.
+	tmpl.HasResourceProperties(jsii.String("AWS::Lambda::EventInvokeConfig"), map[string]any{
+		"FunctionName":             ref("WaitFunction"),
+		"Qualifier":                "$LATEST",
+		"MaximumRetryAttempts":     2,
+		"MaximumEventAgeInSeconds": 21600,
+		"DestinationConfig":        map[string]any{"OnFailure": map[string]any{"Destination": getAtt("DeadLetterQueue", "Arn")}},
+	})
+	configs := resources(doc, "AWS::Lambda::EventInvokeConfig")
+	assert.Equal(t, []string{"WaitFunctionEventInvokeConfig"}, slices.Collect(maps.Keys(configs)))
+	alarm := resources(doc, "AWS::CloudWatch::Alarm")["DeadLetterQueueAlarm"]
+	assert.Equal(t, getAtt("DeadLetterQueue", "QueueName"), alarm["Dimensions"].([]any)[0].(map[string]any)["Value"], "the alarm sees it")
 }
 
 // queueSenders returns the rules a queue policy lets EventBridge send from.

@@ -60,7 +60,7 @@ func TestARejectionTravelsAsSendTaskFailureAndARaceLosesToTaskTimedOut(t *testin
 	r := newRig(t)
 	client, recorded := stepFunctionsServer(t)
 	r.h.sfn = client
-	res := r.serve(t, post(testRun, testTask, formBody(Key(testToken), "reject", "wrong commit")))
+	res := r.serve(t, post(testRun, testTask, formBody(testKey, "reject", "wrong commit")))
 	require.Equal(t, http.StatusOK, res.StatusCode, res.Body)
 	calls := recorded()
 	require.Len(t, calls, 1)
@@ -70,7 +70,7 @@ func TestARejectionTravelsAsSendTaskFailureAndARaceLosesToTaskTimedOut(t *testin
 	// A second decision that read the token before the first deleted it: Step Functions
 	// refuses it, and the page says the approval is closed.
 	r.keep(t, r.req, testToken)
-	res = r.serve(t, post(testRun, testTask, formBody(Key(testToken), "approve", "")))
+	res = r.serve(t, post(testRun, testTask, formBody(testKey, "approve", "")))
 	assert.Equal(t, http.StatusGone, res.StatusCode)
 	calls = recorded()
 	require.Len(t, calls, 2)

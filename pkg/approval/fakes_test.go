@@ -163,6 +163,8 @@ const (
 	testRun   = "api-7"
 	testTask  = "Release.Approve.1"
 	testToken = "AQCEAAAAKgAAAAMAAAAAAAAAAfixture-token-of-the-wait-state"
+	// testKey stands for the 32 random bytes the wait function drew for the approval.
+	testKey = "q3Xv0Rk2cJ8mZpL1sWf9aT4yHn6uEb7dGi5oKjMxVQw"
 )
 
 var testNow = time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
@@ -184,7 +186,7 @@ func newRig(t *testing.T) *rig {
 	r.tokens = newMemTokens(clock)
 	r.req = Request{Pipeline: "api", Run: testRun, Stage: "Release", Action: "Approve", Attempt: 1,
 		Message: "Ship 4f2c1ab to production?", URL: "https://github.com/octo/api/compare/v1.4.0...4f2c1ab",
-		Expires: testNow.Add(24 * time.Hour)}
+		Expires: testNow.Add(24 * time.Hour), Key: testKey, Announced: true}
 	r.keep(t, r.req, testToken)
 	r.h = New(r.tokens, r.sfn, r.bus, "stepline", WithClock(clock))
 	return r

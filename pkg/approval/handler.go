@@ -2,7 +2,6 @@ package approval
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -94,10 +93,12 @@ func (h *Handler) HandleAPIGateway(ctx context.Context, in events.APIGatewayV2HT
 	return render(h.decide(ctx, log, c, req, token)), nil
 }
 
-// open finds the approval c names and checks its key and deadline. A request that is not
-// kept is unknown (404); one whose token is gone was decided or expired (410), as is one
-// past its deadline whose expiry has not run yet; a key that does not match the token is
-// refused (403). The pages do not say which part of the link was wrong.
+// open finds the approval c names and checks its key, then its state. Until the key matches
+// the kept request's, every refusal is the same 404 (no request kept, one that cannot be
+// read, a wrong or missing key), so a caller without the key learns nothing of the approval,
+// not even that it exists. The key's holder is told that an approval whose token is gone was
+// decided or expired, and that one past its deadline whose expiry has not run yet expired
+// (410). Only the logs say which check failed.
 func (h *Handler) open(ctx context.Context, log *slog.Logger, c call) (Request, string, *page) {
 	raw, err := h.tokens.Token(ctx, c.run, RequestKey(c.task))
 	if err != nil {
@@ -108,13 +109,13 @@ func (h *Handler) open(ctx context.Context, log *slog.Logger, c call) (Request, 
 		log.ErrorContext(ctx, "approval: the kept request cannot be read", "error", err)
 		return Request{}, "", &notFoundPage
 	}
+	if !req.Admits(c.key) {
+		log.WarnContext(ctx, "approval: wrong key", "kept_key", req.Key != "")
+		return Request{}, "", &notFoundPage
+	}
 	token, err := h.tokens.Token(ctx, c.run, c.task)
 	if err != nil {
 		return Request{}, "", h.lookupFailed(ctx, log, err, "already decided or expired", &gonePage)
-	}
-	if subtle.ConstantTimeCompare([]byte(Key(token)), []byte(c.key)) != 1 {
-		log.WarnContext(ctx, "approval: wrong key")
-		return Request{}, "", &forbiddenPage
 	}
 	if !h.now().Before(req.Expires) {
 		log.InfoContext(ctx, "approval: past its deadline", "expires", req.Expires)
@@ -176,7 +177,8 @@ func (h *Handler) decide(ctx context.Context, log *slog.Logger, c call, req Requ
 }
 
 // forget deletes the token, so the link answers 410 from now on. The request stays until it
-// expires, which is what tells a used link from an unknown one.
+// expires: it holds the key, which is what lets the page tell the key's holder that the link
+// was used.
 func (h *Handler) forget(ctx context.Context, log *slog.Logger, c call) {
 	if err := h.tokens.DeleteToken(ctx, c.run, c.task); err != nil {
 		// Step Functions refuses a second answer anyway.

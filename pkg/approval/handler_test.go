@@ -1,6 +1,8 @@
 package approval
 
 import (
+	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/stretchr/testify/assert"
@@ -31,7 +34,7 @@ func formBody(key, decision, comment string) string {
 func TestTheLinkShowsTheRequestAndDecidesNothing(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
-	res := r.serve(t, get(testRun, testTask, "key="+Key(testToken)+"&decision=reject"))
+	res := r.serve(t, get(testRun, testTask, "key="+testKey+"&decision=reject"))
 
 	assert.Equal(t, http.StatusOK, res.StatusCode)
 	assert.Equal(t, "text/html; charset=utf-8", res.Headers["Content-Type"])
@@ -39,7 +42,7 @@ func TestTheLinkShowsTheRequestAndDecidesNothing(t *testing.T) {
 	assert.Equal(t, "no-referrer", res.Headers["Referrer-Policy"], "the key must not leak to the review URL through a Referer")
 	for _, want := range []string{"api", testRun, "Release / Approve", "Ship 4f2c1ab to production?",
 		`href="https://github.com/octo/api/compare/v1.4.0...4f2c1ab"`, `method="post"`, `action="./Release.Approve.1"`,
-		`name="key" value="` + Key(testToken) + `"`, `value="approve"`, `value="reject"`} {
+		`name="key" value="` + testKey + `"`, `value="approve"`, `value="reject"`} {
 		assert.Contains(t, res.Body, want)
 	}
 	assert.Regexp(t, `class="reject chosen"[^>]*autofocus`, res.Body, "the link's decision only preselects its button")
@@ -54,7 +57,7 @@ func TestThePageEscapesWhatThePipelineFileSays(t *testing.T) {
 	req := r.req
 	req.Action, req.Message, req.URL = "Evil", `<script>alert("x")</script> & "quotes"`, `javascript:alert(1)`
 	r.keep(t, req, "token-2")
-	res := r.serve(t, get(testRun, req.Task(), "key="+Key("token-2")))
+	res := r.serve(t, get(testRun, req.Task(), "key="+testKey))
 	require.Equal(t, http.StatusOK, res.StatusCode)
 	assert.NotContains(t, res.Body, "<script>alert")
 	assert.Contains(t, res.Body, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &#34;quotes&#34;")
@@ -65,7 +68,7 @@ func TestThePageEscapesWhatThePipelineFileSays(t *testing.T) {
 func TestApprovingAnswersTheTokenWithAnOutputTheEngineReadsAsSuccess(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
-	res := r.serve(t, post(testRun, testTask, formBody(Key(testToken), "approve", "  looks good <b>  ")))
+	res := r.serve(t, post(testRun, testTask, formBody(testKey, "approve", "  looks good <b>  ")))
 
 	require.Equal(t, http.StatusOK, res.StatusCode, res.Body)
 	assert.Contains(t, res.Body, "Approved")
@@ -97,7 +100,7 @@ func TestRejectingFailsTheTaskAsActionRejectedWithTheCommentAsCause(t *testing.T
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			r := newRig(t)
-			res := r.serve(t, post(testRun, testTask, formBody(Key(testToken), "reject", c.comment)))
+			res := r.serve(t, post(testRun, testTask, formBody(testKey, "reject", c.comment)))
 			require.Equal(t, http.StatusOK, res.StatusCode, res.Body)
 			assert.Contains(t, res.Body, "Rejected")
 			require.Len(t, r.sfn.failures, 1)
@@ -116,7 +119,7 @@ func TestRejectingFailsTheTaskAsActionRejectedWithTheCommentAsCause(t *testing.T
 
 func TestARefusedRequestDecidesNothing(t *testing.T) {
 	t.Parallel()
-	good := Key(testToken)
+	good := testKey
 	// off is the key with its last character changed.
 	off := good[:len(good)-1] + map[bool]string{true: "B", false: "A"}[strings.HasSuffix(good, "A")]
 	cases := []struct {
@@ -125,13 +128,13 @@ func TestARefusedRequestDecidesNothing(t *testing.T) {
 		req    func() (method, run, task, body string)
 		status int
 	}{
-		{"a wrong key on the page is forbidden", nil, func() (string, string, string, string) {
-			return "GET", testRun, testTask, "key=" + Key("another token")
-		}, http.StatusForbidden},
-		{"no key on the page is forbidden", nil, func() (string, string, string, string) { return "GET", testRun, testTask, "" }, http.StatusForbidden},
-		{"a wrong key in the form is forbidden", nil, func() (string, string, string, string) {
+		{"a wrong key on the page is not found", nil, func() (string, string, string, string) {
+			return "GET", testRun, testTask, "key=" + NewKey()
+		}, http.StatusNotFound},
+		{"no key on the page is not found", nil, func() (string, string, string, string) { return "GET", testRun, testTask, "" }, http.StatusNotFound},
+		{"a wrong key in the form is not found", nil, func() (string, string, string, string) {
 			return "POST", testRun, testTask, formBody(off, "approve", "")
-		}, http.StatusForbidden},
+		}, http.StatusNotFound},
 		{"an unknown run is not found", nil, func() (string, string, string, string) { return "GET", "api-8", testTask, "key=" + good }, http.StatusNotFound},
 		{"an unknown attempt is not found", nil, func() (string, string, string, string) {
 			return "POST", testRun, "Release.Approve.2", formBody(good, "approve", "")
@@ -198,7 +201,7 @@ func TestAnswersStepFunctionsRefusesBecauseTheTaskIsOverAreGone(t *testing.T) {
 			t.Parallel()
 			r := newRig(t)
 			r.sfn.fail = func(string) error { return c.err }
-			res := r.serve(t, post(testRun, testTask, formBody(Key(testToken), "approve", "")))
+			res := r.serve(t, post(testRun, testTask, formBody(testKey, "approve", "")))
 			assert.Equal(t, http.StatusGone, res.StatusCode)
 			assert.False(t, r.tokens.has(testRun, testTask), "a closed task's token is forgotten")
 			assert.Empty(t, r.bus.decided(t), "nothing was decided here")
@@ -210,7 +213,7 @@ func TestAFailureOfStepFunctionsOrTheStoreAsksToTryAgainAndKeepsTheToken(t *test
 	t.Parallel()
 	r := newRig(t)
 	r.sfn.fail = func(string) error { return errors.New("api error InternalFailure: try again") }
-	res := r.serve(t, post(testRun, testTask, formBody(Key(testToken), "reject", "")))
+	res := r.serve(t, post(testRun, testTask, formBody(testKey, "reject", "")))
 	assert.Equal(t, http.StatusServiceUnavailable, res.StatusCode)
 	assert.True(t, r.tokens.has(testRun, testTask), "the link still works once Step Functions is back")
 	assert.Empty(t, r.bus.decided(t))
@@ -222,7 +225,7 @@ func TestAFailureOfStepFunctionsOrTheStoreAsksToTryAgainAndKeepsTheToken(t *test
 		}
 		return nil
 	}
-	res = r.serve(t, get(testRun, testTask, "key="+Key(testToken)))
+	res = r.serve(t, get(testRun, testTask, "key="+testKey))
 	assert.Equal(t, http.StatusServiceUnavailable, res.StatusCode)
 	assert.Zero(t, r.sfn.calls())
 }
@@ -237,7 +240,7 @@ func TestADecisionStandsWhenItsAnnouncementOrTheTokenDeletionFails(t *testing.T)
 		}
 		return nil
 	}
-	res := r.serve(t, post(testRun, testTask, formBody(Key(testToken), "approve", "")))
+	res := r.serve(t, post(testRun, testTask, formBody(testKey, "approve", "")))
 	assert.Equal(t, http.StatusOK, res.StatusCode, "Step Functions has the decision; a second answer would be refused")
 	assert.Len(t, r.sfn.successes, 1)
 }
@@ -245,7 +248,7 @@ func TestADecisionStandsWhenItsAnnouncementOrTheTokenDeletionFails(t *testing.T)
 func TestAFormSentBase64EncodedAsAPIGatewayMayDoIsRead(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
-	in := post(testRun, testTask, base64.StdEncoding.EncodeToString([]byte(formBody(Key(testToken), "approve", "ok"))))
+	in := post(testRun, testTask, base64.StdEncoding.EncodeToString([]byte(formBody(testKey, "approve", "ok"))))
 	in.IsBase64Encoded = true
 	in.Headers = map[string]string{"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"}
 	res := r.serve(t, in)
@@ -256,10 +259,10 @@ func TestAFormSentBase64EncodedAsAPIGatewayMayDoIsRead(t *testing.T) {
 func TestAFormOfAnotherTypeOrSizeIsRefused(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
-	in := post(testRun, testTask, `{"key":"`+Key(testToken)+`","decision":"approve"}`)
+	in := post(testRun, testTask, `{"key":"`+testKey+`","decision":"approve"}`)
 	in.Headers["content-type"] = "application/json"
 	assert.Equal(t, http.StatusUnsupportedMediaType, r.serve(t, in).StatusCode)
-	in = post(testRun, testTask, formBody(Key(testToken), "approve", "")+"&pad="+strings.Repeat("x", MaxBody))
+	in = post(testRun, testTask, formBody(testKey, "approve", "")+"&pad="+strings.Repeat("x", MaxBody))
 	assert.Equal(t, http.StatusRequestEntityTooLarge, r.serve(t, in).StatusCode)
 	in = post(testRun, testTask, "not base64!")
 	in.IsBase64Encoded = true
@@ -270,7 +273,7 @@ func TestAFormOfAnotherTypeOrSizeIsRefused(t *testing.T) {
 func TestTheRouteIsReadFromTheRawPathWhenThereAreNoPathParameters(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
-	in := get(testRun, testTask, "key="+Key(testToken))
+	in := get(testRun, testTask, "key="+testKey)
 	in.PathParameters = nil
 	in.RawPath = "/prod/approvals/" + testRun + "/" + testTask
 	assert.Equal(t, http.StatusOK, r.serve(t, in).StatusCode)
@@ -280,7 +283,7 @@ func TestAQueryWithoutARawStringFallsBackToTheParameters(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	in := get(testRun, testTask, "")
-	in.QueryStringParameters = map[string]string{"key": Key(testToken)}
+	in.QueryStringParameters = map[string]string{"key": testKey}
 	assert.Equal(t, http.StatusOK, r.serve(t, in).StatusCode)
 }
 
@@ -288,7 +291,107 @@ func TestTheDeadlineIsShownAndHonouredToTheSecond(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	r.now = r.req.Expires.Add(-time.Second)
-	res := r.serve(t, get(testRun, testTask, "key="+Key(testToken)))
+	res := r.serve(t, get(testRun, testTask, "key="+testKey))
 	require.Equal(t, http.StatusOK, res.StatusCode)
 	assert.Contains(t, res.Body, "Thu, 03 Dec 2026 09:00:00 UTC")
+}
+
+// tokenDigest is the key the links used to carry: base64url of the first 24 bytes of the
+// token's SHA-256. The token is in the execution history, which read-only users may read.
+func tokenDigest(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(sum[:24])
+}
+
+func TestAKeyComputedFromTheTaskTokenOpensNothing(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	forged := tokenDigest(testToken)
+	assert.Equal(t, http.StatusNotFound, r.serve(t, get(testRun, testTask, "key="+forged)).StatusCode)
+	res := r.serve(t, post(testRun, testTask, formBody(forged, "approve", "")))
+	assert.Equal(t, http.StatusNotFound, res.StatusCode)
+	assert.Zero(t, r.sfn.calls(), "whoever can read the execution history cannot approve")
+	assert.True(t, r.tokens.has(testRun, testTask))
+
+	// A request kept before keys were random has no key: its old links open nothing either.
+	legacy := r.req
+	legacy.Action, legacy.Key = "Legacy", ""
+	r.keep(t, legacy, "token-of-a-legacy-approval")
+	for _, key := range []string{tokenDigest("token-of-a-legacy-approval"), ""} {
+		res = r.serve(t, post(testRun, legacy.Task(), formBody(key, "approve", "")))
+		assert.Equal(t, http.StatusNotFound, res.StatusCode)
+	}
+	assert.Zero(t, r.sfn.calls())
+}
+
+func TestWithoutTheKeyEveryRefusalIsTheSameNotFoundPage(t *testing.T) {
+	t.Parallel()
+	// Each setup leaves the approval of testTask in one state; a caller without its key must
+	// not be able to tell the states apart.
+	states := map[string]func(t *testing.T, r *rig){
+		"open": func(*testing.T, *rig) {},
+		"decided": func(t *testing.T, r *rig) {
+			require.Equal(t, http.StatusOK, r.serve(t, post(testRun, testTask, formBody(testKey, "approve", ""))).StatusCode)
+		},
+		"past its deadline": func(_ *testing.T, r *rig) { r.now = r.req.Expires.Add(time.Minute) },
+		"expired and forgotten": func(t *testing.T, r *rig) {
+			require.NoError(t, r.tokens.DeleteToken(context.Background(), testRun, testTask))
+		},
+		"a token without a request": func(t *testing.T, r *rig) {
+			require.NoError(t, r.tokens.DeleteToken(context.Background(), testRun, RequestKey(testTask)))
+		},
+		"a request that cannot be read": func(t *testing.T, r *rig) {
+			require.NoError(t, r.tokens.PutToken(context.Background(), testRun, RequestKey(testTask), "{not json", r.req.Expires.Add(time.Hour)))
+		},
+		"never requested": func(t *testing.T, r *rig) {
+			require.NoError(t, r.tokens.DeleteToken(context.Background(), testRun, testTask))
+			require.NoError(t, r.tokens.DeleteToken(context.Background(), testRun, RequestKey(testTask)))
+		},
+	}
+	unknownRun := newRig(t)
+	want := unknownRun.serve(t, get("api-8", testTask, "key="+testKey))
+	require.Equal(t, http.StatusNotFound, want.StatusCode)
+	for name, setup := range states {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			for _, key := range []string{NewKey(), "", tokenDigest(testToken)} {
+				r := newRig(t)
+				setup(t, r)
+				before := r.sfn.calls()
+				for _, in := range []events.APIGatewayV2HTTPRequest{
+					get(testRun, testTask, "key="+key),
+					post(testRun, testTask, formBody(key, "approve", "")),
+					post(testRun, testTask, formBody(key, "reject", "")),
+				} {
+					res := r.serve(t, in)
+					assert.Equal(t, want.StatusCode, res.StatusCode, "%s, key %q", in.RequestContext.HTTP.Method, key)
+					assert.Equal(t, want.Body, res.Body, "the page is the one of an unknown run")
+					assert.Equal(t, want.Headers, res.Headers)
+				}
+				assert.Equal(t, before, r.sfn.calls())
+			}
+		})
+	}
+}
+
+func TestOnlyTheKeysHolderLearnsThatAnApprovalIsClosed(t *testing.T) {
+	t.Parallel()
+	for name, setup := range map[string]func(t *testing.T, r *rig){
+		"decided": func(t *testing.T, r *rig) {
+			require.Equal(t, http.StatusOK, r.serve(t, post(testRun, testTask, formBody(testKey, "reject", ""))).StatusCode)
+		},
+		"past its deadline": func(_ *testing.T, r *rig) { r.now = r.req.Expires },
+		"expired and forgotten": func(t *testing.T, r *rig) {
+			require.NoError(t, r.tokens.DeleteToken(context.Background(), testRun, testTask))
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t)
+			setup(t, r)
+			assert.Equal(t, http.StatusGone, r.serve(t, get(testRun, testTask, "key="+testKey)).StatusCode)
+			assert.Equal(t, http.StatusGone, r.serve(t, post(testRun, testTask, formBody(testKey, "approve", ""))).StatusCode)
+			assert.Equal(t, http.StatusNotFound, r.serve(t, get(testRun, testTask, "key="+NewKey())).StatusCode)
+		})
+	}
 }

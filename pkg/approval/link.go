@@ -3,15 +3,20 @@
 // wait function (pkg/waitstep): how an open approval is kept in the table, how its links are
 // built, and the EventBridge events that announce it.
 //
-// An approval link carries a capability, Key(token): a digest of the Step Functions task
-// token the wait function stored. Only Step Functions and the table know the token, so the
-// key cannot be guessed and needs no storage of its own; the page recomputes it from the
-// stored token and compares in constant time. GET only shows the request and two buttons
-// (mail scanners prefetch links); only a POST of the form decides.
+// An approval link carries a capability, the key: 32 random bytes (NewKey) the wait function
+// draws when the approval is first requested and keeps in the approval's Request. It derives
+// from nothing else. The task token is no secret: Step Functions shows it in the execution
+// history to anyone allowed states:GetExecutionHistory (ReadOnlyAccess has it), so a key
+// computed from the token could be computed by every reader of the account. The page compares
+// a link's key with the kept one in constant time before it tells anything: without the key,
+// an unknown run or task, a wrong key and a decided approval all get the same 404; only the
+// key's holder learns that an approval was decided or has expired (410). GET only shows the
+// request and two buttons (mail scanners prefetch links); only a POST of the form decides.
 package approval
 
 import (
-	"crypto/sha256"
+	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
 	"net/url"
@@ -21,14 +26,18 @@ import (
 	"time"
 )
 
-// keyBytes is how much of the token's SHA-256 the key keeps: 192 bits, 32 characters.
-const keyBytes = 24
+// keyBytes is the key's strength: 256 bits, 43 characters of base64url.
+const keyBytes = 32
 
-// Key returns the capability of an approval link: base64url (no padding) of the first 24
-// bytes of the SHA-256 of the task token.
-func Key(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return base64.RawURLEncoding.EncodeToString(sum[:keyBytes])
+// NewKey returns a fresh capability for an approval's links: 32 bytes of crypto/rand in
+// base64url without padding. The wait function draws it once per approval and keeps it in the
+// Request; it is never logged.
+func NewKey() string {
+	b := make([]byte, keyBytes)
+	// crypto/rand.Read never returns an error and always fills b: the program crashes rather
+	// than hand out predictable bytes.
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // TaskKey names an approval attempt in links and in the token store: Stage.Action.attempt.
@@ -72,8 +81,9 @@ func LinksFor(apiURL, run, task, key string) Links {
 }
 
 // Request is what an open approval asks, as the wait function announced it (variables
-// resolved). It is kept under RequestKey(task) for as long as the token, so the page shows
-// exactly what the notification said and can tell a used or expired link from an unknown one.
+// resolved), with the key of its links. It is kept under RequestKey(task) for as long as the
+// token, so the page shows exactly what the notification said, checks a link's key, and can
+// tell its holder that a link was used or has expired.
 type Request struct {
 	Pipeline string `json:"pipeline"`
 	Run      string `json:"run"`
@@ -86,6 +96,18 @@ type Request struct {
 	// Expires is the approval's deadline: the page refuses decisions from then on, and the
 	// wait function's schedule fails the task as timed out.
 	Expires time.Time `json:"expires"`
+	// Key is the capability the links carry (NewKey). A retried invocation of the wait
+	// function keeps it, so links already sent stay valid.
+	Key string `json:"key"`
+	// Announced is set once "stepline Approval Requested" went out, so a retried invocation
+	// of the wait function does not send the links again.
+	Announced bool `json:"announced,omitempty"`
+}
+
+// Admits reports whether key is the request's key, in constant time. A request kept without
+// a key (written before keys were drawn at random) admits nothing.
+func (r Request) Admits(key string) bool {
+	return r.Key != "" && subtle.ConstantTimeCompare([]byte(r.Key), []byte(key)) == 1
 }
 
 // Task returns the request's TaskKey.

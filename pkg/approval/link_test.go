@@ -1,23 +1,38 @@
 package approval
 
 import (
+	"encoding/base64"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-func TestTheKeyIsAnUnpaddedURLSafeDigestOfTheToken(t *testing.T) {
+func TestAKeyIsThirtyTwoRandomBytesInUnpaddedBase64URL(t *testing.T) {
 	t.Parallel()
-	k := Key(testToken)
-	assert.Len(t, k, 32, "24 bytes of SHA-256 in base64url")
-	assert.Regexp(t, regexp.MustCompile(`^[A-Za-z0-9_-]{32}$`), k)
-	assert.Equal(t, k, Key(testToken), "the page recomputes it from the stored token")
-	assert.NotEqual(t, k, Key(testToken+"x"))
-	// The known answer (computed with Python's hashlib) pins base64url(SHA-256("token")[:24]).
-	assert.Equal(t, "PEaenWxYddN6Q_NT1PiOYfz4EsZu7jRX", Key("token"))
+	seen := map[string]bool{}
+	for range 1000 {
+		k := NewKey()
+		assert.Regexp(t, regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`), k)
+		raw, err := base64.RawURLEncoding.DecodeString(k)
+		require.NoError(t, err)
+		assert.Len(t, raw, 32)
+		assert.False(t, seen[k], "a key is never drawn twice")
+		seen[k] = true
+	}
+}
+
+func TestARequestAdmitsOnlyItsOwnKey(t *testing.T) {
+	t.Parallel()
+	r := Request{Key: testKey}
+	assert.True(t, r.Admits(testKey))
+	for _, bad := range []string{"", testKey[:42], testKey + "A", strings.ToUpper(testKey), NewKey()} {
+		assert.False(t, r.Admits(bad), bad)
+	}
+	assert.False(t, Request{}.Admits(""), "a request kept without a key admits nothing, not even no key")
 }
 
 func TestTaskKeysAreWhatTheRoutesAccept(t *testing.T) {
@@ -37,13 +52,13 @@ func TestTaskKeysAreWhatTheRoutesAccept(t *testing.T) {
 func TestLinksOpenThePageWithTheKeyAndOnlyPreselectADecision(t *testing.T) {
 	t.Parallel()
 	for _, base := range []string{"https://abc.execute-api.us-east-1.amazonaws.com", "https://abc.execute-api.us-east-1.amazonaws.com/"} {
-		l := LinksFor(base, "api-7", "Release.Approve.1", Key(testToken))
-		assert.Equal(t, "https://abc.execute-api.us-east-1.amazonaws.com/approvals/api-7/Release.Approve.1?key="+Key(testToken), l.Review)
+		l := LinksFor(base, "api-7", "Release.Approve.1", testKey)
+		assert.Equal(t, "https://abc.execute-api.us-east-1.amazonaws.com/approvals/api-7/Release.Approve.1?key="+testKey, l.Review)
 		for link, decision := range map[string]string{l.Approve: "approve", l.Reject: "reject"} {
 			u, err := url.Parse(link)
 			require.NoError(t, err)
 			assert.Equal(t, "/approvals/api-7/Release.Approve.1", u.Path)
-			assert.Equal(t, Key(testToken), u.Query().Get("key"))
+			assert.Equal(t, testKey, u.Query().Get("key"))
 			assert.Equal(t, decision, u.Query().Get("decision"))
 		}
 	}

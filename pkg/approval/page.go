@@ -107,14 +107,13 @@ func reviewPage(r Request, c call) page {
 	}}
 }
 
-// The pages of refused requests say what to do, never which part of a link was wrong.
+// The pages of refused requests say what to do, never which part of a link was wrong. A link
+// without the right key gets notFoundPage whatever else is wrong with it.
 var (
 	notFoundPage = page{Status: http.StatusNotFound, Title: "No such approval",
 		Text: "This link does not lead to an approval. Check that it was copied whole."}
 	gonePage = page{Status: http.StatusGone, Title: "This approval is closed",
 		Text: "It was already decided, it expired, or its run ended. Nothing was changed."}
-	forbiddenPage = page{Status: http.StatusForbidden, Title: "This link is not valid",
-		Text: "Open the approval from the link you were sent, unchanged."}
 	unavailablePage = page{Status: http.StatusServiceUnavailable, Title: "Please try again",
 		Text: "The approval could not be reached just now. Nothing was decided."}
 )

@@ -2,9 +2,10 @@
 // invokes with lambda:invoke.waitForTaskToken and {token, run, task}. The function starts
 // the long work, keeps the task token and returns; the answer comes later through the token.
 //
-// Approvals are the one provider served so far: the token and the request are kept in the
-// table, a one-time EventBridge Scheduler schedule is set for the deadline, and "stepline
-// Approval Requested" is announced with the links of the approval page (pkg/approval). At the
+// Approvals are the one provider served so far: the request, with the random key its links
+// carry (approval.NewKey), and the token are kept in the table, a one-time EventBridge
+// Scheduler schedule is set for the deadline, and "stepline Approval Requested" is announced
+// with the links of the approval page (pkg/approval). At the
 // deadline the schedule invokes the function again with {"expire": {run, task}}, and a token
 // still kept is failed as ActionTimedOut. Every other provider (ecs, codedeploy,
 // cloudformation, s3) fails at once with ActionFailed: their AWS providers do not exist yet,
@@ -31,6 +32,7 @@ import (
 	"github.com/stepline/stepline/pkg/engine"
 	"github.com/stepline/stepline/pkg/pipeline"
 	"github.com/stepline/stepline/pkg/statemachine"
+	"github.com/stepline/stepline/pkg/store"
 )
 
 // Tokens is what the function needs of the token store (store/dynamo in AWS). Token fails
@@ -74,9 +76,10 @@ type Config struct {
 }
 
 // TokenGrace is how long a token is kept past its approval's deadline. The deadline's
-// schedule must still find it (Scheduler retries an invocation for up to a day, and the
-// token store reports a token past its expiry as missing); the page refuses decisions from
-// the deadline on by itself.
+// schedule must still find it (Scheduler retries delivering the invocation for up to a day,
+// Lambda retries a failed one for up to 6 hours before it goes to the dead-letter queue, and
+// the token store reports a token past its expiry as missing); the page refuses decisions
+// from the deadline on by itself.
 const TokenGrace = 24 * time.Hour
 
 // Handler is functions/wait's handler. Build it with New.
@@ -168,7 +171,26 @@ func timeoutOf(it statemachine.Item) time.Duration {
 	return d
 }
 
-// request keeps the token and the request, sets the deadline and announces the approval.
+// MinDeadline is how far ahead of now an approval's deadline, and so its schedule, is set at
+// the least: Scheduler's at() must not lie in the past by the time the schedule is created.
+const MinDeadline = 60 * time.Second
+
+// deadlineAfter is now plus d (at least MinDeadline), in whole seconds rounded up: at() has
+// no fractions, and the deadline is never early.
+func deadlineAfter(now time.Time, d time.Duration) time.Time {
+	d = max(d, MinDeadline)
+	return now.Add(d).Add(time.Second - 1).Truncate(time.Second).UTC()
+}
+
+// request keeps the request and the token, sets the deadline and announces the approval.
+//
+// The Wait state retries the invocation on Lambda service errors, when this function may
+// have run already, and a retry may carry a new task token. A request kept by an earlier
+// invocation therefore stands, with its key and deadline, so the links already sent keep
+// working: only the new token is stored, and the schedule, created already, answers
+// ConflictException. The announcement is sent again only when the request does not say it
+// went out (an earlier invocation stopped, or failed to record it, after keeping the
+// request); it then carries the same links.
 func (h *Handler) request(ctx context.Context, token string, it statemachine.Item) (Output, error) {
 	t := it.Task
 	lc, ok := lambdacontext.FromContext(ctx)
@@ -176,27 +198,44 @@ func (h *Handler) request(ctx context.Context, token string, it statemachine.Ite
 		return Output{}, &ActionFailed{Msg: "approval: no Lambda context names this function, which the deadline's schedule must invoke"}
 	}
 	now := h.now()
-	// Whole seconds, rounded up: at() has no fractions, and the deadline is never early.
-	deadline := now.Add(timeoutOf(it)).Add(time.Second - 1).Truncate(time.Second).UTC()
 	task := approval.TaskKey(t.Stage, t.Action, t.Attempt)
-	req := approval.Request{Pipeline: t.Pipeline, Run: t.Run, Stage: t.Stage, Action: t.Action, Attempt: t.Attempt,
-		Message: configString(t, "message"), URL: configString(t, "url"), Expires: deadline}
 	log := h.log.With("run", t.Run, "task", task)
 
-	raw, _ := json.Marshal(req)
-	keep := deadline.Add(TokenGrace)
-	if err := h.tokens.PutToken(ctx, t.Run, approval.RequestKey(task), string(raw), keep); err != nil {
-		return Output{}, &ActionFailed{Msg: fmt.Sprintf("approval %s/%s: keep the request: %v", t.Stage, t.Action, err)}
+	req, found, err := h.kept(ctx, log, t.Run, task)
+	if err != nil {
+		return Output{}, &ActionFailed{Msg: fmt.Sprintf("approval %s/%s: read the kept request: %v", t.Stage, t.Action, err)}
 	}
-	if err := h.tokens.PutToken(ctx, t.Run, task, token, keep); err != nil {
+	if found {
+		log.InfoContext(ctx, "approval: requested before; its key and deadline stand", "expires", req.Expires, "announced", req.Announced)
+	} else {
+		req = approval.Request{Pipeline: t.Pipeline, Run: t.Run, Stage: t.Stage, Action: t.Action, Attempt: t.Attempt,
+			Message: configString(t, "message"), URL: configString(t, "url"),
+			Expires: deadlineAfter(now, timeoutOf(it)), Key: approval.NewKey()}
+		if err := h.keep(ctx, req); err != nil {
+			return Output{}, &ActionFailed{Msg: fmt.Sprintf("approval %s/%s: keep the request: %v", t.Stage, t.Action, err)}
+		}
+	}
+	deadline := req.Expires
+	if err := h.tokens.PutToken(ctx, t.Run, task, token, deadline.Add(TokenGrace)); err != nil {
 		return Output{}, &ActionFailed{Msg: fmt.Sprintf("approval %s/%s: keep the task token: %v", t.Stage, t.Action, err)}
 	}
 	name := ScheduleName(t.Run, task)
-	created, err := h.schedule(ctx, name, lc.InvokedFunctionArn, Expire{Run: t.Run, Task: task}, deadline)
+	// A retry long after the first invocation may find the deadline close or gone: the
+	// schedule then fires MinDeadline from now, and the expiry fails the task.
+	at := deadline
+	if soonest := deadlineAfter(now, 0); at.Before(soonest) {
+		at = soonest
+	}
+	created, err := h.schedule(ctx, name, lc.InvokedFunctionArn, Expire{Run: t.Run, Task: task}, at)
 	if err != nil {
 		return Output{}, &ActionFailed{Msg: fmt.Sprintf("approval %s/%s: set its deadline: %v", t.Stage, t.Action, err)}
 	}
-	links := approval.LinksFor(h.cfg.APIURL, t.Run, task, approval.Key(token))
+	out := Output{Waiting: task, Expires: &deadline}
+	if req.Announced {
+		log.InfoContext(ctx, "approval: announced before; the new token is kept", "schedule", name)
+		return out, nil
+	}
+	links := approval.LinksFor(h.cfg.APIURL, t.Run, task, req.Key)
 	var resources []string
 	if h.cfg.StateMachineARN != "" {
 		resources = []string{h.cfg.StateMachineARN}
@@ -208,13 +247,47 @@ func (h *Handler) request(ctx context.Context, token string, it statemachine.Ite
 				log.WarnContext(ctx, "approval: the deadline's schedule could not be removed", "schedule", name, "error", derr)
 			}
 		}
-		if derr := h.tokens.DeleteToken(ctx, t.Run, task); derr != nil {
-			log.WarnContext(ctx, "approval: the token could not be removed", "error", derr)
+		for _, key := range []string{task, approval.RequestKey(task)} {
+			if derr := h.tokens.DeleteToken(ctx, t.Run, key); derr != nil {
+				log.WarnContext(ctx, "approval: the token or the request could not be removed", "item", key, "error", derr)
+			}
 		}
 		return Output{}, &ActionFailed{Msg: fmt.Sprintf("approval %s/%s: announce it: %v", t.Stage, t.Action, err)}
 	}
+	req.Announced = true
+	if err := h.keep(ctx, req); err != nil {
+		// The approval waits all the same; a retried invocation would announce the same links again.
+		log.WarnContext(ctx, "approval: announced, but the request could not record it", "error", err)
+	}
 	log.InfoContext(ctx, "approval: requested", "pipeline", t.Pipeline, "expires", deadline, "schedule", name)
-	return Output{Waiting: task, Expires: &deadline}, nil
+	return out, nil
+}
+
+// kept returns the request an earlier invocation kept for task of run. A request that cannot
+// be read, or that has no key (kept before keys were drawn at random), is not one to keep:
+// found is false, and a new request replaces it.
+func (h *Handler) kept(ctx context.Context, log *slog.Logger, run, task string) (req approval.Request, found bool, err error) {
+	raw, err := h.tokens.Token(ctx, run, approval.RequestKey(task))
+	if errors.Is(err, store.ErrNotFound) {
+		return approval.Request{}, false, nil
+	}
+	if err != nil {
+		return approval.Request{}, false, err
+	}
+	if err := json.Unmarshal([]byte(raw), &req); err != nil || req.Key == "" || req.Expires.IsZero() {
+		log.WarnContext(ctx, "approval: a kept request without a key or deadline is replaced", "error", err)
+		return approval.Request{}, false, nil
+	}
+	return req, true, nil
+}
+
+// keep stores req under its RequestKey for as long as its token.
+func (h *Handler) keep(ctx context.Context, req approval.Request) error {
+	raw, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("encode the request: %w", err)
+	}
+	return h.tokens.PutToken(ctx, req.Run, approval.RequestKey(req.Task()), string(raw), req.Expires.Add(TokenGrace))
 }
 
 // ScheduleName names the deadline of the approval task of run: Scheduler allows 64

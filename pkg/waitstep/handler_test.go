@@ -2,6 +2,8 @@ package waitstep
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/url"
@@ -47,8 +49,10 @@ func TestAnApprovalKeepsItsTokenSetsItsDeadlineAndIsAnnounced(t *testing.T) {
 	require.True(t, ok)
 	var req approval.Request
 	require.NoError(t, json.Unmarshal([]byte(raw.value), &req))
+	assert.Regexp(t, `^[A-Za-z0-9_-]{43}$`, req.Key, "32 random bytes in base64url")
 	assert.Equal(t, approval.Request{Pipeline: "api", Run: "api-7", Stage: "Release", Action: "Approve", Attempt: 1,
-		Message: "Ship 4f2c1ab?", URL: "https://example.com/diff", Expires: deadline}, req)
+		Message: "Ship 4f2c1ab?", URL: "https://example.com/diff", Expires: deadline, Key: req.Key, Announced: true}, req)
+	assert.Equal(t, deadline.Add(TokenGrace), raw.expires)
 
 	require.Len(t, r.sched.created, 1)
 	s := r.sched.created[0]
@@ -78,7 +82,7 @@ func TestAnApprovalKeepsItsTokenSetsItsDeadlineAndIsAnnounced(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "abc123.execute-api.us-east-1.amazonaws.com", u.Host)
 		assert.Equal(t, "/approvals/api-7/Release.Approve.1", u.Path)
-		assert.Equal(t, approval.Key(testToken), u.Query().Get("key"), "the capability derives from the stored token")
+		assert.Equal(t, req.Key, u.Query().Get("key"), "the capability is the key kept with the request")
 		assert.NotContains(t, link, testToken, "the token itself never leaves the table")
 	}
 	assert.Equal(t, []string{testMachine}, r.bus.entries[0].Entries[0].Resources)
@@ -161,19 +165,114 @@ func TestTheErrorNamesArePinnedToTheStateMachine(t *testing.T) {
 	assert.Equal(t, statemachine.ErrActionFailed, errorType(&ActionFailed{}))
 }
 
-func TestARetriedInvocationFindsItsScheduleAndStillWaits(t *testing.T) {
+// keptRequest returns the request the handler keeps for Release.Approve.1 of api-7.
+func keptRequest(t *testing.T, r *rig) approval.Request {
+	t.Helper()
+	raw, ok := r.tokens.get("api-7", approval.RequestKey("Release.Approve.1"))
+	require.True(t, ok, "the request is kept")
+	var req approval.Request
+	require.NoError(t, json.Unmarshal([]byte(raw.value), &req))
+	return req
+}
+
+// tokenDigest is the key the links used to carry: base64url of the first 24 bytes of the
+// token's SHA-256, which anyone reading the execution history could compute.
+func tokenDigest(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(sum[:24])
+}
+
+func TestTheKeyIsDrawnAtRandomNotDerivedFromTheToken(t *testing.T) {
+	t.Parallel()
+	keys := map[string]bool{}
+	for range 3 {
+		r := newRig()
+		_, err := r.h.Handle(lambdaCtx(), waitInput("approval", 3600, nil))
+		require.NoError(t, err)
+		key := keptRequest(t, r).Key
+		assert.NotEqual(t, tokenDigest(testToken), key, "the token is in the execution history")
+		sent := details[approval.RequestedDetail](t, r.bus, approval.DetailRequested)
+		require.Len(t, sent, 1)
+		u, err := url.Parse(sent[0].Approve)
+		require.NoError(t, err)
+		assert.Equal(t, key, u.Query().Get("key"))
+		keys[key] = true
+	}
+	assert.Len(t, keys, 3, "the same token gives a new key each time")
+}
+
+func TestARetriedInvocationKeepsTheKeyAndDeadlineAndOnlyStoresTheNewToken(t *testing.T) {
 	t.Parallel()
 	r := newRig()
-	_, err := r.h.Handle(lambdaCtx(), waitInput("approval", 3600, nil))
+	first, err := r.h.Handle(lambdaCtx(), waitInput("approval", 3600, nil))
 	require.NoError(t, err)
+	kept := keptRequest(t, r)
+
+	r.now = testNow.Add(90 * time.Second) // the Wait state retries after a Lambda service error
 	again := waitInput("approval", 3600, nil)
 	again.Token = "a-new-token-of-the-retried-task"
 	out, err := r.h.Handle(lambdaCtx(), again)
 	require.NoError(t, err, "ConflictException: the deadline is set already")
 	assert.Equal(t, "Release.Approve.1", out.Waiting)
+	assert.Equal(t, *first.Expires, *out.Expires, "the deadline announced stands")
+	assert.Equal(t, kept, keptRequest(t, r), "the key of the links already sent stands")
 	tok, _ := r.tokens.get("api-7", "Release.Approve.1")
 	assert.Equal(t, "a-new-token-of-the-retried-task", tok.value, "the latest token is the one Step Functions waits on")
+	assert.Equal(t, first.Expires.Add(TokenGrace), tok.expires)
 	assert.Len(t, r.sched.created, 1)
+	assert.Len(t, details[approval.RequestedDetail](t, r.bus, approval.DetailRequested), 1, "the links went out once")
+}
+
+func TestARetryAfterAnInvocationThatStoppedBeforeAnnouncingAnnouncesTheSameLinks(t *testing.T) {
+	t.Parallel()
+	r := newRig()
+	// The first invocation kept the request, the token and the schedule, then stopped (a
+	// timeout, a crash) before the announcement.
+	deadline := time.Date(2026, 12, 2, 10, 0, 1, 0, time.UTC)
+	key := approval.NewKey()
+	req := approval.Request{Pipeline: "api", Run: "api-7", Stage: "Release", Action: "Approve", Attempt: 1, Expires: deadline, Key: key}
+	raw, err := json.Marshal(req)
+	require.NoError(t, err)
+	require.NoError(t, r.tokens.PutToken(context.Background(), "api-7", approval.RequestKey("Release.Approve.1"), string(raw), deadline.Add(TokenGrace)))
+	_, err = r.h.schedule(lambdaCtx(), ScheduleName("api-7", "Release.Approve.1"), testFunction, Expire{Run: "api-7", Task: "Release.Approve.1"}, deadline)
+	require.NoError(t, err)
+
+	r.now = testNow.Add(2 * time.Minute)
+	again := waitInput("approval", 3600, nil)
+	again.Token = "a-new-token-of-the-retried-task"
+	out, err := r.h.Handle(lambdaCtx(), again)
+	require.NoError(t, err)
+	assert.Equal(t, deadline, *out.Expires)
+	sent := details[approval.RequestedDetail](t, r.bus, approval.DetailRequested)
+	require.Len(t, sent, 1, "nothing says the links went out: they are announced")
+	assert.Equal(t, "2026-12-02T10:00:01Z", sent[0].Expires)
+	u, err := url.Parse(sent[0].Review)
+	require.NoError(t, err)
+	assert.Equal(t, key, u.Query().Get("key"))
+	assert.True(t, keptRequest(t, r).Announced, "a further retry will not announce again")
+	assert.Len(t, r.sched.created, 1)
+}
+
+func TestADeadlineIsNeverLessThanAMinuteAhead(t *testing.T) {
+	t.Parallel()
+	r := newRig()
+	out, err := r.h.Handle(lambdaCtx(), waitInput("approval", 5, nil))
+	require.NoError(t, err)
+	want := time.Date(2026, 12, 2, 9, 1, 1, 0, time.UTC) // now + 60 s, rounded up
+	assert.Equal(t, want, *out.Expires)
+	assert.Equal(t, "at(2026-12-02T09:01:01)", aws.ToString(r.sched.created[0].ScheduleExpression))
+
+	// A retry that comes after its deadline has passed (and its schedule has fired and
+	// deleted itself) sets the schedule a minute ahead, never in the past.
+	r.now = testNow.Add(10 * time.Minute)
+	r.sched.live = nil
+	again := waitInput("approval", 5, nil)
+	again.Token = "a-new-token-of-the-retried-task"
+	out, err = r.h.Handle(lambdaCtx(), again)
+	require.NoError(t, err)
+	assert.Equal(t, want, *out.Expires, "the deadline announced stands")
+	require.Len(t, r.sched.created, 2)
+	assert.Equal(t, "at(2026-12-02T09:11:01)", aws.ToString(r.sched.created[1].ScheduleExpression))
 }
 
 func TestAnApprovalThatCannotBeSetUpFailsAndLeavesNothingBehind(t *testing.T) {
@@ -189,6 +288,8 @@ func TestAnApprovalThatCannotBeSetUpFailsAndLeavesNothingBehind(t *testing.T) {
 		assert.Equal(t, []string{"stepline/" + ScheduleName("api-7", "Release.Approve.1")}, r.sched.deleted)
 		_, kept := r.tokens.get("api-7", "Release.Approve.1")
 		assert.False(t, kept)
+		_, kept = r.tokens.get("api-7", approval.RequestKey("Release.Approve.1"))
+		assert.False(t, kept, "the key of links nobody received is dropped")
 	})
 	t.Run("the schedule cannot be created", func(t *testing.T) {
 		t.Parallel()
