@@ -2,7 +2,6 @@ package triggerstep
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -245,7 +244,7 @@ func get(ctx context.Context, hc *http.Client, provider, u, token, what string) 
 		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("read %s: %w", what, &scm.APIError{Provider: provider, StatusCode: resp.StatusCode, Message: apiMessage(body)})
+		return nil, fmt.Errorf("read %s: %w", what, &scm.APIError{Provider: provider, StatusCode: resp.StatusCode, Message: scrubText(scm.ErrorMessage(body), token)})
 	}
 	if len(body) > MaxFileBytes {
 		return nil, fmt.Errorf("read %s: over %d bytes: %w", what, MaxFileBytes, ErrTooLarge)
@@ -253,35 +252,18 @@ func get(ctx context.Context, hc *http.Client, provider, u, token, what string) 
 	return body, nil
 }
 
-// apiMessage extracts the message of a Bitbucket Cloud ({"error":{"message"}}) or Data Center
-// ({"errors":[{"message"}]}) error answer, on one line.
-func apiMessage(body []byte) string {
-	var e struct {
-		Error struct {
-			Message string `json:"message"`
-		} `json:"error"`
-		Errors []struct {
-			Message string `json:"message"`
-		} `json:"errors"`
-	}
-	if json.Unmarshal(body, &e) != nil {
-		return ""
-	}
-	msg := e.Error.Message
-	if msg == "" && len(e.Errors) > 0 {
-		msg = e.Errors[0].Message
-	}
-	msg = strings.Join(strings.Fields(msg), " ")
-	if len(msg) > 200 {
-		msg = msg[:200] + "…"
-	}
-	return msg
-}
-
 // scrub removes the token from a transport error's text, in case a proxy or URL echoed it.
 func scrub(err error, token string) error {
 	if token == "" || !strings.Contains(err.Error(), token) {
 		return err
 	}
-	return errors.New(strings.ReplaceAll(err.Error(), token, "[token]"))
+	return errors.New(scrubText(err.Error(), token))
+}
+
+// scrubText removes the token from a text: a provider's error body may echo the request.
+func scrubText(s, token string) string {
+	if token == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, token, "[token]")
 }
