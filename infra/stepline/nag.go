@@ -85,8 +85,6 @@ func (s *Stepline) suppressNagFindings() {
 	schedules("WaitFunctionRole")
 
 	objects("BuildProjectRole", "runs/")
-	suppress("BuildProjectRole", wildcard, "CodeBuild creates one log group per project and one stream per build; the grant stops at this stack's projects' log groups.",
-		nagArn("logs", "log-group:/aws/codebuild/"+s.name("-*")))
 
 	suppress("PipelineStateMachineRole", wildcard, "lambda actions invoke user functions named at run time; only functions named "+s.name("-action-*")+" can be invoked.",
 		nagArn("lambda", "function:"+s.name("-action-*")))

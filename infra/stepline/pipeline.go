@@ -22,9 +22,15 @@ phases:
 // pipeline creates the CodeBuild project and the state machine with their roles.
 func (s *Stepline) pipeline() {
 	bucketArn := *s.ArtifactBucket.AttrArn()
+	// The build logs' group, made here so that it expires: the one CodeBuild makes on its own
+	// keeps logs forever. Its name is the one CodeBuild would choose.
+	buildLogs := s.logGroup("BuildProjectLogGroup", "/aws/codebuild/"+s.name("-build"))
 	buildRole := newRole(s.Construct, "BuildProjectRole", "codebuild.amazonaws.com",
+		// The CloudWatch Logs actions of CodeBuild's service role, on this project's group and
+		// its streams only (the group's Arn attribute ends in ":*").
+		// https://docs.aws.amazon.com/codebuild/latest/userguide/setting-up-service-role.html
 		allow([]string{"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
-			arn("logs", "log-group:/aws/codebuild/"+s.name("-*"))),
+			arn("logs", "log-group:/aws/codebuild/"+s.name("-build")), *buildLogs.AttrArn()),
 		allow([]string{"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"}, bucketArn+"/runs/*"),
 		// CodeBuild checks the bucket of S3 sources and artifacts before it reads or writes.
 		allow([]string{"s3:GetBucketAcl", "s3:GetBucketLocation"}, bucketArn),
@@ -46,6 +52,12 @@ func (s *Stepline) pipeline() {
 			ComputeType: jsii.String("BUILD_GENERAL1_SMALL"),
 		},
 		EncryptionKey: jsii.String("alias/aws/s3"),
+		LogsConfig: &awscodebuild.CfnProject_LogsConfigProperty{
+			CloudWatchLogs: &awscodebuild.CfnProject_CloudWatchLogsConfigProperty{
+				Status:    jsii.String("ENABLED"),
+				GroupName: buildLogs.Ref(),
+			},
+		},
 	})
 	s.BuildProject.OverrideLogicalId(jsii.String("BuildProject"))
 

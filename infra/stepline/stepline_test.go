@@ -46,7 +46,7 @@ func TestTemplateHasTheResourcesOfDocsStackMd(t *testing.T) {
 			"AWS::Lambda::EventInvokeConfig":   1, // the deadline schedules invoke the wait function asynchronously
 			"AWS::Lambda::Permission":          3, // three routes invoke their function
 			"AWS::IAM::Role":                   9, // six functions, build project, state machine, scheduler
-			"AWS::Logs::LogGroup":              8, // six functions, state machine, API access log
+			"AWS::Logs::LogGroup":              9, // six functions, state machine, builds, API access log
 			"AWS::CodeBuild::Project":          1,
 			"AWS::StepFunctions::StateMachine": 1,
 			"AWS::Scheduler::ScheduleGroup":    1,
@@ -74,7 +74,7 @@ func TestTemplateHasTheResourcesOfDocsStackMd(t *testing.T) {
 			"NotificationSubscription": "AWS::SNS::Subscription",
 			"BuildProject":             "AWS::CodeBuild::Project", "BuildProjectRole": "AWS::IAM::Role",
 			"PipelineStateMachine": "AWS::StepFunctions::StateMachine", "PipelineStateMachineRole": "AWS::IAM::Role",
-			"PipelineLogGroup": "AWS::Logs::LogGroup", "SchedulerRole": "AWS::IAM::Role",
+			"PipelineLogGroup": "AWS::Logs::LogGroup", "BuildProjectLogGroup": "AWS::Logs::LogGroup", "SchedulerRole": "AWS::IAM::Role",
 			"ScheduleGroup": "AWS::Scheduler::ScheduleGroup", "SourceEventRule": "AWS::Events::Rule",
 			"AwsEventRule": "AWS::Events::Rule", "NotificationRule": "AWS::Events::Rule",
 			"HttpApi": "AWS::ApiGatewayV2::Api", "ApiAccessLogGroup": "AWS::Logs::LogGroup",
@@ -302,7 +302,7 @@ func TestRolesHoldExactlyTheActionsOfDocsStackMd(t *testing.T) {
 			{"WaitFunctionRole", "states:SendTaskFailure", []any{sm}},
 			{"WaitFunctionRole", "sqs:SendMessage", []any{getAtt("DeadLetterQueue", "Arn")}},
 			{"CallbackFunctionRole", "states:SendTaskSuccess", []any{sm}},
-			{"BuildProjectRole", "logs:CreateLogGroup", []any{sub(prefix + "logs" + region + "log-group:/aws/codebuild/cix-*")}},
+			{"BuildProjectRole", "logs:CreateLogGroup", []any{sub(prefix + "logs" + region + "log-group:/aws/codebuild/cix-build"), getAtt("BuildProjectLogGroup", "Arn")}},
 			{"BuildProjectRole", "s3:GetObjectVersion", []any{within("ArtifactBucket", "/runs/*")}},
 			{"BuildProjectRole", "s3:GetBucketAcl", []any{getAtt("ArtifactBucket", "Arn")}},
 			{"BuildProjectRole", "s3:GetBucketLocation", []any{getAtt("ArtifactBucket", "Arn")}},

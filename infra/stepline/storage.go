@@ -57,7 +57,7 @@ func (s *Stepline) storage() {
 	})
 	s.ArtifactBucket.OverrideLogicalId(jsii.String("ArtifactBucket"))
 	// Deleting the stack must not fail on a non-empty bucket nor take the artifacts with it.
-	s.ArtifactBucket.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN, nil)
+	retainExceptOnCreate(s.ArtifactBucket)
 
 	bucketArn := *s.ArtifactBucket.AttrArn()
 	policy := awss3.NewCfnBucketPolicy(s.Construct, jsii.String("ArtifactBucketPolicy"), &awss3.CfnBucketPolicyProps{
@@ -69,7 +69,19 @@ func (s *Stepline) storage() {
 	s.Table = awsdynamodb.NewCfnTable(s.Construct, jsii.String("Table"), tableProps(s.Props.Name))
 	s.Table.OverrideLogicalId(jsii.String("Table"))
 	// Run history and the pipeline registry outlive a stack deletion or replacement.
-	s.Table.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN, nil)
+	retainExceptOnCreate(s.Table)
+}
+
+// retainExceptOnCreate keeps a resource holding data when the stack is deleted or the resource
+// replaced, but not when the create that made it rolls back: a retained table named ${Name}
+// would make every retry of a failed first deploy fail with "already exists". CDK renders
+// RETAIN_ON_UPDATE_OR_DELETE as DeletionPolicy RetainExceptOnCreate and UpdateReplacePolicy
+// Retain (UpdateReplacePolicy has no RetainExceptOnCreate: a replacement happens only after a
+// create succeeded).
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-updatereplacepolicy.html
+func retainExceptOnCreate(r awscdk.CfnResource) {
+	r.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE, &awscdk.RemovalPolicyOptions{ApplyToUpdateReplacePolicy: jsii.Bool(true)})
 }
 
 // tableProps translates dynamo.Schema, the table's one definition, into CloudFormation.
