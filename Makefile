@@ -61,10 +61,19 @@ synth: node-tools build-functions ## synthesize the CDK stack into infra/cdk.out
 deploy: node-tools build-functions ## deploy stepline with CDK (AWS credentials; `cdk bootstrap` once per account/region)
 	cd infra && $(CDK) deploy $(CDK_ARGS)
 
+# The stack name sam deploy --guided offers: the CDK app's default, the one the README passes to
+# `stepline repo add --stack` (sam's own default is sam-app).
+SAM_STACK ?= stepline
+
 .PHONY: sam-deploy
-sam-deploy: build-functions ## deploy stepline with SAM: sam deploy --guided (needs the sam CLI and AWS credentials)
+sam-deploy: build-functions ## deploy stepline with SAM: sam deploy --guided, stack SAM_STACK (default stepline; needs the sam CLI and AWS credentials)
 	@command -v sam >/dev/null 2>&1 || { echo "sam-deploy: the AWS SAM CLI is not installed (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html)"; exit 1; }
-	sam deploy --guided --template-file template.yml --resolve-s3 --capabilities CAPABILITY_IAM
+	sam deploy --guided --stack-name $(SAM_STACK) --template-file template.yml --resolve-s3 --capabilities CAPABILITY_IAM
+
+.PHONY: release
+release: ## tag a release of both Go modules on one commit: make release VERSION=vX.Y.Z (tags vX.Y.Z and infra/vX.Y.Z; no push)
+	@test -n "$(VERSION)" || { echo "release: give VERSION=vX.Y.Z"; exit 2; }
+	./scripts/release.sh $(VERSION)
 
 .PHONY: bench
 bench: build-cli ## run the benchmarks recorded in BENCHMARKS.md

@@ -2,7 +2,7 @@ module github.com/stepline/stepline/infra
 
 go 1.26.0
 
-require github.com/stepline/stepline v0.0.0
+require github.com/stepline/stepline v0.1.0
 
 replace github.com/stepline/stepline => ../
 
@@ -13,6 +13,7 @@ require (
 	github.com/aws/jsii-runtime-go v1.140.0
 	github.com/cdklabs/cdk-nag-go/cdknag/v2 v2.38.2
 	github.com/stretchr/testify v1.12.1
+	golang.org/x/mod v0.39.0
 )
 
 require (
@@ -45,7 +46,6 @@ require (
 	go.etcd.io/bbolt v1.5.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/lint v0.0.0-20241112194109-818c5a804067 // indirect
-	golang.org/x/mod v0.39.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/telemetry v0.0.0-20260811182544-a038080d80e5 // indirect
