@@ -138,6 +138,26 @@ func TestTheReadmeShowsTheAppThatIsBuilt(t *testing.T) {
 	}
 }
 
+// TestTheReadmeAnswersSamsQuestions: sam deploy --guided asks "<Function> has no
+// authentication. Is this okay? [y/N]" once per function behind an API event without an
+// authorizer, and Enter (no) aborts the deploy; README's SAM steps show every such question.
+func TestTheReadmeAnswersSamsQuestions(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	require.NoError(t, err)
+	behindAPI := map[string]bool{}
+	for _, p := range resources(samTemplate(t), "AWS::Lambda::Permission") {
+		if p["Principal"] == "apigateway.amazonaws.com" {
+			behindAPI[logicalID(p["FunctionName"])] = true
+		}
+	}
+	assert.Len(t, behindAPI, 2, "the webhook and the approval callback")
+	for fn := range behindAPI {
+		assert.Contains(t, string(readme), fn+" has no authentication. Is this okay? [y/N]: y")
+	}
+	assert.Equal(t, len(behindAPI), strings.Count(string(readme), "has no authentication. Is this okay?"))
+	assert.Contains(t, string(readme), "asks twice")
+}
+
 // TestInfraRequiresAReleasedRootModule: outside this repository infra/go.mod's replace is
 // ignored, so its requirement of the root module is what a user's build gets; v0.0.0 or a
 // pseudo-version of no tag would fail there. scripts/release.sh sets it when it tags.
