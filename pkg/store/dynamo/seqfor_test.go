@@ -15,19 +15,19 @@ func TestSeqForGivesAnEventKeyOneRunNumber(t *testing.T) {
 	s := New(api, table)
 	ctx := context.Background()
 
-	first, err := s.SeqFor(ctx, "api", "github-abc-api")
+	first, err := s.SeqFor(ctx, testScope("api"), "github-abc-api")
 	require.NoError(t, err)
-	again, err := s.SeqFor(ctx, "api", "github-abc-api")
+	again, err := s.SeqFor(ctx, testScope("api"), "github-abc-api")
 	require.NoError(t, err)
 	assert.Equal(t, first, again, "a redelivery gets the same number")
-	other, err := s.SeqFor(ctx, "api", "github-def-api")
+	other, err := s.SeqFor(ctx, testScope("api"), "github-def-api")
 	require.NoError(t, err)
 	assert.Equal(t, first+1, other, "another event the next one")
-	next, err := s.NextSeq(ctx, "api")
+	next, err := s.NextSeq(ctx, testScope("api"))
 	require.NoError(t, err)
 	assert.Equal(t, other+1, next, "numbers come from the pipeline's one counter")
 
-	item, err := s.get(ctx, "KEY#api#github-abc-api", "SEQ")
+	item, err := s.get(ctx, "KEY#"+testScope("api").Key()+"#github-abc-api", "SEQ")
 	require.NoError(t, err)
 	_, ok, err := getN(item, TTLAttribute)
 	require.NoError(t, err)
@@ -58,10 +58,10 @@ func TestSeqForKeepsTheNumberOfTheClaimThatWonARace(t *testing.T) {
 	var theirs int64
 	racer.race = func() {
 		var err error
-		theirs, err = New(api, table).SeqFor(ctx, "api", "github-abc-api")
+		theirs, err = New(api, table).SeqFor(ctx, testScope("api"), "github-abc-api")
 		require.NoError(t, err)
 	}
-	ours, err := s.SeqFor(ctx, "api", "github-abc-api")
+	ours, err := s.SeqFor(ctx, testScope("api"), "github-abc-api")
 	require.NoError(t, err)
 	assert.Equal(t, theirs, ours, "the loser answers the winner's number")
 }
