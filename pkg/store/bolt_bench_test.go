@@ -130,7 +130,7 @@ func BenchmarkBoltReads(b *testing.B) {
 	})
 	b.Run("LastSucceeded", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := s.LastSucceeded(b.Context(), testScope("worker")); err != nil {
+			if _, err := s.LastSucceeded(b.Context(), Scope{Pipeline: "worker", Branch: "main"}); err != nil {
 				b.Fatal(err)
 			}
 		}
