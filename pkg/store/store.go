@@ -29,7 +29,8 @@ type Record struct {
 	Definition engine.Definition `json:"definition"`
 	// State is the engine state, as last advanced.
 	State engine.State `json:"state"`
-	// Repo is the repository directory or full name.
+	// Repo is the repository directory or full name. With Provider, Branch and the run's
+	// env.name it makes the run's Scope: its locks, numbers and rollback target.
 	Repo string `json:"repo,omitempty"`
 	// Trigger says what started the run: "manual", "push", ...
 	Trigger string `json:"trigger,omitempty"`
