@@ -375,9 +375,9 @@ func (s *Store) SeqFor(ctx context.Context, scope store.Scope, eventKey string) 
 	if err := checkScope(scope); err != nil {
 		return 0, fmt.Errorf("seq for key: %w", err)
 	}
+	counter := scope.Counter()
 	// The counter's key encodes its own length, so the event key after it cannot blur the two.
-	pk, sk := "KEY#"+scope.Counter().Key()+"#"+eventKey, "SEQ"
-	pipeline := scope.Counter()
+	pk, sk := "KEY#"+counter.Key()+"#"+eventKey, "SEQ"
 	read := func() (int64, bool, error) {
 		item, err := s.get(ctx, pk, sk)
 		if err != nil || item == nil {
@@ -387,7 +387,7 @@ func (s *Store) SeqFor(ctx context.Context, scope store.Scope, eventKey string) 
 	}
 	if n, ok, err := read(); err != nil || ok {
 		if err != nil {
-			return 0, fmt.Errorf("seq for %s of %s: %w", eventKey, pipeline, err)
+			return 0, fmt.Errorf("seq for %s of %s: %w", eventKey, counter, err)
 		}
 		return n, nil
 	}
@@ -404,14 +404,14 @@ func (s *Store) SeqFor(ctx context.Context, scope store.Scope, eventKey string) 
 	case err == nil:
 		return n, nil
 	case !errors.As(err, &conflict):
-		return 0, fmt.Errorf("seq for %s of %s: %w", eventKey, pipeline, err)
+		return 0, fmt.Errorf("seq for %s of %s: %w", eventKey, counter, err)
 	}
 	won, ok, err := read()
 	if err == nil && !ok {
 		err = errors.New("the claim that won the write is gone")
 	}
 	if err != nil {
-		return 0, fmt.Errorf("seq for %s of %s: %w", eventKey, pipeline, err)
+		return 0, fmt.Errorf("seq for %s of %s: %w", eventKey, counter, err)
 	}
 	return won, nil
 }
