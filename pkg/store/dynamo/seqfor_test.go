@@ -7,6 +7,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stepline/stepline/pkg/store"
 )
 
 func TestSeqForGivesAnEventKeyOneRunNumber(t *testing.T) {
@@ -64,4 +66,29 @@ func TestSeqForKeepsTheNumberOfTheClaimThatWonARace(t *testing.T) {
 	ours, err := s.SeqFor(ctx, testScope("api"), "github-abc-api")
 	require.NoError(t, err)
 	assert.Equal(t, theirs, ours, "the loser answers the winner's number")
+}
+
+func TestSeqForNumbersEachRepositorysPipelineApart(t *testing.T) {
+	t.Parallel()
+	api, table := newTable(t)
+	s := New(api, table)
+	ctx := context.Background()
+	shop := store.Scope{Provider: "github", Repository: "acme/shop", Pipeline: "api", Branch: "main"}
+	blog := store.Scope{Provider: "github", Repository: "acme/blog", Pipeline: "api", Branch: "main"}
+	prod := store.Scope{Provider: "github", Repository: "acme/shop", Pipeline: "api", Environment: "prod"}
+
+	for _, sc := range []store.Scope{shop, shop, prod} {
+		_, err := s.NextSeq(ctx, sc)
+		require.NoError(t, err)
+	}
+	// One event key claimed in two repositories (a schedule's key, say): two claims, two counters.
+	inShop, err := s.SeqFor(ctx, prod, "schedule-nightly-0300")
+	require.NoError(t, err)
+	inBlog, err := s.SeqFor(ctx, blog, "schedule-nightly-0300")
+	require.NoError(t, err)
+
+	assert.Equal(t, []int64{4, 1}, []int64{inShop, inBlog})
+	again, err := s.SeqFor(ctx, shop, "schedule-nightly-0300")
+	require.NoError(t, err)
+	assert.Equal(t, inShop, again, "a claim is the repository's and pipeline's, whatever the branch asking")
 }
