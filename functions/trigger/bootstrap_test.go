@@ -25,6 +25,7 @@ import (
 	"github.com/stepline/stepline/pkg/lambdatest"
 	"github.com/stepline/stepline/pkg/reposecret"
 	"github.com/stepline/stepline/pkg/scm/codecommit/cctest"
+	"github.com/stepline/stepline/pkg/store"
 	"github.com/stepline/stepline/pkg/store/dynamo/dynamotest"
 )
 
@@ -119,7 +120,8 @@ func TestTheBootstrapStartsAnExecutionFromItsSampleEvent(t *testing.T) {
 	mu.Unlock()
 	require.Len(t, got, 1, fn.Output())
 	assert.Equal(t, "github-baf674544b9d8ebf75ba9a9475a6f02786ea36f5-release", got[0]["name"])
-	assert.JSONEq(t, `{"run":"release-1"}`, got[0]["input"])
+	id := store.RunID(store.Scope{Provider: "github", Repository: "Codertocat/Hello-World", Pipeline: "release"}, 1)
+	assert.JSONEq(t, `{"run":"`+id+`"}`, got[0]["input"])
 	assert.False(t, strings.Contains(fn.Output(), "sample-token"), "the token is never logged")
 
 	// The same binary takes, in one batch, an ECR push and an S3 object creation (no

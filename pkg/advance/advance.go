@@ -28,13 +28,13 @@ import (
 type Store interface {
 	GetRun(ctx context.Context, id string) (store.Record, error)
 	PutRun(ctx context.Context, r store.Record) error
-	Acquire(ctx context.Context, pipeline, stage string, mode engine.Mode, run string, seq int64) (engine.Grant, error)
-	Release(ctx context.Context, pipeline, stage, run string) (next string, err error)
+	Acquire(ctx context.Context, scope store.Scope, stage string, mode engine.Mode, run string, seq int64) (engine.Grant, error)
+	Release(ctx context.Context, scope store.Scope, stage, run string) (next string, err error)
 	PutToken(ctx context.Context, run, task, token string, expires time.Time) error
 	Token(ctx context.Context, run, task string) (string, error)
 	DeleteToken(ctx context.Context, run, task string) error
-	// LastSucceeded is the pipeline's newest successful run, store.ErrNotFound when none.
-	LastSucceeded(ctx context.Context, pipeline string) (store.Record, error)
+	// LastSucceeded is the scope's newest successful run, store.ErrNotFound when none.
+	LastSucceeded(ctx context.Context, scope store.Scope) (store.Record, error)
 }
 
 // Publisher announces state changes (EventBridge in AWS).
@@ -163,7 +163,7 @@ func (h *Handler) Handle(ctx context.Context, in Input) (statemachine.State, err
 		inputs = nil
 		events = append(events, d.Events...)
 		for _, stage := range d.Release {
-			next, err := h.store.Release(ctx, rec.Pipeline(), stage, rec.ID())
+			next, err := h.store.Release(ctx, rec.Scope(), stage, rec.ID())
 			if err != nil {
 				return statemachine.State{}, &AdvanceUnavailable{Msg: fmt.Sprintf("release stage %s: %v", stage, err)}
 			}
@@ -217,17 +217,19 @@ func (h *Handler) Handle(ctx context.Context, in Input) (statemachine.State, err
 	return out, nil
 }
 
-// previous reads the artifacts of the pipeline's newest successful run, for a failure that may
-// roll back: runs that waited behind others go back to the newest success, not to the one
-// the trigger step saw. None (or this very run) is no input; a store error is retried, as a
-// rollback to stale artifacts would redeploy something older than what runs now.
+// previous reads the artifacts of the newest successful run of the run's scope (its
+// repository, pipeline and environment or branch), for a failure that may roll back: runs
+// that waited behind others go back to the newest success, not to the one the trigger step
+// saw, and never to another branch's or environment's. None (or this very run) is no input; a
+// store error is retried, as a rollback to stale artifacts would redeploy something older
+// than what runs now.
 func (h *Handler) previous(ctx context.Context, rec store.Record) ([]engine.Input, error) {
-	last, err := h.store.LastSucceeded(ctx, rec.Pipeline())
+	last, err := h.store.LastSucceeded(ctx, rec.Scope())
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, nil
 	case err != nil:
-		return nil, &AdvanceUnavailable{Msg: fmt.Sprintf("read the last successful run of %s: %v", rec.Pipeline(), err)}
+		return nil, &AdvanceUnavailable{Msg: fmt.Sprintf("read the last successful run of %s: %v", rec.Scope(), err)}
 	case last.ID() == rec.ID():
 		return nil, nil
 	}
@@ -338,7 +340,7 @@ func (h *Handler) park(ctx context.Context, in Input) error {
 // input for the run itself (Granted or Superseded; nil while it waits) and the notices owed to
 // the runs it superseded.
 func (h *Handler) acquire(ctx context.Context, rec store.Record, stage string, seq int64) (*engine.Input, []notice, error) {
-	g, err := h.store.Acquire(ctx, rec.Pipeline(), stage, modeOf(rec.Definition), rec.ID(), seq)
+	g, err := h.store.Acquire(ctx, rec.Scope(), stage, modeOf(rec.Definition), rec.ID(), seq)
 	if err != nil {
 		return nil, nil, &AdvanceUnavailable{Msg: fmt.Sprintf("acquire stage %s: %v", stage, err)}
 	}

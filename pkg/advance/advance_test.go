@@ -104,18 +104,28 @@ func newFixture(t *testing.T) *fixture {
 	return x
 }
 
-// create stores a run as the trigger step does.
+// create stores a run of main of octo/api as the trigger step does.
 func (x *fixture) create(id string, seq int64) {
-	st := engine.New(x.def, engine.RunInfo{ID: id, Seq: seq})
-	require.NoError(x.t, x.db.PutRun(context.Background(), store.Record{Definition: x.def, State: st, Repo: "octo/api",
-		Provider: "github", Commit: strings.Repeat("c", 40)}))
+	x.createOn(id, seq, "octo/api", "main", nil)
 }
 
-// succeeded stores a finished successful run with artifacts.
+// createOn stores a run of repo's branch; source seeds its source namespace (a fork's flag).
+func (x *fixture) createOn(id string, seq int64, repo, branch string, source map[string]string) {
+	st := engine.New(x.def, engine.RunInfo{ID: id, Seq: seq, Variables: map[string]map[string]string{"source": source}})
+	require.NoError(x.t, x.db.PutRun(context.Background(), store.Record{Definition: x.def, State: st, Repo: repo,
+		Provider: "github", Branch: branch, Commit: strings.Repeat("c", 40)}))
+}
+
+// succeeded stores a finished successful run of main of octo/api with artifacts.
 func (x *fixture) succeeded(id string, seq int64, artifacts map[string]string) {
+	x.succeededOn(id, seq, "octo/api", "main", artifacts)
+}
+
+func (x *fixture) succeededOn(id string, seq int64, repo, branch string, artifacts map[string]string) {
 	st := engine.New(x.def, engine.RunInfo{ID: id, Seq: seq})
 	st.Status, st.Artifacts = engine.Succeeded, artifacts
-	require.NoError(x.t, x.db.PutRun(context.Background(), store.Record{Definition: x.def, State: st, Repo: "octo/api", Provider: "github"}))
+	require.NoError(x.t, x.db.PutRun(context.Background(), store.Record{Definition: x.def, State: st, Repo: repo,
+		Provider: "github", Branch: branch}))
 }
 
 func (x *fixture) advance(in advance.Input) statemachine.State {
@@ -173,6 +183,48 @@ func TestARollbackUsesTheNewestSuccessEvenOneThatFinishedAfterTheRunStarted(t *t
 	again := item(t, s)
 	assert.Equal(t, "Ship", again.Task.Action, "the rollback redeploys")
 	assert.Equal(t, "artifacts/runs/api-1/bin.zip", again.CodeBuild.SourceLocation, "from the artifacts of the newest success")
+}
+
+func TestARollbackNeverRedeploysAnotherBranchOrRepository(t *testing.T) {
+	t.Parallel()
+	x := newFixture(t)
+	x.succeeded("api-1", 1, map[string]string{"bin": "s3://artifacts/runs/api-1/bin.zip"})
+	x.create("api-4", 4)
+	s, ship := x.toDeploy("api-4")
+	// Newer successes of a feature branch and of another repository's pipeline "api".
+	x.succeededOn("api-2", 2, "octo/api", "feature/login", map[string]string{"bin": "s3://artifacts/runs/api-2/bin.zip"})
+	x.succeededOn("api-3", 3, "octo/web", "main", map[string]string{"bin": "s3://artifacts/runs/api-3/bin.zip"})
+
+	s = x.advance(answered(s, ship, "", &statemachine.TaskError{Error: "States.TaskFailed", Cause: `{"BuildStatus":"FAILED"}`}))
+
+	again := item(t, s)
+	assert.Equal(t, "Ship", again.Task.Action, "the rollback redeploys")
+	assert.Equal(t, "artifacts/runs/api-1/bin.zip", again.CodeBuild.SourceLocation, "main's own last success")
+}
+
+func TestRunsOfOtherBranchesForksAndRepositoriesEnterAStageMainHolds(t *testing.T) {
+	t.Parallel()
+	x := newFixture(t)
+	x.create("api-1", 1)
+	x.toDeploy("api-1") // holds Deploy of main of octo/api
+	for _, tc := range []struct {
+		name, run, repo, branch string
+		source                  map[string]string
+	}{
+		{"a feature branch", "api-2", "octo/api", "feature/login", nil},
+		{"a fork's main", "api-3", "octo/api", "main", map[string]string{"fork": "true"}},
+		{"another repository's pipeline of the same name", "api-4", "octo/web", "main", nil},
+	} {
+		x.createOn(tc.run, 2, tc.repo, tc.branch, tc.source)
+		_, ship := x.toDeploy(tc.run)
+		assert.Equal(t, statemachine.KindCodeBuild, ship.Kind, "%s is not parked behind main", tc.name)
+	}
+
+	x.create("api-5", 5)
+	s := x.advance(advance.Input{State: statemachine.State{Run: "api-5"}})
+	s = x.advance(answered(s, item(t, s), `{"artifact":{"bucket":"artifacts","key":"runs/api-5/source.zip"}}`, nil))
+	s = x.advance(answered(s, item(t, s), buildOK, nil))
+	assert.Equal(t, statemachine.KindPark, item(t, s).Kind, "main's next run still waits for main's lock")
 }
 
 func TestWithoutAnySuccessARollbackHasNothingToGoBackTo(t *testing.T) {

@@ -72,5 +72,5 @@ pipelines:
 	assert.NoDirExists(t, filepath.Join(r.state(), "deploy", "prod"))
 
 	res := r.stepline("", "runs")
-	assert.Regexp(t, `slow-1\s+slow\s+CANCELED`, res.out)
+	assert.Regexp(t, `slow-1-[0-9a-f]{8}\s+slow\s+CANCELED`, res.out)
 }

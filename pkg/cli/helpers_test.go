@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stepline/stepline/pkg/engine"
+	"github.com/stepline/stepline/pkg/store"
 )
 
 // repo is a temporary git repository with a pipeline file, driven through the real commands.
@@ -124,4 +125,12 @@ func readFile(t *testing.T, path string) string {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// runID is the full id of the run `stepline show` finds as short ("site-2": run 2 of site).
+func (r *repo) runID(short string) string {
+	r.t.Helper()
+	rec, err := findRun(context.Background(), store.NewBolt(filepath.Join(r.state(), "stepline.db")), short)
+	require.NoError(r.t, err)
+	return rec.ID()
 }

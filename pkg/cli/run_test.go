@@ -9,6 +9,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stepline/stepline/pkg/engine"
+	"github.com/stepline/stepline/pkg/store"
 )
 
 // waitFor is a buildspec command that waits (10 s at most) for a file another action creates:
@@ -71,7 +74,8 @@ phases:
 	res := r.stepline("", "run", "--plain")
 	require.Equal(t, ExitOK, res.code, "stdout:\n%s\nstderr:\n%s", res.out, res.err)
 
-	tr := trace(r.events(), "app-1")
+	id := r.runID("app-1")
+	tr := trace(r.events(), id)
 	for _, pair := range [][2]string{
 		{"stage:SUCCEEDED:Source", "stage:STARTED:Build"},
 		{"action:SUCCEEDED:Build/Left", "action:STARTED:Build/Package"},
@@ -86,7 +90,7 @@ phases:
 	assert.Equal(t, "app 1.2.1\n", readFile(t, filepath.Join(r.state(), "deploy", "web-1.2.1", "current", "app.txt")),
 		"the exported VERSION named the deploy path and the artifact reached it")
 	assert.Equal(t, "1.2.1\n", readFile(t, filepath.Join(marks, "announced")), "a later action read the exported variable")
-	assert.Contains(t, res.out, "✓ app  run app-1  SUCCEEDED")
+	assert.Contains(t, res.out, "✓ app  run "+id+"  SUCCEEDED")
 }
 
 func TestAFailingUnitTestFailsTheBuildRunsPostBuildAndDeploysNothing(t *testing.T) {
@@ -135,9 +139,10 @@ func TestAdd(t *testing.T) {
 	assert.NoFileExists(t, filepath.Join(marks, "after-test"), "commands after the failing one do not run")
 	assert.NoDirExists(t, filepath.Join(r.state(), "deploy", "prod"), "nothing was deployed")
 	assert.Contains(t, res.out, "action Test failed: build failed in phase BUILD")
-	log := readFile(t, filepath.Join(r.state(), "runs", "calc-1", "logs", "Build.Test.1.log"))
+	id := r.runID("calc-1")
+	log := readFile(t, filepath.Join(r.state(), "runs", id, "logs", "Build.Test.1.log"))
 	assert.Contains(t, log, "Add(2, 2) = 0, want 4", "the test's own output is in the action log")
-	assert.NotContains(t, trace(r.events(), "calc-1"), "stage:STARTED:Deploy")
+	assert.NotContains(t, trace(r.events(), id), "stage:STARTED:Deploy")
 }
 
 const deployOnly = `version: 1
@@ -162,7 +167,7 @@ func TestAFailingHealthCheckRestoresThePreviousRelease(t *testing.T) {
 	res := r.stepline("", "run")
 	assert.Equal(t, ExitFailed, res.code)
 	assert.Contains(t, res.out, "health check failed")
-	assert.Contains(t, res.out, "restored the previous release site-1.Release.1")
+	assert.Contains(t, res.out, "restored the previous release "+r.runID("site-1")+".Release.1")
 	now, err := os.Readlink(current)
 	require.NoError(t, err)
 	assert.Equal(t, first, now, "current points at the previous release again")
@@ -188,7 +193,7 @@ pipelines:
 	r.commit("bad release", map[string]string{"version.txt": "bad\n"})
 	res := r.stepline("", "run", "--plain")
 	assert.Equal(t, ExitFailed, res.code)
-	tr := trace(r.events(), "web-2")
+	tr := trace(r.events(), r.runID("web-2"))
 	assert.Contains(t, tr, "stage:ROLLING_BACK:Deploy")
 	assert.Equal(t, "good\n", readFile(t, filepath.Join(r.state(), "deploy", "web", "current", "version.txt")),
 		"the last successful run's artifact is live again")
@@ -271,15 +276,16 @@ func TestRunsAndShowReadTheHistory(t *testing.T) {
 	require.Equal(t, ExitOK, res.code, res.err)
 	lines := strings.Split(strings.TrimSpace(res.out), "\n")
 	require.Len(t, lines, 3)
-	assert.Regexp(t, `^site-2\s+site\s+FAILED\s`, lines[1], "newest first")
-	assert.Regexp(t, `^site-1\s+site\s+SUCCEEDED\s`, lines[2])
+	assert.Regexp(t, `^site-2-[0-9a-f]{8}\s+site\s+FAILED\s`, lines[1], "newest first")
+	assert.Regexp(t, `^site-1-[0-9a-f]{8}\s+site\s+SUCCEEDED\s`, lines[2])
 
 	res = r.stepline("", "show", "site-2")
 	require.Equal(t, ExitOK, res.code, res.err)
-	assert.Contains(t, res.out, "run site-2 of pipeline site (manual, branch main")
+	id := r.runID("site-2")
+	assert.Contains(t, res.out, "run "+id+" of pipeline site (manual, branch main")
 	assert.Contains(t, res.out, "✗ Deploy")
 	assert.Contains(t, res.out, "health check failed")
-	assert.Contains(t, res.out, filepath.Join(r.state(), "runs", "site-2", "logs", "Deploy.Release.1.log"))
+	assert.Contains(t, res.out, filepath.Join(r.state(), "runs", id, "logs", "Deploy.Release.1.log"))
 
 	res = r.stepline("", "show", "nope")
 	assert.Equal(t, ExitFailed, res.code)
@@ -336,4 +342,24 @@ pipelines:
 		assert.Equal(t, ExitUsage, res.code)
 		assert.Contains(t, res.err, "other")
 	})
+}
+
+func TestShowFindsARunByItsNumberEvenWhenLaterNumbersShareThePrefix(t *testing.T) {
+	t.Parallel()
+	db := store.NewMemory()
+	scope := store.Scope{Repository: "/src/site", Pipeline: "site"}
+	for _, n := range []int64{2, 20, 21} {
+		def := engine.Definition{Pipeline: "site"}
+		require.NoError(t, db.PutRun(t.Context(), store.Record{Definition: def, Repo: scope.Repository,
+			State: engine.New(def, engine.RunInfo{ID: store.RunID(scope, n), Seq: n})}))
+	}
+
+	rec, err := findRun(t.Context(), db, "site-2")
+	require.NoError(t, err)
+	assert.Equal(t, store.RunID(scope, 2), rec.ID())
+	rec, err = findRun(t.Context(), db, "site-20")
+	require.NoError(t, err)
+	assert.Equal(t, store.RunID(scope, 20), rec.ID())
+	_, err = findRun(t.Context(), db, "site")
+	require.ErrorIs(t, err, store.ErrAmbiguous, "a prefix of no one number stays ambiguous")
 }

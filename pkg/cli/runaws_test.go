@@ -149,7 +149,7 @@ pipelines:
 	start := cb.starts[0]
 	assert.Equal(t, "stepline-build", start["projectName"])
 	assert.Equal(t, "S3", start["sourceTypeOverride"])
-	assert.Equal(t, "artifacts/runs/web-1/source.zip", start["sourceLocationOverride"], "the commit went to S3 first")
+	assert.Equal(t, "artifacts/runs/"+r.runID("web-1")+"/source.zip", start["sourceLocationOverride"], "the commit went to S3 first")
 	assert.Equal(t, "package.yml", start["buildspecOverride"], "the buildspec path, read by CodeBuild from the source")
 	assert.ElementsMatch(t, []string{".stepline.yml", "main.go", "package.yml"}, cb.sourceFiles, "the source zip holds the commit")
 

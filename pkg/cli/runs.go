@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -59,7 +60,7 @@ func newShow(g *globals) *cobra.Command {
 			if err != nil {
 				return exit(ExitUsage, err)
 			}
-			rec, err := store.NewBolt(filepath.Join(dir, "stepline.db")).GetRun(cmd.Context(), args[0])
+			rec, err := findRun(cmd.Context(), store.NewBolt(filepath.Join(dir, "stepline.db")), args[0])
 			if errors.Is(err, store.ErrNotFound) {
 				return exit(ExitFailed, fmt.Errorf("no run %q in %s (see `stepline runs`)", args[0], dir))
 			}
@@ -74,6 +75,18 @@ func newShow(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// findRun finds the run id names: its exact id, a unique prefix of one, or, when the prefix
+// is shared, the run it numbers: "site-2" is run 2 of site (site-2-<tag>), not run 20.
+func findRun(ctx context.Context, db store.Store, id string) (store.Record, error) {
+	rec, err := db.GetRun(ctx, id)
+	if errors.Is(err, store.ErrAmbiguous) {
+		if numbered, err2 := db.GetRun(ctx, id+"-"); err2 == nil {
+			return numbered, nil
+		}
+	}
+	return rec, err
 }
 
 func duration(st engine.State) string {

@@ -36,7 +36,7 @@ func (r *Runner) reclaim(ctx context.Context) error {
 			return fmt.Errorf("record abandoned run %s: %w", rec.ID(), err)
 		}
 		for _, stage := range d.Release {
-			if _, err := r.store.Release(ctx, r.def.Pipeline, stage, rec.ID()); err != nil {
+			if _, err := r.store.Release(ctx, rec.Scope(), stage, rec.ID()); err != nil {
 				return fmt.Errorf("release stage %s of abandoned run %s: %w", stage, rec.ID(), err)
 			}
 		}

@@ -19,12 +19,12 @@ import (
 
 // Store is the part of the run history the runner uses.
 type Store interface {
-	NextSeq(ctx context.Context, pipeline string) (int64, error)
+	NextSeq(ctx context.Context, scope store.Scope) (int64, error)
 	ListRuns(ctx context.Context, f store.Filter) ([]store.Record, error)
 	PutRun(ctx context.Context, r store.Record) error
-	LastSucceeded(ctx context.Context, pipeline string) (store.Record, error)
-	Acquire(ctx context.Context, pipeline, stage string, mode engine.Mode, run string, seq int64) (engine.Grant, error)
-	Release(ctx context.Context, pipeline, stage, run string) (string, error)
+	LastSucceeded(ctx context.Context, scope store.Scope) (store.Record, error)
+	Acquire(ctx context.Context, scope store.Scope, stage string, mode engine.Mode, run string, seq int64) (engine.Grant, error)
+	Release(ctx context.Context, scope store.Scope, stage, run string) (string, error)
 }
 
 // Sink receives every state change of a run, in order: the terminal view, the event log.
@@ -117,12 +117,13 @@ func (r *Runner) Run(ctx context.Context, id string, meta Meta) (engine.State, e
 	if err := r.reclaim(bg); err != nil {
 		return engine.State{}, err
 	}
-	seq, err := r.store.NextSeq(bg, r.def.Pipeline)
+	numbering := store.Scope{Repository: meta.Repo, Pipeline: r.def.Pipeline}
+	seq, err := r.store.NextSeq(bg, numbering)
 	if err != nil {
 		return engine.State{}, fmt.Errorf("number the run: %w", err)
 	}
 	if id == "" {
-		id = fmt.Sprintf("%s-%d", r.def.Pipeline, seq)
+		id = store.RunID(numbering, seq)
 	}
 	info := engine.RunInfo{ID: id, Seq: seq}
 	if meta.Variables != nil {
@@ -130,14 +131,17 @@ func (r *Runner) Run(ctx context.Context, id string, meta Meta) (engine.State, e
 			return engine.State{}, err
 		}
 	}
-	if last, err := r.store.LastSucceeded(bg, r.def.Pipeline); err == nil {
-		info.Previous = last.State.Artifacts
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return engine.State{}, fmt.Errorf("find the last successful run: %w", err)
-	}
 	rec := store.Record{Definition: r.def, State: engine.New(r.def, info), Repo: meta.Repo,
 		Trigger: meta.Trigger, Branch: meta.Branch, Commit: meta.Commit, Logs: map[string]string{},
 		Driver: self()}
+	// Locks and the rollback target are the run's environment's (or branch's), known once the
+	// variables have picked the environment.
+	scope := rec.Scope()
+	if last, err := r.store.LastSucceeded(bg, scope); err == nil {
+		rec.State.Previous = last.State.Artifacts
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return engine.State{}, fmt.Errorf("find the last successful run: %w", err)
+	}
 
 	results := make(chan finished)
 	var wg sync.WaitGroup
@@ -164,12 +168,12 @@ func (r *Runner) Run(ctx context.Context, id string, meta Meta) (engine.State, e
 		// A run that stops being driven (a store error) gives its stage lock back, or every
 		// later run of the pipeline would wait behind it.
 		if !rec.State.Done() {
-			r.releaseCurrent(bg, rec.State)
+			r.releaseCurrent(bg, scope, rec.State)
 		}
 	}()
 	for {
 		if engine.NeedsPrevious(inputs) {
-			inputs = append(r.previous(bg, id), inputs...)
+			inputs = append(r.previous(bg, scope, id), inputs...)
 		}
 		st, d, err := engine.Advance(r.def, rec.State, inputs, r.now())
 		if err != nil {
@@ -217,7 +221,7 @@ func (r *Runner) Run(ctx context.Context, id string, meta Meta) (engine.State, e
 			return rec.State, err
 		}
 		for _, stage := range d.Release {
-			if _, err := r.store.Release(bg, r.def.Pipeline, stage, id); err != nil {
+			if _, err := r.store.Release(bg, scope, stage, id); err != nil {
 				return rec.State, fmt.Errorf("release stage %s: %w", stage, err)
 			}
 		}
@@ -228,7 +232,7 @@ func (r *Runner) Run(ctx context.Context, id string, meta Meta) (engine.State, e
 			continue
 		}
 		if d.Acquire != "" {
-			in, err := r.acquire(bg, d.Acquire, id, seq)
+			in, err := r.acquire(bg, scope, d.Acquire, id, seq)
 			if err != nil {
 				return rec.State, err
 			}
@@ -268,10 +272,10 @@ func (r *Runner) wait(ctx context.Context, d engine.Decision, results <-chan fin
 	}
 }
 
-// previous reads the artifacts of the pipeline's newest successful run, so a rollback goes
-// back to it even when it finished after this run started; nil when there is none.
-func (r *Runner) previous(ctx context.Context, id string) []engine.Input {
-	last, err := r.store.LastSucceeded(ctx, r.def.Pipeline)
+// previous reads the artifacts of the scope's newest successful run, so a rollback goes back to
+// it even when it finished after this run started; nil when there is none.
+func (r *Runner) previous(ctx context.Context, scope store.Scope, id string) []engine.Input {
+	last, err := r.store.LastSucceeded(ctx, scope)
 	if err != nil || last.ID() == id {
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			r.log.WarnContext(ctx, "read the last successful run", "err", err)
@@ -282,12 +286,12 @@ func (r *Runner) previous(ctx context.Context, id string) []engine.Input {
 }
 
 // releaseCurrent gives back the lock of the stage the run is in or waits for.
-func (r *Runner) releaseCurrent(ctx context.Context, st engine.State) {
+func (r *Runner) releaseCurrent(ctx context.Context, scope store.Scope, st engine.State) {
 	if st.Stage < 0 || st.Stage >= len(st.Stages) || st.Stage >= len(r.def.Stages) {
 		return
 	}
 	if sg := st.Stages[st.Stage]; sg.Locked || sg.Status == engine.Waiting {
-		if _, err := r.store.Release(ctx, r.def.Pipeline, r.def.Stages[st.Stage].Name, st.Run); err != nil {
+		if _, err := r.store.Release(ctx, scope, r.def.Stages[st.Stage].Name, st.Run); err != nil {
 			r.log.WarnContext(ctx, "release the stage lock", "err", err)
 		}
 	}
@@ -308,12 +312,12 @@ func waitFor(d engine.Decision, now time.Time, poll time.Duration) time.Duration
 
 // acquire asks the store for a stage lock and turns the answer into an input, or nil while
 // the run must keep waiting.
-func (r *Runner) acquire(ctx context.Context, stage, id string, seq int64) (*engine.Input, error) {
+func (r *Runner) acquire(ctx context.Context, scope store.Scope, stage, id string, seq int64) (*engine.Input, error) {
 	mode := r.def.Mode
 	if mode == "" {
 		mode = engine.ModeSuperseded
 	}
-	g, err := r.store.Acquire(ctx, r.def.Pipeline, stage, mode, id, seq)
+	g, err := r.store.Acquire(ctx, scope, stage, mode, id, seq)
 	if err != nil {
 		return nil, fmt.Errorf("lock stage %s: %w", stage, err)
 	}

@@ -76,14 +76,14 @@ func TestRunnerRunsToTheEndAndRecordsTheRun(t *testing.T) {
 	final, err := r.Run(context.Background(), "", Meta{Branch: "main"})
 	require.NoError(t, err)
 	assert.Equal(t, engine.Succeeded, final.Status)
-	assert.Equal(t, "p-1", final.Run, "runs are numbered per pipeline")
-	got, err := st.GetRun(context.Background(), "p-1")
+	assert.Equal(t, store.RunID(store.Scope{Pipeline: "p"}, 1), final.Run, "runs are numbered per repository and pipeline")
+	got, err := st.GetRun(context.Background(), final.Run)
 	require.NoError(t, err)
 	assert.Equal(t, engine.Succeeded, got.State.Status)
 	assert.Equal(t, "main", got.Branch)
 	assert.NotEmpty(t, got.Logs["Build/Build"], "each attempt's log is recorded")
 	assert.FileExists(t, got.Logs["Build/Build"])
-	assert.NoDirExists(t, filepath.Join(r.dir, "runs", "p-1", "work", "Build.Build.1"), "a successful attempt's scratch directory is removed")
+	assert.NoDirExists(t, filepath.Join(r.dir, "runs", final.Run, "work", "Build.Build.1"), "a successful attempt's scratch directory is removed")
 	assert.Equal(t, "pipeline", string(rec.events[len(rec.events)-1].Type))
 }
 
@@ -103,8 +103,9 @@ func TestRunnerRetriesAfterTheBackoff(t *testing.T) {
 	final, err := r.Run(context.Background(), "", Meta{})
 	require.NoError(t, err)
 	assert.Equal(t, engine.Succeeded, final.Status)
-	assert.Equal(t, []string{"p-1/Build/Build/1", "p-1/Build/Build/2", "p-1/Build/Build/3"}, fake.ran)
-	assert.DirExists(t, filepath.Join(r.dir, "runs", "p-1", "work", "Build.Build.1"), "a failed attempt's scratch directory is kept")
+	id := final.Run
+	assert.Equal(t, []string{id + "/Build/Build/1", id + "/Build/Build/2", id + "/Build/Build/3"}, fake.ran)
+	assert.DirExists(t, filepath.Join(r.dir, "runs", id, "work", "Build.Build.1"), "a failed attempt's scratch directory is kept")
 }
 
 func TestQueuedRunsSharingAStoreTakeTurnsInAStage(t *testing.T) {
@@ -296,7 +297,7 @@ func TestARunWhoseProcessDiedIsReclaimedAndItsLockReleased(t *testing.T) {
 	s, dec, err := engine.Advance(d, s, nil, time.Now())
 	require.NoError(t, err)
 	require.Equal(t, "Source", dec.Acquire)
-	g, err := st.Acquire(ctx, "p", "Source", engine.ModeQueued, "p-0", 0)
+	g, err := st.Acquire(ctx, store.Scope{Pipeline: "p"}, "Source", engine.ModeQueued, "p-0", 0)
 	require.NoError(t, err)
 	require.True(t, g.Granted)
 	s, _, err = engine.Advance(d, s, []engine.Input{{Kind: engine.KindGranted, Stage: "Source"}}, time.Now())

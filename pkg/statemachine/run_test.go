@@ -109,6 +109,11 @@ func (w *world) start(id string, seq int64) map[string]any {
 	return map[string]any{"run": id}
 }
 
+// scope is the scope of the runs start creates: their stage locks' lane.
+func (w *world) scope() store.Scope {
+	return store.Scope{Provider: "github", Repository: "octo/api", Pipeline: w.def.Pipeline}
+}
+
 func (w *world) handlers() map[string]asltest.HandlerFunc {
 	advanceFn := func(in json.RawMessage) (any, error) {
 		w.mu.Lock()
@@ -280,7 +285,7 @@ func TestAWaitingRunIsSupersededByANewerOneAndEndsWithoutFailing(t *testing.T) {
 	w := newWorld(t, supersededPipeline)
 	ctx := context.Background()
 	// Run 1 holds the Build stage, as if it were building.
-	g, err := w.db.Acquire(ctx, "web", "Build", engine.ModeSuperseded, "web-1", 1)
+	g, err := w.db.Acquire(ctx, w.scope(), "Build", engine.ModeSuperseded, "web-1", 1)
 	require.NoError(t, err)
 	require.True(t, g.Granted)
 
@@ -300,7 +305,7 @@ func TestAWaitingRunIsSupersededByANewerOneAndEndsWithoutFailing(t *testing.T) {
 
 	// Run 1 finishes its stage: the lock passes to run 3, whose parked token is answered.
 	waitForToken(t, w.db, "web-3")
-	next, err := w.db.Release(ctx, "web", "Build", "web-1")
+	next, err := w.db.Release(ctx, w.scope(), "Build", "web-1")
 	require.NoError(t, err)
 	require.Equal(t, "web-3", next)
 	token, err := w.db.Token(ctx, "web-3", "park")
@@ -362,9 +367,9 @@ func TestAnActionTheStateMachineCannotRunFailsAsAnActionNotAsTheExecution(t *tes
 	rec, err := w.db.GetRun(context.Background(), "web-9")
 	require.NoError(t, err)
 	assert.Contains(t, rec.State.Stages[1].Actions[0].Message, "stepline run")
-	_, err = w.db.Acquire(context.Background(), "web", "Deploy", engine.ModeQueued, "web-10", 10)
+	_, err = w.db.Acquire(context.Background(), w.scope(), "Deploy", engine.ModeQueued, "web-10", 10)
 	require.NoError(t, err)
-	next, err := w.db.Release(context.Background(), "web", "Deploy", "web-10")
+	next, err := w.db.Release(context.Background(), w.scope(), "Deploy", "web-10")
 	require.NoError(t, err)
 	assert.Empty(t, next, "the failed run left no lock behind")
 }
@@ -388,7 +393,7 @@ func TestAnAdvanceThatFailsForGoodCancelsTheRunAndReleasesItsLock(t *testing.T) 
 	rec, err := w.db.GetRun(context.Background(), "web-4")
 	require.NoError(t, err)
 	assert.Equal(t, engine.Canceled, rec.State.Status)
-	g, err := w.db.Acquire(context.Background(), "web", "Source", engine.ModeSuperseded, "web-5", 5)
+	g, err := w.db.Acquire(context.Background(), w.scope(), "Source", engine.ModeSuperseded, "web-5", 5)
 	require.NoError(t, err)
 	assert.True(t, g.Granted, "the canceled run released its stage")
 }

@@ -24,14 +24,23 @@ import (
 var ErrBusy = errors.New("another stepline process holds it")
 
 // Bucket names. Index keys end in orderKey, so a bucket scanned backwards yields runs newest
-// first without decoding a record that will not be returned.
+// first without decoding a record that will not be returned. Scopes are keyed by Scope.Key,
+// which no other scope's key prefixes, followed by NUL.
 var (
-	bucketRuns      = []byte("runs")      // run id → JSON Record
-	bucketSeq       = []byte("seq")       // pipeline → last run number, decimal
-	bucketLanes     = []byte("lanes")     // pipeline NUL stage → JSON engine.Lane
-	bucketByTime    = []byte("by_time")   // orderKey → run id: every pipeline
-	bucketPipeline  = []byte("pipeline")  // pipeline NUL orderKey → run id
-	bucketSucceeded = []byte("succeeded") // pipeline NUL orderKey → run id, succeeded runs only
+	bucketRuns      = []byte("runs")            // run id → JSON Record
+	bucketCounters  = []byte("counters")        // Scope.Counter key → last run number, decimal
+	bucketLanes     = []byte("scope_lanes")     // scope NUL stage → JSON engine.Lane
+	bucketByTime    = []byte("by_time")         // orderKey → run id: every pipeline
+	bucketPipeline  = []byte("pipeline")        // pipeline NUL orderKey → run id
+	bucketSucceeded = []byte("scope_succeeded") // scope NUL orderKey → run id, succeeded runs only
+)
+
+// Buckets of stores written before runs were scoped (see migrate): counters, lanes and
+// succeeded runs keyed by the pipeline name alone.
+var (
+	legacySeq       = []byte("seq")       // pipeline → last run number: new counters start from it
+	legacyLanes     = []byte("lanes")     // pipeline NUL stage → lane: dropped
+	legacySucceeded = []byte("succeeded") // pipeline NUL orderKey → run id: rebuilt by scope
 )
 
 // Bolt is a Store in a bbolt file, for local runs.
@@ -110,7 +119,12 @@ func (b *Bolt) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 		return err
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketRuns, bucketSeq, bucketLanes, bucketByTime, bucketPipeline, bucketSucceeded} {
+		if tx.Bucket(bucketSucceeded) == nil {
+			if err := migrate(tx); err != nil {
+				return fmt.Errorf("index the runs by scope: %w", err)
+			}
+		}
+		for _, name := range [][]byte{bucketRuns, bucketCounters, bucketLanes, bucketByTime, bucketPipeline, bucketSucceeded} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -134,23 +148,64 @@ func (b *Bolt) open(readOnly bool) (*bolt.DB, error) {
 	return db, nil
 }
 
+// migrate brings a store written before runs were scoped up to date, once, inside the first
+// write transaction that finds no scoped index: the succeeded runs are indexed by their
+// scope (old records carry their repository, branch and environment, so Record.Scope reads
+// them as a new run's), and the pipeline-keyed lanes and index are dropped. The old run
+// counters stay: a new counter starts where its pipeline's old one stopped (NextSeq). A
+// record that cannot be decoded is left unindexed, as it could never be a rollback target.
+func migrate(tx *bolt.Tx) error {
+	index, err := tx.CreateBucket(bucketSucceeded)
+	if err != nil {
+		return err
+	}
+	for _, name := range [][]byte{legacyLanes, legacySucceeded} {
+		if err := tx.DeleteBucket(name); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+			return err
+		}
+	}
+	runs := tx.Bucket(bucketRuns)
+	if runs == nil {
+		return nil
+	}
+	return runs.ForEach(func(id, data []byte) error {
+		r, err := decode(string(id), data)
+		if err != nil || r.State.Status != engine.Succeeded || checkRecord(r) != nil {
+			return nil
+		}
+		return index.Put(succeededKey(r), id)
+	})
+}
+
 // NextSeq implements Store.
-func (b *Bolt) NextSeq(ctx context.Context, pipeline string) (int64, error) {
+func (b *Bolt) NextSeq(ctx context.Context, scope Scope) (int64, error) {
+	if err := scope.check(); err != nil {
+		return 0, fmt.Errorf("next seq: %w", err)
+	}
+	key := []byte(scope.Counter().Key())
 	var seq int64
 	err := b.update(ctx, func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucketSeq)
-		if v := bk.Get([]byte(pipeline)); v != nil {
+		bk := tx.Bucket(bucketCounters)
+		v := bk.Get(key)
+		if v == nil {
+			// A store from before scoped counters: carry on from the pipeline's old number,
+			// so a history does not seem to start again at 1.
+			if old := tx.Bucket(legacySeq); old != nil {
+				v = old.Get([]byte(scope.Pipeline))
+			}
+		}
+		if v != nil {
 			n, err := strconv.ParseInt(string(v), 10, 64)
 			if err != nil {
-				return fmt.Errorf("counter of %s: %w", pipeline, err)
+				return fmt.Errorf("counter of %s: %w", scope.Counter(), err)
 			}
 			seq = n
 		}
 		seq++
-		return bk.Put([]byte(pipeline), strconv.AppendInt(nil, seq, 10))
+		return bk.Put(key, strconv.AppendInt(nil, seq, 10))
 	})
 	if err != nil {
-		return 0, fmt.Errorf("next seq of %s: %w", pipeline, err)
+		return 0, fmt.Errorf("next seq of %s: %w", scope.Counter(), err)
 	}
 	return seq, nil
 }
@@ -202,9 +257,14 @@ func indexRun(tx *bolt.Tx, r Record, op func(*bolt.Bucket, []byte) error) error 
 		return err
 	}
 	if r.State.Status == engine.Succeeded {
-		return op(tx.Bucket(bucketSucceeded), inPipeline)
+		return op(tx.Bucket(bucketSucceeded), succeededKey(r))
 	}
 	return nil
+}
+
+// succeededKey is r's key in the succeeded index: its scope, then its order.
+func succeededKey(r Record) []byte {
+	return append(scopePrefix(r.Scope()), orderKey(r)...)
 }
 
 // orderKey sorts as ListRuns orders, oldest first: start time and seq as 20 digits (enough
@@ -216,6 +276,10 @@ func orderKey(r Record) []byte {
 
 func pipelinePrefix(pipeline string) []byte {
 	return append([]byte(pipeline), 0)
+}
+
+func scopePrefix(s Scope) []byte {
+	return append([]byte(s.Key()), 0)
 }
 
 // GetRun implements Store.
@@ -275,19 +339,29 @@ func (b *Bolt) ListRuns(ctx context.Context, f Filter) ([]Record, error) {
 }
 
 // LastSucceeded implements Store.
-func (b *Bolt) LastSucceeded(ctx context.Context, pipeline string) (Record, error) {
+func (b *Bolt) LastSucceeded(ctx context.Context, scope Scope) (Record, error) {
 	var rec *Record
 	err := b.view(ctx, func(tx *bolt.Tx) error {
-		return newestFirst(tx, tx.Bucket(bucketSucceeded), pipelinePrefix(pipeline), func(r Record) bool {
-			rec = &r
-			return false
+		if index := tx.Bucket(bucketSucceeded); index != nil {
+			return newestFirst(tx, index, scopePrefix(scope), func(r Record) bool {
+				rec = &r
+				return false
+			})
+		}
+		// A store from before scoped runs that no write has migrated yet (reads cannot):
+		// walk the pipeline's runs instead.
+		return newestFirst(tx, tx.Bucket(bucketPipeline), pipelinePrefix(scope.Pipeline), func(r Record) bool {
+			if r.State.Status == engine.Succeeded && r.Scope() == scope {
+				rec = &r
+			}
+			return rec == nil
 		})
 	})
 	if err != nil {
-		return Record{}, fmt.Errorf("last succeeded run of %s: %w", pipeline, err)
+		return Record{}, fmt.Errorf("last succeeded run of %s: %w", scope, err)
 	}
 	if rec == nil {
-		return Record{}, fmt.Errorf("last succeeded run of %s: %w", pipeline, ErrNotFound)
+		return Record{}, fmt.Errorf("last succeeded run of %s: %w", scope, ErrNotFound)
 	}
 	return *rec, nil
 }
@@ -331,41 +405,41 @@ func newestFirst(tx *bolt.Tx, index *bolt.Bucket, prefix []byte, yield func(Reco
 }
 
 // Acquire implements Store.
-func (b *Bolt) Acquire(ctx context.Context, pipeline, stage string, mode engine.Mode, run string, seq int64) (engine.Grant, error) {
-	if err := checkLane(pipeline, stage, run); err != nil {
+func (b *Bolt) Acquire(ctx context.Context, scope Scope, stage string, mode engine.Mode, run string, seq int64) (engine.Grant, error) {
+	if err := checkLane(scope, stage, run); err != nil {
 		return engine.Grant{}, err
 	}
 	var g engine.Grant
-	err := b.updateLane(ctx, pipeline, stage, func(l engine.Lane) engine.Lane {
+	err := b.updateLane(ctx, scope, stage, func(l engine.Lane) engine.Lane {
 		l, g = l.Acquire(mode, run, seq)
 		return l
 	})
 	if err != nil {
-		return engine.Grant{}, fmt.Errorf("acquire %s/%s for %s: %w", pipeline, stage, run, err)
+		return engine.Grant{}, fmt.Errorf("acquire %s/%s for %s: %w", scope, stage, run, err)
 	}
 	return g, nil
 }
 
 // Release implements Store.
-func (b *Bolt) Release(ctx context.Context, pipeline, stage, run string) (string, error) {
-	if err := checkLane(pipeline, stage, run); err != nil {
+func (b *Bolt) Release(ctx context.Context, scope Scope, stage, run string) (string, error) {
+	if err := checkLane(scope, stage, run); err != nil {
 		return "", err
 	}
 	var next string
-	err := b.updateLane(ctx, pipeline, stage, func(l engine.Lane) engine.Lane {
+	err := b.updateLane(ctx, scope, stage, func(l engine.Lane) engine.Lane {
 		l, next = l.Release(run)
 		return l
 	})
 	if err != nil {
-		return "", fmt.Errorf("release %s/%s for %s: %w", pipeline, stage, run, err)
+		return "", fmt.Errorf("release %s/%s for %s: %w", scope, stage, run, err)
 	}
 	return next, nil
 }
 
 // updateLane loads a lane, applies fn and saves the result in one transaction, so the lane
 // rules see every other caller's change. Free lanes are deleted rather than stored empty.
-func (b *Bolt) updateLane(ctx context.Context, pipeline, stage string, fn func(engine.Lane) engine.Lane) error {
-	key := append(pipelinePrefix(pipeline), stage...)
+func (b *Bolt) updateLane(ctx context.Context, scope Scope, stage string, fn func(engine.Lane) engine.Lane) error {
+	key := append(scopePrefix(scope), stage...)
 	return b.update(ctx, func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketLanes)
 		var lane engine.Lane

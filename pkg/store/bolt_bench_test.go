@@ -130,19 +130,22 @@ func BenchmarkBoltReads(b *testing.B) {
 	})
 	b.Run("LastSucceeded", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := s.LastSucceeded(b.Context(), "worker"); err != nil {
+			if _, err := s.LastSucceeded(b.Context(), Scope{Pipeline: "worker", Branch: "main"}); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	b.Run("Acquire and Release", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := s.Acquire(b.Context(), "api", "Deploy", engine.ModeQueued, "r1", 1); err != nil {
+			if _, err := s.Acquire(b.Context(), testScope("api"), "Deploy", engine.ModeQueued, "r1", 1); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := s.Release(b.Context(), "api", "Deploy", "r1"); err != nil {
+			if _, err := s.Release(b.Context(), testScope("api"), "Deploy", "r1"); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 }
+
+// testScope is the scope of a pipeline's runs that name no repository or branch.
+func testScope(pipeline string) Scope { return Scope{Pipeline: pipeline} }

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -40,7 +41,7 @@ func TestBoltReadsAMissingFileAsAnEmptyHistoryWithoutCreatingIt(t *testing.T) {
 
 	_, err := s.GetRun(t.Context(), "r1")
 	require.ErrorIs(t, err, store.ErrNotFound)
-	_, err = s.LastSucceeded(t.Context(), "api")
+	_, err = s.LastSucceeded(t.Context(), testScope("api"))
 	require.ErrorIs(t, err, store.ErrNotFound)
 	recs, err := s.ListRuns(t.Context(), store.Filter{})
 	require.NoError(t, err)
@@ -93,7 +94,7 @@ func TestBoltReadsWhileAnotherProcessReadsButWaitsToWrite(t *testing.T) {
 	recs, err := s.ListRuns(t.Context(), store.Filter{})
 	require.NoError(t, err, "readers share the lock")
 	assert.Len(t, recs, 1)
-	_, err = s.NextSeq(t.Context(), "api")
+	_, err = s.NextSeq(t.Context(), testScope("api"))
 	require.ErrorIs(t, err, store.ErrBusy, "a writer needs the lock alone")
 }
 
@@ -109,7 +110,7 @@ func TestBoltStoresSharingOneFileNeverShareARunNumber(t *testing.T) {
 	for _, s := range stores {
 		wg.Go(func() {
 			for range 10 {
-				n, err := s.NextSeq(t.Context(), "api")
+				n, err := s.NextSeq(t.Context(), testScope("api"))
 				assert.NoError(t, err)
 				mu.Lock()
 				got = append(got, n)
@@ -152,7 +153,7 @@ func TestBoltListsOnePipelineWithoutDecodingTheOthers(t *testing.T) {
 	recs, err := s.ListRuns(t.Context(), store.Filter{Pipeline: "api", Limit: 2})
 	require.NoError(t, err)
 	assert.Len(t, recs, 2)
-	last, err := s.LastSucceeded(t.Context(), "api")
+	last, err := s.LastSucceeded(t.Context(), testScope("api"))
 	require.NoError(t, err)
 	assert.Equal(t, "api-3", last.ID())
 	_, err = s.ListRuns(t.Context(), store.Filter{})
@@ -164,10 +165,90 @@ func TestBoltKeepsTheHistoryInOneFile(t *testing.T) {
 	dir := t.TempDir()
 	s := store.NewBolt(filepath.Join(dir, "history.db"))
 	require.NoError(t, s.PutRun(t.Context(), record("api", "r1", 1, engine.Succeeded)))
-	_, err := s.Acquire(t.Context(), "api", "Build", engine.ModeQueued, "r1", 1)
+	_, err := s.Acquire(t.Context(), testScope("api"), "Build", engine.ModeQueued, "r1", 1)
 	require.NoError(t, err)
 
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	require.Len(t, entries, 1, "no lock or journal files beside it")
+}
+
+// testScope is the scope of record's runs of pipeline, which name no repository or branch.
+func testScope(pipeline string) store.Scope { return store.Scope{Pipeline: pipeline} }
+
+// oldStore writes a history file as stepline wrote it before runs were scoped: counters,
+// lanes and succeeded runs keyed by the pipeline name alone.
+func oldStore(t *testing.T, path string, recs ...store.Record) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o644, nil)
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		bk := map[string]*bolt.Bucket{}
+		for _, name := range []string{"runs", "seq", "lanes", "by_time", "pipeline", "succeeded"} {
+			b, err := tx.CreateBucket([]byte(name))
+			require.NoError(t, err)
+			bk[name] = b
+		}
+		for _, r := range recs {
+			data, err := json.Marshal(r)
+			require.NoError(t, err)
+			order := fmt.Sprintf("%020d%020d%s", r.State.Started, r.State.Seq, r.ID())
+			require.NoError(t, bk["runs"].Put([]byte(r.ID()), data))
+			require.NoError(t, bk["by_time"].Put([]byte(order), []byte(r.ID())))
+			require.NoError(t, bk["pipeline"].Put([]byte(r.Pipeline()+"\x00"+order), []byte(r.ID())))
+			if r.State.Status == engine.Succeeded {
+				require.NoError(t, bk["succeeded"].Put([]byte(r.Pipeline()+"\x00"+order), []byte(r.ID())))
+			}
+		}
+		require.NoError(t, bk["seq"].Put([]byte("api"), []byte("2")))
+		lane, _ := json.Marshal(engine.Lane{Holder: "api-2"})
+		return bk["lanes"].Put([]byte("api\x00Deploy"), lane)
+	}))
+}
+
+func TestBoltOpensAStoreFromBeforeScopedRunsAndMigratesIt(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "history.db")
+	main := store.Scope{Repository: "/src/shop", Pipeline: "api", Branch: "main"}
+	ok := record("api", "api-1", 1, engine.Succeeded)
+	ok.Repo, ok.Branch = main.Repository, main.Branch
+	ok.State.Artifacts = map[string]string{"bin": "/state/artifacts/api-1/bin.zip"}
+	feature := record("api", "api-2", 2, engine.Succeeded) // newer, of another branch
+	feature.Repo, feature.Branch = main.Repository, "feature/x"
+	oldStore(t, path, ok, feature)
+	s := store.NewBolt(path)
+
+	last, err := s.LastSucceeded(t.Context(), main)
+	require.NoError(t, err, "read before any write has migrated the file")
+	assert.Equal(t, "api-1", last.ID())
+
+	n, err := s.NextSeq(t.Context(), main)
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), n, "numbering carries on from the pipeline's old counter")
+	last, err = s.LastSucceeded(t.Context(), main)
+	require.NoError(t, err, "after the write has migrated it")
+	assert.Equal(t, "api-1", last.ID())
+	last, err = s.LastSucceeded(t.Context(), store.Scope{Repository: "/src/shop", Pipeline: "api", Branch: "feature/x"})
+	require.NoError(t, err)
+	assert.Equal(t, "api-2", last.ID())
+
+	g, err := s.Acquire(t.Context(), main, "Deploy", engine.ModeQueued, store.RunID(main, 3), 3)
+	require.NoError(t, err)
+	assert.True(t, g.Granted, "the old pipeline-wide lane is gone, not held forever")
+	got, err := s.GetRun(t.Context(), "api-1")
+	require.NoError(t, err)
+	assert.Equal(t, ok.State.Artifacts, got.State.Artifacts)
+	recs, err := s.ListRuns(t.Context(), store.Filter{Pipeline: "api"})
+	require.NoError(t, err)
+	assert.Len(t, recs, 2)
+
+	db, err := bolt.Open(path, 0o644, &bolt.Options{ReadOnly: true})
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		assert.Nil(t, tx.Bucket([]byte("lanes")), "the pipeline-keyed lanes are dropped")
+		assert.Nil(t, tx.Bucket([]byte("succeeded")), "the pipeline-keyed index is dropped")
+		return nil
+	}))
 }

@@ -27,11 +27,12 @@ type Memory struct {
 	lanes map[laneKey]engine.Lane
 	// tokens are the task tokens of waiting runs, by run and task.
 	tokens map[[2]string]string
-	// claims are SeqFor's run numbers, by pipeline and event key.
+	// claims are SeqFor's run numbers, by counter scope key and event key.
 	claims map[[2]string]int64
 }
 
-type laneKey struct{ pipeline, stage string }
+// laneKey is a lane's scope (Scope.Key) and stage.
+type laneKey struct{ scope, stage string }
 
 var _ Store = (*Memory)(nil)
 
@@ -55,33 +56,42 @@ func (m *Memory) begin(ctx context.Context, method string) error {
 }
 
 // NextSeq implements Store.
-func (m *Memory) NextSeq(ctx context.Context, pipeline string) (int64, error) {
+func (m *Memory) NextSeq(ctx context.Context, scope Scope) (int64, error) {
 	if err := m.begin(ctx, "NextSeq"); err != nil {
 		return 0, err
 	}
+	if err := scope.check(); err != nil {
+		return 0, fmt.Errorf("next seq: %w", err)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.seqs[pipeline]++
-	return m.seqs[pipeline], nil
+	c := scope.Counter().Key()
+	m.seqs[c]++
+	return m.seqs[c], nil
 }
 
-// SeqFor returns the run number of the run the event key starts in pipeline: NextSeq's for
-// the first call, the same number for every later call with the key (dynamo.Store.SeqFor).
-func (m *Memory) SeqFor(ctx context.Context, pipeline, key string) (int64, error) {
+// SeqFor returns the run number of the run the event key starts in scope's repository and
+// pipeline: NextSeq's for the first call, the same number for every later call with the key
+// (dynamo.Store.SeqFor).
+func (m *Memory) SeqFor(ctx context.Context, scope Scope, key string) (int64, error) {
 	if err := m.begin(ctx, "SeqFor"); err != nil {
 		return 0, err
+	}
+	if err := scope.check(); err != nil {
+		return 0, fmt.Errorf("seq for key: %w", err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.claims == nil {
 		m.claims = map[[2]string]int64{}
 	}
-	k := [2]string{pipeline, key}
+	c := scope.Counter().Key()
+	k := [2]string{c, key}
 	if n, ok := m.claims[k]; ok {
 		return n, nil
 	}
-	m.seqs[pipeline]++
-	m.claims[k] = m.seqs[pipeline]
+	m.seqs[c]++
+	m.claims[k] = m.seqs[c]
 	return m.claims[k], nil
 }
 
@@ -153,20 +163,20 @@ func (m *Memory) ListRuns(ctx context.Context, f Filter) ([]Record, error) {
 }
 
 // LastSucceeded implements Store.
-func (m *Memory) LastSucceeded(ctx context.Context, pipeline string) (Record, error) {
+func (m *Memory) LastSucceeded(ctx context.Context, scope Scope) (Record, error) {
 	if err := m.begin(ctx, "LastSucceeded"); err != nil {
 		return Record{}, err
 	}
-	recs, err := m.all(pipeline)
+	recs, err := m.all(scope.Pipeline)
 	if err != nil {
 		return Record{}, err
 	}
 	for _, r := range recs {
-		if r.State.Status == engine.Succeeded {
+		if r.State.Status == engine.Succeeded && r.Scope() == scope {
 			return r, nil
 		}
 	}
-	return Record{}, fmt.Errorf("last succeeded run of %s: %w", pipeline, ErrNotFound)
+	return Record{}, fmt.Errorf("last succeeded run of %s: %w", scope, ErrNotFound)
 }
 
 // all decodes the runs of pipeline (every run when empty), newest first.
@@ -188,32 +198,32 @@ func (m *Memory) all(pipeline string) ([]Record, error) {
 }
 
 // Acquire implements Store.
-func (m *Memory) Acquire(ctx context.Context, pipeline, stage string, mode engine.Mode, run string, seq int64) (engine.Grant, error) {
+func (m *Memory) Acquire(ctx context.Context, scope Scope, stage string, mode engine.Mode, run string, seq int64) (engine.Grant, error) {
 	if err := m.begin(ctx, "Acquire"); err != nil {
 		return engine.Grant{}, err
 	}
-	if err := checkLane(pipeline, stage, run); err != nil {
+	if err := checkLane(scope, stage, run); err != nil {
 		return engine.Grant{}, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	k := laneKey{pipeline, stage}
+	k := laneKey{scope.Key(), stage}
 	lane, g := m.lanes[k].Acquire(mode, run, seq)
 	m.setLane(k, lane)
 	return g, nil
 }
 
 // Release implements Store.
-func (m *Memory) Release(ctx context.Context, pipeline, stage, run string) (string, error) {
+func (m *Memory) Release(ctx context.Context, scope Scope, stage, run string) (string, error) {
 	if err := m.begin(ctx, "Release"); err != nil {
 		return "", err
 	}
-	if err := checkLane(pipeline, stage, run); err != nil {
+	if err := checkLane(scope, stage, run); err != nil {
 		return "", err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	k := laneKey{pipeline, stage}
+	k := laneKey{scope.Key(), stage}
 	lane, next := m.lanes[k].Release(run)
 	m.setLane(k, lane)
 	return next, nil

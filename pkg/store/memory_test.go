@@ -27,8 +27,8 @@ func TestMemoryFailInjectsAnErrorIntoTheNamedMethod(t *testing.T) {
 		return nil
 	}
 
-	_, err := m.Acquire(t.Context(), "api", "Deploy", engine.ModeQueued, "r1", 1)
+	_, err := m.Acquire(t.Context(), testScope("api"), "Deploy", engine.ModeQueued, "r1", 1)
 	require.ErrorIs(t, err, boom)
-	_, err = m.Release(t.Context(), "api", "Deploy", "r1")
+	_, err = m.Release(t.Context(), testScope("api"), "Deploy", "r1")
 	require.NoError(t, err)
 }

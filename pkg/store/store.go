@@ -29,7 +29,8 @@ type Record struct {
 	Definition engine.Definition `json:"definition"`
 	// State is the engine state, as last advanced.
 	State engine.State `json:"state"`
-	// Repo is the repository directory or full name.
+	// Repo is the repository directory or full name. With Provider, Branch and the run's
+	// env.name it makes the run's Scope: its locks, numbers and rollback target.
 	Repo string `json:"repo,omitempty"`
 	// Trigger says what started the run: "manual", "push", ...
 	Trigger string `json:"trigger,omitempty"`
@@ -81,9 +82,10 @@ type Filter struct {
 // Store keeps run history and stage locks. Every implementation passes the contract suite in
 // package storetest, so callers can test against Memory and run against Bolt or DynamoDB.
 type Store interface {
-	// NextSeq returns the next run number of pipeline: 1, 2, 3… with no number handed out
-	// twice, even to concurrent callers.
-	NextSeq(ctx context.Context, pipeline string) (int64, error)
+	// NextSeq returns the next run number of scope's repository and pipeline (Scope.Counter:
+	// its environment and branch are ignored): 1, 2, 3… with no number handed out twice,
+	// even to concurrent callers.
+	NextSeq(ctx context.Context, scope Scope) (int64, error)
 	// PutRun creates the record of run r.ID(), or replaces it.
 	PutRun(ctx context.Context, r Record) error
 	// GetRun returns the run with id, or the only run whose id starts with id, as git accepts
@@ -93,16 +95,17 @@ type Store interface {
 	// ListRuns returns the runs f selects, newest first: later State.Started first, then
 	// higher State.Seq, then greater id.
 	ListRuns(ctx context.Context, f Filter) ([]Record, error)
-	// LastSucceeded returns pipeline's newest run (in ListRuns order) whose status is
-	// engine.Succeeded, or ErrNotFound when none has succeeded.
-	LastSucceeded(ctx context.Context, pipeline string) (Record, error)
-	// Acquire asks for the lock of stage of pipeline on behalf of run, applying
+	// LastSucceeded returns the newest run (in ListRuns order) of scope (Record.Scope) whose
+	// status is engine.Succeeded, or ErrNotFound when none has succeeded: the rollback target
+	// of the scope's runs, never a run of another branch, environment or repository.
+	LastSucceeded(ctx context.Context, scope Scope) (Record, error)
+	// Acquire asks for the lock of stage in scope on behalf of run, applying
 	// engine.Lane.Acquire to the stored lane and saving the result in one atomic step.
-	Acquire(ctx context.Context, pipeline, stage string, mode engine.Mode, run string, seq int64) (engine.Grant, error)
-	// Release gives the lock of stage back, or withdraws run from its waiters, applying
-	// engine.Lane.Release atomically. next is the run that now holds the lock, which the
-	// caller must send a Granted input; empty when nobody was waiting.
-	Release(ctx context.Context, pipeline, stage, run string) (next string, err error)
+	Acquire(ctx context.Context, scope Scope, stage string, mode engine.Mode, run string, seq int64) (engine.Grant, error)
+	// Release gives the lock of stage in scope back, or withdraws run from its waiters,
+	// applying engine.Lane.Release atomically. next is the run that now holds the lock, which
+	// the caller must send a Granted input; empty when nobody was waiting.
+	Release(ctx context.Context, scope Scope, stage, run string) (next string, err error)
 }
 
 // checkRecord refuses records no implementation could index. A NUL would let one pipeline's
@@ -116,18 +119,21 @@ func checkRecord(r Record) error {
 	case strings.Contains(r.Pipeline(), "\x00"):
 		return fmt.Errorf("run %s: pipeline name holds a NUL byte", r.ID())
 	}
+	if err := r.Scope().check(); err != nil {
+		return fmt.Errorf("run %s: %w", r.ID(), err)
+	}
 	return nil
 }
 
 // checkLane refuses lane names that cannot form a key, for the same reason as checkRecord.
-func checkLane(pipeline, stage, run string) error {
+func checkLane(scope Scope, stage, run string) error {
 	switch {
-	case pipeline == "" || stage == "" || run == "":
-		return fmt.Errorf("lane %q/%q for run %q: pipeline, stage and run are required", pipeline, stage, run)
-	case strings.Contains(pipeline, "\x00") || strings.Contains(stage, "\x00"):
-		return fmt.Errorf("lane %q/%q: names hold a NUL byte", pipeline, stage)
+	case stage == "" || run == "":
+		return fmt.Errorf("lane %s/%q for run %q: stage and run are required", scope, stage, run)
+	case strings.Contains(stage, "\x00"):
+		return fmt.Errorf("lane %s/%q: the stage name holds a NUL byte", scope, stage)
 	}
-	return nil
+	return scope.check()
 }
 
 // free reports whether nobody holds or waits for l and it remembers no superseded run;

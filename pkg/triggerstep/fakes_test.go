@@ -406,3 +406,8 @@ func errOnce(err error) func() error {
 }
 
 var errUnavailable = errors.New("service unavailable")
+
+// runID is the id of run n of a repository's pipeline, as the trigger names it.
+func runID(provider, repo, pipeline string, n int64) string {
+	return store.RunID(store.Scope{Provider: provider, Repository: repo, Pipeline: pipeline}, n)
+}

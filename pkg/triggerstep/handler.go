@@ -53,11 +53,12 @@ const PipelineFile = ".stepline.yml"
 
 // Runs is the part of store.Store the trigger uses.
 type Runs interface {
-	// SeqFor numbers the run an event key starts, the same number for every delivery of it.
-	SeqFor(ctx context.Context, pipeline, key string) (int64, error)
+	// SeqFor numbers the run an event key starts in the scope's repository and pipeline, the
+	// same number for every delivery of it.
+	SeqFor(ctx context.Context, scope store.Scope, key string) (int64, error)
 	GetRun(ctx context.Context, id string) (store.Record, error)
 	PutRun(ctx context.Context, r store.Record) error
-	LastSucceeded(ctx context.Context, pipeline string) (store.Record, error)
+	LastSucceeded(ctx context.Context, scope store.Scope) (store.Record, error)
 }
 
 // Secrets returns a registered repository's secret by hook id; *reposecret.Store is one.

@@ -216,9 +216,10 @@ func TestAMatchingPipelineGetsARunAndOneExecutionEvenWhenTheEventComesTwice(t *t
 	require.Len(t, starts, 1, "only release matches a tag")
 	assert.Equal(t, "github-0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c-release", aws.ToString(starts[0].Name))
 	assert.Equal(t, testStateMachine, aws.ToString(starts[0].StateMachineArn))
-	assert.JSONEq(t, `{"run":"release-1"}`, aws.ToString(starts[0].Input))
+	id := runID("github", "Codertocat/Hello-World", "release", 1)
+	assert.JSONEq(t, `{"run":"`+id+`"}`, aws.ToString(starts[0].Input))
 
-	rec, err := r.db.GetRun(ctx, "release-1")
+	rec, err := r.db.GetRun(ctx, id)
 	require.NoError(t, err)
 	assert.Equal(t, "Codertocat/Hello-World", rec.Repo)
 	assert.Equal(t, "webhook github tag", rec.Trigger)

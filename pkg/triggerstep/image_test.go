@@ -36,7 +36,8 @@ func TestAnImagePushStartsEveryMatchingRegisteredPipelineOnce(t *testing.T) {
 	}
 
 	recs := map[string]string{}
-	for _, id := range []string{"deploy-1", "deploy-2"} {
+	// Each repository numbers its own runs: both are run 1, with ids apart.
+	for _, id := range []string{runID("github", memRepoName, "deploy", 1), runID(other.Provider, other.Repo, "deploy", 1)} {
 		rec, err := r.runs.GetRun(r.ctx, id)
 		require.NoError(t, err)
 		recs[rec.Repo] = id
@@ -154,7 +155,7 @@ func TestAnImagePushFindsItsPipelineThroughDynamoDB(t *testing.T) {
 	require.NoError(t, r.h.Handle(ctx, ecrEvent(t, "api", "latest")))
 	starts := r.sfn.started()[before:]
 	require.Len(t, starts, 1, r.logs.String())
-	rec, err := r.db.GetRun(ctx, "deploy-1")
+	rec, err := r.db.GetRun(ctx, runID("github", "Codertocat/Hello-World", "deploy", 1))
 	require.NoError(t, err)
 	assert.Equal(t, testCommit, rec.Commit)
 	assert.Equal(t, testHook, rec.Hook)

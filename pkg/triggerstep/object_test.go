@@ -79,7 +79,7 @@ func TestAnObjectCreationStartsTheMatchingRegisteredPipelinesOnce(t *testing.T) 
 		assert.Contains(t, aws.ToString(s.Name), "s3-"+objectEventID+"-")
 		assert.Contains(t, aws.ToString(s.Name), "-ingest")
 	}
-	for _, id := range []string{"ingest-1", "ingest-2"} {
+	for _, id := range []string{runID("github", memRepoName, "ingest", 1), runID(other.Provider, other.Repo, "ingest", 1)} {
 		rec, err := r.runs.GetRun(r.ctx, id)
 		require.NoError(t, err)
 		src := rec.State.Vars["source"]
@@ -200,7 +200,7 @@ func TestAnObjectCreationFindsItsPipelineThroughDynamoDB(t *testing.T) {
 	before := len(r.sfn.started())
 	require.NoError(t, r.h.Handle(ctx, objectEvent(t, "drops", "releases/2/app.zip")))
 	require.Len(t, r.sfn.started()[before:], 1, r.logs.String())
-	rec, err := r.db.GetRun(ctx, "ingest-1")
+	rec, err := r.db.GetRun(ctx, runID("github", "Codertocat/Hello-World", "ingest", 1))
 	require.NoError(t, err)
 	assert.Equal(t, testCommit, rec.Commit)
 	assert.Equal(t, "releases/2/app.zip", rec.State.Vars["source"]["object_key"])

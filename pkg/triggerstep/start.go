@@ -47,35 +47,41 @@ func (h *Handler) start(ctx context.Context, log *slog.Logger, p *pipeline.Pipel
 
 	// The same event always gets the same run number: a retry after a failed start (or a
 	// second copy of the message) rewrites and starts the same run instead of another one.
-	seq, err := h.runs.SeqFor(ctx, pl, name)
+	// Numbers are the repository's and pipeline's (store.RunID says why).
+	numbering := store.Scope{Provider: l.provider, Repository: l.repo, Pipeline: pl}
+	seq, err := h.runs.SeqFor(ctx, numbering, name)
 	if err != nil {
 		return fmt.Errorf("pipeline %s: %w", pl, err)
 	}
-	id := fmt.Sprintf("%s-%d", pl, seq)
+	id := store.RunID(numbering, seq)
 	vars, err := p.RunVariables(l.source, id, seq)
 	if err != nil {
 		return permanentError{err: err}
 	}
-	info := engine.RunInfo{ID: id, Seq: seq, Variables: vars}
-	switch last, err := h.runs.LastSucceeded(ctx, pl); {
+	def := p.Definition()
+	rec := store.Record{Definition: def, State: engine.New(def, engine.RunInfo{ID: id, Seq: seq, Variables: vars}),
+		Repo: l.repo, Trigger: l.trigger, Branch: l.branch, Commit: l.commit,
+		Provider: l.provider, Hook: l.hook, Updated: h.now().UTC()}
+	// The rollback target is the last success of this run's own environment (or branch), never
+	// another's: its scope is known once the variables have picked the environment.
+	switch last, err := h.runs.LastSucceeded(ctx, rec.Scope()); {
 	case err == nil:
-		info.Previous = last.State.Artifacts
+		rec.State.Previous = last.State.Artifacts
 	case !errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("pipeline %s: %w", pl, err)
 	}
-	def := p.Definition()
-	rec := store.Record{Definition: def, State: engine.New(def, info), Repo: l.repo,
-		Trigger: l.trigger, Branch: l.branch, Commit: l.commit,
-		Provider: l.provider, Hook: l.hook, Updated: h.now().UTC()}
 	// A record already there was written by an earlier delivery of this event; its execution
-	// may be driving it by now, so it is started, never rewritten.
-	switch _, err := h.runs.GetRun(ctx, id); {
+	// may be driving it by now, so it is started, never rewritten. One of another repository
+	// (their ids' tags collided) is never taken over.
+	switch old, err := h.runs.GetRun(ctx, id); {
 	case errors.Is(err, store.ErrNotFound):
 		if err := h.runs.PutRun(ctx, rec); err != nil {
 			return fmt.Errorf("pipeline %s: %w", pl, err)
 		}
 	case err != nil:
 		return fmt.Errorf("pipeline %s: %w", pl, err)
+	case old.Scope().Counter() != numbering:
+		return fmt.Errorf("pipeline %s: run id %s is taken by a run of %s", pl, id, old.Scope().Counter())
 	}
 	input, _ := json.Marshal(map[string]string{"run": id})
 	out, err := h.sfn.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(h.stateMachine),

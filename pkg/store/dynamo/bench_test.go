@@ -45,11 +45,11 @@ func BenchmarkAcquireRelease(b *testing.B) {
 	client, table := newTable(b)
 	s := New(client, table)
 	for b.Loop() {
-		g, err := s.Acquire(b.Context(), "api", "Deploy", engine.ModeQueued, "r1", 1)
+		g, err := s.Acquire(b.Context(), testScope("api"), "Deploy", engine.ModeQueued, "r1", 1)
 		if err != nil || !g.Granted {
 			b.Fatal(g, err)
 		}
-		if _, err := s.Release(b.Context(), "api", "Deploy", "r1"); err != nil {
+		if _, err := s.Release(b.Context(), testScope("api"), "Deploy", "r1"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -10,12 +10,13 @@
 //	item            pk                       sk              other attributes
 //	──────────────  ───────────────────────  ──────────────  ─────────────────────────────────────────
 //	run             RUN#<first char of id>   <run id>        body (B: gzip of the JSON store.Record),
-//	                                                         pipeline, order, succeeded (succeeded runs
-//	                                                         only), seq, status, started, updated
-//	run counter     PIPELINE#<pipeline>      SEQ             seq (N, the last number handed out)
-//	run number of   KEY#<pipeline>#<event    SEQ             seq (N), expires (N: Unix seconds, TTL,
+//	                                                         pipeline, order, succeeded (the run's
+//	                                                         scope key; succeeded runs only), seq,
+//	                                                         status, started, updated
+//	run counter     SCOPE#<counter key>      SEQ             seq (N, the last number handed out)
+//	run number of   KEY#<counter key>#<event SEQ             seq (N), expires (N: Unix seconds, TTL,
 //	an event key    key>                                     30 days): SeqFor's memory
-//	stage lane      PIPELINE#<pipeline>      LANE#<stage>    lane (S: JSON engine.Lane),
+//	stage lane      SCOPE#<scope key>        LANE#<stage>    lane (S: JSON engine.Lane),
 //	                                                         version (S: random, changed by every write)
 //	task token      TOKEN#<run id>           TASK#<task>     token, run, task, expires (N: Unix seconds, TTL)
 //	pipeline file   REPO#<repository>        BRANCH#<branch> file (B: gzip of the file), commit, repo,
@@ -36,11 +37,19 @@
 //	index        partition key      sort key   serves
 //	───────────  ─────────────────  ─────────  ─────────────────────────────────────────────
 //	pipeline     pipeline           order      ListRuns of one pipeline, newest first
-//	succeeded    succeeded          order      LastSucceeded: only succeeded runs are in it
+//	succeeded    succeeded          order      LastSucceeded of a scope: only succeeded runs are in it
 //	all          type (= "run")     order      ListRuns of every pipeline, newest first
 //
 // order is the zero-padded start time and run number followed by the id, so it sorts as
 // ListRuns orders (oldest first; queries read it backwards).
+//
+// Locks, run numbers and rollback targets belong to a scope (store.Scope: repository,
+// pipeline, and environment or branch), never to a pipeline name alone, since one table
+// serves every repository. A scope key is store.Scope.Key: each field as its length, a colon
+// and its text ("6:github8:acme/api3:api4:prod0:0:"), so names holding #, / or : never make
+// two scopes one key. The counter key is the key of store.Scope.Counter (repository and
+// pipeline only): run numbers are per repository and pipeline, and store.RunID tags ids with
+// the repository so they stay unique in the table.
 //
 // # Costs and consistency
 //

@@ -125,9 +125,9 @@ func TestRunsShareNoPartitionWithOtherItemsAndStayOutOfTheIndexesOfOthers(t *tes
 	require.NoError(t, s.PutRun(ctx, record("api", "api-1", 1, 100, engine.Succeeded)))
 	// Items of every other kind, with names chosen to collide with the run's if keys were
 	// built carelessly.
-	_, err := s.NextSeq(ctx, "api")
+	_, err := s.NextSeq(ctx, testScope("api"))
 	require.NoError(t, err)
-	_, err = s.Acquire(ctx, "api", "Deploy", engine.ModeQueued, "api-1", 1)
+	_, err = s.Acquire(ctx, testScope("api"), "Deploy", engine.ModeQueued, "api-1", 1)
 	require.NoError(t, err)
 	require.NoError(t, s.PutToken(ctx, "api-1", "Deploy/Service#1", "tok", time.Time{}))
 	require.NoError(t, s.PutPipelineFile(ctx, "api", "api-1", []byte("version: 1\n"), "c0ffee"))
@@ -154,7 +154,7 @@ func TestRunItemsCarryReadableAttributesBesideTheCompressedRecord(t *testing.T) 
 
 	require.NoError(t, err)
 	require.NotNil(t, item)
-	for name, want := range map[string]string{attrType: "run", attrPipeline: "api", attrSucceeded: "api",
+	for name, want := range map[string]string{attrType: "run", attrPipeline: "api", attrSucceeded: testScope("api").Key(),
 		attrStatus: "SUCCEEDED", attrUpdated: "2023-11-14T22:13:20Z",
 		attrOrder: "00000001700000000000" + "00000000000000000007" + "api-7"} {
 		assert.Equal(t, want, getS(item, name), name)
@@ -186,3 +186,6 @@ func ids(recs []store.Record) []string {
 	}
 	return out
 }
+
+// testScope is the scope of a pipeline's runs that name no repository or branch.
+func testScope(pipeline string) store.Scope { return store.Scope{Pipeline: pipeline} }

@@ -97,10 +97,10 @@ func TestThrottledCallsFailWithContextAndLeaveNothingHalfWritten(t *testing.T) {
 	}{
 		{
 			name: "NextSeq hands out no number", op: "UpdateItem",
-			call:    func(s *Store) error { _, err := s.NextSeq(ctx, "api"); return err },
+			call:    func(s *Store) error { _, err := s.NextSeq(ctx, testScope("api")); return err },
 			context: "next seq of api: ",
 			check: func(t *testing.T, s *Store) {
-				n, err := s.NextSeq(ctx, "api")
+				n, err := s.NextSeq(ctx, testScope("api"))
 				require.NoError(t, err)
 				assert.EqualValues(t, 1, n)
 			},
@@ -118,7 +118,7 @@ func TestThrottledCallsFailWithContextAndLeaveNothingHalfWritten(t *testing.T) {
 				got, err := s.GetRun(ctx, "api-1")
 				require.NoError(t, err)
 				assert.Equal(t, engine.InProgress, got.State.Status)
-				_, err = s.LastSucceeded(ctx, "api")
+				_, err = s.LastSucceeded(ctx, testScope("api"))
 				require.ErrorIs(t, err, store.ErrNotFound)
 			},
 		},
@@ -148,13 +148,13 @@ func TestThrottledCallsFailWithContextAndLeaveNothingHalfWritten(t *testing.T) {
 		},
 		{
 			name: "LastSucceeded reports the failure rather than finding nothing", op: "Query",
-			call:    func(s *Store) error { _, err := s.LastSucceeded(ctx, "api"); return err },
+			call:    func(s *Store) error { _, err := s.LastSucceeded(ctx, testScope("api")); return err },
 			context: "last succeeded run of api: query index succeeded: ",
 		},
 		{
 			name: "Acquire that cannot read the lane leaves it free", op: "GetItem",
 			call: func(s *Store) error {
-				_, err := s.Acquire(ctx, "api", "Deploy", engine.ModeQueued, "r1", 1)
+				_, err := s.Acquire(ctx, testScope("api"), "Deploy", engine.ModeQueued, "r1", 1)
 				return err
 			},
 			context: "acquire api/Deploy for r1: read lane: ",
@@ -163,7 +163,7 @@ func TestThrottledCallsFailWithContextAndLeaveNothingHalfWritten(t *testing.T) {
 		{
 			name: "Acquire that cannot write the lane leaves it free", op: "PutItem",
 			call: func(s *Store) error {
-				_, err := s.Acquire(ctx, "api", "Deploy", engine.ModeQueued, "r1", 1)
+				_, err := s.Acquire(ctx, testScope("api"), "Deploy", engine.ModeQueued, "r1", 1)
 				return err
 			},
 			context: "acquire api/Deploy for r1: write lane: ",
@@ -172,16 +172,16 @@ func TestThrottledCallsFailWithContextAndLeaveNothingHalfWritten(t *testing.T) {
 		{
 			name: "Acquire that cannot join the queue is not queued", op: "PutItem",
 			setup: func(t *testing.T, s *Store) {
-				_, err := s.Acquire(ctx, "api", "Deploy", engine.ModeQueued, "r1", 1)
+				_, err := s.Acquire(ctx, testScope("api"), "Deploy", engine.ModeQueued, "r1", 1)
 				require.NoError(t, err)
 			},
 			call: func(s *Store) error {
-				_, err := s.Acquire(ctx, "api", "Deploy", engine.ModeQueued, "r2", 2)
+				_, err := s.Acquire(ctx, testScope("api"), "Deploy", engine.ModeQueued, "r2", 2)
 				return err
 			},
 			context: "acquire api/Deploy for r2: write lane: ",
 			check: func(t *testing.T, s *Store) {
-				next, err := s.Release(ctx, "api", "Deploy", "r1")
+				next, err := s.Release(ctx, testScope("api"), "Deploy", "r1")
 				require.NoError(t, err)
 				assert.Empty(t, next, "nobody waits")
 			},
@@ -189,10 +189,10 @@ func TestThrottledCallsFailWithContextAndLeaveNothingHalfWritten(t *testing.T) {
 		{
 			name: "Release that cannot delete the lane keeps its holder", op: "DeleteItem",
 			setup: func(t *testing.T, s *Store) {
-				_, err := s.Acquire(ctx, "api", "Deploy", engine.ModeQueued, "r1", 1)
+				_, err := s.Acquire(ctx, testScope("api"), "Deploy", engine.ModeQueued, "r1", 1)
 				require.NoError(t, err)
 			},
-			call:    func(s *Store) error { _, err := s.Release(ctx, "api", "Deploy", "r1"); return err },
+			call:    func(s *Store) error { _, err := s.Release(ctx, testScope("api"), "Deploy", "r1"); return err },
 			context: "release api/Deploy for r1: delete free lane: ",
 			check:   laneGrants("r2", false),
 		},
@@ -200,14 +200,14 @@ func TestThrottledCallsFailWithContextAndLeaveNothingHalfWritten(t *testing.T) {
 			name: "Release that cannot hand over keeps the holder and the queue", op: "PutItem",
 			setup: func(t *testing.T, s *Store) {
 				for i, r := range []string{"r1", "r2"} {
-					_, err := s.Acquire(ctx, "api", "Deploy", engine.ModeQueued, r, int64(i+1))
+					_, err := s.Acquire(ctx, testScope("api"), "Deploy", engine.ModeQueued, r, int64(i+1))
 					require.NoError(t, err)
 				}
 			},
-			call:    func(s *Store) error { _, err := s.Release(ctx, "api", "Deploy", "r1"); return err },
+			call:    func(s *Store) error { _, err := s.Release(ctx, testScope("api"), "Deploy", "r1"); return err },
 			context: "release api/Deploy for r1: write lane: ",
 			check: func(t *testing.T, s *Store) {
-				next, err := s.Release(ctx, "api", "Deploy", "r1")
+				next, err := s.Release(ctx, testScope("api"), "Deploy", "r1")
 				require.NoError(t, err)
 				assert.Equal(t, "r2", next)
 			},
@@ -285,7 +285,7 @@ func TestThrottledCallsFailWithContextAndLeaveNothingHalfWritten(t *testing.T) {
 // laneGrants checks that run asking for api/Deploy now is granted it or not.
 func laneGrants(run string, granted bool) func(*testing.T, *Store) {
 	return func(t *testing.T, s *Store) {
-		g, err := s.Acquire(t.Context(), "api", "Deploy", engine.ModeQueued, run, 9)
+		g, err := s.Acquire(t.Context(), testScope("api"), "Deploy", engine.ModeQueued, run, 9)
 		require.NoError(t, err)
 		assert.Equal(t, granted, g.Granted)
 	}

@@ -14,44 +14,45 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/stepline/stepline/pkg/engine"
+	"github.com/stepline/stepline/pkg/store"
 )
 
 // Acquire implements store.Store: the lane is read, engine.Lane.Acquire applied and the
 // result written back on condition that nobody wrote the lane in between; a lost race is
 // retried from the read.
-func (s *Store) Acquire(ctx context.Context, pipeline, stage string, mode engine.Mode, run string, seq int64) (engine.Grant, error) {
+func (s *Store) Acquire(ctx context.Context, scope store.Scope, stage string, mode engine.Mode, run string, seq int64) (engine.Grant, error) {
 	if err := ctx.Err(); err != nil {
 		return engine.Grant{}, err
 	}
-	if err := checkLane(pipeline, stage, run); err != nil {
+	if err := checkLane(scope, stage, run); err != nil {
 		return engine.Grant{}, err
 	}
 	var g engine.Grant
-	err := s.updateLane(ctx, pipeline, stage, func(l engine.Lane) engine.Lane {
+	err := s.updateLane(ctx, scope, stage, func(l engine.Lane) engine.Lane {
 		l, g = l.Acquire(mode, run, seq)
 		return l
 	})
 	if err != nil {
-		return engine.Grant{}, fmt.Errorf("acquire %s/%s for %s: %w", pipeline, stage, run, err)
+		return engine.Grant{}, fmt.Errorf("acquire %s/%s for %s: %w", scope, stage, run, err)
 	}
 	return g, nil
 }
 
 // Release implements store.Store in the same way as Acquire, with engine.Lane.Release.
-func (s *Store) Release(ctx context.Context, pipeline, stage, run string) (string, error) {
+func (s *Store) Release(ctx context.Context, scope store.Scope, stage, run string) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	if err := checkLane(pipeline, stage, run); err != nil {
+	if err := checkLane(scope, stage, run); err != nil {
 		return "", err
 	}
 	var next string
-	err := s.updateLane(ctx, pipeline, stage, func(l engine.Lane) engine.Lane {
+	err := s.updateLane(ctx, scope, stage, func(l engine.Lane) engine.Lane {
 		l, next = l.Release(run)
 		return l
 	})
 	if err != nil {
-		return "", fmt.Errorf("release %s/%s for %s: %w", pipeline, stage, run, err)
+		return "", fmt.Errorf("release %s/%s for %s: %w", scope, stage, run, err)
 	}
 	return next, nil
 }
@@ -60,8 +61,8 @@ func (s *Store) Release(ctx context.Context, pipeline, stage, run string) (strin
 // succeeds, at most s.attempts times. fn is called once per attempt; the caller keeps what
 // the last call reported. A free lane is deleted; a lane fn leaves unchanged is not written,
 // since the strongly consistent read already placed the call in the lane's history.
-func (s *Store) updateLane(ctx context.Context, pipeline, stage string, fn func(engine.Lane) engine.Lane) error {
-	pk, sk := pipelinePK(pipeline), "LANE#"+stage
+func (s *Store) updateLane(ctx context.Context, scope store.Scope, stage string, fn func(engine.Lane) engine.Lane) error {
+	pk, sk := scopePK(scope), "LANE#"+stage
 	var lost error
 	for attempt := 1; attempt <= s.attempts; attempt++ {
 		if attempt > 1 {
@@ -160,12 +161,12 @@ func free(l engine.Lane) bool {
 }
 
 // checkLane refuses lane names that cannot form a key.
-func checkLane(pipeline, stage, run string) error {
+func checkLane(scope store.Scope, stage, run string) error {
 	switch {
-	case pipeline == "" || stage == "" || run == "":
-		return fmt.Errorf("lane %q/%q for run %q: pipeline, stage and run are required", pipeline, stage, run)
-	case !utf8.ValidString(pipeline) || !utf8.ValidString(stage):
-		return fmt.Errorf("lane %q/%q: names must be valid UTF-8", pipeline, stage)
+	case stage == "" || run == "":
+		return fmt.Errorf("lane %s/%q for run %q: stage and run are required", scope, stage, run)
+	case !utf8.ValidString(stage):
+		return fmt.Errorf("lane %s/%q: the stage name must be valid UTF-8", scope, stage)
 	}
-	return nil
+	return checkScope(scope)
 }

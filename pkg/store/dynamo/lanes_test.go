@@ -115,7 +115,7 @@ func TestConcurrentAcquiresByManyCallersEndAsTheEngineWouldHaveOrderedThemOneAtA
 				spy := &laneSpy{dynamoAPI: client, run: runName(i), log: log, barrier: &barrier}
 				s := New(spy, table)
 				wg.Go(func() {
-					g, err := s.Acquire(t.Context(), "api", "Deploy", mode, runName(i), int64(i+1))
+					g, err := s.Acquire(t.Context(), testScope("api"), "Deploy", mode, runName(i), int64(i+1))
 					assert.NoError(t, err)
 					grants[i] = g
 				})
@@ -133,7 +133,7 @@ func TestConcurrentAcquiresByManyCallersEndAsTheEngineWouldHaveOrderedThemOneAtA
 				lane, want[i] = lane.Acquire(mode, w.run, int64(i+1))
 			}
 			assert.Equal(t, want, grants)
-			item, err := New(client, table).get(t.Context(), "PIPELINE#api", "LANE#Deploy")
+			item, err := New(client, table).get(t.Context(), scopePK(testScope("api")), "LANE#Deploy")
 			require.NoError(t, err)
 			stored, _, err := decodeLane(item)
 			require.NoError(t, err)
@@ -163,7 +163,7 @@ func TestAcquireGivesUpAfterTheConfiguredAttemptsWhenEveryWriteIsOvertaken(t *te
 	spy := &alwaysOvertaken{dynamoAPI: client}
 	s := New(spy, table, WithLaneAttempts(3))
 
-	_, err := s.Acquire(t.Context(), "api", "Deploy", engine.ModeQueued, "r1", 1)
+	_, err := s.Acquire(t.Context(), testScope("api"), "Deploy", engine.ModeQueued, "r1", 1)
 
 	var conflict *types.ConditionalCheckFailedException
 	require.ErrorAs(t, err, &conflict)
@@ -177,24 +177,24 @@ func TestReleaseDeletesAFreeLaneButKeepsOneThatRemembersSupersededRuns(t *testin
 	s := New(client, table)
 	ctx := t.Context()
 	laneItem := func(stage string) map[string]types.AttributeValue {
-		item, err := s.get(ctx, "PIPELINE#api", "LANE#"+stage)
+		item, err := s.get(ctx, scopePK(testScope("api")), "LANE#"+stage)
 		require.NoError(t, err)
 		return item
 	}
 
-	_, err := s.Acquire(ctx, "api", "Build", engine.ModeQueued, "r1", 1)
+	_, err := s.Acquire(ctx, testScope("api"), "Build", engine.ModeQueued, "r1", 1)
 	require.NoError(t, err)
 	require.NotNil(t, laneItem("Build"))
-	_, err = s.Release(ctx, "api", "Build", "r1")
+	_, err = s.Release(ctx, testScope("api"), "Build", "r1")
 	require.NoError(t, err)
 	assert.Nil(t, laneItem("Build"), "a free lane is deleted")
 
 	for i, r := range []string{"r1", "r2", "r3"} {
-		_, err := s.Acquire(ctx, "api", "Deploy", engine.ModeSuperseded, r, int64(i+1))
+		_, err := s.Acquire(ctx, testScope("api"), "Deploy", engine.ModeSuperseded, r, int64(i+1))
 		require.NoError(t, err)
 	}
 	for _, r := range []string{"r1", "r3"} {
-		_, err := s.Release(ctx, "api", "Deploy", r)
+		_, err := s.Release(ctx, testScope("api"), "Deploy", r)
 		require.NoError(t, err)
 	}
 	lane, version, err := decodeLane(laneItem("Deploy"))
@@ -213,11 +213,11 @@ func TestAcquireThatChangesNothingWritesNothing(t *testing.T) {
 	ctx := t.Context()
 
 	for range 3 {
-		g, err := s.Acquire(ctx, "api", "Deploy", engine.ModeQueued, "r1", 1)
+		g, err := s.Acquire(ctx, testScope("api"), "Deploy", engine.ModeQueued, "r1", 1)
 		require.NoError(t, err)
 		require.True(t, g.Granted)
 	}
-	g, err := s.Acquire(ctx, "api", "Deploy", engine.ModeParallel, "r2", 2)
+	g, err := s.Acquire(ctx, testScope("api"), "Deploy", engine.ModeParallel, "r2", 2)
 	require.NoError(t, err)
 	require.True(t, g.Granted)
 

@@ -22,17 +22,19 @@ import (
 // batchAttempts bounds the BatchGetItem calls spent on keys DynamoDB left unprocessed.
 const batchAttempts = 8
 
-// NextSeq implements store.Store with one atomic UpdateItem ADD on the pipeline's counter.
-func (s *Store) NextSeq(ctx context.Context, pipeline string) (int64, error) {
+// NextSeq implements store.Store with one atomic UpdateItem ADD on the counter of the scope's
+// repository and pipeline.
+func (s *Store) NextSeq(ctx context.Context, scope store.Scope) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	if pipeline == "" {
-		return 0, errors.New("next seq: pipeline is required")
+	if err := checkScope(scope); err != nil {
+		return 0, fmt.Errorf("next seq: %w", err)
 	}
+	counter := scope.Counter()
 	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(s.table),
-		Key:                      key(pipelinePK(pipeline), "SEQ"),
+		Key:                      key(scopePK(counter), "SEQ"),
 		UpdateExpression:         aws.String("SET #type = :type ADD #seq :one"),
 		ExpressionAttributeNames: map[string]string{"#type": attrType, "#seq": attrSeq},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
@@ -42,14 +44,14 @@ func (s *Store) NextSeq(ctx context.Context, pipeline string) (int64, error) {
 		ReturnValues: types.ReturnValueUpdatedNew,
 	})
 	if err != nil {
-		return 0, fmt.Errorf("next seq of %s: %w", pipeline, err)
+		return 0, fmt.Errorf("next seq of %s: %w", counter, err)
 	}
 	n, ok, err := getN(out.Attributes, attrSeq)
 	if err == nil && !ok {
 		err = errors.New("the update returned no counter")
 	}
 	if err != nil {
-		return 0, fmt.Errorf("next seq of %s: %w", pipeline, err)
+		return 0, fmt.Errorf("next seq of %s: %w", counter, err)
 	}
 	return n, nil
 }
@@ -82,7 +84,7 @@ func (s *Store) PutRun(ctx context.Context, r store.Record) error {
 		item[attrStatus] = str(string(r.State.Status))
 	}
 	if r.State.Status == engine.Succeeded {
-		item[attrSucceeded] = str(r.Pipeline())
+		item[attrSucceeded] = str(r.Scope().Key())
 	}
 	if !r.Updated.IsZero() {
 		item[attrUpdated] = str(r.Updated.UTC().Format(time.RFC3339Nano))
@@ -177,17 +179,17 @@ func (s *Store) ListRuns(ctx context.Context, f store.Filter) ([]store.Record, e
 	return recs, nil
 }
 
-// LastSucceeded implements store.Store from the sparse succeeded index, normally one Query of
-// one key and one GetItem. A run the index still lists but whose record no longer says
-// succeeded is skipped.
-func (s *Store) LastSucceeded(ctx context.Context, pipeline string) (store.Record, error) {
+// LastSucceeded implements store.Store from the sparse succeeded index, keyed by the scope
+// (store.Scope.Key), normally one Query of one key and one GetItem. A run the index still
+// lists but whose record no longer says succeeded is skipped.
+func (s *Store) LastSucceeded(ctx context.Context, scope store.Scope) (store.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return store.Record{}, err
 	}
 	var found *store.Record
-	err := s.newestFirst(ctx, indexSucceeded, attrSucceeded, pipeline, 1, func(batch []store.Record) bool {
+	err := s.newestFirst(ctx, indexSucceeded, attrSucceeded, scope.Key(), 1, func(batch []store.Record) bool {
 		for _, r := range batch {
-			if r.Pipeline() == pipeline && r.State.Status == engine.Succeeded {
+			if r.Scope() == scope && r.State.Status == engine.Succeeded {
 				found = &r
 				return false
 			}
@@ -195,10 +197,10 @@ func (s *Store) LastSucceeded(ctx context.Context, pipeline string) (store.Recor
 		return true
 	})
 	if err != nil {
-		return store.Record{}, fmt.Errorf("last succeeded run of %s: %w", pipeline, err)
+		return store.Record{}, fmt.Errorf("last succeeded run of %s: %w", scope, err)
 	}
 	if found == nil {
-		return store.Record{}, fmt.Errorf("last succeeded run of %s: %w", pipeline, store.ErrNotFound)
+		return store.Record{}, fmt.Errorf("last succeeded run of %s: %w", scope, store.ErrNotFound)
 	}
 	return *found, nil
 }
@@ -310,7 +312,9 @@ func runPK(id string) string {
 	return "RUN#" + id[:n]
 }
 
-func pipelinePK(pipeline string) string { return "PIPELINE#" + pipeline }
+// scopePK is the partition of a scope's lanes, and of its run counter when the scope is a
+// store.Scope.Counter.
+func scopePK(s store.Scope) string { return "SCOPE#" + s.Key() }
 
 // orderKey sorts as ListRuns orders, oldest first: start time and seq as 20 digits, then the
 // id to keep keys unique. It is the same key as the bbolt store's.
@@ -337,6 +341,20 @@ func checkRecord(r store.Record) error {
 	case !utf8.ValidString(r.ID()) || !utf8.ValidString(r.Pipeline()):
 		return fmt.Errorf("put run %q: run id and pipeline must be valid UTF-8", r.ID())
 	}
+	if err := checkScope(r.Scope()); err != nil {
+		return fmt.Errorf("put run %q: %w", r.ID(), err)
+	}
+	return nil
+}
+
+// checkScope refuses scopes that cannot form keys: DynamoDB keys are non-empty UTF-8.
+func checkScope(s store.Scope) error {
+	switch k := s.Key(); {
+	case s.Pipeline == "":
+		return errors.New("the scope names no pipeline")
+	case !utf8.ValidString(k):
+		return fmt.Errorf("scope %s: names must be valid UTF-8", s)
+	}
 	return nil
 }
 
@@ -344,17 +362,22 @@ func checkRecord(r store.Record) error {
 // redelivery (EventBridge retries for a day, the trigger queue keeps messages four days).
 const claimTTL = 30 * 24 * time.Hour
 
-// SeqFor returns the run number of the run that the event key starts in pipeline: the first
-// call numbers it with NextSeq, every later call with the same key (a redelivery, a retry
-// after a failed start, a concurrent copy of the same message) gets the same number, so they
-// all write and start the same run instead of leaving numbered records nobody advances. Two
-// first calls at once may both take a number; the conditional write keeps one, and the other
-// is a gap in the numbering, nothing more.
-func (s *Store) SeqFor(ctx context.Context, pipeline, eventKey string) (int64, error) {
-	if pipeline == "" || eventKey == "" {
-		return 0, errors.New("seq for key: pipeline and key are required")
+// SeqFor returns the run number of the run that the event key starts in scope's repository and
+// pipeline: the first call numbers it with NextSeq, every later call with the same key (a
+// redelivery, a retry after a failed start, a concurrent copy of the same message) gets the
+// same number, so they all write and start the same run instead of leaving numbered records
+// nobody advances. Two first calls at once may both take a number; the conditional write
+// keeps one, and the other is a gap in the numbering, nothing more.
+func (s *Store) SeqFor(ctx context.Context, scope store.Scope, eventKey string) (int64, error) {
+	if eventKey == "" {
+		return 0, errors.New("seq for key: the key is required")
 	}
-	pk, sk := "KEY#"+pipeline+"#"+eventKey, "SEQ"
+	if err := checkScope(scope); err != nil {
+		return 0, fmt.Errorf("seq for key: %w", err)
+	}
+	counter := scope.Counter()
+	// The counter's key encodes its own length, so the event key after it cannot blur the two.
+	pk, sk := "KEY#"+counter.Key()+"#"+eventKey, "SEQ"
 	read := func() (int64, bool, error) {
 		item, err := s.get(ctx, pk, sk)
 		if err != nil || item == nil {
@@ -364,11 +387,11 @@ func (s *Store) SeqFor(ctx context.Context, pipeline, eventKey string) (int64, e
 	}
 	if n, ok, err := read(); err != nil || ok {
 		if err != nil {
-			return 0, fmt.Errorf("seq for %s of %s: %w", eventKey, pipeline, err)
+			return 0, fmt.Errorf("seq for %s of %s: %w", eventKey, counter, err)
 		}
 		return n, nil
 	}
-	n, err := s.NextSeq(ctx, pipeline)
+	n, err := s.NextSeq(ctx, scope)
 	if err != nil {
 		return 0, err
 	}
@@ -381,14 +404,14 @@ func (s *Store) SeqFor(ctx context.Context, pipeline, eventKey string) (int64, e
 	case err == nil:
 		return n, nil
 	case !errors.As(err, &conflict):
-		return 0, fmt.Errorf("seq for %s of %s: %w", eventKey, pipeline, err)
+		return 0, fmt.Errorf("seq for %s of %s: %w", eventKey, counter, err)
 	}
 	won, ok, err := read()
 	if err == nil && !ok {
 		err = errors.New("the claim that won the write is gone")
 	}
 	if err != nil {
-		return 0, fmt.Errorf("seq for %s of %s: %w", eventKey, pipeline, err)
+		return 0, fmt.Errorf("seq for %s of %s: %w", eventKey, counter, err)
 	}
 	return won, nil
 }

@@ -57,6 +57,12 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Concurrent Acquire of one queued lane leaves exactly one holder", acquireConcurrentQueued},
 		{"Concurrent Acquire of one superseded lane keeps one holder and the newest waiter", acquireConcurrentSuperseded},
 		{"Every method refuses a canceled context", canceledContext},
+		{"NextSeq keeps one sequence per repository and pipeline, whatever the branch or environment", nextSeqPerRepository},
+		{"LastSucceeded never returns a run of another branch, environment, fork or repository", lastSucceededPerScope},
+		{"LastSucceeded follows the environment, not the branch, of runs that have one", lastSucceededPerEnvironment},
+		{"A feature branch's runs neither queue behind main nor supersede its waiting runs", lanesPerBranch},
+		{"Lanes of different environments and repositories are independent", lanesPerEnvironmentAndRepository},
+		{"Scopes whose names would run together in a plain key stay apart", scopesWithSeparatorsInNames},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -79,14 +85,21 @@ var definition = engine.Definition{
 	},
 }
 
-// run builds the record of a run of pipeline; started is in Unix milliseconds.
+// run builds the record of a run of pipeline on main of the repository acme/shop (its scope
+// is scope(pipeline)); started is in Unix milliseconds.
 func run(pipeline, id string, seq, started int64, status engine.Status) store.Record {
 	def := definition
 	def.Pipeline = pipeline
 	st := engine.New(def, engine.RunInfo{ID: id, Seq: seq})
 	st.Status = status
 	st.Started = started
-	return store.Record{Definition: def, State: st, Trigger: "manual", Updated: updated}
+	return store.Record{Definition: def, State: st, Trigger: "manual", Updated: updated,
+		Provider: "github", Repo: "acme/shop", Branch: "main"}
+}
+
+// scope is the scope of run's records of pipeline.
+func scope(pipeline string) store.Scope {
+	return store.Scope{Provider: "github", Repository: "acme/shop", Pipeline: pipeline, Branch: "main"}
 }
 
 func put(t *testing.T, s store.Store, recs ...store.Record) {
@@ -113,7 +126,7 @@ func list(t *testing.T, s store.Store, f store.Filter) []string {
 
 func nextSeqCountsFromOne(t *testing.T, s store.Store) {
 	for want := int64(1); want <= 3; want++ {
-		got, err := s.NextSeq(t.Context(), "api")
+		got, err := s.NextSeq(t.Context(), scope("api"))
 		require.NoError(t, err)
 		assert.Equal(t, want, got)
 	}
@@ -121,12 +134,12 @@ func nextSeqCountsFromOne(t *testing.T, s store.Store) {
 
 func nextSeqPerPipeline(t *testing.T, s store.Store) {
 	for _, p := range []string{"api", "api", "web", "api", "web"} {
-		_, err := s.NextSeq(t.Context(), p)
+		_, err := s.NextSeq(t.Context(), scope(p))
 		require.NoError(t, err)
 	}
-	api, err := s.NextSeq(t.Context(), "api")
+	api, err := s.NextSeq(t.Context(), scope("api"))
 	require.NoError(t, err)
-	web, err := s.NextSeq(t.Context(), "web")
+	web, err := s.NextSeq(t.Context(), scope("web"))
 	require.NoError(t, err)
 	assert.Equal(t, []int64{4, 3}, []int64{api, web})
 }
@@ -139,7 +152,7 @@ func nextSeqConcurrent(t *testing.T, s store.Store) {
 	for range workers {
 		wg.Go(func() {
 			for range each {
-				n, err := s.NextSeq(t.Context(), "api")
+				n, err := s.NextSeq(t.Context(), scope("api"))
 				assert.NoError(t, err)
 				mu.Lock()
 				got = append(got, n)
@@ -309,49 +322,49 @@ func lastSucceeded(t *testing.T, s store.Store) {
 		run("web", "other-pipeline", 1, 600, engine.Succeeded),
 	)
 
-	got, err := s.LastSucceeded(t.Context(), "api")
+	got, err := s.LastSucceeded(t.Context(), scope("api"))
 
 	require.NoError(t, err)
 	assert.Equal(t, "ok", got.ID())
 }
 
 func lastSucceededNone(t *testing.T, s store.Store) {
-	_, err := s.LastSucceeded(t.Context(), "api")
+	_, err := s.LastSucceeded(t.Context(), scope("api"))
 	require.ErrorIs(t, err, store.ErrNotFound, "in an empty store")
 
 	put(t, s, run("api", "failed", 1, 100, engine.Failed), run("web", "ok", 1, 100, engine.Succeeded))
-	_, err = s.LastSucceeded(t.Context(), "api")
+	_, err = s.LastSucceeded(t.Context(), scope("api"))
 	require.ErrorIs(t, err, store.ErrNotFound)
 }
 
 func lastSucceededAfterReplace(t *testing.T, s store.Store) {
 	r := run("api", "r1", 1, 100, engine.InProgress)
 	put(t, s, r)
-	_, err := s.LastSucceeded(t.Context(), "api")
+	_, err := s.LastSucceeded(t.Context(), scope("api"))
 	require.ErrorIs(t, err, store.ErrNotFound, "while running")
 
 	r.State.Status = engine.Succeeded
 	put(t, s, r)
-	got, err := s.LastSucceeded(t.Context(), "api")
+	got, err := s.LastSucceeded(t.Context(), scope("api"))
 	require.NoError(t, err)
 	assert.Equal(t, engine.Succeeded, got.State.Status)
 
 	r.State.Status = engine.Failed // a record rewritten by hand, say
 	put(t, s, r)
-	_, err = s.LastSucceeded(t.Context(), "api")
+	_, err = s.LastSucceeded(t.Context(), scope("api"))
 	require.ErrorIs(t, err, store.ErrNotFound, "after it no longer says succeeded")
 }
 
 func acquire(t *testing.T, s store.Store, mode engine.Mode, run string, seq int64) engine.Grant {
 	t.Helper()
-	g, err := s.Acquire(t.Context(), "api", "Deploy", mode, run, seq)
+	g, err := s.Acquire(t.Context(), scope("api"), "Deploy", mode, run, seq)
 	require.NoError(t, err)
 	return g
 }
 
 func release(t *testing.T, s store.Store, run string) string {
 	t.Helper()
-	next, err := s.Release(t.Context(), "api", "Deploy", run)
+	next, err := s.Release(t.Context(), scope("api"), "Deploy", run)
 	require.NoError(t, err)
 	return next
 }
@@ -427,11 +440,11 @@ func releaseFree(t *testing.T, s store.Store) {
 func lanesIndependent(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	for _, l := range []struct{ pipeline, stage string }{{"api", "Deploy"}, {"api", "Build"}, {"web", "Deploy"}} {
-		g, err := s.Acquire(ctx, l.pipeline, l.stage, engine.ModeQueued, "r-"+l.pipeline+l.stage, 1)
+		g, err := s.Acquire(ctx, scope(l.pipeline), l.stage, engine.ModeQueued, "r-"+l.pipeline+l.stage, 1)
 		require.NoError(t, err)
 		assert.True(t, g.Granted, "%s/%s", l.pipeline, l.stage)
 	}
-	next, err := s.Release(ctx, "api", "Build", "r-apiDeploy")
+	next, err := s.Release(ctx, scope("api"), "Build", "r-apiDeploy")
 	require.NoError(t, err)
 	assert.Empty(t, next)
 	assert.False(t, acquire(t, s, engine.ModeQueued, "other", 2).Granted, "api/Deploy is still held")
@@ -445,7 +458,7 @@ func race(t *testing.T, s store.Store, mode engine.Mode, n int) map[string]engin
 	for i := range n {
 		wg.Go(func() {
 			r := fmt.Sprintf("r%02d", i)
-			g, err := s.Acquire(t.Context(), "api", "Deploy", mode, r, int64(i+1))
+			g, err := s.Acquire(t.Context(), scope("api"), "Deploy", mode, r, int64(i+1))
 			assert.NoError(t, err)
 			mu.Lock()
 			grants[r] = g
@@ -517,13 +530,13 @@ func canceledContext(t *testing.T, s store.Store) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	errs := map[string]error{}
-	_, errs["NextSeq"] = s.NextSeq(ctx, "api")
+	_, errs["NextSeq"] = s.NextSeq(ctx, scope("api"))
 	errs["PutRun"] = s.PutRun(ctx, run("api", "r1", 1, 100, engine.InProgress))
 	_, errs["GetRun"] = s.GetRun(ctx, "r1")
 	_, errs["ListRuns"] = s.ListRuns(ctx, store.Filter{})
-	_, errs["LastSucceeded"] = s.LastSucceeded(ctx, "api")
-	_, errs["Acquire"] = s.Acquire(ctx, "api", "Deploy", engine.ModeQueued, "r1", 1)
-	_, errs["Release"] = s.Release(ctx, "api", "Deploy", "r1")
+	_, errs["LastSucceeded"] = s.LastSucceeded(ctx, scope("api"))
+	_, errs["Acquire"] = s.Acquire(ctx, scope("api"), "Deploy", engine.ModeQueued, "r1", 1)
+	_, errs["Release"] = s.Release(ctx, scope("api"), "Deploy", "r1")
 	for method, err := range errs {
 		assert.True(t, errors.Is(err, context.Canceled), "%s: got %v", method, err)
 	}
