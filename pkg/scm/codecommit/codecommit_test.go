@@ -190,7 +190,7 @@ func TestCompleteFillsACodeCommitPushThroughGetDifferences(t *testing.T) {
 	assert.Contains(t, s.Calls(), "GetDifferences main.."+c1)
 }
 
-// TestFieldsStateplineDoesNotReadNeverRefuseAnEvent: a merge's commits and options, and the
+// TestFieldsSteplineDoesNotReadNeverRefuseAnEvent: a merge's commits and options, and the
 // repository id, are not read, so no type of theirs may refuse the event.
 func TestFieldsSteplineDoesNotReadNeverRefuseAnEvent(t *testing.T) {
 	t.Parallel()
