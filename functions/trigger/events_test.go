@@ -20,6 +20,30 @@ import (
 	"github.com/stepline/stepline/pkg/webhook"
 )
 
+// assertReadAsSent checks that a detail type, which decodes only the fields stepline reads,
+// encodes each of them back exactly as the sample sent it, and that it reads something: the
+// encoded type is a part of the sample, object by object.
+func assertReadAsSent(t *testing.T, sample, read []byte) {
+	t.Helper()
+	var full, part map[string]any
+	require.NoError(t, json.Unmarshal(sample, &full))
+	require.NoError(t, json.Unmarshal(read, &part))
+	require.NotEmpty(t, part)
+	var walk func(path string, full, part map[string]any)
+	walk = func(path string, full, part map[string]any) {
+		for k, v := range part {
+			sub, isObj := v.(map[string]any)
+			fullSub, fullIsObj := full[k].(map[string]any)
+			if isObj && fullIsObj {
+				walk(path+k+".", fullSub, sub)
+				continue
+			}
+			assert.Equal(t, full[k], v, "%s%s is not read as the sample sends it", path, k)
+		}
+	}
+	walk("", full, part)
+}
+
 func readSample(t *testing.T, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "events", name))
@@ -126,7 +150,7 @@ func TestTheS3SampleRoundTripsAndIsWhatTheAwsEventRuleLetsThrough(t *testing.T) 
 	require.NoError(t, err)
 	back, err := json.Marshal(o)
 	require.NoError(t, err)
-	assert.JSONEq(t, string(e.Detail), string(back))
+	assertReadAsSent(t, e.Detail, back)
 	assert.Equal(t, []string{"arn:aws:s3:::" + o.Bucket.Name}, e.Resources)
 	assert.Equal(t, "releases/1.4.0/app.zip", triggerstep.ObjectVariables(o)["object_key"])
 
@@ -154,7 +178,7 @@ func TestTheCodeCommitSampleRoundTripsAndIsABranchPush(t *testing.T) {
 	require.NoError(t, err)
 	back, err := json.Marshal(c)
 	require.NoError(t, err)
-	assert.JSONEq(t, string(e.Detail), string(back))
+	assertReadAsSent(t, e.Detail, back)
 
 	ev, err := codecommit.ParseEvent(e)
 	require.NoError(t, err)

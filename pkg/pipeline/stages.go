@@ -22,6 +22,12 @@ const (
 // default, so an approval nobody answers ends the run instead of holding a stage lock forever.
 const MaxApprovalTimeout = 7 * 24 * time.Hour
 
+// MaxCodeBuildTimeout is the longest timeout a codebuild action may ask for: CodeBuild's
+// timeoutInMinutesOverride takes "from 5 to 2160 (36 hours)" minutes (CodeBuild API Reference,
+// StartBuild: docs.aws.amazon.com/codebuild/latest/APIReference/API_StartBuild.html), and a
+// longer one would fail the StartBuild call of every run. Shorter ones are raised to 5 minutes.
+const MaxCodeBuildTimeout = 2160 * time.Minute
+
 var stageKeys = []string{"name", "on_failure", "actions"}
 
 func (d *decoder) decodeStage(n *yaml.Node, index int) *Stage {
@@ -175,6 +181,9 @@ func (d *decoder) decodeAction(n *yaml.Node, st *Stage, index int) *Action {
 	d.require(n, ps, "action", "name", "provider")
 	if spec != nil {
 		d.providerDefaults(a, spec, n, ps)
+	}
+	if a.Provider.Value == ProviderCodeBuild && a.Timeout.Value > MaxCodeBuildTimeout {
+		d.report(a.Timeout.Pos, RuleDuration, "timeout: a codebuild action runs at most 36h (2160m), CodeBuild's limit")
 	}
 	if a.Provider.Value == ProviderApproval {
 		switch {

@@ -130,22 +130,25 @@ func (g *githubHooks) config(h hookSpec) *gh.HookConfig {
 
 func (g *githubHooks) create(ctx context.Context, repo string, h hookSpec) (string, error) {
 	owner, name, _ := strings.Cut(repo, "/")
-	hook, _, err := g.api.Repositories.CreateHook(ctx, owner, name, &gh.Hook{Config: g.config(h), Events: h.events, Active: gh.Ptr(true)})
-	if err != nil {
-		return "", githubError(err)
+	// A repository webhook is named "web", as go-github's CreateHook names it.
+	create := g.hook(h)
+	create.Name = gh.Ptr("web")
+	var hook githubHook
+	if err := g.call(ctx, http.MethodPost, fmt.Sprintf("repos/%s/%s/hooks", owner, name), create, &hook); err != nil {
+		return "", err
 	}
-	return strconv.FormatInt(hook.GetID(), 10), nil
+	return strconv.FormatInt(hook.ID, 10), nil
 }
 
 func (g *githubHooks) find(ctx context.Context, repo, u string) (string, error) {
 	owner, name, _ := strings.Cut(repo, "/")
-	hooks, _, err := g.api.Repositories.ListHooks(ctx, owner, name, &gh.ListOptions{PerPage: 100})
-	if err != nil {
-		return "", githubError(err)
+	var hooks []githubHook
+	if err := g.call(ctx, http.MethodGet, fmt.Sprintf("repos/%s/%s/hooks?per_page=100", owner, name), nil, &hooks); err != nil {
+		return "", err
 	}
 	for _, h := range hooks {
-		if h.GetConfig().GetURL() == u {
-			return strconv.FormatInt(h.GetID(), 10), nil
+		if h.Config.URL == u {
+			return strconv.FormatInt(h.ID, 10), nil
 		}
 	}
 	return "", nil
@@ -157,7 +160,32 @@ func (g *githubHooks) update(ctx context.Context, repo, id string, h hookSpec) e
 	if err != nil {
 		return fmt.Errorf("github webhook id %q is not a number", id)
 	}
-	_, _, err = g.api.Repositories.EditHook(ctx, owner, name, n, &gh.Hook{Config: g.config(h), Events: h.events, Active: gh.Ptr(true)})
+	return g.call(ctx, http.MethodPatch, fmt.Sprintf("repos/%s/%s/hooks/%d", owner, name, n), g.hook(h), nil)
+}
+
+// githubHook is what repo add reads of GitHub's hook object: its id and URL. Its dates, last
+// response, flags and events are not decoded, whatever their type.
+type githubHook struct {
+	ID     int64 `json:"id"`
+	Config struct {
+		URL string `json:"url"`
+	} `json:"config"`
+}
+
+// hook is the hook repo add creates or edits.
+func (g *githubHooks) hook(h hookSpec) *gh.Hook {
+	return &gh.Hook{Config: g.config(h), Events: h.events, Active: gh.Ptr(true)}
+}
+
+// call sends one request through go-github's client (authentication, error types) and
+// decodes the answer into out, one of the types above rather than go-github's Hook, which
+// decodes every field.
+func (g *githubHooks) call(ctx context.Context, method, path string, body, out any) error {
+	req, err := g.api.NewRequest(method, path, body)
+	if err != nil {
+		return err
+	}
+	_, err = g.api.Do(ctx, req, out)
 	return githubError(err)
 }
 
@@ -264,8 +292,17 @@ func (b *bitbucketHooks) body(h hookSpec) bitbucketHook {
 	return bitbucketHook{URL: h.url, Description: HookName, Active: true, Secret: h.secret, Events: h.events}
 }
 
+// hookAnswer is what repo add reads of a hook either Bitbucket API answers: its id (Data
+// Center) or uuid (Cloud) and its URL. Dates, flags, events and configuration are not
+// decoded, whatever their type.
+type hookAnswer struct {
+	ID   int64  `json:"id"`
+	UUID string `json:"uuid"`
+	URL  string `json:"url"`
+}
+
 func (b *bitbucketHooks) create(ctx context.Context, repo string, h hookSpec) (string, error) {
-	var out bitbucketHook
+	var out hookAnswer
 	if err := b.do(ctx, http.MethodPost, b.path(repo), b.body(h), &out); err != nil {
 		return "", err
 	}
@@ -274,7 +311,7 @@ func (b *bitbucketHooks) create(ctx context.Context, repo string, h hookSpec) (s
 
 func (b *bitbucketHooks) find(ctx context.Context, repo, u string) (string, error) {
 	var page struct {
-		Values []bitbucketHook `json:"values"`
+		Values []hookAnswer `json:"values"`
 	}
 	if err := b.do(ctx, http.MethodGet, b.path(repo)+"?pagelen=100", nil, &page); err != nil {
 		return "", err
@@ -318,7 +355,7 @@ func (b *bitbucketServerHooks) body(h hookSpec) bitbucketServerHook {
 }
 
 func (b *bitbucketServerHooks) create(ctx context.Context, repo string, h hookSpec) (string, error) {
-	var out bitbucketServerHook
+	var out hookAnswer
 	if err := b.do(ctx, http.MethodPost, b.path(repo), b.body(h), &out); err != nil {
 		return "", err
 	}
@@ -327,7 +364,7 @@ func (b *bitbucketServerHooks) create(ctx context.Context, repo string, h hookSp
 
 func (b *bitbucketServerHooks) find(ctx context.Context, repo, u string) (string, error) {
 	var page struct {
-		Values []bitbucketServerHook `json:"values"`
+		Values []hookAnswer `json:"values"`
 	}
 	if err := b.do(ctx, http.MethodGet, b.path(repo)+"?limit=1000", nil, &page); err != nil {
 		return "", err

@@ -3,6 +3,7 @@ package repoadd
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -205,6 +206,56 @@ func TestRefusalsOfTheProviderAreExplainedWithoutTheToken(t *testing.T) {
 			assert.NotContains(t, err.Error(), token)
 			assert.NotEmpty(t, res.SecretName, "the secret exists, so the caller can show what to paste by hand")
 			assert.Nil(t, res.Registered)
+		})
+	}
+}
+
+// TestGitHubHookAnswersAreReadForIdAndURLOnly: GitHub's hook objects carry dates, the last
+// response and flags that repo add does not read; none of them, whatever its type, may fail
+// the registration.
+func TestGitHubHookAnswersAreReadForIdAndURLOnly(t *testing.T) {
+	sm := newSM(t)
+	p := newPrefix()
+	first, err := New(sm).Add(context.Background(), Request{Provider: "github", Repository: "octo/app", WebhookURL: webhookURL, SecretPrefix: p})
+	require.NoError(t, err)
+	unread := `"created_at": "yesterday", "updated_at": 1714557600, "last_response": "ok", "active": "yes", "events": "push", "type": 3`
+	_, base := newProvider(t, func(r request) (int, string) {
+		if r.Method == http.MethodGet {
+			return http.StatusOK, `[{"id": 42, ` + unread + `, "config": {"url": "` + first.URL + `", "insecure_ssl": 0}}]`
+		}
+		return http.StatusOK, `{"id": 42, ` + unread + `}`
+	})
+	res, err := New(sm).Add(context.Background(), Request{Provider: "github", Repository: "octo/app", WebhookURL: webhookURL,
+		SecretPrefix: p, APIURL: base, Token: token, Register: true, Rotate: true})
+	require.NoError(t, err)
+	assert.Equal(t, Registration{ID: "42", Updated: true}, *res.Registered)
+}
+
+// TestBitbucketHookAnswersAreReadForIdAndURLOnly: both Bitbucket APIs answer hooks with
+// dates, flags, events and configuration repo add does not read, whatever their type.
+func TestBitbucketHookAnswersAreReadForIdAndURLOnly(t *testing.T) {
+	for _, c := range []struct{ provider, repo, list, id string }{
+		{"bitbucket-server", "PROJ/app", `{"isLastPage": true, "values": [{"id": 7, "url": %q, "active": "true", "events": "all",
+			"configuration": "none", "createdDate": "2026-03-01T09:37:14Z", "updatedDate": 1772357834000, "statistics": []}]}`, "7"},
+		{"bitbucket", "team/app", `{"pagelen": "100", "values": [{"uuid": "{b0c1}", "url": %q, "active": "yes", "events": {},
+			"description": 5, "created_at": "yesterday", "skip_cert_verification": "no", "subject": "repo"}]}`, "{b0c1}"},
+	} {
+		t.Run(c.provider, func(t *testing.T) {
+			sm := newSM(t)
+			p := newPrefix()
+			first, err := New(sm).Add(context.Background(), Request{Provider: c.provider, Repository: c.repo, WebhookURL: webhookURL,
+				SecretPrefix: p, APIURL: "https://bitbucket.invalid"})
+			require.NoError(t, err)
+			_, base := newProvider(t, func(r request) (int, string) {
+				if r.Method == http.MethodGet {
+					return http.StatusOK, fmt.Sprintf(c.list, first.URL)
+				}
+				return http.StatusOK, `{}`
+			})
+			res, err := New(sm).Add(context.Background(), Request{Provider: c.provider, Repository: c.repo, WebhookURL: webhookURL,
+				SecretPrefix: p, APIURL: base, Token: token, Register: true, Rotate: true})
+			require.NoError(t, err)
+			assert.Equal(t, Registration{ID: c.id, Updated: true}, *res.Registered)
 		})
 	}
 }

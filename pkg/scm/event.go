@@ -71,7 +71,8 @@ type Event struct {
 	Deleted    bool   `json:"deleted"`
 	Forced     bool   `json:"forced"`
 	// Commits are the pushed commits, oldest first, as far as the delivery lists them (Bitbucket
-	// Cloud lists five at most; Data Center none). HeadMessage finds the head among them by id.
+	// Cloud and Data Center list five at most; CodeCommit none). HeadMessage finds the head
+	// among them by id.
 	Commits []Commit `json:"commits"`
 	// ChangedFiles are the paths changed between Before and After (for pull requests: between
 	// the target branch and the head), sorted, without duplicates.

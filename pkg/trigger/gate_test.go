@@ -1,12 +1,15 @@
 package trigger
 
 import (
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/stepline/stepline/pkg/scm"
+	"github.com/stepline/stepline/pkg/scm/bitbucketserver"
 )
 
 // everything listens to every branch push, tag, pull request and image of api, so that only
@@ -128,4 +131,19 @@ func TestSkipMarkerIgnoresEmptyMessages(t *testing.T) {
 		assert.Empty(t, skipMarker(msg), "%q", msg)
 	}
 	assert.NotEmpty(t, skipMarker(strings.Repeat("x", 1000)+"[no ci]"))
+}
+
+// TestADataCenterPushSaysSkipInItsHeadCommit feeds the trigger what the Data Center parser
+// makes of a documented 9.x/10.x push whose head commit says [skip ci]: the payload's commits
+// reach the skip markers as GitHub's and Bitbucket Cloud's do.
+func TestADataCenterPushSaysSkipInItsHeadCommit(t *testing.T) {
+	t.Parallel()
+	body, err := os.ReadFile("../scm/bitbucketserver/testdata/extra/dc10-repo-refs-changed-skip-ci.json")
+	require.NoError(t, err)
+	evs, err := bitbucketserver.Parse("repo:refs_changed", "d-1", body)
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
+	d := Match(parse(t, pipelineYAML(everything...)).Pipelines[0], evs[0])
+	assert.False(t, d.Run)
+	assert.Equal(t, `head commit message contains "[skip ci]"`, d.Reason)
 }

@@ -65,9 +65,9 @@ func ccEventOf(t *testing.T, event, refType, name, old, commit string) events.Cl
 	if refType == "tag" {
 		full = "refs/tags/" + name
 	}
-	detail, err := json.Marshal(codecommit.StateChange{Event: event, RepositoryName: ccRepo, RepositoryID: "12345678-1234-5678-abcd-12345678abcd",
-		ReferenceType: refType, ReferenceName: name, ReferenceFullName: full, CommitID: commit, OldCommitID: old,
-		CallerUserArn: "arn:aws:iam::123456789012:user/Mary_Major"})
+	detail, err := json.Marshal(map[string]string{"event": event, "repositoryName": ccRepo, "repositoryId": "12345678-1234-5678-abcd-12345678abcd",
+		"referenceType": refType, "referenceName": name, "referenceFullName": full, "commitId": commit, "oldCommitId": old,
+		"callerUserArn": "arn:aws:iam::123456789012:user/Mary_Major"})
 	require.NoError(t, err)
 	return events.CloudWatchEvent{Version: "0", ID: ccEvent, DetailType: codecommit.DetailType, Source: codecommit.Source,
 		AccountID: "123456789012", Time: t0, Region: "us-east-1", Resources: []string{"arn:aws:codecommit:us-east-1:123456789012:" + ccRepo}, Detail: detail}

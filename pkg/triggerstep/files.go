@@ -1,7 +1,10 @@
 package triggerstep
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -127,7 +130,7 @@ func (r *GitHubReader) ReadFile(ctx context.Context, repo, commit, path string) 
 	if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
 		return nil, fmt.Errorf("read %s: a github repository is named owner/name, not %q", path, repo)
 	}
-	file, _, resp, err := r.api.Repositories.GetContents(ctx, owner, name, path, &gh.RepositoryContentGetOptions{Ref: commit})
+	file, resp, err := r.contents(ctx, owner, name, path, commit)
 	if err != nil {
 		var er *gh.ErrorResponse
 		if errors.As(err, &er) && er.Response != nil {
@@ -144,14 +147,55 @@ func (r *GitHubReader) ReadFile(ctx context.Context, repo, commit, path string) 
 		return nil, fmt.Errorf("read %s of %s at %.12s: %w", path, repo, commit,
 			&scm.APIError{Provider: "github", StatusCode: http.StatusNotFound, Message: path + " is a directory"})
 	}
-	if file.GetEncoding() == "none" || file.GetSize() > MaxFileBytes {
-		return nil, fmt.Errorf("read %s of %s at %.12s: %d bytes: %w", path, repo, commit, file.GetSize(), ErrTooLarge)
+	// GitHub leaves the content out (encoding "none") of a file over 1 MB.
+	if file.Encoding == "none" || file.Size > MaxFileBytes {
+		return nil, fmt.Errorf("read %s of %s at %.12s: %d bytes: %w", path, repo, commit, file.Size, ErrTooLarge)
 	}
-	s, err := file.GetContent()
+	switch file.Encoding {
+	case "base64":
+		b, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(file.Content, "\n", ""))
+		if err != nil {
+			return nil, fmt.Errorf("read %s of %s at %.12s: the content is not base64: %w", path, repo, commit, err)
+		}
+		return b, nil
+	case "":
+		return []byte(file.Content), nil
+	}
+	return nil, fmt.Errorf("read %s of %s at %.12s: unknown content encoding %q", path, repo, commit, clip(file.Encoding))
+}
+
+// repoFile is what ReadFile reads of "Get repository content": the encoded content and its
+// size. Names, shas, URLs and links beside them are not decoded, whatever their type.
+type repoFile struct {
+	Encoding string `json:"encoding"`
+	Size     int64  `json:"size"`
+	Content  string `json:"content"`
+}
+
+// contents asks GET /repos/{owner}/{repo}/contents/{path}?ref={commit} through go-github's
+// client (authentication, error types), decoding the answer into repoFile rather than
+// go-github's RepositoryContent, which decodes every field. A directory answers a list of
+// entries: file is then nil.
+func (r *GitHubReader) contents(ctx context.Context, owner, name, path, commit string) (*repoFile, *gh.Response, error) {
+	escaped := (&url.URL{Path: strings.TrimSuffix(path, "/")}).String()
+	u := fmt.Sprintf("repos/%s/%s/contents/%s?%s", owner, name, escaped, url.Values{"ref": {commit}}.Encode())
+	req, err := r.api.NewRequest(http.MethodGet, u, nil)
 	if err != nil {
-		return nil, fmt.Errorf("read %s of %s at %.12s: %w", path, repo, commit, err)
+		return nil, nil, err
 	}
-	return []byte(s), nil
+	var raw json.RawMessage
+	resp, err := r.api.Do(ctx, req, &raw)
+	if err != nil {
+		return nil, resp, err
+	}
+	if trimmed := bytes.TrimLeft(raw, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '[' {
+		return nil, resp, nil
+	}
+	var f repoFile
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return nil, resp, fmt.Errorf("the answer is not a file's contents: %w", err)
+	}
+	return &f, resp, nil
 }
 
 // BitbucketReader reads files through Bitbucket Cloud's 2.0 API.

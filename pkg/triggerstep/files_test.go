@@ -197,3 +197,21 @@ func TestExecutionNamesAreValidAndDistinct(t *testing.T) {
 	assert.True(t, ok)
 	assert.Equal(t, "arn:aws:states:us-east-1:123456789012:execution:stepline:n", arn)
 }
+
+// TestTheGitHubReaderReadsOnlyWhatItUses: "Get repository content" answers links, ids and
+// URLs stepline does not read; a type GitHub changes there must not fail the read.
+func TestTheGitHubReaderReadsOnlyWhatItUses(t *testing.T) {
+	t.Parallel()
+	enc := base64.StdEncoding.EncodeToString([]byte(testYAML))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		fmt.Fprintf(w, `{"type":"file","encoding":"base64","size":%d,"content":%q,"name":7,"path":null,"sha":{},`+
+			`"url":[],"download_url":false,"_links":"none","submodule_git_url":1}`, len(testYAML), enc)
+	}))
+	t.Cleanup(srv.Close)
+	r, err := NewGitHubReader(srv.URL, testToken, srv.Client())
+	require.NoError(t, err)
+	got, err := r.ReadFile(context.Background(), "octo/api", testCommit, ".stepline.yml")
+	require.NoError(t, err)
+	assert.Equal(t, testYAML, string(got))
+}

@@ -18,16 +18,13 @@ const (
 	S3ObjectCreatedType = "Object Created"
 )
 
-// ObjectCreated is the detail of an S3 "Object Created" event. Reason names the request that
-// created the object (PutObject, POST Object, CopyObject, CompleteMultipartUpload).
+// ObjectCreated is what stepline reads of the detail of an S3 "Object Created" event: the
+// bucket and the object. The detail also names the request (request-id, requester,
+// source-ip-address, reason) and the object's sequencer; none of those is decoded, whatever
+// its type, so a change there cannot refuse the event. What is read is strict.
 type ObjectCreated struct {
-	Version         string        `json:"version"`
-	Bucket          ObjectBucket  `json:"bucket"`
-	Object          CreatedObject `json:"object"`
-	RequestID       string        `json:"request-id,omitempty"`
-	Requester       string        `json:"requester,omitempty"`
-	SourceIPAddress string        `json:"source-ip-address,omitempty"`
-	Reason          string        `json:"reason,omitempty"`
+	Bucket ObjectBucket  `json:"bucket"`
+	Object CreatedObject `json:"object"`
 }
 
 // ObjectBucket names the bucket of an ObjectCreated event.
@@ -43,7 +40,6 @@ type CreatedObject struct {
 	Size      int64  `json:"size"`
 	ETag      string `json:"etag,omitempty"`
 	VersionID string `json:"version-id,omitempty"`
-	Sequencer string `json:"sequencer,omitempty"`
 }
 
 // ParseObjectCreated decodes and checks the detail of an S3 Object Created event.

@@ -32,9 +32,9 @@ const objectEventID = "17793124-05d4-b198-2fde-7ededc63b103"
 // objectEvent is S3's Object Created event for bucket/key, shaped as S3 sends it.
 func objectEvent(t *testing.T, bucket, key string) events.CloudWatchEvent {
 	t.Helper()
-	detail, err := json.Marshal(ObjectCreated{Version: "0", Bucket: ObjectBucket{Name: bucket},
-		Object:    CreatedObject{Key: key, Size: 5, ETag: "b1946ac92492d2347c6235b4d2611184", VersionID: "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e", Sequencer: "617f08299329d189"},
-		RequestID: "N4N7GDK58NMKJ12R", Requester: "123456789012", SourceIPAddress: "1.2.3.4", Reason: "PutObject"})
+	detail, err := json.Marshal(map[string]any{"version": "0", "bucket": map[string]any{"name": bucket},
+		"object":     map[string]any{"key": key, "size": 5, "etag": "b1946ac92492d2347c6235b4d2611184", "version-id": "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e", "sequencer": "617f08299329d189"},
+		"request-id": "N4N7GDK58NMKJ12R", "requester": "123456789012", "source-ip-address": "1.2.3.4", "reason": "PutObject"})
 	require.NoError(t, err)
 	return events.CloudWatchEvent{Version: "0", ID: objectEventID, DetailType: S3ObjectCreatedType, Source: S3Source,
 		AccountID: "123456789012", Time: t0.Add(time.Hour), Region: "us-west-2", Resources: []string{"arn:aws:s3:::" + bucket}, Detail: detail}
@@ -207,4 +207,18 @@ func TestAnObjectCreationFindsItsPipelineThroughDynamoDB(t *testing.T) {
 
 	require.NoError(t, r.h.Handle(ctx, objectEvent(t, "other-bucket", "releases/2/app.zip")))
 	assert.Len(t, r.sfn.started(), before+1)
+}
+
+// TestObjectCreatedReadsOnlyWhatItUses: S3's detail carries the request's id, requester,
+// address, reason and sequencer, which stepline does not read; no type of theirs may refuse
+// the event. What is read stays strict.
+func TestObjectCreatedReadsOnlyWhatItUses(t *testing.T) {
+	t.Parallel()
+	o, err := ParseObjectCreated([]byte(`{"version":0,"bucket":{"name":"drops","arn":7},"object":{"key":"a.zip","size":5,"sequencer":617,"etag":"e"},
+		"request-id":{},"requester":123456789012,"source-ip-address":[1,2,3,4],"reason":null}`))
+	require.NoError(t, err)
+	assert.Equal(t, "drops", o.Bucket.Name)
+	assert.Equal(t, int64(5), o.Object.Size)
+	_, err = ParseObjectCreated([]byte(`{"bucket":{"name":"drops"},"object":{"key":"a.zip","size":"5"}}`))
+	assert.Error(t, err, "the size is read, so it must be a number")
 }

@@ -257,3 +257,35 @@ func TestHeaderNamesMatchInAnyCase(t *testing.T) {
 	res := h.Handle(context.Background(), Request{Provider: "github", Hook: testHook, Body: push, Header: hd})
 	assert.Equal(t, 202, res.Status, res.Body.Message)
 }
+
+// TestDataCenter10DeliveriesAreNeverRefused: Data Center does not retry a delivery it was
+// refused, so a field stepline does not read (10.x's ISO-8601 pull request dates) must not
+// cost a build, and a push that changes nothing is answered as ignored, not as an error.
+func TestDataCenter10DeliveriesAreNeverRefused(t *testing.T) {
+	t.Parallel()
+	const provider = "bitbucket-server"
+	cases := []struct {
+		file, event string
+		status      int
+		ignored     bool
+	}{
+		{"dc10-pr-opened.json", "pr:opened", 202, false},
+		{"dc10-pr-merged.json", "pr:merged", 202, false},
+		{"dc10-repo-refs-changed-skip-ci.json", "repo:refs_changed", 202, false},
+		{"dc10-repo-refs-changed-no-changes.json", "repo:refs_changed", 200, true},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			t.Parallel()
+			body, err := os.ReadFile("../scm/bitbucketserver/testdata/extra/" + c.file)
+			require.NoError(t, err)
+			pub := &capture{}
+			h := New(StaticSecrets{testHook: {Provider: provider, WebhookSecrets: []string{testSecret}}}, pub)
+			res := h.Handle(context.Background(), Request{Provider: provider, Hook: testHook, Body: body,
+				Header: signed(provider, c.event, "0f8b2c1e-3d4a-4b5c-9e6f-7a8b9c0d1e2f", body, testSecret)})
+			require.Equal(t, c.status, res.Status, res.Body.Message)
+			assert.Equal(t, c.ignored, res.Body.Ignored != "", res.Body.Message)
+			assert.Len(t, pub.events, map[bool]int{true: 0, false: 1}[c.ignored])
+		})
+	}
+}

@@ -18,12 +18,16 @@
 // request ref. PullRequest.Fork is true when the source repository is another than the
 // destination (or unnamed), so a fork's branch called main is never taken for ours.
 //
-// Bodies are decoded into the payload types of github.com/go-playground/webhooks/v6/bitbucket
-// (its Webhook.Parse is not used, since it does not verify an HMAC). Four things those types
-// lack are decoded by hand from the same body: whether push.changes[].new and .old are null
-// (the library decodes both into values, so a deleted ref would look like a ref with no
-// name), a commit author's raw "Name <email>" and linked user (the library reads the author
-// as an account), repository.mainbranch, and pullrequest.draft.
+// Bodies are decoded into this package's own types, which hold only what Parse reads: the
+// changes' sides (null or not, type, name, target hash, message and author) and created,
+// closed and forced flags, the commits' hashes, messages and authors (raw "Name <email>" and
+// linked account), the pull request's id, title, state, draft flag, source and destination,
+// the repositories' full_name, web address and mainbranch, the actor's names. Nothing else
+// is decoded, whatever its type (dates, uuids, counts, flags, links, reviewers): a field
+// Bitbucket changes there must not refuse a delivery. What is read is strict: a value of the
+// wrong JSON type there makes the delivery malformed. go-playground/webhooks' Bitbucket
+// payloads remain the tests' recorded fixtures; its types are not used (its Webhook.Parse
+// does not verify an HMAC, and its types decode every field).
 //
 // Bitbucket push payloads list no changed files, so every event leaves ChangedFiles nil and
 // FilesComplete false; Client fills them in from the diffstat endpoint. Bitbucket also lists

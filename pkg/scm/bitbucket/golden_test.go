@@ -40,8 +40,10 @@ var moduleKeys = map[string]string{
 // examples, whose pullrequest.state is the template "OPEN|MERGED|DECLINED", a value
 // Bitbucket never sends, so Parse refuses them; the *-open, *-merged and *-declined files
 // here are the same deliveries with the state Bitbucket sends under each key.
+// testdata/extra/README.md names the page each file was written from.
 var extraKeys = map[string]string{
 	"pull-request-approved-open.json":     "pullrequest:approved",
+	"pull-request-created-current.json":   "pullrequest:created",
 	"pull-request-created-open.json":      "pullrequest:created",
 	"pull-request-draft-from-fork.json":   "pullrequest:created",
 	"pull-request-fulfilled-merged.json":  "pullrequest:fulfilled",

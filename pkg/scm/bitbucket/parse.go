@@ -6,8 +6,6 @@ import (
 	"reflect"
 	"strings"
 
-	bb "github.com/go-playground/webhooks/v6/bitbucket"
-
 	"github.com/stepline/stepline/pkg/scm"
 )
 
@@ -21,13 +19,22 @@ func (Parser) Parse(event, delivery string, body []byte) ([]scm.Event, error) {
 	return Parse(event, delivery, body)
 }
 
+// The event keys Parse reads a body for, from Bitbucket Cloud's "Event payloads" page.
+const (
+	keyPush        = "repo:push"
+	keyPRCreated   = "pullrequest:created"
+	keyPRUpdated   = "pullrequest:updated"
+	keyPRFulfilled = "pullrequest:fulfilled"
+	keyPRRejected  = "pullrequest:rejected"
+)
+
 // prActions maps the pull request event keys that can start a build to their action.
 // pullrequest:rejected is Bitbucket's "declined", closed without merging.
-var prActions = map[bb.Event]string{
-	bb.PullRequestCreatedEvent:  scm.PROpened,
-	bb.PullRequestUpdatedEvent:  scm.PRUpdated,
-	bb.PullRequestMergedEvent:   scm.PRMerged,
-	bb.PullRequestDeclinedEvent: scm.PRClosed,
+var prActions = map[string]string{
+	keyPRCreated:   scm.PROpened,
+	keyPRUpdated:   scm.PRUpdated,
+	keyPRFulfilled: scm.PRMerged,
+	keyPRRejected:  scm.PRClosed,
 }
 
 // Parse turns one Bitbucket Cloud delivery into normalised events. event is the X-Event-Key
@@ -37,12 +44,11 @@ var prActions = map[bb.Event]string{
 // one. Any other key is answered with *scm.IgnoredError without reading the body, and a
 // body that is not what its key says with *scm.MalformedError.
 func Parse(event, delivery string, body []byte) ([]scm.Event, error) {
-	key := bb.Event(event)
-	if key == bb.RepoPushEvent {
+	if event == keyPush {
 		return parsePush(delivery, body)
 	}
-	if action, ok := prActions[key]; ok {
-		return parsePullRequest(key, action, delivery, body)
+	if action, ok := prActions[event]; ok {
+		return parsePullRequest(event, action, delivery, body)
 	}
 	if event == "" {
 		return nil, scm.Ignored("the delivery names no event (empty X-Event-Key)")
@@ -51,7 +57,7 @@ func Parse(event, delivery string, body []byte) ([]scm.Event, error) {
 }
 
 // decode unmarshals body into v, answering *scm.MalformedError on failure.
-func decode(key bb.Event, body []byte, v any) error {
+func decode(key string, body []byte, v any) error {
 	err := json.Unmarshal(body, v)
 	if err == nil {
 		return nil
@@ -62,8 +68,8 @@ func decode(key bb.Event, body []byte, v any) error {
 	case errors.As(err, &syn):
 		return scm.Malformed("%s: invalid JSON at byte %d: %s", key, syn.Offset, syn.Error())
 	case errors.As(err, &typ):
-		// encoding/json's own message spells out the Go type, which for the library's
-		// anonymous structs is a page of struct syntax.
+		// encoding/json's own message spells out the Go type, which for an anonymous
+		// struct is a page of struct syntax.
 		field := typ.Field
 		if field == "" {
 			field = "the body"

@@ -3,22 +3,10 @@ package bitbucket
 import (
 	"cmp"
 	"fmt"
-
-	bb "github.com/go-playground/webhooks/v6/bitbucket"
+	"math"
 
 	"github.com/stepline/stepline/pkg/scm"
 )
-
-// pullRequestPayload is the one shape the bitbucket package declares four times, for
-// pullrequest:created, :updated, :fulfilled and :rejected. The conversions below stop
-// compiling if the library ever makes them differ, so decoding all four into this is exact.
-type pullRequestPayload bb.PullRequestCreatedPayload
-
-var _ = []pullRequestPayload{
-	pullRequestPayload(bb.PullRequestUpdatedPayload{}),
-	pullRequestPayload(bb.PullRequestMergedPayload{}),
-	pullRequestPayload(bb.PullRequestDeclinedPayload{}),
-}
 
 // prStates names the state Bitbucket sends a pull request in under each key Parse handles
 // (pullrequest.state: OPEN, MERGED or DECLINED; a draft is OPEN with draft set). X-Event-Key
@@ -26,28 +14,24 @@ var _ = []pullRequestPayload{
 // resent as pullrequest:created must not open it again, nor an opened one's resent as
 // pullrequest:fulfilled merge it. created and updated share OPEN, and nothing else in the
 // body tells them apart; both build the same head.
-var prStates = map[bb.Event]string{
-	bb.PullRequestCreatedEvent:  "OPEN",
-	bb.PullRequestUpdatedEvent:  "OPEN",
-	bb.PullRequestMergedEvent:   "MERGED",
-	bb.PullRequestDeclinedEvent: "DECLINED",
+var prStates = map[string]string{
+	keyPRCreated:   "OPEN",
+	keyPRUpdated:   "OPEN",
+	keyPRFulfilled: "MERGED",
+	keyPRRejected:  "DECLINED",
 }
 
 // parsePullRequest turns a pull request delivery into one event. Bitbucket sends the
 // commits' hashes as given, often 12-character short hashes; they are kept as they are.
-func parsePullRequest(key bb.Event, action, delivery string, body []byte) ([]scm.Event, error) {
-	var p pullRequestPayload
+func parsePullRequest(key, action, delivery string, body []byte) ([]scm.Event, error) {
+	var p prPayload
 	if err := decode(key, body, &p); err != nil {
 		return nil, err
 	}
-	var x pullRequestExtras
-	if err := decode(key, body, &x); err != nil {
-		return nil, err
-	}
-	if x.PullRequest == nil {
+	if p.PullRequest == nil {
 		return nil, scm.Malformed("%s: no pullrequest object", key)
 	}
-	if f := x.foreign(); f != "" {
+	if f := p.foreign(); f != "" {
 		return nil, scm.Malformed("%s: the body carries a top-level %q, so it is another event's delivery", key, f)
 	}
 	pr := p.PullRequest
@@ -57,8 +41,8 @@ func parsePullRequest(key bb.Event, action, delivery string, body []byte) ([]scm
 	src := pr.Source.Branch.Name
 	head := pr.Source.Commit.Hash
 	switch {
-	case pr.ID <= 0:
-		return nil, scm.Malformed("%s: pull request id %d is not positive", key, pr.ID)
+	case pr.ID <= 0 || pr.ID > math.MaxInt32:
+		return nil, scm.Malformed("%s: pull request id %d is not a positive 32-bit number", key, pr.ID)
 	case src == "":
 		return nil, scm.Malformed("%s: pull request %d has no source branch", key, pr.ID)
 	case head == "":
@@ -67,8 +51,8 @@ func parsePullRequest(key bb.Event, action, delivery string, body []byte) ([]scm
 
 	// The pull request lives in its destination repository, the one the webhook is on: the
 	// top-level repository fills what the destination's shorter entity lacks.
-	repo := repository(pr.Destination.Repository, x.PullRequest.Destination.Repository)
-	if top := repository(p.Repository, x.Repository); repo.FullName == "" || repo.FullName == top.FullName {
+	repo := pr.Destination.Repository.normalise()
+	if top := p.Repository.normalise(); repo.FullName == "" || repo.FullName == top.FullName {
 		repo.FullName = cmp.Or(repo.FullName, top.FullName)
 		repo.CloneURL = cmp.Or(repo.CloneURL, top.CloneURL)
 		repo.DefaultBranch = cmp.Or(repo.DefaultBranch, top.DefaultBranch)
@@ -91,10 +75,10 @@ func parsePullRequest(key bb.Event, action, delivery string, body []byte) ([]scm
 			HeadSHA:      head,
 			BaseSHA:      pr.Destination.Commit.Hash,
 			Title:        pr.Title,
-			Draft:        x.PullRequest.Draft,
+			Draft:        pr.Draft,
 			Fork:         isFork(pr.Source.Repository.FullName, repo.FullName),
 		},
-		Sender: account(p.Actor),
+		Sender: p.Actor.name(),
 	}}, nil
 }
 

@@ -4,8 +4,6 @@ import (
 	"slices"
 	"strings"
 
-	bb "github.com/go-playground/webhooks/v6/bitbucket"
-
 	"github.com/stepline/stepline/pkg/scm"
 )
 
@@ -25,40 +23,32 @@ type ref struct {
 // is neither a branch nor a tag (Mercurial's named branches and bookmarks, gone from
 // Bitbucket since 2020) is skipped; a delivery of nothing else is ignored.
 func parsePush(delivery string, body []byte) ([]scm.Event, error) {
-	key := bb.RepoPushEvent
-	var p bb.RepoPushPayload
+	const key = keyPush
+	var p pushPayload
 	if err := decode(key, body, &p); err != nil {
 		return nil, err
 	}
-	var x pushExtras
-	if err := decode(key, body, &x); err != nil {
-		return nil, err
-	}
-	if x.Push == nil {
+	if p.Push == nil {
 		return nil, scm.Malformed("%s: no push object", key)
 	}
-	if x.PullRequest != nil {
+	if p.PullRequest != nil {
 		return nil, scm.Malformed("%s: the body carries a top-level \"pullrequest\", so it is another event's delivery", key)
 	}
 	changes := p.Push.Changes
 	if len(changes) == 0 {
 		return nil, scm.Ignored("%s lists no ref changes", key)
 	}
-	if len(x.Push.Changes) != len(changes) {
-		return nil, scm.Malformed("%s: push.changes read as %d and %d entries", key, len(changes), len(x.Push.Changes))
-	}
-	repo := repository(p.Repository, x.Repository)
-	sender := account(p.Actor)
+	repo := p.Repository.normalise()
+	sender := p.Actor.name()
 
 	var events []scm.Event
 	var skipped []string
 	for i, c := range changes {
-		cx := x.Push.Changes[i]
 		var before, after *ref
-		if cx.Old != nil {
+		if c.Old != nil {
 			before = &ref{c.Old.Type, c.Old.Name, c.Old.Target.Hash}
 		}
-		if cx.New != nil {
+		if c.New != nil {
 			after = &ref{c.New.Type, c.New.Name, c.New.Target.Hash}
 		}
 		side := after
@@ -101,18 +91,14 @@ func parsePush(delivery string, body []byte) ([]scm.Event, error) {
 		// Bitbucket lists the newest commit first.
 		for j := len(c.Commits) - 1; j >= 0; j-- {
 			cm := c.Commits[j]
-			var a commitAuthor
-			if j < len(cx.Commits) {
-				a = cx.Commits[j].Author
-			}
-			e.Commits = append(e.Commits, scm.Commit{ID: cm.Hash, Message: cm.Message, Author: authorName(a, cm.Author)})
+			e.Commits = append(e.Commits, scm.Commit{ID: cm.Hash, Message: cm.Message, Author: cm.Author.name()})
 		}
 		// A tag, or a branch created at an existing commit, lists no commits, and new.target is
 		// the head commit with its message and author: naming it lets the trigger read its skip
 		// markers. For an annotated tag too, target is the commit, not the tag object.
 		if after != nil && !hasCommit(e.Commits, after.hash) {
 			t := c.New.Target
-			e.Commits = append(e.Commits, scm.Commit{ID: t.Hash, Message: t.Message, Author: authorName(cx.New.Target.Author, t.Author)})
+			e.Commits = append(e.Commits, scm.Commit{ID: t.Hash, Message: t.Message, Author: t.Author.name()})
 		}
 		events = append(events, e)
 	}

@@ -22,27 +22,33 @@
 //
 // Every other key (reviewer and comment events, repo:modified, repo:forked,
 // mirror:repo_synchronized, …) is answered with *scm.IgnoredError without reading the body,
-// and a body that is not what its key says, or whose eventKey names another event than the
-// X-Event-Key header, with *scm.MalformedError. Parse never checks the signature: the caller
+// and so is a repo:refs_changed that lists no changes: there is nothing to build. A body that
+// is not what its key says, or whose eventKey names another event than the X-Event-Key
+// header, is answered with *scm.MalformedError. Parse never checks the signature: the caller
 // verifies it with scm.Verify first. The header is not covered by the signature, which is
 // why the body's own eventKey must agree with it.
 //
-// Bodies are decoded into the payload types of
-// github.com/go-playground/webhooks/v6/bitbucket-server. Its Webhook.Parse is not used: it
-// reads an *http.Request rather than a Lambda event's body, takes a single secret (no
-// rotation), and slices the signature header without checking its length; scm.Verify has
-// none of these limits. What those types lack is decoded by hand from the same body:
-// pullRequest.draft (Data Center 8.18 and later) and a repository's defaultBranch, which
-// Data Center payloads normally leave out. The library's Date type reads only the layout
-// Data Center sends (2017-09-19T09:58:11+1000); a date in any other makes the delivery
-// malformed.
+// Bodies are decoded into this package's own types, which hold only what Parse reads: refs,
+// hashes, the change type, the pull request's id, title, draft flag and refs, the
+// repositories' project key, slug, clone link and defaultBranch, the actor's and commit
+// authors' names, the commits' ids, messages and parents. Nothing else is decoded, whatever
+// its type: Data Center changes unread fields between versions (10.x sends createdDate,
+// updatedDate and closedDate as ISO-8601 strings where 9.x sent epoch milliseconds) and does
+// not retry a delivery it was refused. What is read is strict: a value of the wrong JSON type
+// there makes the delivery malformed. go-playground/webhooks' Data Center payloads remain the
+// tests' recorded fixtures; its types, which decode every field, are not used.
 //
-// Data Center says neither whether a push was forced nor which files changed, and Parse
-// reads no commits from the payload: every event has Forced false, Commits and ChangedFiles
-// nil and FilesComplete false. Client fills the files in from the compare/changes endpoint
-// (see scm.Complete), which compares from the merge base; Client.IsAncestor tells whether
-// before is still in after's history, that is whether the push rewrote it and the list may
-// miss paths.
+// Data Center says neither whether a push was forced nor which files changed: every event has
+// Forced false, ChangedFiles nil and FilesComplete false. Client fills the files in from the
+// compare/changes endpoint (see scm.Complete), which compares from the merge base;
+// Client.IsAncestor tells whether before is still in after's history, that is whether the push
+// rewrote it and the list may miss paths.
+//
+// Data Center 9 and 10 list a push's most recent commits (five by default) for the whole
+// delivery, tied to no one change. A change's Commits are those its head reaches through the
+// listed parents without passing its fromHash, oldest first, so the trigger reads skip
+// markers ([skip ci] …) from the head's message; a deleted ref gets none, and a version that
+// sends no commits leaves Commits nil.
 //
 // A change of an annotated tag carries the tag's new value, the tag object, as toHash, and
 // nothing of the commit it points at: a change is a ref, a fromHash, a toHash and a type.

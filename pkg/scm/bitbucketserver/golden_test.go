@@ -40,14 +40,24 @@ var moduleFixtures = map[string]string{
 }
 
 // extraFixtures names the event key of every file in testdata/extra: what the module lacks,
-// shaped after the examples of Atlassian's "Event payload" page.
+// shaped after the examples of Atlassian's "Event payload" page; testdata/extra/README.md
+// names the page and version each file was written from.
 var extraFixtures = map[string]string{
-	"diagnostics-ping.json":          "diagnostics:ping",
-	"pr-from-ref-updated.json":       "pr:from_ref_updated",
-	"pr-modified-retarget.json":      "pr:modified",
-	"pr-opened-draft.json":           "pr:opened",
-	"pr-opened-from-fork.json":       "pr:opened",
-	"repo-refs-changed-several.json": "repo:refs_changed",
+	"dc10-diagnostics-ping.json":             "diagnostics:ping",
+	"dc10-mirror-repo-synchronized.json":     "mirror:repo_synchronized",
+	"dc10-pr-declined.json":                  "pr:declined",
+	"dc10-pr-deleted.json":                   "pr:deleted",
+	"dc10-pr-from-ref-updated.json":          "pr:from_ref_updated",
+	"dc10-pr-merged.json":                    "pr:merged",
+	"dc10-pr-opened.json":                    "pr:opened",
+	"dc10-repo-refs-changed-no-changes.json": "repo:refs_changed",
+	"dc10-repo-refs-changed-skip-ci.json":    "repo:refs_changed",
+	"diagnostics-ping.json":                  "diagnostics:ping",
+	"pr-from-ref-updated.json":               "pr:from_ref_updated",
+	"pr-modified-retarget.json":              "pr:modified",
+	"pr-opened-draft.json":                   "pr:opened",
+	"pr-opened-from-fork.json":               "pr:opened",
+	"repo-refs-changed-several.json":         "repo:refs_changed",
 }
 
 const goldenDelivery = "0f8b2c1e-3d4a-4b5c-9e6f-7a8b9c0d1e2f"
@@ -84,7 +94,7 @@ func TestEveryFixtureKeyIsOneDataCenterSends(t *testing.T) {
 	// Keys from Atlassian's "Event payload" page; a typo in a table would otherwise turn a
 	// fixture into an "unhandled event" golden file that looks plausible.
 	known := []string{
-		"diagnostics:ping", "repo:refs_changed", "repo:modified", "repo:forked",
+		"diagnostics:ping", "repo:refs_changed", "repo:modified", "repo:forked", "mirror:repo_synchronized",
 		"repo:comment:added", "repo:comment:edited", "repo:comment:deleted",
 		"pr:opened", "pr:from_ref_updated", "pr:modified", "pr:merged", "pr:declined", "pr:deleted",
 		"pr:reviewer:updated", "pr:reviewer:approved", "pr:reviewer:unapproved", "pr:reviewer:needs_work",

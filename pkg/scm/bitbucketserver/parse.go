@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
-	"time"
-
-	bbs "github.com/go-playground/webhooks/v6/bitbucket-server"
 
 	"github.com/stepline/stepline/pkg/scm"
 )
@@ -25,14 +23,26 @@ func (Parser) Parse(event, delivery string, body []byte) ([]scm.Event, error) {
 	return Parse(event, delivery, body)
 }
 
+// The event keys Parse reads a body for, from Atlassian's "Event payload" page.
+const (
+	keyPing          = "diagnostics:ping"
+	keyRefsChanged   = "repo:refs_changed"
+	keyPROpened      = "pr:opened"
+	keyPRFromUpdated = "pr:from_ref_updated"
+	keyPRModified    = "pr:modified"
+	keyPRMerged      = "pr:merged"
+	keyPRDeclined    = "pr:declined"
+	keyPRDeleted     = "pr:deleted"
+)
+
 // prActions maps the pull request event keys that always start a build to their action.
 // A declined and a deleted pull request are both closed without merging.
-var prActions = map[bbs.Event]string{
-	bbs.PullRequestOpenedEvent:               scm.PROpened,
-	bbs.PullRequestFromReferenceUpdatedEvent: scm.PRUpdated,
-	bbs.PullRequestMergedEvent:               scm.PRMerged,
-	bbs.PullRequestDeclinedEvent:             scm.PRClosed,
-	bbs.PullRequestDeletedEvent:              scm.PRClosed,
+var prActions = map[string]string{
+	keyPROpened:      scm.PROpened,
+	keyPRFromUpdated: scm.PRUpdated,
+	keyPRMerged:      scm.PRMerged,
+	keyPRDeclined:    scm.PRClosed,
+	keyPRDeleted:     scm.PRClosed,
 }
 
 // Parse turns one Bitbucket Data Center delivery into normalised events. event is the
@@ -42,18 +52,17 @@ var prActions = map[bbs.Event]string{
 // and diagnostics:ping yield one. Any other key is answered with *scm.IgnoredError without
 // reading the body, and a body that is not what its key says with *scm.MalformedError.
 func Parse(event, delivery string, body []byte) ([]scm.Event, error) {
-	key := bbs.Event(event)
-	switch key {
-	case bbs.DiagnosticsPingEvent:
+	switch event {
+	case keyPing:
 		// The body of "Test connection" is undocumented and carries nothing we use.
 		return []scm.Event{{Provider: scm.BitbucketServer, Kind: scm.KindPing, Delivery: delivery}}, nil
-	case bbs.RepositoryReferenceChangedEvent:
+	case keyRefsChanged:
 		return parseRefsChanged(delivery, body)
-	case bbs.PullRequestModifiedEvent:
+	case keyPRModified:
 		return parseModified(delivery, body)
 	}
-	if action, ok := prActions[key]; ok {
-		return parsePullRequest(key, action, delivery, body)
+	if action, ok := prActions[event]; ok {
+		return parsePullRequest(event, action, delivery, body)
 	}
 	if event == "" {
 		return nil, scm.Ignored("the delivery names no event (empty X-Event-Key)")
@@ -69,9 +78,9 @@ func ignoredWhat(event string) string {
 		return "a review"
 	case strings.Contains(event, ":comment:"):
 		return "a comment"
-	case event == string(bbs.RepositoryModifiedEvent):
+	case event == "repo:modified":
 		return "a repository rename"
-	case event == string(bbs.RepositoryForkedEvent):
+	case event == "repo:forked":
 		// The fork's own pushes arrive as its repo:refs_changed, on its own webhooks.
 		return "a fork"
 	case event == "mirror:repo_synchronized":
@@ -81,45 +90,79 @@ func ignoredWhat(event string) string {
 	return "not an event stepline handles"
 }
 
-// parseRefsChanged yields one event per ref change of a push.
+// parseRefsChanged yields one event per ref change of a push. A push that lists no change
+// is ignored: there is nothing to build, and a refusal would only fill Data Center's log.
 func parseRefsChanged(delivery string, body []byte) ([]scm.Event, error) {
-	key := bbs.RepositoryReferenceChangedEvent
-	var p bbs.RepositoryReferenceChangedPayload
+	const key = keyRefsChanged
+	var p pushPayload
 	if err := decode(key, body, &p); err != nil {
 		return nil, err
 	}
 	if err := sameKey(key, p.EventKey); err != nil {
 		return nil, err
 	}
-	var x extras
-	if err := decode(key, body, &x); err != nil {
-		return nil, err
-	}
-	repo, err := repository(key, p.Repository, x.Repository)
+	repo, err := p.Repository.normalise(key)
 	if err != nil {
 		return nil, err
 	}
 	if len(p.Changes) == 0 {
-		return nil, scm.Malformed("%s: the delivery lists no changes", key)
+		return nil, scm.Ignored("%s: the delivery lists no changes, so there is nothing to build", key)
+	}
+	commits := make(map[string]commit, len(p.Commits))
+	for i, c := range p.Commits {
+		if c.ID == "" {
+			return nil, scm.Malformed("%s: commits[%d] has no id", key, i)
+		}
+		commits[c.ID] = c
 	}
 	evs := make([]scm.Event, 0, len(p.Changes))
 	for i, c := range p.Changes {
-		ev, err := refChange(i, c)
+		ev, err := eventOfChange(i, c)
 		if err != nil {
 			return nil, err
 		}
-		ev.Delivery, ev.Repository, ev.Sender = delivery, repo, sender(p.Actor)
+		ev.Delivery, ev.Repository, ev.Sender = delivery, repo, p.Actor.login()
+		if !ev.Deleted {
+			ev.Commits = commitsOf(commits, c.FromHash, c.ToHash)
+		}
 		evs = append(evs, ev)
 	}
 	return evs, nil
 }
 
-// refChange turns changes[i] into an event without the fields every change shares.
-func refChange(i int, c bbs.RepositoryChange) (scm.Event, error) {
-	key := bbs.RepositoryReferenceChangedEvent
-	ref := c.Reference.ID
+// commitsOf returns the delivery's commits that belong to the change from..to, oldest
+// first: those reached from to by their parents without passing from. Data Center lists
+// commits for the whole delivery and says nothing of which change each belongs to; a commit
+// reached from a change's head is one of its commits, so the trigger reads the head's skip
+// markers ([skip ci] …) from its message. A list cut at Data Center's limit (five by
+// default) just ends the walk early.
+func commitsOf(commits map[string]commit, from, to string) []scm.Commit {
+	var newestFirst []scm.Commit
+	seen := map[string]bool{from: true}
+	queue := []string{to}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		c, ok := commits[id]
+		if !ok || seen[id] {
+			continue
+		}
+		seen[id] = true
+		newestFirst = append(newestFirst, scm.Commit{ID: c.ID, Message: c.Message, Author: c.Author.login()})
+		for _, parent := range c.Parents {
+			queue = append(queue, parent.ID)
+		}
+	}
+	slices.Reverse(newestFirst)
+	return newestFirst
+}
+
+// eventOfChange turns changes[i] into an event without the fields every change shares.
+func eventOfChange(i int, c refChange) (scm.Event, error) {
+	const key = keyRefsChanged
+	ref := c.Ref.ID
 	if ref == "" {
-		ref = c.ReferenceID
+		ref = c.RefID
 	}
 	if ref == "" {
 		return scm.Event{}, scm.Malformed("%s: changes[%d] names no ref", key, i)
@@ -138,8 +181,8 @@ func refChange(i int, c bbs.RepositoryChange) (scm.Event, error) {
 		return scm.Event{}, scm.Malformed("%s: changes[%d] (%s) has type %s, not ADD, UPDATE or DELETE", key, i, quote(ref), quote(c.Type))
 	}
 	// The ref type decides; a payload without one is classified by the ref's name.
-	isTag := c.Reference.Type == "TAG" || (c.Reference.Type != "BRANCH" && strings.HasPrefix(ref, "refs/tags/"))
-	name := c.Reference.DisplayID
+	isTag := c.Ref.Type == "TAG" || (c.Ref.Type != "BRANCH" && strings.HasPrefix(ref, "refs/tags/"))
+	name := c.Ref.DisplayID
 	if name == "" {
 		branch, tag := scm.ShortRef(ref)
 		name = branch + tag
@@ -154,24 +197,15 @@ func refChange(i int, c bbs.RepositoryChange) (scm.Event, error) {
 
 // sameKey refuses a body whose eventKey names another event than the header: the header is
 // not signed, so a signed body replayed under another key must not change what it starts.
-func sameKey(want, got bbs.Event) error {
+func sameKey(want, got string) error {
 	if got != "" && got != want {
-		return scm.Malformed("%s: the body is a %s delivery", want, quote(string(got)))
+		return scm.Malformed("%s: the body is a %s delivery", want, quote(got))
 	}
 	return nil
 }
 
-// sender names whoever caused the event: the user name (Data Center's login slug), else the
-// display name.
-func sender(u bbs.User) string {
-	if u.Name != "" {
-		return u.Name
-	}
-	return u.DisplayName
-}
-
 // decode unmarshals body into v, answering *scm.MalformedError on failure.
-func decode(key bbs.Event, body []byte, v any) error {
+func decode(key string, body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return scm.Malformed("%s: the body is empty", key)
 	}
@@ -181,15 +215,11 @@ func decode(key bbs.Event, body []byte, v any) error {
 	}
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
-	var date *time.ParseError
 	switch {
-	case errors.As(err, &date):
-		// Only the library's Date type parses times, and its error does not name the field.
-		return scm.Malformed("%s: date %s is not in Data Center's layout 2006-01-02T15:04:05-0700", key, quote(date.Value))
 	case errors.As(err, &syn):
 		return scm.Malformed("%s: invalid JSON at byte %d: %s", key, syn.Offset, oneLine(syn.Error()))
 	case errors.As(err, &typ):
-		// encoding/json's own message spells out the library's Go types, which the person
+		// encoding/json's own message spells out Go types, which the person
 		// reading Data Center's event log knows nothing of.
 		field := typ.Field
 		if field == "" {

@@ -4,58 +4,27 @@ import (
 	"fmt"
 	"math"
 
-	bbs "github.com/go-playground/webhooks/v6/bitbucket-server"
-
 	"github.com/stepline/stepline/pkg/scm"
 )
 
-// prDelivery is what the pull request payloads share once decoded.
-type prDelivery struct {
-	key     bbs.Event
-	bodyKey bbs.Event // the body's eventKey, to check against key
-	actor   bbs.User
-	pr      bbs.PullRequest
-	before  string // the source branch's commit before the event, if known
-}
-
 // parsePullRequest yields the one event of a pull request delivery whose key always starts
-// a build. Each key is decoded into the library's type for it, though the five share one
-// shape, so the code reads as the library documents the payloads.
-func parsePullRequest(key bbs.Event, action, delivery string, body []byte) ([]scm.Event, error) {
-	d := prDelivery{key: key}
-	var err error
-	switch key {
-	case bbs.PullRequestOpenedEvent:
-		var p bbs.PullRequestOpenedPayload
-		err = decode(key, body, &p)
-		d.bodyKey, d.actor, d.pr = p.EventKey, p.Actor, p.PullRequest
-	case bbs.PullRequestFromReferenceUpdatedEvent:
-		var p bbs.PullRequestFromReferenceUpdatedPayload
-		err = decode(key, body, &p)
-		d.bodyKey, d.actor, d.pr, d.before = p.EventKey, p.Actor, p.PullRequest, p.PreviousFromHash
-	case bbs.PullRequestMergedEvent:
-		var p bbs.PullRequestMergedPayload
-		err = decode(key, body, &p)
-		d.bodyKey, d.actor, d.pr = p.EventKey, p.Actor, p.PullRequest
-	case bbs.PullRequestDeclinedEvent:
-		var p bbs.PullRequestDeclinedPayload
-		err = decode(key, body, &p)
-		d.bodyKey, d.actor, d.pr = p.EventKey, p.Actor, p.PullRequest
-	case bbs.PullRequestDeletedEvent:
-		var p bbs.PullRequestDeletedPayload
-		err = decode(key, body, &p)
-		d.bodyKey, d.actor, d.pr = p.EventKey, p.Actor, p.PullRequest
-	}
-	if err != nil {
+// a build. The five keys share one payload shape; pr:from_ref_updated adds previousFromHash.
+func parsePullRequest(key, action, delivery string, body []byte) ([]scm.Event, error) {
+	var p prPayload
+	if err := decode(key, body, &p); err != nil {
 		return nil, err
 	}
-	if err := sameKey(key, d.bodyKey); err != nil {
+	if err := sameKey(key, p.EventKey); err != nil {
 		return nil, err
 	}
-	if key == bbs.PullRequestFromReferenceUpdatedEvent && d.before == "" {
-		return nil, scm.Malformed("%s: the delivery names no previousFromHash", key)
+	before := ""
+	if key == keyPRFromUpdated {
+		if p.PreviousFromHash == "" {
+			return nil, scm.Malformed("%s: the delivery names no previousFromHash", key)
+		}
+		before = p.PreviousFromHash
 	}
-	return pullRequestEvent(d, action, delivery, body)
+	return pullRequestEvent(key, p, action, before, delivery)
 }
 
 // parseModified yields an updated pull request when pr:modified retargets it, and ignores
@@ -63,21 +32,19 @@ func parsePullRequest(key bbs.Event, action, delivery string, body []byte) ([]sc
 // target-branch filters match, as a push to the source does; a new title or description
 // changes neither.
 func parseModified(delivery string, body []byte) ([]scm.Event, error) {
-	key := bbs.PullRequestModifiedEvent
-	var p bbs.PullRequestModifiedPayload
+	const key = keyPRModified
+	var p prPayload
 	if err := decode(key, body, &p); err != nil {
 		return nil, err
 	}
 	if err := sameKey(key, p.EventKey); err != nil {
 		return nil, err
 	}
-	// previousTarget is untyped in the library; Data Center sends a ref object.
-	previous, _ := p.PreviousTarget["id"].(string)
+	previous := p.PreviousTarget.ID
 	if previous == "" || previous == p.PullRequest.ToRef.ID {
-		return nil, scm.Ignored("event %q changed the pull request but not its target branch, which starts nothing", string(key))
+		return nil, scm.Ignored("event %q changed the pull request but not its target branch, which starts nothing", key)
 	}
-	d := prDelivery{key: key, actor: p.Actor, pr: p.PullRequest, before: p.PullRequest.FromRef.LatestCommit}
-	return pullRequestEvent(d, scm.PRUpdated, delivery, body)
+	return pullRequestEvent(key, p, scm.PRUpdated, p.PullRequest.FromRef.LatestCommit, delivery)
 }
 
 // pullRequestEvent checks a decoded pull request delivery and builds its event. The event
@@ -85,21 +52,17 @@ func parseModified(delivery string, body []byte) ([]scm.Event, error) {
 // refs/pull-requests/<id>/from, the ref Data Center keeps in the target repository for the
 // source's head, so a fork's branch called main never passes for the target's refs/heads/main;
 // Branch keeps the source branch's name for people to read.
-func pullRequestEvent(d prDelivery, action, delivery string, body []byte) ([]scm.Event, error) {
-	var x extras
-	if err := decode(d.key, body, &x); err != nil {
-		return nil, err
-	}
-	pr, from, to := d.pr, d.pr.FromRef, d.pr.ToRef
+func pullRequestEvent(key string, p prPayload, action, before, delivery string) ([]scm.Event, error) {
+	pr, from, to := p.PullRequest, p.PullRequest.FromRef, p.PullRequest.ToRef
 	switch {
-	case pr.ID == 0 || pr.ID > math.MaxInt32:
-		return nil, scm.Malformed("%s: the pull request has no valid id", d.key)
+	case pr.ID <= 0 || pr.ID > math.MaxInt32:
+		return nil, scm.Malformed("%s: the pull request has no valid id", key)
 	case from.ID == "" || to.ID == "":
-		return nil, scm.Malformed("%s: the pull request names no fromRef or toRef id", d.key)
+		return nil, scm.Malformed("%s: the pull request names no fromRef or toRef id", key)
 	case from.LatestCommit == "":
-		return nil, scm.Malformed("%s: the pull request's fromRef has no latestCommit", d.key)
+		return nil, scm.Malformed("%s: the pull request's fromRef has no latestCommit", key)
 	}
-	repo, err := repository(d.key, to.Repository, x.PullRequest.ToRef.Repository)
+	repo, err := to.Repository.normalise(key)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +74,7 @@ func pullRequestEvent(d prDelivery, action, delivery string, body []byte) ([]scm
 		Repository: repo,
 		Ref:        fmt.Sprintf("refs/pull-requests/%d/from", pr.ID),
 		Branch:     source,
-		Before:     d.before,
+		Before:     before,
 		After:      from.LatestCommit,
 		PullRequest: &scm.PullRequest{
 			Number:       int(pr.ID),
@@ -121,15 +84,15 @@ func pullRequestEvent(d prDelivery, action, delivery string, body []byte) ([]scm
 			HeadSHA:      from.LatestCommit,
 			BaseSHA:      to.LatestCommit,
 			Title:        pr.Title,
-			Draft:        x.PullRequest.Draft,
+			Draft:        pr.Draft,
 			Fork:         isFork(from.Repository, to.Repository),
 		},
-		Sender: sender(d.actor),
+		Sender: p.Actor.login(),
 	}}, nil
 }
 
 // displayName is the branch name Data Center shows for a ref, else the ref's short name.
-func displayName(r bbs.RepositoryReference) string {
+func displayName(r prRef) string {
 	if r.DisplayID != "" {
 		return r.DisplayID
 	}
@@ -140,7 +103,7 @@ func displayName(r bbs.RepositoryReference) string {
 // isFork reports whether the source branch lives in another repository than the target,
 // each named by project key and slug. A source that names no repository is taken for a
 // fork: only a source that names the target is trusted as its own.
-func isFork(from, to bbs.Repository) bool {
+func isFork(from, to repository) bool {
 	if from.Project.Key == "" || from.Slug == "" {
 		return true
 	}

@@ -94,7 +94,7 @@ func TestParsePullRequest(t *testing.T) {
 		},
 		{
 			name: "a negative pull request id is malformed", event: "pr:opened",
-			body: pullRequest("pr:opened", func(_, pr obj) { pr["id"] = -1 }), malform: "pullRequest.id",
+			body: pullRequest("pr:opened", func(_, pr obj) { pr["id"] = -1 }), malform: "no valid id",
 		},
 		{
 			name: "a pull request without a target ref is malformed", event: "pr:merged",
@@ -202,4 +202,46 @@ func TestParserSatisfiesScmParser(t *testing.T) {
 		assert.Equal(t, "delivery-42", ev.Delivery, "the delivery is copied into every event")
 	}
 	assert.NotEqual(t, scm.Key(scm.BitbucketServer, body, 0, 2), scm.Key(scm.BitbucketServer, body, 1, 2), "the refs of one delivery get different keys")
+}
+
+// TestUnreadFieldsNeverRefuseAPullRequest: Data Center 10 sends a pull request's dates as
+// ISO-8601 strings where 9 sent epoch milliseconds, and refuses nothing it does not read.
+func TestUnreadFieldsNeverRefuseAPullRequest(t *testing.T) {
+	t.Parallel()
+	unread := map[string]func(p, pr obj){
+		"Data Center 10's ISO-8601 createdDate, updatedDate and closedDate": func(_, pr obj) {
+			pr["createdDate"], pr["updatedDate"], pr["closedDate"] = "2026-03-01T09:37:14Z", "2026-03-01T10:37:14.120+01:00", "2026-03-02T08:00:00Z"
+		},
+		"Data Center 9's epoch milliseconds":    func(_, pr obj) { pr["createdDate"], pr["updatedDate"] = 1772357834000, 1772357834000 },
+		"a null closedDate":                     func(_, pr obj) { pr["closedDate"] = nil },
+		"a delivery date in ISO-8601 with Z":    func(p, _ obj) { p["date"] = "2026-03-01T09:37:14.000Z" },
+		"a version sent as a string":            func(_, pr obj) { pr["version"] = "3" },
+		"open and closed flags sent as strings": func(_, pr obj) { pr["open"], pr["closed"], pr["locked"] = "true", "false", nil },
+		"an author of another shape":            func(_, pr obj) { pr["author"] = "jdoe" },
+		"reviewers and participants that are objects, not arrays": func(_, pr obj) {
+			pr["reviewers"], pr["participants"] = obj{}, obj{"user": "x"}
+		},
+		"properties of an unexpected shape": func(_, pr obj) { pr["properties"] = []any{1, "two"} },
+		"a repository id of another type": func(_, pr obj) {
+			pr["toRef"].(obj)["repository"].(obj)["id"] = "84"
+			pr["fromRef"].(obj)["repository"].(obj)["project"].(obj)["id"] = nil
+		},
+		"an actor id sent as a string": func(p, _ obj) { p["actor"].(obj)["id"] = "3" },
+	}
+	for name, mod := range unread {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got, err := Parse("pr:opened", dlv, pullRequest("pr:opened", mod))
+			require.NoError(t, err)
+			assert.Equal(t, []scm.Event{prEventOf(scm.PROpened, nil)}, got)
+		})
+	}
+}
+
+func TestAPullRequestIdThatIsNoIntegerIsMalformed(t *testing.T) {
+	t.Parallel()
+	runParseCases(t, []parseCase{{
+		name: "a fractional id is malformed and named in JSON terms", event: "pr:opened",
+		body: pullRequest("pr:opened", func(_, pr obj) { pr["id"] = 7.5 }), malform: "pullRequest.id is a JSON number 7.5, not an integer",
+	}})
 }

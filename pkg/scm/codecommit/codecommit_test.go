@@ -189,3 +189,16 @@ func TestCompleteFillsACodeCommitPushThroughGetDifferences(t *testing.T) {
 	assert.Equal(t, []string{"a.go", "docs/new.md", "docs/old.md", "run.sh"}, created.ChangedFiles)
 	assert.Contains(t, s.Calls(), "GetDifferences main.."+c1)
 }
+
+// TestFieldsSteplineDoesNotReadNeverRefuseAnEvent: a merge's commits and options, and the
+// repository id, are not read, so no type of theirs may refuse the event.
+func TestFieldsSteplineDoesNotReadNeverRefuseAnEvent(t *testing.T) {
+	t.Parallel()
+	ev, err := ParseEvent(stateChange(t, `{"event":"referenceUpdated","repositoryName":"MyDemoRepo","repositoryId":12345,
+		"referenceType":"branch","referenceName":"main","referenceFullName":"refs/heads/main","commitId":"`+c2+`","oldCommitId":"`+c1+`",
+		"callerUserArn":"arn:aws:iam::123456789012:user/Mary_Major","baseCommitId":[],"sourceCommitId":{},"destinationCommitId":7,
+		"mergeOption":{"kind":"FAST_FORWARD_MERGE"},"conflictDetailsLevel":1,"conflictResolutionStrategy":null}`))
+	require.NoError(t, err)
+	assert.Equal(t, c2, ev.After)
+	assert.Equal(t, "Mary_Major", ev.Sender)
+}

@@ -28,13 +28,14 @@ const (
 	ReferenceDeleted = "referenceDeleted"
 )
 
-// StateChange is the detail of a reference event. Merges made in the console or by the API
+// StateChange is what stepline reads of the detail of a reference event: the reference and
+// its commits before and after, and who pushed. Merges made in the console or by the API
 // also carry the merge's commits (baseCommitId, sourceCommitId, destinationCommitId) and
-// options; stepline needs only the reference and its commits before and after.
+// options, and every event the repository's id; none of those is decoded, whatever its type,
+// so a change there cannot refuse the event. What is read is strict.
 type StateChange struct {
 	Event             string `json:"event"`
 	RepositoryName    string `json:"repositoryName"`
-	RepositoryID      string `json:"repositoryId"`
 	ReferenceType     string `json:"referenceType"`
 	ReferenceName     string `json:"referenceName"`
 	ReferenceFullName string `json:"referenceFullName"`
@@ -44,13 +45,6 @@ type StateChange struct {
 	// OldCommitID is the commit an updated reference pointed at before; absent on a creation.
 	OldCommitID   string `json:"oldCommitId,omitempty"`
 	CallerUserArn string `json:"callerUserArn,omitempty"`
-
-	BaseCommitID               string `json:"baseCommitId,omitempty"`
-	SourceCommitID             string `json:"sourceCommitId,omitempty"`
-	DestinationCommitID        string `json:"destinationCommitId,omitempty"`
-	MergeOption                string `json:"mergeOption,omitempty"`
-	ConflictDetailsLevel       string `json:"conflictDetailsLevel,omitempty"`
-	ConflictResolutionStrategy string `json:"conflictResolutionStrategy,omitempty"`
 }
 
 // ParseStateChange decodes the detail of a CodeCommit Repository State Change event.

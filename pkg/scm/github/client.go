@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -108,10 +109,10 @@ func (c *Client) ChangedFiles(ctx context.Context, repo, base, head string) ([]s
 	var (
 		lists [][]string
 		total int
-		opts  = &gh.ListOptions{PerPage: comparePerPage}
+		next  = 1
 	)
 	for page := 1; ; page++ {
-		cmp, resp, err := c.api.Repositories.CompareCommits(ctx, owner, name, base, head, opts)
+		cmp, resp, err := c.compare(ctx, owner, name, base, head, next)
 		if err != nil {
 			return nil, false, compareError(repo, base, head, err)
 		}
@@ -126,14 +127,49 @@ func (c *Client) ChangedFiles(ctx context.Context, repo, base, head string) ([]s
 		if total >= compareTotalCap || resp.NextPage == 0 {
 			return scm.Files(lists...), false, nil
 		}
-		opts.Page = resp.NextPage
+		next = resp.NextPage
 	}
 }
 
-func filePaths(files []*gh.CommitFile) []string {
-	out := make([]string, 0, len(files))
+// comparison is what ChangedFiles reads of "Compare two commits": the files' paths. The
+// commits, dates, counts and patches beside them are not decoded, whatever their type, so a
+// change there cannot fail the list; a path of the wrong type does.
+type comparison struct {
+	Files []commitFile `json:"files"`
+}
+
+// commitFile is one changed file; previous_filename is set for a rename.
+type commitFile struct {
+	Filename         string `json:"filename"`
+	PreviousFilename string `json:"previous_filename"`
+}
+
+// compare asks for one page of GET /repos/{owner}/{repo}/compare/{base}...{head} through
+// go-github's client (authentication, error and rate-limit types, the Link header's next
+// page), decoding the answer into comparison rather than go-github's CommitsComparison,
+// which decodes every field.
+func (c *Client) compare(ctx context.Context, owner, name, base, head string, page int) (*comparison, *gh.Response, error) {
+	q := url.Values{"per_page": {strconv.Itoa(comparePerPage)}}
+	if page > 1 {
+		q.Set("page", strconv.Itoa(page))
+	}
+	u := fmt.Sprintf("repos/%s/%s/compare/%s...%s?%s", owner, name, url.QueryEscape(base), url.QueryEscape(head), q.Encode())
+	req, err := c.api.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	var cmp comparison
+	resp, err := c.api.Do(ctx, req, &cmp)
+	if err != nil {
+		return nil, resp, err
+	}
+	return &cmp, resp, nil
+}
+
+func filePaths(files []commitFile) []string {
+	out := make([]string, 0, 2*len(files))
 	for _, f := range files {
-		out = append(out, f.GetFilename(), f.GetPreviousFilename())
+		out = append(out, f.Filename, f.PreviousFilename)
 	}
 	return out
 }

@@ -241,3 +241,32 @@ func TestNewClientRefusesARelativeBaseURL(t *testing.T) {
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), testToken)
 }
+
+// TestChangedFilesReadsOnlyTheFileNames: the comparison carries commits, dates, counts and
+// patches stepline does not read; none of them, whatever its type, may fail the list.
+func TestChangedFilesReadsOnlyTheFileNames(t *testing.T) {
+	t.Parallel()
+	var cmp map[string]any
+	require.NoError(t, json.Unmarshal(fixture(t, "compare-ahead.json"), &cmp))
+	cmp["ahead_by"], cmp["total_commits"], cmp["status"] = "1", "many", 3
+	cmp["commits"] = []any{map[string]any{"sha": headSHA, "commit": map[string]any{"author": map[string]any{"date": "yesterday"}}}}
+	cmp["merge_base_commit"] = "6dcb09b"
+	for _, f := range cmp["files"].([]any) {
+		f.(map[string]any)["additions"], f.(map[string]any)["changes"], f.(map[string]any)["patch"] = "3", nil, 7
+	}
+	body, err := json.Marshal(cmp)
+	require.NoError(t, err)
+	c, _ := serve(t, apiPage{status: http.StatusOK, body: body})
+	files, complete, err := c.ChangedFiles(context.Background(), "octocat/Hello-World", baseSHA, headSHA)
+	require.NoError(t, err)
+	assert.True(t, complete)
+	assert.NotEmpty(t, files)
+}
+
+func TestChangedFilesRefusesAFileNameOfAnotherType(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"files":[{"filename":42}]}`)
+	c, _ := serve(t, apiPage{status: http.StatusOK, body: body})
+	_, _, err := c.ChangedFiles(context.Background(), "octocat/Hello-World", baseSHA, headSHA)
+	require.Error(t, err)
+}

@@ -1,8 +1,12 @@
 // Package github parses GitHub webhook deliveries into stepline's normalised source events
 // (scm.Event) and lists a change's files through GitHub's REST API (Client).
 //
-// Parse decodes bodies into go-github's event types (github.com/google/go-github/v81); no
-// payload struct is written by hand, since those types carry every field the events need.
+// Parse decodes bodies into this package's own types (payload.go), which hold only what it
+// reads: refs, commits, flags of the push, the pull request's number, title, draft and merged
+// flags, head and base, repositories' names, clone URLs and default branches, logins. Nothing
+// else is decoded, whatever its type: go-github's event types decode every field (dates,
+// counts, labels, …), and a type GitHub changes there would refuse a delivery that GitHub
+// does not resend. What is read is strict: a value of the wrong JSON type there is malformed.
 // A body is JSON, or payload=<URL-encoded JSON> when the hook's content type is
 // application/x-www-form-urlencoded, GitHub's default. Parse never checks the signature: the
 // caller verifies it with scm.Verify first, on the raw bytes.

@@ -42,9 +42,18 @@ func loadExamples(tb testing.TB) []scmtest.Fixture {
 	return out
 }
 
+// extraEvents names the event of every file in testdata/extra: deliveries written from
+// GitHub's current "Webhook events and payloads" page for what the examples lack;
+// testdata/extra/README.md names the page and version of each.
+var extraEvents = map[string]string{
+	"pull_request-synchronize-current.json": "pull_request",
+	"push-skip-checks-current.json":         "push",
+}
+
 func TestEveryExamplePayloadParsesToItsGoldenFile(t *testing.T) {
 	t.Parallel()
-	scmtest.ParseGoldens(t, filepath.Join("testdata", "golden"), loadExamples(t), parseExample, *update)
+	fixtures := append(loadExamples(t), scmtest.ReadFixtures(t, filepath.Join("testdata", "extra"), extraEvents)...)
+	scmtest.ParseGoldens(t, filepath.Join("testdata", "golden"), fixtures, parseExample, *update)
 }
 
 // parseExample parses an example under a delivery id named after it.

@@ -10,8 +10,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	gh "github.com/google/go-github/v81/github"
-
 	"github.com/stepline/stepline/pkg/scm"
 )
 
@@ -87,22 +85,27 @@ func formPayload(event string, body []byte) ([]byte, error) {
 // parsePing answers a ping with one event, so the webhook endpoint can acknowledge a new hook.
 // Organisation and App hooks have no repository; the event then names none.
 func parsePing(body []byte) (scm.Event, error) {
-	var p gh.PingEvent
+	var p pingPayload
 	if err := decode("ping", body, &p); err != nil {
 		return scm.Event{}, err
 	}
-	if p.HookID == nil && p.Hook == nil {
+	if !present(p.HookID) && !present(p.Hook) {
 		return scm.Event{}, scm.Malformed("GitHub ping delivery names no hook")
 	}
 	return scm.Event{
 		Kind:       scm.KindPing,
-		Repository: repository(p.GetRepo(), ""),
-		Sender:     p.GetSender().GetLogin(),
+		Repository: normalise(p.Repository, ""),
+		Sender:     p.Sender.login(),
 	}, nil
 }
 
-// decode unmarshals body into v, one of go-github's event types. json.Unmarshal accepts null
-// for a struct and leaves it zero, so the body must open with an object.
+// present reports whether a raw value is there and not null.
+func present(raw json.RawMessage) bool {
+	return len(raw) > 0 && string(raw) != "null"
+}
+
+// decode unmarshals body into v, one of this package's payload types. json.Unmarshal accepts
+// null for a struct and leaves it zero, so the body must open with an object.
 func decode(event string, body []byte, v any) error {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' {
@@ -119,13 +122,17 @@ func decode(event string, body []byte, v any) error {
 	return scm.Malformed("GitHub %s delivery does not have the event's shape: %s", event, clip(err.Error()))
 }
 
-// repository normalises a repository. fallbackBranch is used when the repository names no
-// default branch: older payloads and the create event carry master_branch instead.
-func repository(r *gh.Repository, fallbackBranch string) scm.Repository {
+// normalise returns the scm.Repository of a repository, empty for nil. fallbackBranch is
+// used when the repository names no default branch: older payloads and the create event
+// carry master_branch instead.
+func normalise(r *repository, fallbackBranch string) scm.Repository {
+	if r == nil {
+		return scm.Repository{DefaultBranch: fallbackBranch}
+	}
 	return scm.Repository{
-		FullName:      r.GetFullName(),
-		CloneURL:      r.GetCloneURL(),
-		DefaultBranch: cmp.Or(r.GetDefaultBranch(), r.GetMasterBranch(), fallbackBranch),
+		FullName:      r.FullName,
+		CloneURL:      r.CloneURL,
+		DefaultBranch: cmp.Or(r.DefaultBranch, r.MasterBranch, fallbackBranch),
 	}
 }
 

@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"fmt"
 
-	gh "github.com/google/go-github/v81/github"
-
 	"github.com/stepline/stepline/pkg/scm"
 )
 
@@ -24,12 +22,12 @@ var prAction = map[string]string{
 // own or a fork's: the head branch's name is kept in Branch for people to read, but a fork's
 // branch called "main" must never pass for this repository's refs/heads/main.
 func parsePullRequest(body []byte) (scm.Event, error) {
-	var p gh.PullRequestEvent
+	var p pullRequestPayload
 	if err := decode("pull_request", body, &p); err != nil {
 		return scm.Event{}, err
 	}
-	pr := p.GetPullRequest()
-	action := p.GetAction()
+	pr := p.PullRequest
+	action := p.Action
 	norm := prAction[action]
 	switch action {
 	case "":
@@ -37,13 +35,13 @@ func parsePullRequest(body []byte) (scm.Event, error) {
 	case "edited":
 		// Retargeting a pull request changes what it merges into, so its checks must run
 		// again; a new title or body changes nothing that is built.
-		if p.GetChanges().GetBase() == nil {
+		if p.Changes == nil || !present(p.Changes.Base) {
 			return scm.Event{}, scm.Ignored("GitHub pull_request edit that keeps the base branch starts no pipeline")
 		}
 		norm = scm.PRUpdated
 	case "closed":
 		norm = scm.PRClosed
-		if pr.GetMerged() {
+		if pr != nil && pr.Merged {
 			norm = scm.PRMerged
 		}
 	}
@@ -53,24 +51,30 @@ func parsePullRequest(body []byte) (scm.Event, error) {
 	if pr == nil {
 		return scm.Event{}, scm.Malformed("GitHub pull_request delivery has no pull_request object")
 	}
-	number := p.GetNumber()
+	number := p.Number
 	if number == 0 {
-		number = pr.GetNumber()
+		number = pr.Number
 	}
-	head, base := pr.GetHead(), pr.GetBase()
+	head, base := pr.Head, pr.Base
+	if head == nil {
+		head = &branchAtSHA{}
+	}
+	if base == nil {
+		base = &branchAtSHA{}
+	}
 	switch {
 	case number <= 0:
 		return scm.Event{}, scm.Malformed("GitHub pull_request delivery names no pull request number")
-	case head.GetRef() == "" || head.GetSHA() == "":
+	case head.Ref == "" || head.SHA == "":
 		return scm.Event{}, scm.Malformed("GitHub pull_request delivery names no head branch and commit")
-	case base.GetRef() == "":
+	case base.Ref == "":
 		return scm.Event{}, scm.Malformed("GitHub pull_request delivery names no base branch")
 	}
 	// The delivery's repository is the base repository, where the hook lives; the base
 	// branch's copy of it is the fallback for a trimmed payload.
-	repo := repository(p.GetRepo(), "")
+	repo := normalise(p.Repository, "")
 	if repo.FullName == "" {
-		repo = repository(base.GetRepo(), "")
+		repo = normalise(base.Repo, "")
 	}
 	if repo.FullName == "" {
 		return scm.Event{}, scm.Malformed("GitHub pull_request delivery names no repository")
@@ -79,20 +83,20 @@ func parsePullRequest(body []byte) (scm.Event, error) {
 		Kind:       scm.KindPullRequest,
 		Repository: repo,
 		Ref:        fmt.Sprintf("refs/pull/%d/head", number),
-		Branch:     head.GetRef(),
-		After:      head.GetSHA(),
+		Branch:     head.Ref,
+		After:      head.SHA,
 		PullRequest: &scm.PullRequest{
 			Number:       number,
 			Action:       norm,
-			SourceBranch: head.GetRef(),
-			TargetBranch: base.GetRef(),
-			HeadSHA:      head.GetSHA(),
-			BaseSHA:      base.GetSHA(),
-			Title:        pr.GetTitle(),
-			Draft:        pr.GetDraft(),
+			SourceBranch: head.Ref,
+			TargetBranch: base.Ref,
+			HeadSHA:      head.SHA,
+			BaseSHA:      base.SHA,
+			Title:        pr.Title,
+			Draft:        pr.Draft,
 			Fork:         isFork(head, base, repo.FullName),
 		},
-		Sender: p.GetSender().GetLogin(),
+		Sender: p.Sender.login(),
 	}, nil
 }
 
@@ -100,8 +104,8 @@ func parsePullRequest(body []byte) (scm.Event, error) {
 // head repository is a fork that was deleted since, and a head repository without a name is
 // taken for a fork too: only a head that names the base repository is trusted as its own.
 // The base repository falls back to the delivery's, for a trimmed payload.
-func isFork(head, base *gh.PullRequestBranch, deliveryRepo string) bool {
-	headRepo := head.GetRepo().GetFullName()
-	baseRepo := cmp.Or(base.GetRepo().GetFullName(), deliveryRepo)
+func isFork(head, base *branchAtSHA, deliveryRepo string) bool {
+	headRepo := normalise(head.Repo, "").FullName
+	baseRepo := cmp.Or(normalise(base.Repo, "").FullName, deliveryRepo)
 	return headRepo == "" || headRepo != baseRepo
 }

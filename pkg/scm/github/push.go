@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"strings"
 
-	gh "github.com/google/go-github/v81/github"
-
 	"github.com/stepline/stepline/pkg/scm"
 )
 
@@ -20,34 +18,34 @@ const (
 
 // parsePush normalises a push delivery: one ref, branch or tag, moved, created or deleted.
 func parsePush(body []byte) (scm.Event, error) {
-	var p gh.PushEvent
+	var p pushPayload
 	if err := decode("push", body, &p); err != nil {
 		return scm.Event{}, err
 	}
-	ref := p.GetRef()
+	ref := p.Ref
 	if ref == "" {
 		return scm.Event{}, scm.Malformed("GitHub push delivery names no ref")
 	}
-	if p.GetAfter() == "" {
+	if p.After == "" {
 		return scm.Event{}, scm.Malformed("GitHub push delivery names no after commit")
 	}
-	repo := p.GetRepo()
-	if repo.GetFullName() == "" {
+	repo := normalise(p.Repository, "")
+	if repo.FullName == "" {
 		return scm.Event{}, scm.Malformed("GitHub push delivery names no repository")
 	}
+	pusher := ""
+	if p.Pusher != nil {
+		pusher = p.Pusher.Name
+	}
 	ev := scm.Event{
-		Ref:     ref,
-		Before:  p.GetBefore(),
-		After:   p.GetAfter(),
-		Created: p.GetCreated(),
-		Deleted: p.GetDeleted(),
-		Forced:  p.GetForced(),
-		Repository: scm.Repository{
-			FullName:      repo.GetFullName(),
-			CloneURL:      repo.GetCloneURL(),
-			DefaultBranch: cmp.Or(repo.GetDefaultBranch(), repo.GetMasterBranch()),
-		},
-		Sender: cmp.Or(p.GetSender().GetLogin(), p.GetPusher().GetName()),
+		Ref:        ref,
+		Before:     p.Before,
+		After:      p.After,
+		Created:    p.Created,
+		Deleted:    p.Deleted,
+		Forced:     p.Forced,
+		Repository: repo,
+		Sender:     cmp.Or(p.Sender.login(), pusher),
 	}
 	if b, ok := strings.CutPrefix(ref, "refs/heads/"); ok && b != "" {
 		ev.Kind, ev.Branch = scm.KindPush, b
@@ -58,25 +56,28 @@ func parsePush(body []byte) (scm.Event, error) {
 	}
 	lists := make([][]string, 0, 3*len(p.Commits))
 	for i, c := range p.Commits {
-		if c == nil || c.GetID() == "" {
+		if c == nil || c.ID == "" {
 			return scm.Event{}, scm.Malformed("GitHub push delivery's commit %d has no id", i)
 		}
-		ev.Commits = append(ev.Commits, commit(c))
+		ev.Commits = append(ev.Commits, c.normalise())
 		lists = append(lists, c.Added, c.Modified, c.Removed)
 	}
 	ev.ChangedFiles = scm.Files(lists...)
 	// A branch created at an existing commit, a tag, or a list cut at its cap does not end with
 	// the head; naming it last lets the trigger read its message ([skip ci]) all the same. Its
 	// files stay out of ChangedFiles: it may not be part of this push.
-	h := p.GetHeadCommit()
-	if h.GetID() != "" && (len(ev.Commits) == 0 || ev.Commits[len(ev.Commits)-1].ID != h.GetID()) {
-		ev.Commits = append(ev.Commits, commit(h))
+	h := p.HeadCommit
+	if h == nil {
+		h = &commit{}
+	}
+	if h.ID != "" && (len(ev.Commits) == 0 || ev.Commits[len(ev.Commits)-1].ID != h.ID) {
+		ev.Commits = append(ev.Commits, h.normalise())
 	}
 	// An annotated tag's after is the tag object, which no checkout or compare takes for a
 	// commit; head_commit is the commit it points at. A lightweight tag's after is that commit
 	// already, and a branch's after is always its head.
-	if ev.Kind == scm.KindTag && !ev.Deleted && !scm.IsZero(ev.After) && h.GetID() != "" && h.GetID() != ev.After {
-		ev.HeadCommit = h.GetID()
+	if ev.Kind == scm.KindTag && !ev.Deleted && !scm.IsZero(ev.After) && h.ID != "" && h.ID != ev.After {
+		ev.HeadCommit = h.ID
 	}
 	ev.FilesComplete = pushFilesComplete(&p)
 	return ev, nil
@@ -97,12 +98,12 @@ func parsePush(body []byte) (scm.Event, error) {
 // (the commits it dropped are not listed, yet the paths they touched changed), an empty list
 // on a ref that moved, a list at a cap, a list that does not end with after (cut, or after is
 // an annotated tag object).
-func pushFilesComplete(p *gh.PushEvent) bool {
-	if p.GetCreated() || p.GetDeleted() || p.GetForced() || scm.IsZero(p.GetBefore()) || scm.IsZero(p.GetAfter()) {
+func pushFilesComplete(p *pushPayload) bool {
+	if p.Created || p.Deleted || p.Forced || scm.IsZero(p.Before) || scm.IsZero(p.After) {
 		return false
 	}
 	n := len(p.Commits)
-	if n == 0 || n >= maxPushCommits || p.Commits[n-1].GetID() != p.GetAfter() {
+	if n == 0 || n >= maxPushCommits || p.Commits[n-1].ID != p.After {
 		return false
 	}
 	for _, c := range p.Commits {
@@ -116,13 +117,12 @@ func pushFilesComplete(p *gh.PushEvent) bool {
 	return true
 }
 
-// commit normalises a pushed commit. The author is the GitHub username GitHub matched to the
-// commit's email, else the git author name.
-func commit(c *gh.HeadCommit) scm.Commit {
-	a := c.GetAuthor()
-	return scm.Commit{
-		ID:      c.GetID(),
-		Message: c.GetMessage(),
-		Author:  cmp.Or(a.GetLogin(), a.GetName()),
+// normalise returns the scm.Commit of a pushed commit. The author is the GitHub username
+// GitHub matched to the commit's email, else the git author name.
+func (c *commit) normalise() scm.Commit {
+	author := ""
+	if c.Author != nil {
+		author = cmp.Or(c.Author.Username, c.Author.Name)
 	}
+	return scm.Commit{ID: c.ID, Message: c.Message, Author: author}
 }

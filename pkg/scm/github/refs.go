@@ -3,8 +3,6 @@ package github
 import (
 	"encoding/json"
 
-	gh "github.com/google/go-github/v81/github"
-
 	"github.com/stepline/stepline/pkg/scm"
 )
 
@@ -12,11 +10,11 @@ import (
 // that accompanies a new branch or tag carries the head), so the event's After is empty; the
 // trigger package never builds an event without a head commit.
 func parseCreate(body []byte) (scm.Event, error) {
-	var p gh.CreateEvent
+	var p refPayload
 	if err := decode("create", body, &p); err != nil {
 		return scm.Event{}, err
 	}
-	ev, err := refEvent("create", p.GetRefType(), p.GetRef(), repository(p.GetRepo(), p.GetMasterBranch()))
+	ev, err := refEvent("create", p.RefType, p.Ref, normalise(p.Repository, p.MasterBranch))
 	if err != nil {
 		return scm.Event{}, err
 	}
@@ -24,17 +22,17 @@ func parseCreate(body []byte) (scm.Event, error) {
 		return scm.Event{}, err
 	}
 	ev.Created = true
-	ev.Sender = p.GetSender().GetLogin()
+	ev.Sender = p.Sender.login()
 	return ev, nil
 }
 
 // parseDelete normalises a delete delivery, which names no commit either.
 func parseDelete(body []byte) (scm.Event, error) {
-	var p gh.DeleteEvent
+	var p refPayload
 	if err := decode("delete", body, &p); err != nil {
 		return scm.Event{}, err
 	}
-	ev, err := refEvent("delete", p.GetRefType(), p.GetRef(), repository(p.GetRepo(), ""))
+	ev, err := refEvent("delete", p.RefType, p.Ref, normalise(p.Repository, ""))
 	if err != nil {
 		return scm.Event{}, err
 	}
@@ -42,7 +40,7 @@ func parseDelete(body []byte) (scm.Event, error) {
 		return scm.Event{}, err
 	}
 	ev.Deleted = true
-	ev.Sender = p.GetSender().GetLogin()
+	ev.Sender = p.Sender.login()
 	return ev, nil
 }
 

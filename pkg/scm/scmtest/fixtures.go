@@ -27,15 +27,22 @@ type Fixture struct {
 	Body []byte
 }
 
-// ReadFixtures reads every file of dir as a fixture named after the file and sent as
-// events[name]. It fails on a file the table does not name and on a name without a file, so
-// a fixture added upstream is never skipped silently.
+// FixtureNotes is the file of a fixture directory that says where each fixture comes from
+// (the documentation page and version it was written from); it is no fixture itself.
+const FixtureNotes = "README.md"
+
+// ReadFixtures reads every file of dir but FixtureNotes as a fixture named after the file and
+// sent as events[name]. It fails on a file the table does not name and on a name without a
+// file, so a fixture added upstream is never skipped silently.
 func ReadFixtures(tb testing.TB, dir string, events map[string]string) []Fixture {
 	tb.Helper()
 	entries, err := os.ReadDir(dir)
 	require.NoError(tb, err, "read the fixtures in %s", dir)
 	var out []Fixture
 	for _, e := range entries {
+		if e.Name() == FixtureNotes {
+			continue
+		}
 		path := filepath.Join(dir, e.Name())
 		event, ok := events[e.Name()]
 		if !ok {

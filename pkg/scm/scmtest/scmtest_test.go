@@ -101,7 +101,7 @@ func TestNoLeftoversNamesOrDeletesTheFilesNoFixtureMade(t *testing.T) {
 func TestReadFixturesFailsUnlessTheTableNamesEveryFileAndNothingMore(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	for _, name := range []string{"push.json", "unlisted.json"} {
+	for _, name := range []string{"push.json", "unlisted.json", FixtureNotes} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(`{"n":"`+name+`"}`), 0o644))
 	}
 	var got []Fixture
@@ -109,7 +109,7 @@ func TestReadFixturesFailsUnlessTheTableNamesEveryFileAndNothingMore(t *testing.
 		got = ReadFixtures(tb, dir, map[string]string{"push.json": "repo:push", "gone.json": "repo:fork"})
 	})
 	assert.Equal(t, []Fixture{{Name: "push.json", Event: "repo:push", Body: []byte(`{"n":"push.json"}`)}}, got)
-	require.Len(t, f, 2)
+	require.Len(t, f, 2, "the notes on where the fixtures come from are no fixture")
 	assert.Contains(t, f[0], "unlisted.json has no event in the table")
 	assert.Contains(t, f[1], "the table names gone.json")
 }
