@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -41,6 +42,9 @@ type Recorder struct {
 	// no function.
 	contract bool
 }
+
+// secretName is a normalised secret ARN: the prefix's placeholder, then the repository's part.
+var secretName = regexp.MustCompile(`(secret:\$\{[^}]+\})[^$]*` + secretSuffix + `$`)
 
 // placeholder is a test's value standing for a stack value.
 type placeholder struct{ value, name string }
@@ -100,6 +104,10 @@ func (r *Recorder) record(service, op, region string, in any) {
 	}
 	for _, req := range d.requests {
 		req.Resource = r.normalise(req.Resource)
+		if strings.HasPrefix(req.Action, "secretsmanager:") {
+			// One secret per repository: the name after the stack's prefix varies.
+			req.Resource = secretName.ReplaceAllString(req.Resource, "${1}*"+secretSuffix)
+		}
 		if len(req.Context) > 0 {
 			c := map[string]string{}
 			for k, v := range req.Context {

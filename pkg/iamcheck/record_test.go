@@ -115,7 +115,7 @@ func TestTheRecorderWritesEachCallInTheStacksTerms(t *testing.T) {
 		{Action: "s3:ListBucket", Resource: p + "s3:::${env:STEPLINE_BUCKET}", Context: map[string]string{"s3:prefix": "webhooks/*"}},
 		{Action: "s3:PutObject", Resource: p + "s3:::${env:STEPLINE_BUCKET}/webhooks/*"},
 		{Action: "scheduler:CreateSchedule", Resource: p + "scheduler" + r + "${AWS::AccountId}:schedule/${env:STEPLINE_SCHEDULE_GROUP}/*"},
-		{Action: "secretsmanager:GetSecretValue", Resource: p + "secretsmanager" + r + "${AWS::AccountId}:secret:${env:STEPLINE_SECRET_PREFIX}github/acme/api-AbCdEf"},
+		{Action: "secretsmanager:GetSecretValue", Resource: p + "secretsmanager" + r + "${AWS::AccountId}:secret:${env:STEPLINE_SECRET_PREFIX}*-AbCdEf"},
 		{Action: "states:DescribeExecution", Resource: p + "states" + r + "${AWS::AccountId}:execution:${PipelineStateMachine.Name}:*"},
 		{Action: "states:SendTaskSuccess", Resource: "${PipelineStateMachine}"},
 		{Action: "states:StartExecution", Resource: "${env:STEPLINE_STATE_MACHINE_ARN}"},
