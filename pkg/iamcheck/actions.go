@@ -9,24 +9,30 @@ import (
 	"strings"
 )
 
-// account is the account of every ARN a recorded call names: moto's and the harness's.
+// account is the account every template is resolved in.
 const account = "123456789012"
 
 // secretSuffix stands for the six random characters Secrets Manager appends to a secret's
 // name in its ARN, which a grant on a name prefix must cover.
 const secretSuffix = "-AbCdEf"
 
-// derived is what one SDK call asks IAM for: the requests, and the names in them that must
-// be a stack resource the test named (NewRecorder), so that the contract speaks of the
-// stack's resources rather than of a test's.
-type derived struct {
-	requests []Request
-	named    []string
+// namer writes a test's name of a stack resource (a table, a bucket, a state machine ARN…)
+// as the contract's placeholder for it (${env:STEPLINE_TABLE}); a name the test did not
+// give is kept and reported.
+type namer interface {
+	// exact is the placeholder of a name given whole.
+	exact(v string) string
+	// prefixed is the placeholder of the name v starts with, and the rest of v.
+	prefixed(v string) (string, string)
 }
 
-func (d *derived) add(action, resource string, named ...string) {
+// derived is what one SDK call asks IAM for.
+type derived struct {
+	requests []Request
+}
+
+func (d *derived) add(action, resource string) {
 	d.requests = append(d.requests, Request{Action: action, Resource: resource})
-	d.named = append(d.named, named...)
 }
 
 // requestsOf turns one SDK operation and its input into the IAM requests it makes. Each
@@ -35,28 +41,28 @@ func (d *derived) add(action, resource string, named ...string) {
 // which names the action and resource type of every operation; the exceptions to "the
 // action is the operation's name" are noted where they are made. An operation not listed
 // here is an error, so a new call is mapped on purpose rather than guessed.
-func requestsOf(service, op, region string, in any) (derived, error) {
+func requestsOf(service, op string, in any, n namer) (derived, error) {
 	var d derived
 	arn := func(svc, resource string) string {
-		return "arn:aws:" + svc + ":" + region + ":" + account + ":" + resource
+		return "arn:${AWS::Partition}:" + svc + ":${AWS::Region}:${AWS::AccountId}:" + resource
 	}
 	switch service {
 	case "DynamoDB":
 		// https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazondynamodb.html
 		// A transaction is authorized item by item with the single-item actions
 		// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html).
-		table := func(name string) string { return arn("dynamodb", "table/"+name) }
+		table := func(name string) string { return arn("dynamodb", "table/"+n.exact(name)) }
 		switch op {
 		case "BatchGetItem", "BatchWriteItem":
 			for _, name := range mapKeys(field(in, "RequestItems")) {
-				d.add("dynamodb:"+op, table(name), name)
+				d.add("dynamodb:"+op, table(name))
 			}
 		case "TransactWriteItems", "TransactGetItems":
 			for _, item := range list(field(in, "TransactItems")) {
 				for kind, action := range map[string]string{"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
 					"ConditionCheck": "ConditionCheckItem", "Get": "GetItem"} {
 					if name := str(field(item, kind, "TableName")); name != "" {
-						d.add("dynamodb:"+action, table(name), name)
+						d.add("dynamodb:"+action, table(name))
 					}
 				}
 			}
@@ -69,7 +75,7 @@ func requestsOf(service, op, region string, in any) (derived, error) {
 			if index := str(field(in, "IndexName")); index != "" {
 				resource += "/index/" + index
 			}
-			d.add("dynamodb:"+op, resource, name)
+			d.add("dynamodb:"+op, resource)
 		}
 	case "EventBridge":
 		// https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoneventbridge.html
@@ -79,20 +85,16 @@ func requestsOf(service, op, region string, in any) (derived, error) {
 		seen := map[string]bool{}
 		for _, e := range list(field(in, "Entries")) {
 			bus := str(field(e, "EventBusName"))
-			resource, named := arn("events", "event-bus/default"), ""
+			resource := arn("events", "event-bus/default")
 			switch {
 			case strings.HasPrefix(bus, "arn:"):
-				resource, named = bus, bus
+				resource = n.exact(bus)
 			case bus != "":
-				resource, named = arn("events", "event-bus/"+bus), bus
+				resource = arn("events", "event-bus/"+n.exact(bus))
 			}
 			if !seen[resource] {
 				seen[resource] = true
-				if named != "" {
-					d.add("events:PutEvents", resource, named)
-				} else {
-					d.add("events:PutEvents", resource)
-				}
+				d.add("events:PutEvents", resource)
 			}
 		}
 	case "Secrets Manager":
@@ -105,17 +107,14 @@ func requestsOf(service, op, region string, in any) (derived, error) {
 		if id == "" {
 			return d, fmt.Errorf("Secrets Manager %s names no secret", op)
 		}
-		resource := id
-		if !strings.HasPrefix(id, "arn:") {
-			resource = arn("secretsmanager", "secret:"+id+secretSuffix)
-		}
-		d.add("secretsmanager:"+op, resource, id)
+		// One secret per repository: the name after the stack's prefix varies.
+		prefix, _ := n.prefixed(id)
+		d.add("secretsmanager:"+op, arn("secretsmanager", "secret:"+prefix+"*"+secretSuffix))
 	case "SFN":
 		// https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html
 		switch op {
 		case "StartExecution", "StartSyncExecution", "DescribeStateMachine":
-			machine := str(field(in, "StateMachineArn"))
-			d.add("states:"+op, machine, machine)
+			d.add("states:"+op, n.exact(str(field(in, "StateMachineArn"))))
 		case "DescribeExecution", "StopExecution":
 			// An execution's name varies from run to run.
 			execution := str(field(in, "ExecutionArn"))
@@ -123,8 +122,9 @@ func requestsOf(service, op, region string, in any) (derived, error) {
 			if i < 0 {
 				return d, fmt.Errorf("SFN %s: %q is no execution ARN", op, execution)
 			}
-			name := execution[:i]
-			d.add("states:"+op, name+":*", name[strings.LastIndex(name, ":")+1:])
+			machine := execution[:i]
+			machine = machine[strings.LastIndex(machine, ":")+1:]
+			d.add("states:"+op, arn("states", "execution:"+n.exact(machine)+":*"))
 		case "SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat":
 			// A task token names no resource in the request; IAM authorizes the call on the
 			// state machine the token belongs to (resource type stateMachine). The only
@@ -141,20 +141,20 @@ func requestsOf(service, op, region string, in any) (derived, error) {
 		if bucket == "" {
 			return d, fmt.Errorf("S3 %s names no bucket", op)
 		}
-		object := "arn:aws:s3:::" + bucket + "/" + varyingKey(str(field(in, "Key")))
+		bucket = "arn:${AWS::Partition}:s3:::" + n.exact(bucket)
+		object := bucket + "/" + varyingKey(str(field(in, "Key")))
 		switch op {
 		case "PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "UploadPartCopy":
-			d.add("s3:PutObject", object, bucket)
+			d.add("s3:PutObject", object)
 		case "GetObject", "HeadObject":
-			d.add("s3:GetObject", object, bucket)
+			d.add("s3:GetObject", object)
 		case "AbortMultipartUpload", "DeleteObject":
-			d.add("s3:"+op, object, bucket)
+			d.add("s3:"+op, object)
 		case "ListParts":
-			d.add("s3:ListMultipartUploadParts", object, bucket)
+			d.add("s3:ListMultipartUploadParts", object)
 		case "ListObjectsV2", "ListObjects":
-			d.requests = append(d.requests, Request{Action: "s3:ListBucket", Resource: "arn:aws:s3:::" + bucket,
+			d.requests = append(d.requests, Request{Action: "s3:ListBucket", Resource: bucket,
 				Context: map[string]string{"s3:prefix": varyingKey(str(field(in, "Prefix")))}})
-			d.named = append(d.named, bucket)
 		default:
 			return d, fmt.Errorf("S3 %s is not mapped", op)
 		}
@@ -168,12 +168,14 @@ func requestsOf(service, op, region string, in any) (derived, error) {
 			group = "default"
 		}
 		// A schedule's name derives from the pipeline and trigger it serves.
-		d.add("scheduler:"+op, arn("scheduler", "schedule/"+group+"/*"), group)
+		if group == "default" {
+			d.add("scheduler:"+op, arn("scheduler", "schedule/default/*"))
+		} else {
+			d.add("scheduler:"+op, arn("scheduler", "schedule/"+n.exact(group)+"/*"))
+		}
 		if op == "CreateSchedule" || op == "UpdateSchedule" {
-			role := str(field(in, "Target", "RoleArn"))
-			d.requests = append(d.requests, Request{Action: "iam:PassRole", Resource: role,
+			d.requests = append(d.requests, Request{Action: "iam:PassRole", Resource: n.exact(str(field(in, "Target", "RoleArn"))),
 				Context: map[string]string{"iam:PassedToService": "scheduler.amazonaws.com"}})
-			d.named = append(d.named, role)
 		}
 	case "CodeCommit":
 		// https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscodecommit.html
@@ -189,8 +191,7 @@ func requestsOf(service, op, region string, in any) (derived, error) {
 		if err != nil || u.Path == "" {
 			return d, fmt.Errorf("SQS %s names no queue", op)
 		}
-		name := path.Base(u.Path)
-		d.add("sqs:"+op, arn("sqs", name), name)
+		d.add("sqs:"+op, arn("sqs", n.exact(path.Base(u.Path))))
 	case "CodeBuild":
 		// https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscodebuild.html
 		project := str(field(in, "ProjectName"))
@@ -202,7 +203,7 @@ func requestsOf(service, op, region string, in any) (derived, error) {
 			}
 			project, _, _ = strings.Cut(id, ":")
 		}
-		d.add("codebuild:"+op, arn("codebuild", "project/"+project), project)
+		d.add("codebuild:"+op, arn("codebuild", "project/"+n.exact(project)))
 	default:
 		return d, fmt.Errorf("%s %s: iamcheck does not know this service's IAM actions; add it to requestsOf", service, op)
 	}

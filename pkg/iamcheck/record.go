@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -22,8 +21,7 @@ var update = flag.Bool("iamcheck.update", false, "rewrite this package's section
 // Recorder is an aws-sdk-go-v2 middleware that records every call a client makes, as the
 // IAM requests it needs (action, resource, condition keys), written in terms of the stack:
 // the names the test gave its table, bucket, bus… become ${env:STEPLINE_TABLE} and the like,
-// partition, region and account become ${AWS::Partition}, ${AWS::Region} and
-// ${AWS::AccountId}. Attach it to the configuration of the clients the code under test
+// and every ARN is in ${AWS::Partition}, ${AWS::Region} and ${AWS::AccountId}. Attach it to the configuration of the clients the code under test
 // uses (Config), never to the clients a test prepares or inspects AWS with.
 //
 // When the test ends, every recorded request must be in the contract file under the
@@ -42,9 +40,6 @@ type Recorder struct {
 	// no function.
 	contract bool
 }
-
-// secretName is a normalised secret ARN: the prefix's placeholder, then the repository's part.
-var secretName = regexp.MustCompile(`(secret:\$\{[^}]+\})[^$]*` + secretSuffix + `$`)
 
 // placeholder is a test's value standing for a stack value.
 type placeholder struct{ value, name string }
@@ -69,7 +64,7 @@ func newRecorder(tb testing.TB, function string, names map[string]string, contra
 		}
 		r.names = append(r.names, placeholder{value: value, name: name})
 	}
-	// Longest first, so a state machine ARN is replaced whole before the name inside it.
+	// Longest first: of several values a name starts with, the longest says what it is.
 	sort.Slice(r.names, func(i, j int) bool { return len(r.names[i].value) > len(r.names[j].value) })
 	tb.Cleanup(r.finish)
 	return r
@@ -77,67 +72,61 @@ func newRecorder(tb testing.TB, function string, names map[string]string, contra
 
 // Config returns a copy of cfg whose clients report their calls to r.
 func (r *Recorder) Config(cfg aws.Config) aws.Config {
-	cfg.APIOptions = append(append([]func(*middleware.Stack) error(nil), cfg.APIOptions...), r.addMiddleware)
+	cfg.APIOptions = append(append([]func(*middleware.Stack) error(nil), cfg.APIOptions...), r.Add)
 	return cfg
 }
 
-func (r *Recorder) addMiddleware(stack *middleware.Stack) error {
+// Add puts the recorder on a client's middleware stack: for clients built from service
+// Options rather than an aws.Config, append it to Options.APIOptions.
+func (r *Recorder) Add(stack *middleware.Stack) error {
 	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("iamcheck.Recorder",
 		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-			r.record(awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx), awsmiddleware.GetRegion(ctx), in.Parameters)
+			r.record(awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx), in.Parameters)
 			return next.HandleInitialize(ctx, in)
 		}), middleware.After)
 }
 
-func (r *Recorder) record(service, op, region string, in any) {
-	d, err := requestsOf(service, op, region, in)
+func (r *Recorder) record(service, op string, in any) {
+	calls := &callNamer{names: r.names}
+	d, err := requestsOf(service, op, in, calls)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err != nil {
 		r.problems = append(r.problems, err.Error())
 		return
 	}
-	for _, name := range d.named {
-		if !r.known(name) {
-			r.problems = append(r.problems, fmt.Sprintf("%s %s names %q, which is none of the stack values the test named (NewRecorder)", service, op, name))
-		}
+	for _, name := range calls.unknown {
+		r.problems = append(r.problems, fmt.Sprintf("%s %s names %q, which is none of the stack values the test named (NewRecorder)", service, op, name))
 	}
 	for _, req := range d.requests {
-		req.Resource = r.normalise(req.Resource)
-		if strings.HasPrefix(req.Action, "secretsmanager:") {
-			// One secret per repository: the name after the stack's prefix varies.
-			req.Resource = secretName.ReplaceAllString(req.Resource, "${1}*"+secretSuffix)
-		}
-		if len(req.Context) > 0 {
-			c := map[string]string{}
-			for k, v := range req.Context {
-				c[k] = r.normalise(v)
-			}
-			req.Context = c
-		}
 		r.requests[req.key()] = req
 	}
 }
 
-func (r *Recorder) known(name string) bool {
-	for _, p := range r.names {
-		if strings.HasPrefix(name, p.value) {
-			return true
-		}
-	}
-	return false
+// callNamer is the recorder's namer for one call; it keeps the names it did not know.
+type callNamer struct {
+	names   []placeholder
+	unknown []string
 }
 
-// normalise writes a concrete value in the stack's terms.
-func (r *Recorder) normalise(s string) string {
-	for _, p := range r.names {
-		s = strings.ReplaceAll(s, p.value, "${"+p.name+"}")
+func (c *callNamer) exact(v string) string {
+	for _, p := range c.names {
+		if p.value == v {
+			return "${" + p.name + "}"
+		}
 	}
-	s = strings.ReplaceAll(s, "arn:aws:", "arn:${AWS::Partition}:")
-	for _, region := range []string{"us-east-1"} {
-		s = strings.ReplaceAll(s, ":"+region+":", ":${AWS::Region}:")
+	c.unknown = append(c.unknown, v)
+	return v
+}
+
+func (c *callNamer) prefixed(v string) (string, string) {
+	for _, p := range c.names {
+		if strings.HasPrefix(v, p.value) {
+			return "${" + p.name + "}", v[len(p.value):]
+		}
 	}
-	return strings.ReplaceAll(s, ":"+account+":", ":${AWS::AccountId}:")
+	c.unknown = append(c.unknown, v)
+	return v, ""
 }
 
 func (q Request) key() string {

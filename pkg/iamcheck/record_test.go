@@ -136,9 +136,9 @@ func TestACallNamingSomethingTheTestDidNotNameFails(t *testing.T) {
 }
 
 func TestAServiceTheRecorderCannotMapFails(t *testing.T) {
-	_, err := requestsOf("Kinesis", "PutRecord", "us-east-1", struct{}{})
+	_, err := requestsOf("Kinesis", "PutRecord", struct{}{}, &callNamer{})
 	require.ErrorContains(t, err, "iamcheck does not know this service's IAM actions")
-	_, err = requestsOf("EventBridge", "PutRule", "us-east-1", struct{}{})
+	_, err = requestsOf("EventBridge", "PutRule", struct{}{}, &callNamer{})
 	require.ErrorContains(t, err, "EventBridge PutRule is not mapped")
 }
 
