@@ -389,7 +389,8 @@ func (t *Template) statement(v any) (Statement, error) {
 	return s, nil
 }
 
-// Function is a Lambda function of the template: its role and its resolved environment.
+// Function is a Lambda function of the template: its role and its environment, as far as
+// it resolves.
 type Function struct {
 	ID, Role string
 	Env      map[string]string
@@ -417,8 +418,10 @@ func (t *Template) Function(id string) (Function, error) {
 	env, _ := props["Environment"].(map[string]any)
 	vars, _ := env["Variables"].(map[string]any)
 	for k, v := range vars {
-		if f.Env[k], err = t.String(v, nil); err != nil {
-			return f, fmt.Errorf("%s: environment %s: %w", id, k, err)
+		// A variable no policy can name (an API's URL) may stay unresolved: a contract entry
+		// using it fails to resolve and says so.
+		if r, err := t.String(v, nil); err == nil {
+			f.Env[k] = r
 		}
 	}
 	return f, nil
