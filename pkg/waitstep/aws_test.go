@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	schedulertypes "github.com/aws/aws-sdk-go-v2/service/scheduler/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -274,4 +275,21 @@ func TestAnExpiryOfATaskStepFunctionsClosedDecodesTaskTimedOut(t *testing.T) {
 	assert.False(t, out.Expired)
 	_, err = r.store.Token(context.Background(), "api-7", "Release.Approve.1")
 	require.Error(t, err)
+}
+
+func TestAnApprovalNobodyCanHearOfTakesItsDeadlineOutOfScheduler(t *testing.T) {
+	r := newAWSRig(t, true)
+	ctx := context.Background()
+	// Announcing fails: the bus is gone.
+	_, err := eventbridge.NewFromConfig(r.moto.Config()).DeleteEventBus(ctx, &eventbridge.DeleteEventBusInput{Name: aws.String(r.bus)})
+	require.NoError(t, err)
+	_, err = r.h.Handle(lambdaCtx(), waitInput("approval", 3600, nil))
+	var failed *ActionFailed
+	require.ErrorAs(t, err, &failed)
+	assert.Contains(t, failed.Msg, "announce it")
+
+	_, err = scheduler.NewFromConfig(r.moto.Config()).GetSchedule(ctx, &scheduler.GetScheduleInput{
+		Name: aws.String(ScheduleName("api-7", "Release.Approve.1")), GroupName: aws.String(r.table + "-group")})
+	var gone *schedulertypes.ResourceNotFoundException
+	require.ErrorAs(t, err, &gone, "the deadline's schedule was deleted with the approval")
 }
