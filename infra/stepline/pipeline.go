@@ -71,9 +71,11 @@ func (s *Stepline) pipeline() {
 			arns["advance"], arns["source"], arns["wait"], s.functionArn("action-*")),
 		allow([]string{"codebuild:StartBuild", "codebuild:StopBuild", "codebuild:BatchGetBuilds"},
 			arn("codebuild", "project/"+s.name("-*"))),
-		// startBuild.sync watches the build through this managed rule.
+		// startBuild.sync watches the build through this managed rule, whose name the Step
+		// Functions page "IAM policies for AWS CodeBuild" gives
+		// (https://docs.aws.amazon.com/step-functions/latest/dg/codebuild-iam.html).
 		allow([]string{"events:PutTargets", "events:PutRule", "events:DescribeRule"},
-			arn("events", "rule/StepFunctionsGetEventsForCodeBuildRule")),
+			arn("events", "rule/StepFunctionsGetEventForCodeBuildStartBuildRule")),
 		// The log delivery APIs take no resource ARN.
 		allow([]string{
 			"logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",

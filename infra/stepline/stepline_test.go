@@ -312,7 +312,7 @@ func TestRolesHoldExactlyTheActionsOfDocsStackMd(t *testing.T) {
 				getAtt("AdvanceFunction", "Arn"), getAtt("SourceFunction", "Arn"), getAtt("WaitFunction", "Arn"),
 				sub(prefix + "lambda" + region + "function:cix-action-*")}},
 			{"PipelineStateMachineRole", "codebuild:StartBuild", []any{sub(prefix + "codebuild" + region + "project/cix-*")}},
-			{"PipelineStateMachineRole", "events:PutRule", []any{sub(prefix + "events" + region + "rule/StepFunctionsGetEventsForCodeBuildRule")}},
+			{"PipelineStateMachineRole", "events:PutRule", []any{sub(prefix + "events" + region + "rule/StepFunctionsGetEventForCodeBuildStartBuildRule")}},
 		} {
 			assert.Equal(t, c.want, resourceOf(c.role, c.action), "%s %s", c.role, c.action)
 		}

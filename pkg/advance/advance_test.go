@@ -14,11 +14,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/smithy-go/middleware"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/stepline/stepline/pkg/advance"
 	"github.com/stepline/stepline/pkg/engine"
+	"github.com/stepline/stepline/pkg/iamcheck"
 	"github.com/stepline/stepline/pkg/pipeline"
 	"github.com/stepline/stepline/pkg/statemachine"
 	"github.com/stepline/stepline/pkg/store"
@@ -67,8 +69,10 @@ func (s *stepFunctions) client(t *testing.T) *sfn.Client {
 		_, _ = w.Write([]byte("{}"))
 	}))
 	t.Cleanup(srv.Close)
+	// The advance function's client: its calls are recorded for the IAM check (iamcheck).
+	rec := iamcheck.NewRecorder(t, "advance", nil)
 	return sfn.New(sfn.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: aws.AnonymousCredentials{}, RetryMaxAttempts: 1})
+		Credentials: aws.AnonymousCredentials{}, RetryMaxAttempts: 1, APIOptions: []func(*middleware.Stack) error{rec.Add}})
 }
 
 type published struct {

@@ -12,9 +12,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/smithy-go/middleware"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stepline/stepline/pkg/iamcheck"
 	"github.com/stepline/stepline/pkg/statemachine"
 )
 
@@ -46,8 +48,10 @@ func stepFunctionsServer(t *testing.T) (*sfn.Client, func() []map[string]string)
 		fmt.Fprint(w, `{}`)
 	}))
 	t.Cleanup(srv.Close)
+	// The callback function's client: its calls are recorded for the IAM check (iamcheck).
+	rec := iamcheck.NewRecorder(t, "callback", nil)
 	client := sfn.New(sfn.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", "")})
+		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""), APIOptions: []func(*middleware.Stack) error{rec.Add}})
 	return client, func() []map[string]string {
 		mu.Lock()
 		defer mu.Unlock()

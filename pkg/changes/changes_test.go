@@ -17,6 +17,7 @@ import (
 
 	"github.com/stepline/stepline/pkg/awstest"
 	"github.com/stepline/stepline/pkg/engine"
+	"github.com/stepline/stepline/pkg/iamcheck"
 	"github.com/stepline/stepline/pkg/store"
 )
 
@@ -85,7 +86,9 @@ func TestStateChangesReachARuleWrittenForThem(t *testing.T) {
 		}
 		events = append(events, engine.Event{Type: engine.ActionEvent, State: state, Pipeline: "api", Run: "api-1", Stage: "Build", Action: fmt.Sprint("A", i), Provider: "codebuild", Time: at})
 	}
-	require.NoError(t, NewEventBridge(eb, name).Publish(ctx, store.Record{}, events))
+	// The advance function's client: its calls are recorded for the IAM check (iamcheck).
+	fn := iamcheck.NewRecorder(t, "advance", map[string]string{"env:STEPLINE_EVENT_BUS": name}).Config(cfg)
+	require.NoError(t, NewEventBridge(eventbridge.NewFromConfig(fn), name).Publish(ctx, store.Record{}, events))
 
 	var got []Detail
 	for deadline := time.Now().Add(10 * time.Second); len(got) < 1 && time.Now().Before(deadline); {

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stepline/stepline/pkg/awstest"
+	"github.com/stepline/stepline/pkg/iamcheck"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -36,6 +37,18 @@ func newSM(t *testing.T) *secretsmanager.Client {
 	return secretsmanager.NewFromConfig(awstest.StartMoto(t).Config())
 }
 
+// readers is a Secrets Manager client whose calls are recorded as those of the functions
+// that read repository secrets through a Store (their mains wire reposecret.NewStore with
+// STEPLINE_SECRET_PREFIX), for the IAM check (iamcheck).
+func readers(t *testing.T) *secretsmanager.Client {
+	t.Helper()
+	cfg := awstest.StartMoto(t).Config()
+	for _, fn := range []string{"webhook", "trigger", "source"} {
+		cfg = iamcheck.NewRecorder(t, fn, map[string]string{"env:STEPLINE_SECRET_PREFIX": DefaultPrefix}).Config(cfg)
+	}
+	return secretsmanager.NewFromConfig(cfg)
+}
+
 func put(t *testing.T, sm *secretsmanager.Client, name, value string) {
 	t.Helper()
 	_, err := sm.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)})
@@ -51,7 +64,7 @@ func TestStoreReadsTheRepositorySecretFromSecretsManager(t *testing.T) {
 	hook := hookID(t)
 	put(t, sm, DefaultPrefix+hook, `{"provider":"github","repository":"octo/app","webhook_secrets":["old","new"],"token":"ghp_x"}`)
 
-	s, err := NewStore(sm).Get(context.Background(), hook)
+	s, err := NewStore(readers(t)).Get(context.Background(), hook)
 	require.NoError(t, err)
 	assert.Equal(t, "github", s.Provider)
 	assert.Equal(t, "octo/app", s.Repository)
@@ -158,7 +171,7 @@ func TestABrokenSecretValueIsAnErrorNamingTheFieldNotTheValue(t *testing.T) {
 	sm := newSM(t)
 	hook := hookID(t)
 	put(t, sm, DefaultPrefix+hook, `{"provider":"gitlab","repository":"x/y","webhook_secrets":["hunter2"]}`)
-	_, err := NewStore(sm).Get(context.Background(), hook)
+	_, err := NewStore(readers(t)).Get(context.Background(), hook)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `provider "gitlab"`)
 	assert.NotContains(t, err.Error(), "hunter2")

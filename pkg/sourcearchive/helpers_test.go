@@ -28,12 +28,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/stretchr/testify/require"
 
 	"github.com/stepline/stepline/pkg/artifact"
 	"github.com/stepline/stepline/pkg/awstest"
+	"github.com/stepline/stepline/pkg/iamcheck"
 )
 
 func TestMain(m *testing.M) {
@@ -200,6 +202,17 @@ func entries(t testing.TB, data []byte) map[string]*zip.File {
 func fakeS3(t testing.TB) (*s3.Client, string) {
 	client, bucket, _ := countedS3(t)
 	return client, bucket
+}
+
+// asSourceFunction returns client as the source function's, whose calls are recorded for
+// the IAM check (iamcheck), with the recorder for its other clients. The bucket is the
+// stack's artifact bucket, where every run's source goes.
+func asSourceFunction(t testing.TB, client *s3.Client, bucket string) (*s3.Client, *iamcheck.Recorder) {
+	t.Helper()
+	rec := iamcheck.NewRecorder(t, "source", map[string]string{"ArtifactBucket": bucket})
+	return s3.New(client.Options(), func(o *s3.Options) {
+		o.APIOptions = append(append([]func(*middleware.Stack) error(nil), o.APIOptions...), rec.Add)
+	}), rec
 }
 
 // calls counts the multipart requests a fake S3 answered.

@@ -125,7 +125,8 @@ func TestADownloadFailingHalfwayLeavesNoPartsBehind(t *testing.T) {
 	require.NoError(t, err)
 	dst := Location{Bucket: bucket, Key: "runs/api-12/source.zip"}
 
-	_, err = newStreamer(t, client).Stream(context.Background(), a, "octo/app", commit, dst)
+	fn, _ := asSourceFunction(t, client, bucket)
+	_, err = newStreamer(t, fn).Stream(context.Background(), a, "octo/app", commit, dst)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, io.ErrUnexpectedEOF, "the download's failure is the one reported")
 	assert.NotErrorIs(t, err, ErrInvalidArchive)
@@ -144,7 +145,8 @@ func TestStreamWorksAgainstMoto(t *testing.T) {
 	bucket := "source-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	_, err := client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)})
 	require.NoError(t, err)
-	s := newStreamer(t, client)
+	fn, _ := asSourceFunction(t, client, bucket)
+	s := newStreamer(t, fn)
 	tree := bigTree(11 << 20)
 	archive := gitArchive(t, "octo-app-7fd1a60/", tree)
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/codecommit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -64,9 +65,11 @@ func TestACodeCommitCommitIsStreamedIntoS3AsTheSameZip(t *testing.T) {
 	t.Parallel()
 	srv := codeCommitServer(t)
 	client, bucket := fakeS3(t)
-	s, err := New(client, WithPartSize(MinPartSize))
+	fn, rec := asSourceFunction(t, client, bucket)
+	s, err := New(fn, WithPartSize(MinPartSize))
 	require.NoError(t, err)
-	res, err := s.StreamTree(t.Context(), NewCodeCommit(srv.Client()), ccRepo, commit, Location{Bucket: bucket, Key: "runs/r-1/source.zip"})
+	cc := srv.Client(func(o *codecommit.Options) { o.APIOptions = append(o.APIOptions, rec.Add) })
+	res, err := s.StreamTree(t.Context(), NewCodeCommit(cc), ccRepo, commit, Location{Bucket: bucket, Key: "runs/r-1/source.zip"})
 	require.NoError(t, err)
 
 	data := object(t, client, bucket, "runs/r-1/source.zip")

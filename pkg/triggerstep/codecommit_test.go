@@ -8,9 +8,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awscodecommit "github.com/aws/aws-sdk-go-v2/service/codecommit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stepline/stepline/pkg/iamcheck"
 	"github.com/stepline/stepline/pkg/scm/codecommit"
 	"github.com/stepline/stepline/pkg/scm/codecommit/cctest"
 )
@@ -53,7 +55,9 @@ func ccRig(t *testing.T) (*memRig, *cctest.Server) {
 			ccNew:  {PipelineFile: file, "svc/main.go": {Mode: cctest.Normal, Content: "package main // v2\n"}, "README.md": {Mode: cctest.Normal, Content: "hi"}},
 			ccDocs: {PipelineFile: file, "svc/main.go": {Mode: cctest.Normal, Content: "package main // v2\n"}, "README.md": {Mode: cctest.Normal, Content: "docs"}},
 		}}
-	r.h.codecommit = codecommit.NewClient(s.Client())
+	// The trigger function's CodeCommit client: its calls are recorded for the IAM check.
+	rec := iamcheck.NewRecorder(t, "trigger", nil)
+	r.h.codecommit = codecommit.NewClient(s.Client(func(o *awscodecommit.Options) { o.APIOptions = append(o.APIOptions, rec.Add) }))
 	return r, s
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stepline/stepline/pkg/awstest"
+	"github.com/stepline/stepline/pkg/iamcheck"
 	"github.com/stepline/stepline/pkg/reposecret"
 	"github.com/stepline/stepline/pkg/scm"
 	"github.com/stepline/stepline/pkg/store"
@@ -135,18 +136,18 @@ func newRig(t *testing.T) *rig {
 	ctx := context.Background()
 	name := strings.ReplaceAll(strings.ToLower("trigger-"+t.Name()+"-"+time.Now().Format("150405.000000")), "/", "-")
 	name = strings.ReplaceAll(name, ".", "-")
-	if len(name) > 60 {
-		name = name[len(name)-60:]
+	if len(name) > 58 { // and 61 for the bucket, "-b" added
+		name = name[len(name)-58:]
 		name = "t" + strings.TrimLeft(name, "-_")
 	}
 	ddb := dynamodb.NewFromConfig(moto.Config())
 	_, err := ddb.CreateTable(ctx, dynamo.Schema(name))
 	require.NoError(t, err)
 	s3c := s3.NewFromConfig(moto.Config(), func(o *s3.Options) { o.UsePathStyle = true })
-	_, err = s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
+	_, err = s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name + "-b")})
 	require.NoError(t, err)
 
-	r := &rig{db: dynamo.New(ddb, name), s3: s3c, bucket: name, sfn: &fakeSFN{executions: map[string]string{}},
+	r := &rig{db: dynamo.New(ddb, name), s3: s3c, bucket: name + "-b", sfn: &fakeSFN{executions: map[string]string{}},
 		files: map[string]string{}, logs: &bytes.Buffer{}}
 	var mu sync.Mutex
 	gh := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -169,8 +170,15 @@ func newRig(t *testing.T) *rig {
 	_, err = sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(prefix + testHook), SecretString: aws.String(string(secret))})
 	require.NoError(t, err)
 
-	sfc := sfn.NewFromConfig(moto.Config(), func(o *sfn.Options) { o.BaseEndpoint = aws.String(sf.URL) })
-	r.h, err = New(r.db, reposecret.NewStore(sm, reposecret.WithPrefix(prefix)), s3c, sfc, testStateMachine,
+	// The handler's clients are the trigger function's: their calls are recorded for the
+	// IAM check (iamcheck); r.db and r.s3 are the test's own.
+	fn := iamcheck.NewRecorder(t, "trigger", map[string]string{"env:STEPLINE_TABLE": name, "env:STEPLINE_BUCKET": name + "-b",
+		"env:STEPLINE_SECRET_PREFIX": prefix, "env:STEPLINE_STATE_MACHINE_ARN": testStateMachine,
+		"PipelineStateMachine.Name": testStateMachine[strings.LastIndex(testStateMachine, ":")+1:]}).Config(moto.Config())
+	sfc := sfn.NewFromConfig(fn, func(o *sfn.Options) { o.BaseEndpoint = aws.String(sf.URL) })
+	r.h, err = New(dynamo.New(dynamodb.NewFromConfig(fn), name),
+		reposecret.NewStore(secretsmanager.NewFromConfig(fn), reposecret.WithPrefix(prefix)),
+		s3.NewFromConfig(fn, func(o *s3.Options) { o.UsePathStyle = true }), sfc, testStateMachine,
 		WithLogger(slog.New(slog.NewJSONHandler(r.logs, nil))), WithClients(Providers{HTTPClient: gh.Client()}.For),
 		WithClock(func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }))
 	require.NoError(t, err)

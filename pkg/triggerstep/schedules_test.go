@@ -18,9 +18,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	"github.com/aws/smithy-go/middleware"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stepline/stepline/pkg/iamcheck"
 	"github.com/stepline/stepline/pkg/trigger"
 )
 
@@ -104,10 +106,14 @@ func (s *schedulerServer) requests() []recorded {
 	return append([]recorded(nil), s.reqs...)
 }
 
+// client is a real Scheduler client pointed at the server, as the trigger function's (its
+// calls are recorded for the IAM check, iamcheck) with the memory rig's group and role.
 func (s *schedulerServer) client(t *testing.T) *scheduler.Client {
 	t.Helper()
+	rec := iamcheck.NewRecorder(t, "trigger", map[string]string{"env:STEPLINE_SCHEDULE_GROUP": memGroup, "env:STEPLINE_SCHEDULER_ROLE_ARN": memRoleARN})
 	return scheduler.New(scheduler.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""), HTTPClient: s.srv.Client()})
+		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""), HTTPClient: s.srv.Client(),
+		APIOptions: []func(*middleware.Stack) error{rec.Add}})
 }
 
 // TestSchedulesAreSyncedWithScheduler'sRequestShapes drives the real SDK client against the

@@ -16,12 +16,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	schedulertypes "github.com/aws/aws-sdk-go-v2/service/scheduler/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/stepline/stepline/pkg/approval"
 	"github.com/stepline/stepline/pkg/awstest"
+	"github.com/stepline/stepline/pkg/iamcheck"
 	"github.com/stepline/stepline/pkg/statemachine"
 	"github.com/stepline/stepline/pkg/store/dynamo"
 )
@@ -124,6 +126,7 @@ type awsRig struct {
 	sched  *recorder
 	events *busTap
 	table  string
+	bus    string
 	moto   *awstest.Moto
 }
 
@@ -169,26 +172,34 @@ func newAWSRig(t *testing.T, schedulerOnMoto bool) *awsRig {
 	ddb := dynamodb.NewFromConfig(moto.Config())
 	_, err := ddb.CreateTable(ctx, dynamo.Schema(r.table))
 	require.NoError(t, err)
+	bus := r.table + "-bus"
+	r.bus = bus
 	eb := eventbridge.NewFromConfig(moto.Config())
-	_, err = eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(r.table)})
+	_, err = eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(bus)})
 	require.NoError(t, err)
 	r.store = dynamo.New(ddb, r.table)
-	r.events = &busTap{eb: eb}
 	r.sfn = stepFunctions(nil)
-	sfnClient := sfn.NewFromConfig(moto.Config(), func(o *sfn.Options) { o.BaseEndpoint = aws.String(serve(t, r.sfn)) })
-	var sc *scheduler.Client
 	cfg := testConfig
-	cfg.Bus = r.table
+	cfg.Bus = bus
 	if schedulerOnMoto {
-		sc = scheduler.NewFromConfig(moto.Config())
-		cfg.ScheduleGroup = r.table
-		_, err := sc.CreateScheduleGroup(ctx, &scheduler.CreateScheduleGroupInput{Name: aws.String(r.table)})
+		cfg.ScheduleGroup = r.table + "-group"
+		_, err := scheduler.NewFromConfig(moto.Config()).CreateScheduleGroup(ctx, &scheduler.CreateScheduleGroupInput{Name: aws.String(cfg.ScheduleGroup)})
 		require.NoError(t, err)
-	} else {
-		r.sched = eventScheduler()
-		sc = scheduler.NewFromConfig(moto.Config(), func(o *scheduler.Options) { o.BaseEndpoint = aws.String(serve(t, r.sched)) })
 	}
-	r.h = New(r.store, sfnClient, sc, r.events, cfg)
+	// The handler's clients are the wait function's: their calls are recorded for the IAM
+	// check (iamcheck); r.store is the test's own view of the table.
+	fn := iamcheck.NewRecorder(t, "wait", map[string]string{"env:STEPLINE_TABLE": r.table, "env:STEPLINE_EVENT_BUS": bus,
+		"env:STEPLINE_SCHEDULE_GROUP": cfg.ScheduleGroup, "env:STEPLINE_SCHEDULER_ROLE_ARN": cfg.SchedulerRoleARN,
+		"env:STEPLINE_STATE_MACHINE_ARN": cfg.StateMachineARN}).Config(moto.Config())
+	r.events = &busTap{eb: eventbridge.NewFromConfig(fn)}
+	sfnClient := sfn.NewFromConfig(fn, func(o *sfn.Options) { o.BaseEndpoint = aws.String(serve(t, r.sfn)) })
+	sc := scheduler.NewFromConfig(fn)
+	if !schedulerOnMoto {
+		r.sched = eventScheduler()
+		sc = scheduler.NewFromConfig(fn, func(o *scheduler.Options) { o.BaseEndpoint = aws.String(serve(t, r.sched)) })
+	}
+	tokens := dynamo.New(dynamodb.NewFromConfig(fn), r.table)
+	r.h = New(tokens, sfnClient, sc, r.events, cfg)
 	return r
 }
 
@@ -225,7 +236,7 @@ func TestTheScheduleIsAcceptedByMotosScheduler(t *testing.T) {
 	_, err := r.h.Handle(lambdaCtx(), waitInput("approval", 3600, nil))
 	require.NoError(t, err)
 	got, err := scheduler.NewFromConfig(r.moto.Config()).GetSchedule(context.Background(), &scheduler.GetScheduleInput{
-		Name: aws.String(ScheduleName("api-7", "Release.Approve.1")), GroupName: aws.String(r.table)})
+		Name: aws.String(ScheduleName("api-7", "Release.Approve.1")), GroupName: aws.String(r.table + "-group")})
 	require.NoError(t, err)
 	assert.Equal(t, testFunction, aws.ToString(got.Target.Arn))
 	assert.Equal(t, "DELETE", string(got.ActionAfterCompletion))
@@ -264,4 +275,21 @@ func TestAnExpiryOfATaskStepFunctionsClosedDecodesTaskTimedOut(t *testing.T) {
 	assert.False(t, out.Expired)
 	_, err = r.store.Token(context.Background(), "api-7", "Release.Approve.1")
 	require.Error(t, err)
+}
+
+func TestAnApprovalNobodyCanHearOfTakesItsDeadlineOutOfScheduler(t *testing.T) {
+	r := newAWSRig(t, true)
+	ctx := context.Background()
+	// Announcing fails: the bus is gone.
+	_, err := eventbridge.NewFromConfig(r.moto.Config()).DeleteEventBus(ctx, &eventbridge.DeleteEventBusInput{Name: aws.String(r.bus)})
+	require.NoError(t, err)
+	_, err = r.h.Handle(lambdaCtx(), waitInput("approval", 3600, nil))
+	var failed *ActionFailed
+	require.ErrorAs(t, err, &failed)
+	assert.Contains(t, failed.Msg, "announce it")
+
+	_, err = scheduler.NewFromConfig(r.moto.Config()).GetSchedule(ctx, &scheduler.GetScheduleInput{
+		Name: aws.String(ScheduleName("api-7", "Release.Approve.1")), GroupName: aws.String(r.table + "-group")})
+	var gone *schedulertypes.ResourceNotFoundException
+	require.ErrorAs(t, err, &gone, "the deadline's schedule was deleted with the approval")
 }

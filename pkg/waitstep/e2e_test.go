@@ -8,11 +8,15 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/stepline/stepline/pkg/approval"
+	"github.com/stepline/stepline/pkg/iamcheck"
+	"github.com/stepline/stepline/pkg/store/dynamo"
 )
 
 // TestAnAnnouncedLinkApprovesOnceAndTheDeadlineThenDoesNothing follows one approval through
@@ -31,8 +35,11 @@ func TestAnAnnouncedLinkApprovesOnceAndTheDeadlineThenDoesNothing(t *testing.T) 
 	link, err := url.Parse(announced[0].Approve)
 	require.NoError(t, err)
 
-	sfnClient := sfn.NewFromConfig(r.moto.Config(), func(o *sfn.Options) { o.BaseEndpoint = aws.String(serve(t, r.sfn)) })
-	page := approval.New(r.store, sfnClient, r.events, r.table)
+	// The page's clients are the callback function's: their calls are recorded for the IAM
+	// check (iamcheck).
+	cb := iamcheck.NewRecorder(t, "callback", map[string]string{"env:STEPLINE_TABLE": r.table, "env:STEPLINE_EVENT_BUS": r.bus}).Config(r.moto.Config())
+	sfnClient := sfn.NewFromConfig(cb, func(o *sfn.Options) { o.BaseEndpoint = aws.String(serve(t, r.sfn)) })
+	page := approval.New(dynamo.New(dynamodb.NewFromConfig(cb), r.table), sfnClient, eventbridge.NewFromConfig(cb), r.bus)
 	request := func(method, body string) events.APIGatewayV2HTTPResponse {
 		in := events.APIGatewayV2HTTPRequest{RawPath: link.Path, RawQueryString: link.RawQuery, Body: body,
 			Headers: map[string]string{"content-type": "application/x-www-form-urlencoded"}}

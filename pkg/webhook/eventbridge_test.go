@@ -19,36 +19,47 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stepline/stepline/pkg/awstest"
+	"github.com/stepline/stepline/pkg/iamcheck"
 	"github.com/stepline/stepline/pkg/scm"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
 
 // busWithQueue creates a bus whose rule for stepline source events targets an SQS queue, so
-// the test reads back exactly what EventBridge delivered.
-func busWithQueue(t *testing.T, name string) (*eventbridge.Client, *s3.Client, *sqs.Client, string) {
+// the test reads back exactly what EventBridge delivered, and a bucket for large events. The
+// EventBridge and S3 clients it returns are the webhook function's: their calls are recorded
+// for the IAM check (iamcheck); the test inspects S3 with its own client.
+func busWithQueue(t *testing.T, name string) (eb *eventbridge.Client, s3c *s3.Client, bucket string, sq *sqs.Client, url string) {
 	t.Helper()
 	cfg := awstest.StartMoto(t).Config()
 	ctx := context.Background()
-	eb := eventbridge.NewFromConfig(cfg)
-	sq := sqs.NewFromConfig(cfg)
-	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	setup := eventbridge.NewFromConfig(cfg)
+	sq = sqs.NewFromConfig(cfg)
+	bucket = name + "-artifacts"
 
-	_, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(name)})
+	_, err := setup.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(name)})
 	require.NoError(t, err)
 	q, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
 	require.NoError(t, err)
 	attrs, err := sq.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
 	require.NoError(t, err)
 	pattern := fmt.Sprintf(`{"source":[%q],"detail-type":[%q]}`, EventSource, DetailTypeSource)
-	_, err = eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(name), EventBusName: aws.String(name), EventPattern: aws.String(pattern)})
+	_, err = setup.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(name), EventBusName: aws.String(name), EventPattern: aws.String(pattern)})
 	require.NoError(t, err)
-	_, err = eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(name), EventBusName: aws.String(name),
+	_, err = setup.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(name), EventBusName: aws.String(name),
 		Targets: []ebtypes.Target{{Id: aws.String("q"), Arn: aws.String(attrs.Attributes["QueueArn"])}}})
 	require.NoError(t, err)
-	_, err = s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
+	_, err = inspector(t).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)})
 	require.NoError(t, err)
-	return eb, s3c, sq, *q.QueueUrl
+
+	rec := iamcheck.NewRecorder(t, "webhook", map[string]string{"env:STEPLINE_EVENT_BUS": name, "env:STEPLINE_BUCKET": bucket})
+	fn := rec.Config(cfg)
+	return eventbridge.NewFromConfig(fn), s3.NewFromConfig(fn, func(o *s3.Options) { o.UsePathStyle = true }), bucket, sq, *q.QueueUrl
+}
+
+// inspector is an S3 client for the test's own reads and writes.
+func inspector(t *testing.T) *s3.Client {
+	return s3.NewFromConfig(awstest.StartMoto(t).Config(), func(o *s3.Options) { o.UsePathStyle = true })
 }
 
 // received reads the details of every event the queue got.
@@ -84,8 +95,8 @@ func pushEvent(ref string, files int) scm.Event {
 }
 
 func TestPublishedEventsReachARuleOnTheBus(t *testing.T) {
-	eb, s3c, sq, url := busWithQueue(t, "stepline-small")
-	p := NewEventBridge(eb, "stepline-small", s3c, "stepline-small")
+	eb, s3c, bucket, sq, url := busWithQueue(t, "stepline-small")
+	p := NewEventBridge(eb, "stepline-small", s3c, bucket)
 	var evs []Accepted
 	for i := range 12 { // more than one PutEvents call takes
 		ev := pushEvent(fmt.Sprintf("refs/heads/b%02d", i), 2)
@@ -105,8 +116,8 @@ func TestPublishedEventsReachARuleOnTheBus(t *testing.T) {
 }
 
 func TestAnEventTooLargeForEventBridgeIsStoredInS3AndReferenced(t *testing.T) {
-	eb, s3c, sq, url := busWithQueue(t, "stepline-large")
-	p := NewEventBridge(eb, "stepline-large", s3c, "stepline-large")
+	eb, s3c, bucket, sq, url := busWithQueue(t, "stepline-large")
+	p := NewEventBridge(eb, "stepline-large", s3c, bucket)
 	big := pushEvent("refs/heads/main", 5000) // ~300 KB of paths
 	require.NoError(t, p.Publish(context.Background(), []Accepted{{Key: "github-" + strings.Repeat("b", 40), Event: big}}))
 
@@ -116,10 +127,10 @@ func TestAnEventTooLargeForEventBridgeIsStoredInS3AndReferenced(t *testing.T) {
 	assert.Nil(t, d.Event)
 	require.NotNil(t, d.EventS3)
 	assert.Equal(t, "refs/heads/main", d.Ref, "the summary stays in the event for rules to filter on")
-	assert.Equal(t, "stepline-large", d.EventS3.Bucket)
+	assert.Equal(t, bucket, d.EventS3.Bucket)
 	assert.Equal(t, "webhooks/github-"+strings.Repeat("b", 40)+".json", d.EventS3.Key)
 
-	obj, err := s3c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(d.EventS3.Bucket), Key: aws.String(d.EventS3.Key)})
+	obj, err := inspector(t).GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(d.EventS3.Bucket), Key: aws.String(d.EventS3.Key)})
 	require.NoError(t, err)
 	body, _ := io.ReadAll(obj.Body)
 	var back scm.Event

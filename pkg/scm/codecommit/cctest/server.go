@@ -70,10 +70,11 @@ func New(t testing.TB) *Server {
 	return s
 }
 
-// Client returns a real CodeCommit client pointed at the server.
-func (s *Server) Client() *codecommit.Client {
+// Client returns a real CodeCommit client pointed at the server, with optFns applied (a
+// recorder's middleware, say).
+func (s *Server) Client(optFns ...func(*codecommit.Options)) *codecommit.Client {
 	return codecommit.New(codecommit.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.URL),
-		Credentials: aws.AnonymousCredentials{}, RetryMaxAttempts: 1})
+		Credentials: aws.AnonymousCredentials{}, RetryMaxAttempts: 1}, optFns...)
 }
 
 // Calls returns the operations asked so far, in order, each with its main argument
