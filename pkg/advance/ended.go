@@ -13,17 +13,6 @@ import (
 	"github.com/stepline/stepline/pkg/store"
 )
 
-// ExecutionStatusChange is the detail-type of the event Step Functions sends to the default
-// event bus when a Standard execution's status changes; the source is "aws.states". Its shape
-// (executionArn, stateMachineArn, name, status, input as a JSON string, error, cause) is the
-// one documented on "EventBridge (CloudWatch Events) for Step Functions execution status
-// changes": https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html
-const ExecutionStatusChange = "Step Functions Execution Status Change"
-
-// EndedStatuses are the execution statuses ExecutionEndedRule sends: the ends that may leave
-// a run's stage locks behind. SUCCEEDED executions always ended through Advance.
-func EndedStatuses() []string { return []string{"FAILED", "TIMED_OUT", "ABORTED"} }
-
 // ExecutionEvent is what functions/advance reads of EventBridge's "Step Functions Execution
 // Status Change" event. Only the fields used are decoded (dates and the output are not), so
 // a new or retyped field never refuses the event.
@@ -55,12 +44,12 @@ type ExecutionDetail struct {
 // Failed or Canceled run's execution ends FAILED too, after Advance has released its locks.
 func (h *Handler) ended(ctx context.Context, in Input) error {
 	d := in.Detail
-	if in.Source != "aws.states" || in.DetailType != ExecutionStatusChange || d == nil {
+	if in.Source != "aws.states" || in.DetailType != statemachine.ExecutionStatusChange || d == nil {
 		h.log.WarnContext(ctx, "not a Step Functions execution status change; ignored", "source", in.Source, "detail-type", in.DetailType)
 		return nil
 	}
 	log := h.log.With("execution", d.ExecutionArn, "status", d.Status)
-	if !slices.Contains(EndedStatuses(), d.Status) {
+	if !slices.Contains(statemachine.EndedStatuses(), d.Status) {
 		log.InfoContext(ctx, "execution status change that ends no run; ignored")
 		return nil
 	}

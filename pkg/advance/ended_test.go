@@ -55,7 +55,7 @@ func parkedBehind(t *testing.T, x *fixture) (statemachine.State, statemachine.It
 
 func TestAnExecutionThatEndedOutsideTheStateMachineReleasesItsLockAndWakesTheRunBehind(t *testing.T) {
 	t.Parallel()
-	for _, status := range advance.EndedStatuses() {
+	for _, status := range statemachine.EndedStatuses() {
 		t.Run(status, func(t *testing.T) {
 			t.Parallel()
 			x := newFixture(t)
