@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -66,4 +67,58 @@ func TestTheBootstrapStartsARunFromItsSampleEvent(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(event, &in))
 	assert.Equal(t, "api-1", in.Run)
+}
+
+// TestTheBootstrapAbandonsTheRunOfTheSampleAbortedExecution delivers
+// events/advance/execution-aborted.json, as ExecutionEndedRule would, to the real bootstrap:
+// run api-1, which holds its Build stage, ends CANCELED and the stage is free again. The
+// sample round-trips through aws-lambda-go's event type, and a malformed one is refused.
+func TestTheBootstrapAbandonsTheRunOfTheSampleAbortedExecution(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "events", "advance", "execution-aborted.json"))
+	require.NoError(t, err)
+	var e events.CloudWatchEvent
+	require.NoError(t, json.Unmarshal(raw, &e))
+	again, err := json.Marshal(e)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(raw), string(again))
+	assert.Equal(t, statemachine.ExecutionStatusChange, e.DetailType)
+
+	moto := awstest.StartMoto(t)
+	ctx := context.Background()
+	table := dynamotest.TableAndBus(t, moto, "ended")
+	db := dynamo.New(dynamodb.NewFromConfig(moto.Config()), table)
+	f, err := pipeline.Parse(".stepline.yml", []byte("version: 1\npipelines:\n  - name: api\n    execution_mode: queued\n    stages:\n      - name: Build\n        actions:\n          - {name: Build, provider: codebuild, inputs: [source]}\n"))
+	require.NoError(t, err)
+	p, _ := f.Pipeline("")
+	def := p.Definition()
+	st := engine.New(def, engine.RunInfo{ID: "api-1", Seq: 1})
+	st, d, err := engine.Advance(def, st, nil, time.Unix(1_796_605_200, 0))
+	require.NoError(t, err)
+	require.Equal(t, "Source", d.Acquire)
+	g, err := db.Acquire(ctx, "api", "Source", engine.ModeQueued, "api-1", 1)
+	require.NoError(t, err)
+	require.True(t, g.Granted)
+	st, _, err = engine.Advance(def, st, []engine.Input{{Kind: engine.KindGranted, Stage: "Source"}}, time.Unix(1_796_605_201, 0))
+	require.NoError(t, err)
+	require.NoError(t, db.PutRun(ctx, store.Record{Definition: def, State: st, Repo: "octo/api", Provider: "github", Hook: "hook-0123456789abcdef", Commit: "c0ffee"}))
+
+	fn := lambdatest.Start(t, lambdatest.Build(t, "."), map[string]string{
+		"STEPLINE_TABLE": table, "STEPLINE_EVENT_BUS": table, "STEPLINE_BUCKET": "artifacts", "STEPLINE_CODEBUILD_PROJECT": "stepline-build",
+		"AWS_ENDPOINT_URL": moto.Endpoint, "AWS_REGION": awstest.Region, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+	})
+	res, err := fn.Invoke(ctx, raw)
+	require.NoError(t, err)
+	require.False(t, res.Failed(), "%s: %s", res.ErrorType, res.ErrorMessage)
+
+	rec, err := db.GetRun(ctx, "api-1")
+	require.NoError(t, err)
+	assert.Equal(t, engine.Canceled, rec.State.Status)
+	assert.Equal(t, "the execution ended ABORTED outside the state machine's paths", rec.State.Message)
+	g, err = db.Acquire(ctx, "api", "Source", engine.ModeQueued, "api-2", 2)
+	require.NoError(t, err)
+	assert.True(t, g.Granted, "the aborted run released its stage")
+
+	res, err = fn.Invoke(ctx, []byte(`{"source":"aws.states","detail-type":"Step Functions Execution Status Change","detail":"nope"}`))
+	require.NoError(t, err)
+	assert.True(t, res.Failed(), "a malformed event is refused")
 }

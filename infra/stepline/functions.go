@@ -108,6 +108,9 @@ func (s *Stepline) functions() {
 				allow(tableActions, tables...),
 				allow([]string{"events:PutEvents"}, busArn),
 				allow([]string{"states:SendTaskSuccess"}, sm),
+				// Lambda sends an execution-ended event whose handling failed every attempt
+				// to the dead-letter queue with the function's role.
+				allow([]string{"sqs:SendMessage"}, dlq),
 			}},
 		{name: "source", memory: 1024, timeout: 900,
 			env: map[string]string{"STEPLINE_SECRET_PREFIX": s.secretPrefix()},

@@ -77,7 +77,7 @@ func (s *Stepline) messaging() {
 	s.ScheduleGroup.OverrideLogicalId(jsii.String("ScheduleGroup"))
 }
 
-// rules creates the three EventBridge rules, each with the dead-letter queue, and the queue
+// rules creates the four EventBridge rules, each with the dead-letter queue, and the queue
 // and topic policies, which name the rules as the only senders.
 func (s *Stepline) rules() {
 	dlq := &awsevents.CfnRule_DeadLetterConfigProperty{Arn: s.DeadLetterQueue.AttrArn()}
@@ -156,6 +156,8 @@ func (s *Stepline) rules() {
 	})
 	notify.OverrideLogicalId(jsii.String("NotificationRule"))
 
+	ended := s.executionEnded(dlq)
+
 	// EventBridge sends to a queue target as the service: the two rules of the trigger are
 	// the only senders the queue lets in. Scheduler sends as SchedulerRole, whose own
 	// policy grants it.
@@ -182,13 +184,13 @@ func (s *Stepline) rules() {
 		PolicyDocument: document(
 			denyInsecureTransport("sqs:*", queueArn),
 			// EventBridge delivers to a target's dead-letter queue as the service, so the
-			// queue must let it in; only these three rules may.
+			// queue must let it in; only these four rules may.
 			statement{
 				principal: map[string]any{"Service": "events.amazonaws.com"},
 				actions:   []string{"sqs:SendMessage"},
 				resources: []string{queueArn},
 				condition: map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": []any{
-					*source.AttrArn(), *aws.AttrArn(), *notify.AttrArn(),
+					*source.AttrArn(), *aws.AttrArn(), *notify.AttrArn(), *ended.AttrArn(),
 				}}},
 			},
 		),

@@ -297,6 +297,9 @@ func TestSamAndCdkWireTheSameEventSources(t *testing.T) {
 	}
 	assert.NotEmpty(t, slices.DeleteFunc(slices.Clone(c), func(s string) bool { return !strings.HasPrefix(s, "rule SourceEventRule") }))
 	assert.Contains(t, c, "mapping TriggerFunctionQueueMapping TriggerQueue -> TriggerFunction batch 10 window 1 responses [\"ReportBatchItemFailures\"]")
+	assert.Contains(t, c, "permission events.amazonaws.com -> AdvanceFunction", "ExecutionEndedRule may invoke the advance function")
+	assert.Contains(t, c, "async AdvanceFunction $LATEST retries 2 max age 21600 failures -> DeadLetterQueue")
+	assert.NotEmpty(t, slices.DeleteFunc(slices.Clone(c), func(s string) bool { return !strings.HasPrefix(s, "rule ExecutionEndedRule on default ") }))
 }
 
 // redrive keeps a RedrivePolicy's target by logical id and its receive count as a number.

@@ -43,14 +43,14 @@ func TestTemplateHasTheResourcesOfDocsStackMd(t *testing.T) {
 			"AWS::SNS::Subscription":           1,
 			"AWS::Lambda::Function":            6,
 			"AWS::Lambda::EventSourceMapping":  1, // the trigger queue feeds the trigger function
-			"AWS::Lambda::EventInvokeConfig":   1, // the deadline schedules invoke the wait function asynchronously
-			"AWS::Lambda::Permission":          3, // three routes invoke their function
+			"AWS::Lambda::EventInvokeConfig":   2, // the deadline schedules invoke the wait function, ExecutionEndedRule the advance function, asynchronously
+			"AWS::Lambda::Permission":          4, // three routes invoke their function, ExecutionEndedRule the advance function
 			"AWS::IAM::Role":                   9, // six functions, build project, state machine, scheduler
 			"AWS::Logs::LogGroup":              9, // six functions, state machine, builds, API access log
 			"AWS::CodeBuild::Project":          1,
 			"AWS::StepFunctions::StateMachine": 1,
 			"AWS::Scheduler::ScheduleGroup":    1,
-			"AWS::Events::Rule":                3,
+			"AWS::Events::Rule":                4,
 			"AWS::ApiGatewayV2::Api":           1,
 			"AWS::ApiGatewayV2::Stage":         1,
 			"AWS::ApiGatewayV2::Integration":   2,
@@ -76,8 +76,10 @@ func TestTemplateHasTheResourcesOfDocsStackMd(t *testing.T) {
 			"PipelineStateMachine": "AWS::StepFunctions::StateMachine", "PipelineStateMachineRole": "AWS::IAM::Role",
 			"PipelineLogGroup": "AWS::Logs::LogGroup", "BuildProjectLogGroup": "AWS::Logs::LogGroup", "SchedulerRole": "AWS::IAM::Role",
 			"ScheduleGroup": "AWS::Scheduler::ScheduleGroup", "SourceEventRule": "AWS::Events::Rule",
-			"AwsEventRule": "AWS::Events::Rule", "NotificationRule": "AWS::Events::Rule",
-			"HttpApi": "AWS::ApiGatewayV2::Api", "ApiAccessLogGroup": "AWS::Logs::LogGroup",
+			"AwsEventRule": "AWS::Events::Rule", "NotificationRule": "AWS::Events::Rule", "ExecutionEndedRule": "AWS::Events::Rule",
+			"AdvanceFunctionExecutionEndedPermission": "AWS::Lambda::Permission",
+			"AdvanceFunctionEventInvokeConfig":        "AWS::Lambda::EventInvokeConfig",
+			"HttpApi":                                 "AWS::ApiGatewayV2::Api", "ApiAccessLogGroup": "AWS::Logs::LogGroup",
 			"PipelineFailedAlarm": "AWS::CloudWatch::Alarm", "DeadLetterQueueAlarm": "AWS::CloudWatch::Alarm", "TriggerQueueAgeAlarm": "AWS::CloudWatch::Alarm",
 			"TriggerQueue": "AWS::SQS::Queue", "TriggerQueuePolicy": "AWS::SQS::QueuePolicy",
 			"DeadLetterQueuePolicy":         "AWS::SQS::QueuePolicy",
@@ -145,7 +147,7 @@ var wantActions = map[string][]string{
 		"codecommit:GetFile", "codecommit:GetDifferences", "codecommit:GetBranch", "codecommit:GetRepository"},
 	"AdvanceFunctionRole": {"logs:CreateLogStream", "logs:PutLogEvents",
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchGetItem",
-		"events:PutEvents", "states:SendTaskSuccess"},
+		"events:PutEvents", "states:SendTaskSuccess", "sqs:SendMessage"},
 	"SourceFunctionRole": {"logs:CreateLogStream", "logs:PutLogEvents",
 		"secretsmanager:GetSecretValue", "s3:PutObject", "s3:AbortMultipartUpload",
 		"codecommit:GetFolder", "codecommit:GetBlob"},
@@ -294,6 +296,7 @@ func TestRolesHoldExactlyTheActionsOfDocsStackMd(t *testing.T) {
 			{"TriggerFunctionRole", "sqs:ReceiveMessage", []any{getAtt("TriggerQueue", "Arn")}},
 			{"TriggerFunctionRole", "sqs:ChangeMessageVisibility", []any{getAtt("TriggerQueue", "Arn")}},
 			{"AdvanceFunctionRole", "states:SendTaskSuccess", []any{sm}},
+			{"AdvanceFunctionRole", "sqs:SendMessage", []any{getAtt("DeadLetterQueue", "Arn")}},
 			{"SourceFunctionRole", "s3:AbortMultipartUpload", []any{within("ArtifactBucket", "/runs/*")}},
 			{"TriggerFunctionRole", "codecommit:GetDifferences", []any{sub(prefix + "codecommit" + region + "*")}},
 			{"SourceFunctionRole", "codecommit:GetBlob", []any{sub(prefix + "codecommit" + region + "*")}},
@@ -357,7 +360,7 @@ func TestDeadLetterQueueCatchesEveryAsynchronousDelivery(t *testing.T) {
 	})
 
 	rules := resources(doc, "AWS::Events::Rule")
-	require.Len(t, rules, 3)
+	require.Len(t, rules, 4)
 	var sources []any
 	for id, rule := range rules {
 		sources = append(sources, getAtt(id, "Arn"))
@@ -386,7 +389,7 @@ func TestALostExpiryLandsInTheDeadLetterQueue(t *testing.T) {
 		"DestinationConfig":        map[string]any{"OnFailure": map[string]any{"Destination": getAtt("DeadLetterQueue", "Arn")}},
 	})
 	configs := resources(doc, "AWS::Lambda::EventInvokeConfig")
-	assert.Equal(t, []string{"WaitFunctionEventInvokeConfig"}, slices.Collect(maps.Keys(configs)))
+	assert.ElementsMatch(t, []string{"WaitFunctionEventInvokeConfig", "AdvanceFunctionEventInvokeConfig"}, slices.Collect(maps.Keys(configs)))
 	alarm := resources(doc, "AWS::CloudWatch::Alarm")["DeadLetterQueueAlarm"]
 	assert.Equal(t, getAtt("DeadLetterQueue", "QueueName"), alarm["Dimensions"].([]any)[0].(map[string]any)["Value"], "the alarm sees it")
 }
@@ -440,8 +443,10 @@ func TestTheTriggerQueueHoldsEveryTriggerInputUntilItIsHandled(t *testing.T) {
 		"MaximumBatchingWindowInSeconds": 1,
 		"FunctionResponseTypes":          []any{"ReportBatchItemFailures"},
 	})
-	for _, p := range resources(doc, "AWS::Lambda::Permission") {
-		assert.NotEqual(t, "events.amazonaws.com", p["Principal"], "EventBridge no longer invokes a function")
+	for id, p := range resources(doc, "AWS::Lambda::Permission") {
+		if id != "AdvanceFunctionExecutionEndedPermission" {
+			assert.NotEqual(t, "events.amazonaws.com", p["Principal"], "%s: EventBridge invokes no function but advance, for ExecutionEndedRule", id)
+		}
 	}
 }
 
@@ -675,4 +680,45 @@ func TestValidateRefusesPropsThatFailOnlyAtDeploy(t *testing.T) {
 	assert.NoError(t, ok.Validate())
 	ok = stepline.Props{Name: "abc", AllowedRepositories: []string{"github:acme/*", " bitbucket-server:OPS/deploy "}, FunctionsDir: dir}
 	assert.NoError(t, ok.Validate(), "the shortest name and lists the webhook accepts")
+}
+
+func TestAnExecutionThatEndsOutsideTheStateMachineReachesTheAdvanceFunction(t *testing.T) {
+	tmpl, doc := synth(t, props)
+	dlq := getAtt("DeadLetterQueue", "Arn")
+	// The event and its pattern: https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-states.html
+	// and https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html
+	rule := resources(doc, "AWS::Events::Rule")["ExecutionEndedRule"]
+	require.NotNil(t, rule)
+	assert.Nil(t, rule["EventBusName"], "Step Functions sends to the default bus")
+	assert.Equal(t, map[string]any{
+		"source":      []any{"aws.states"},
+		"detail-type": []any{statemachine.ExecutionStatusChange},
+		"detail": map[string]any{
+			"status":          []any{"FAILED", "TIMED_OUT", "ABORTED"},
+			"stateMachineArn": []any{ref("PipelineStateMachine")},
+		},
+	}, rule["EventPattern"], "this stack's state machine only, and only the ends that may strand a lock")
+	assert.Equal(t, []any{map[string]any{
+		"Id": "AdvanceFunction", "Arn": getAtt("AdvanceFunction", "Arn"),
+		"DeadLetterConfig": map[string]any{"Arn": dlq},
+		"RetryPolicy":      map[string]any{"MaximumRetryAttempts": 185.0, "MaximumEventAgeInSeconds": 86400.0},
+	}}, rule["Targets"])
+
+	// EventBridge may invoke the function for this rule only:
+	// https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-lambda-permissions
+	tmpl.HasResourceProperties(jsii.String("AWS::Lambda::Permission"), map[string]any{
+		"Action": "lambda:InvokeFunction", "FunctionName": getAtt("AdvanceFunction", "Arn"),
+		"Principal": "events.amazonaws.com", "SourceArn": getAtt("ExecutionEndedRule", "Arn"),
+	})
+	// A handling that fails every attempt lands in the dead-letter queue, sent with the
+	// function's role: https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
+	tmpl.HasResourceProperties(jsii.String("AWS::Lambda::EventInvokeConfig"), map[string]any{
+		"FunctionName": ref("AdvanceFunction"), "Qualifier": "$LATEST",
+		"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 21600,
+		"DestinationConfig": map[string]any{"OnFailure": map[string]any{"Destination": dlq}},
+	})
+	role := resources(doc, "AWS::IAM::Role")["AdvanceFunctionRole"]
+	statements := role["Policies"].([]any)[0].(map[string]any)["PolicyDocument"].(map[string]any)["Statement"].([]any)
+	assert.Contains(t, statements, map[string]any{"Effect": "Allow", "Action": []any{"sqs:SendMessage"}, "Resource": []any{dlq}})
+	assert.Contains(t, queueSenders(t, doc, "DeadLetterQueuePolicy"), getAtt("ExecutionEndedRule", "Arn"))
 }

@@ -94,6 +94,10 @@ type Input struct {
 	// Abandon is the error that made Advance fail for good: the run is canceled through the
 	// engine, which releases its stage locks and ends its record.
 	Abandon *statemachine.TaskError `json:"abandon,omitempty"`
+	// ExecutionEvent is set when EventBridge invokes the function with a "Step Functions
+	// Execution Status Change" event instead (ExecutionEndedRule): an execution that ended
+	// outside the state machine's own paths is abandoned the same way.
+	ExecutionEvent
 }
 
 // Errors at the Lambda boundary, named as the state machine retries them
@@ -116,9 +120,20 @@ const maxLoops = 64
 
 // Handle advances the run.
 func (h *Handler) Handle(ctx context.Context, in Input) (statemachine.State, error) {
-	if in.Park {
+	switch {
+	case in.Park:
 		return statemachine.State{Run: in.Run}, h.park(ctx, in)
+	case in.DetailType != "" || in.Detail != nil:
+		return statemachine.State{}, h.ended(ctx, in)
+	case in.Abandon != nil:
+		return h.step(ctx, in, &engine.Input{Kind: engine.KindCancel, Message: "the run could not advance: " + failure(in.Abandon)})
 	}
+	return h.step(ctx, in, nil)
+}
+
+// step applies what the state machine brought back, or cancel instead, and answers with the
+// route to take next.
+func (h *Handler) step(ctx context.Context, in Input, cancel *engine.Input) (statemachine.State, error) {
 	rec, err := h.store.GetRun(ctx, in.Run)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -137,8 +152,8 @@ func (h *Handler) Handle(ctx context.Context, in Input) (statemachine.State, err
 
 	now := h.now()
 	inputs := h.inputs(in.State)
-	if in.Abandon != nil {
-		inputs = []engine.Input{{Kind: engine.KindCancel, Message: "the run could not advance: " + failure(in.Abandon)}}
+	if cancel != nil {
+		inputs = []engine.Input{*cancel}
 	}
 	st := rec.State
 	var events []engine.Event

@@ -17,6 +17,7 @@ const (
 	RuleVariable   = "variable"
 	RuleCycle      = "cycle"
 	RuleValue      = "value"
+	RuleWave       = "wave"
 )
 
 // Problem is one thing wrong with a pipeline file (see diag.Problem).

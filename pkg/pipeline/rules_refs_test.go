@@ -1,6 +1,12 @@
 package pipeline
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
 
 // Rules about how the parts of a file refer to each other and about values.
 
@@ -351,4 +357,38 @@ func TestValueRule(t *testing.T) {
 			"4:129 value env: invalid name \"1X\"",
 		}},
 	})
+}
+
+// wave is a pipeline whose stage Test has, per run_order, that many codebuild actions.
+func wave(orders ...int) string {
+	var b strings.Builder
+	b.WriteString("version: 1\npipelines:\n  - name: p\n    stages:\n      - name: Test\n        actions:\n")
+	for o, n := range orders {
+		for i := range n {
+			fmt.Fprintf(&b, "          - {name: A%d_%d, provider: codebuild, run_order: %d, inputs: [source]}\n", o+1, i, o+1)
+		}
+	}
+	return b.String()
+}
+
+func TestWaveRule(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, 15, MaxWave, "docs/pipeline.md and pkg/statemachine's size test say 15")
+	for _, c := range []struct {
+		name   string
+		orders []int
+		want   []expect
+	}{
+		{"the widest wave allowed passes", []int{MaxWave}, nil},
+		{"one more action is reported at it", []int{MaxWave + 1}, []expect{
+			expect(fmt.Sprintf("%d:20 wave stage \"Test\" starts 16 actions at run_order 1; at most 15 run at once", 7+MaxWave))}},
+		{"each run_order counts on its own", []int{MaxWave, MaxWave}, nil},
+		{"a crowded later run_order is reported at its own first action beyond the limit", []int{2, MaxWave + 3}, []expect{
+			expect(fmt.Sprintf("%d:20 wave stage \"Test\" starts 18 actions at run_order 2", 7+2+MaxWave))}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			assertProblems(t, problemsOf(t, wave(c.orders...)), c.want...)
+		})
+	}
 }

@@ -50,6 +50,7 @@ func (d *decoder) validatePipeline(pi *pipelineIndex) {
 		} else {
 			stages[st.Name.Value] = st.Name.Pos
 		}
+		d.checkWave(st)
 		names := map[string]Pos{}
 		for _, a := range st.Actions {
 			if at, dup := names[a.Name.Value]; dup && a.Name.Value != "" {
@@ -75,6 +76,41 @@ func (d *decoder) validatePipeline(pi *pipelineIndex) {
 	d.checkArtifacts(pi)
 	d.checkVariables(pi)
 	d.checkDeps(pi)
+}
+
+// MaxWave is how many actions of one stage may share a run_order: the actions the state
+// machine starts at once. Each one's result comes back through the Dispatch map, whose output
+// Step Functions limits to 256 KB, and no Catch catches an output over the limit
+// (States.DataLimitExceeded). A failed CodeBuild build brings its whole Build object back as
+// the error's cause, which no state can trim: about 7.7 KB a build with the task that started
+// it, so 15 failed builds stay under half the limit (pkg/statemachine's
+// TestTheWidestWaveStaysUnderHalfTheStateLimit measures it in the interpreter).
+const MaxWave = 15
+
+// checkWave reports a run_order group of st with more than MaxWave actions, at the first
+// action beyond the limit.
+func (d *decoder) checkWave(st *Stage) {
+	groups := map[int][]*Action{}
+	var orders []int
+	for _, a := range st.Actions {
+		o := a.RunOrder.Value
+		if groups[o] == nil {
+			orders = append(orders, o)
+		}
+		groups[o] = append(groups[o], a)
+	}
+	for _, o := range orders {
+		g := groups[o]
+		if len(g) <= MaxWave {
+			continue
+		}
+		at := g[MaxWave].Name.Pos
+		if at == (Pos{}) {
+			at = g[MaxWave].Pos
+		}
+		d.report(at, RuleWave, "stage %q starts %d actions at run_order %d; at most %d run at once, as each one's result travels through the state machine, whose state is limited to 256 KB: give the others a higher run_order or another stage",
+			st.Name.Value, len(g), o, MaxWave)
+	}
 }
 
 // firstSeen says where a duplicated name was first written; when it is the same place, a YAML

@@ -25,6 +25,20 @@ func Substitutions() []string {
 	return []string{"AdvanceFunctionArn", "SourceFunctionArn", "WaitFunctionArn"}
 }
 
+// ExecutionStatusChange is the detail-type of the event Step Functions sends to the default
+// event bus when a Standard execution's status changes (source "aws.states"), with the
+// execution's executionArn, stateMachineArn, name, status, input (JSON text), error and cause
+// in its detail: https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html and
+// https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-states.html
+const ExecutionStatusChange = "Step Functions Execution Status Change"
+
+// EndedStatuses are the execution statuses that may end a run outside the state machine's
+// Catch paths (StopExecution, the execution's timeout, States.Runtime and
+// States.DataLimitExceeded, which States.ALL does not catch, the Broken state), leaving its
+// stage locks held. ExecutionEndedRule sends these to functions/advance, which abandons the
+// run. A SUCCEEDED execution always ended through Advance.
+func EndedStatuses() []string { return []string{"FAILED", "TIMED_OUT", "ABORTED"} }
+
 // Route is functions/advance's answer: what the state machine does next.
 type Route string
 

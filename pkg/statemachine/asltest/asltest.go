@@ -36,6 +36,14 @@ type NamedError struct{ Name, Msg string }
 
 func (e NamedError) Error() string { return e.Msg }
 
+// ErrAbort, returned by a handler, aborts the execution while that task runs, as
+// StopExecution does: the task never answers and the execution ends with the interpreter's
+// ExecutionAbortedError (Execution.Error).
+var ErrAbort = errors.New("abort the execution")
+
+// Aborted is Execution.Error of an execution ended by ErrAbort.
+const Aborted = "ExecutionAbortedError"
+
 // HandlerFunc is one Task state's binding: it gets the state's effective input.
 type HandlerFunc func(in json.RawMessage) (any, error)
 
@@ -71,6 +79,11 @@ func Interpret(t testing.TB, input any, handlers map[string]HandlerFunc) Executi
 			return
 		}
 		out, err := h(body)
+		if errors.Is(err, ErrAbort) {
+			w.Header().Set("X-Stepline-Abort", "1")
+			w.WriteHeader(500)
+			return
+		}
 		if err != nil {
 			var ne NamedError
 			typ := "Error"

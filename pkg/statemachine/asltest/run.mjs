@@ -22,6 +22,12 @@ const bind = (states) => {
     if (st.Type === 'Task') {
       handlers[name] = async (payload) => {
         const res = await fetch(url + '/' + name, { method: 'POST', body: JSON.stringify(payload) });
+        if (res.headers.get('x-stepline-abort')) {
+          // The Go handler asked for StopExecution while this task runs: the task never
+          // answers, the execution ends aborted.
+          execution.abort();
+          return new Promise(() => {});
+        }
         const body = await res.json();
         if (res.status !== 200) {
           const err = new Error(body.errorMessage);
@@ -40,7 +46,9 @@ const bind = (states) => {
 bind(definition.States);
 
 const machine = new StateMachine(definition, { validationOptions: { checkPaths: true, checkArn: false } });
-const execution = machine.run(JSON.parse(input), {
+// let: the task handlers above read it once a task runs.
+let execution;
+execution = machine.run(JSON.parse(input), {
   overrides: { taskResourceLocalHandlers: handlers, waitTimeOverrides: { Sleep: 1 }, retryIntervalOverrides: Object.fromEntries(Object.keys(handlers).map((n) => [n, 1])) },
   // The interpreter has no task tokens of its own; one token per run stands in for $$.Task.Token.
   context: { Execution: { Id: 'local', Name: 'local' }, Task: { Token: 'token-' + (JSON.parse(input).run ?? 'none') } },
@@ -54,4 +62,7 @@ try {
   // The interpreter wraps the Fail state's error in an ExecutionError.
   const failed = e.cause instanceof Error ? e.cause : e;
   console.log(JSON.stringify({ type: 'Failed', error: failed.name, cause: failed.message }));
+  // An aborted execution leaves the interpreter's timers behind, which would keep Node
+  // running; stdout is a pipe, written synchronously on Linux, so nothing is lost.
+  if (failed.name === 'ExecutionAbortedError') process.exit(0);
 }
