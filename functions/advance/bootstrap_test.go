@@ -95,7 +95,8 @@ func TestTheBootstrapAbandonsTheRunOfTheSampleAbortedExecution(t *testing.T) {
 	st, d, err := engine.Advance(def, st, nil, time.Unix(1_796_605_200, 0))
 	require.NoError(t, err)
 	require.Equal(t, "Source", d.Acquire)
-	g, err := db.Acquire(ctx, "api", "Source", engine.ModeQueued, "api-1", 1)
+	scope := store.Scope{Provider: "github", Repository: "octo/api", Pipeline: "api"} // the record below: no environment, no branch
+	g, err := db.Acquire(ctx, scope, "Source", engine.ModeQueued, "api-1", 1)
 	require.NoError(t, err)
 	require.True(t, g.Granted)
 	st, _, err = engine.Advance(def, st, []engine.Input{{Kind: engine.KindGranted, Stage: "Source"}}, time.Unix(1_796_605_201, 0))
@@ -114,7 +115,7 @@ func TestTheBootstrapAbandonsTheRunOfTheSampleAbortedExecution(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, engine.Canceled, rec.State.Status)
 	assert.Equal(t, "the execution ended ABORTED outside the state machine's paths", rec.State.Message)
-	g, err = db.Acquire(ctx, "api", "Source", engine.ModeQueued, "api-2", 2)
+	g, err = db.Acquire(ctx, scope, "Source", engine.ModeQueued, "api-2", 2)
 	require.NoError(t, err)
 	assert.True(t, g.Granted, "the aborted run released its stage")
 

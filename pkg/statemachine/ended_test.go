@@ -151,7 +151,7 @@ func TestAMapIterationThatFailsAbandonsTheRunInsteadOfEndingTheExecution(t *test
 	require.NoError(t, err)
 	assert.Equal(t, engine.Canceled, rec.State.Status)
 	assert.Contains(t, rec.State.Message, "UnknownKind")
-	g, err := w.db.Acquire(context.Background(), "api", "Build", engine.ModeSuperseded, "api-8", 8)
+	g, err := w.db.Acquire(context.Background(), w.scope(), "Build", engine.ModeSuperseded, "api-8", 8)
 	require.NoError(t, err)
 	assert.True(t, g.Granted, "the abandoned run released its stage")
 }
