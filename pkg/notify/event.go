@@ -57,6 +57,23 @@ type envelope struct {
 	Detail     json.RawMessage `json:"detail"`
 }
 
+// stateDetail is the part of a changes.Detail notifications read: a field nothing reads
+// (version, the action type) never refuses an event, whatever its type becomes.
+type stateDetail struct {
+	Pipeline    string `json:"pipeline"`
+	ExecutionID string `json:"execution-id"`
+	State       string `json:"state"`
+	Stage       string `json:"stage"`
+	Action      string `json:"action"`
+	Attempt     int    `json:"attempt"`
+	StartTime   string `json:"start-time"`
+	Message     string `json:"message"`
+	Rollback    bool   `json:"rollback"`
+	Repository  string `json:"repository"`
+	Branch      string `json:"branch"`
+	Commit      string `json:"commit"`
+}
+
 // Decode reads one EventBridge event. Fields nothing reads are ignored; a malformed time
 // falls back to the detail's start-time, and then to the zero time, since the event still
 // says what happened.
@@ -72,10 +89,14 @@ func Decode(b []byte) (Change, error) {
 	var err error
 	switch e.DetailType {
 	case changes.DetailPipeline, changes.DetailStage, changes.DetailAction:
-		err = json.Unmarshal(e.Detail, &c.State)
-		if err == nil && (c.State.Pipeline == "" || c.State.ExecutionID == "" || c.State.State == "") {
+		var d stateDetail
+		err = json.Unmarshal(e.Detail, &d)
+		if err == nil && (d.Pipeline == "" || d.ExecutionID == "" || d.State == "") {
 			err = errors.New("pipeline, execution-id and state are required")
 		}
+		c.State = changes.Detail{Pipeline: d.Pipeline, ExecutionID: d.ExecutionID, State: d.State, Stage: d.Stage,
+			Action: d.Action, Attempt: d.Attempt, StartTime: d.StartTime, Message: d.Message, Rollback: d.Rollback,
+			Repository: d.Repository, Branch: d.Branch, Commit: d.Commit}
 	case approval.DetailRequested:
 		err = json.Unmarshal(e.Detail, &c.Approval)
 		if err == nil && (c.Approval.Pipeline == "" || c.Approval.Run == "") {

@@ -23,6 +23,9 @@ type Run struct {
 	Started time.Time
 	// Failure is the failed action of a failed run, or nil.
 	Failure *Failure
+	// Refs maps "Stage/Action" to the action's latest executor reference (a CodeBuild build
+	// id), for the log link of an action that failed.
+	Refs map[string]string
 }
 
 // Failure is the action that failed a run (or a stage).
@@ -55,6 +58,16 @@ func RunOf(rec store.Record) Run {
 		r.Started = engine.Time(st.Started)
 	}
 	r.Failure = failure(rec)
+	for i, sg := range st.Stages {
+		for j, as := range sg.Actions {
+			if as.External != "" && i < len(rec.Definition.Stages) && j < len(rec.Definition.Stages[i].Actions) {
+				if r.Refs == nil {
+					r.Refs = map[string]string{}
+				}
+				r.Refs[rec.Definition.Stages[i].Name+"/"+rec.Definition.Stages[i].Actions[j].Name] = as.External
+			}
+		}
+	}
 	return r
 }
 
