@@ -51,7 +51,7 @@ func newRun(g *globals) *cobra.Command {
 	f.BoolVar(&o.autoApprove, "auto-approve", false, "approve every manual approval without asking")
 	f.BoolVar(&o.follow, "follow", false, "stream every action's log to the terminal")
 	f.BoolVar(&o.plain, "plain", false, "print one line per state change even on a terminal")
-	f.StringArrayVar(&o.env, "env", nil, "an environment variable K=V for every build of the run (repeatable)")
+	f.StringArrayVar(&o.env, "env", nil, "an environment variable K=V for every build of the run, or NAME to pass this shell's NAME on (repeatable; builds see only a few host variables)")
 	f.BoolVar(&o.aws, "aws", false, "run builds in CodeBuild with artifacts in S3 (default AWS credentials), to try a pipeline before deploying stepline")
 	f.StringVar(&o.bucket, "bucket", "", "with --aws: the S3 bucket for artifacts (runs/<run>/)")
 	f.StringVar(&o.project, "project", "", "with --aws: the CodeBuild project builds run in unless an action names one")
@@ -68,9 +68,11 @@ func (o runOptions) run(ctx context.Context, g *globals) error {
 			return exit(ExitUsage, err)
 		}
 	}
-	if err := checkEnv(o.env); err != nil {
+	env, err := resolveEnv(o.env)
+	if err != nil {
 		return err
 	}
+	o.env = env
 	co, err := local.Inspect(ctx, dir)
 	if err != nil {
 		return exit(ExitUsage, err)

@@ -183,3 +183,145 @@ func waitForMatch(t *testing.T, out fmt.Stringer, re *regexp.Regexp) string {
 	t.Fatalf("waited for %s; output so far:\n%s", re, out)
 	return ""
 }
+
+// startServe runs `stepline serve` in-process on a free port and returns the GitHub webhook URL,
+// its output, and a function that stops it and returns its exit code.
+func startServe(t *testing.T, r *repo, args ...string) (string, *syncBuffer, func() int) {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan int, 1)
+	full := append([]string{"serve", "--addr", "127.0.0.1:0", "--repo", r.dir, "--state-dir", r.state()}, args...)
+	go func() { done <- Main(ctx, full, IO{In: strings.NewReader(""), Out: out, Err: out}) }()
+	url := waitForMatch(t, out, regexp.MustCompile(`github +(http://\S+)`))
+	stopped := false
+	end := func() int {
+		if stopped {
+			return ExitCanceled
+		}
+		stopped = true
+		stop()
+		select {
+		case code := <-done:
+			return code
+		case <-time.After(30 * time.Second):
+			t.Fatal("serve did not stop")
+			return -1
+		}
+	}
+	t.Cleanup(func() { end() })
+	return url, out, end
+}
+
+// envBuild is a pipeline whose one build prints its whole environment.
+var envBuild = map[string]string{
+	".stepline.yml": `version: 1
+pipelines:
+  - name: web
+    triggers:
+      - on: push
+        branches: [main]
+    stages:
+      - name: Build
+        actions:
+          - {name: Build, provider: codebuild, buildspec: build.yml, inputs: [source]}
+`,
+	"build.yml": "version: 0.2\nphases:\n  build:\n    commands:\n      - env\n",
+}
+
+// assertBuildEnv checks the environment a build printed: the documented variables are there,
+// the webhook secret and the server's other variables are not.
+func assertBuildEnv(t *testing.T, log string, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		assert.NotContains(t, log, s)
+	}
+	assert.NotContains(t, log, secretEnv+"=")
+	assert.NotContains(t, log, "STEPLINE_TEST_SERVER_ONLY")
+	assert.Contains(t, log, "\nPATH="+os.Getenv("PATH")+"\n")
+	assert.Contains(t, log, "\nHOME=")
+	assert.Contains(t, log, "\nCODEBUILD_SRC_DIR=")
+	assert.Contains(t, log, "\nCODEBUILD_RESOLVED_SOURCE_VERSION=")
+}
+
+// buildLog returns the log of the only run's Build/Build action.
+func buildLog(t *testing.T, r *repo) string {
+	t.Helper()
+	runs, err := store.NewBolt(filepath.Join(r.state(), "stepline.db")).ListRuns(context.Background(), store.Filter{})
+	require.NoError(t, err)
+	require.Len(t, runs, 1)
+	return readFile(t, runs[0].Logs["Build/Build"])
+}
+
+// A pull request's build must not read the secret serve verifies deliveries with (it could forge
+// any delivery) nor anything else of serve's environment.
+func TestServeBuildsDoNotSeeTheWebhookSecretOrTheServersEnvironment(t *testing.T) {
+	t.Setenv(secretEnv, "env-hook-secret")
+	t.Setenv("STEPLINE_TEST_SERVER_ONLY", "server-private-value")
+	r := newRepo(t, envBuild)
+	r.commit("change", map[string]string{"a.txt": "a\n"})
+	url, out, stop := startServe(t, r)
+	body := filepath.Join(t.TempDir(), "push.json")
+	require.NoError(t, os.WriteFile(body, githubPush(t, r, "main"), 0o644))
+	var o, e bytes.Buffer
+	code := Main(context.Background(), []string{"webhook", "send", "--provider", "github", "--event", "push",
+		"--secret", "env-hook-secret", "--url", url, body}, IO{Out: &o, Err: &e})
+	require.Equal(t, ExitOK, code, o.String()+e.String())
+	waitForMatch(t, out, regexp.MustCompile(`SUCCEEDED pipeline web run`))
+	assert.Equal(t, ExitCanceled, stop())
+	assertBuildEnv(t, buildLog(t, r), "env-hook-secret", "server-private-value")
+}
+
+// The secret can come from a file (kept out of ps and of the environment), one secret a line for
+// rotation; --secret still works, and --help says it shows in ps.
+func TestServeReadsWebhookSecretsFromAFile(t *testing.T) {
+	t.Setenv(secretEnv, "")
+	t.Setenv(secretFileEnv, "")
+	r := newRepo(t, envBuild)
+	r.commit("change", map[string]string{"a.txt": "a\n"})
+	file := filepath.Join(t.TempDir(), "secrets")
+	require.NoError(t, os.WriteFile(file, []byte("old-file-secret\nnew-file-secret\n"), 0o600))
+	url, out, stop := startServe(t, r, "--secret-file", file)
+	body := filepath.Join(t.TempDir(), "push.json")
+	require.NoError(t, os.WriteFile(body, githubPush(t, r, "main"), 0o644))
+	send := func(secret string) string {
+		var o, e bytes.Buffer
+		Main(context.Background(), []string{"webhook", "send", "--provider", "github", "--event", "push",
+			"--secret", secret, "--url", url, body}, IO{Out: &o, Err: &e})
+		return o.String() + e.String()
+	}
+	assert.Contains(t, send("not-in-the-file"), "401")
+	assert.Contains(t, send("new-file-secret"), "202")
+	waitForMatch(t, out, regexp.MustCompile(`SUCCEEDED pipeline web run`))
+	assert.Equal(t, ExitCanceled, stop())
+	assertBuildEnv(t, buildLog(t, r), "old-file-secret", "new-file-secret")
+
+	empty := filepath.Join(t.TempDir(), "empty")
+	require.NoError(t, os.WriteFile(empty, []byte("\n"), 0o600))
+	res := r.stepline("", "serve", "--repo", r.dir, "--addr", "127.0.0.1:0", "--secret-file", empty)
+	assert.Equal(t, ExitUsage, res.code)
+	assert.Contains(t, res.err, "is empty")
+
+	help := r.stepline("", "serve", "--help")
+	assert.Regexp(t, `--secret stringArray +.*visible to every user in ps`, help.out)
+	assert.Contains(t, help.out, "--secret-file")
+}
+
+// `stepline run` builds the same environment: not the shell's, only what is documented, plus
+// what --env passes on by name.
+func TestRunBuildsSeeOnlyTheDocumentedEnvironment(t *testing.T) {
+	t.Setenv(secretEnv, "env-hook-secret")
+	t.Setenv("STEPLINE_TEST_SERVER_ONLY", "server-private-value")
+	t.Setenv("STEPLINE_TEST_PASSED", "passed-by-name")
+	r := newRepo(t, envBuild)
+	res := r.stepline("", "run", "--env", "STEPLINE_TEST_PASSED", "--env", "GIVEN=given-value")
+	require.Equal(t, ExitOK, res.code, res.out+res.err)
+	log := buildLog(t, r)
+	assertBuildEnv(t, log, "env-hook-secret", "server-private-value")
+	assert.Contains(t, log, "\nSTEPLINE_TEST_PASSED=passed-by-name\n")
+	assert.Contains(t, log, "\nGIVEN=given-value\n")
+
+	missing := r.stepline("", "run", "--env", "STEPLINE_TEST_NOT_SET_ANYWHERE")
+	assert.Equal(t, ExitUsage, missing.code)
+	assert.Contains(t, missing.err, "STEPLINE_TEST_NOT_SET_ANYWHERE is not set")
+}
