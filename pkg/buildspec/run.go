@@ -110,6 +110,7 @@ type build struct {
 	initiator     string
 	sourceVersion string
 	srcDir        string
+	realSrc       string // srcDir with symbolic links resolved, for containment checks
 	outDir        string
 	tmp           string
 	start         time.Time
@@ -154,6 +155,9 @@ func newBuild(spec *Spec, opts Options) (*build, error) {
 		return nil, fmt.Errorf("run build %s: source directory %s is not a directory", b.id, src)
 	}
 	b.srcDir = src
+	if b.realSrc, err = filepath.EvalSymlinks(src); err != nil {
+		return nil, fmt.Errorf("run build %s: source directory: %w", b.id, err)
+	}
 	if opts.OutDir != "" {
 		out, err := filepath.Abs(opts.OutDir)
 		if err != nil {
