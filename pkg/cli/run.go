@@ -29,6 +29,8 @@ type runOptions struct {
 	bucket, project string
 	// poll is how often --aws asks CodeBuild about a running build.
 	poll time.Duration
+	// extract bounds every artifact extraction.
+	extract artifact.Limits
 }
 
 func newRun(g *globals) *cobra.Command {
@@ -56,6 +58,7 @@ func newRun(g *globals) *cobra.Command {
 	f.StringVar(&o.bucket, "bucket", "", "with --aws: the S3 bucket for artifacts (runs/<run>/)")
 	f.StringVar(&o.project, "project", "", "with --aws: the CodeBuild project builds run in unless an action names one")
 	f.DurationVar(&o.poll, "poll", 10*time.Second, "with --aws: how often a running build's status is asked for")
+	addExtractFlags(f, &o.extract)
 	return cmd
 }
 
@@ -108,7 +111,7 @@ func (o runOptions) run(ctx context.Context, g *globals) error {
 	lr := localRun{
 		repo: co.Root, commit: co.Commit, dirty: o.dirty, stateDir: stateDir,
 		autoApprove: o.autoApprove, in: g.stdio.In, out: out, env: o.env, follow: o.follow,
-		view: view, pause: view.Pause,
+		view: view, pause: view.Pause, extract: o.extract,
 	}
 	if o.aws {
 		if lr.artifacts, lr.build, err = awsExecutors(ctx, o.bucket, o.project, o.poll); err != nil {
@@ -168,6 +171,8 @@ type localRun struct {
 	// artifacts and build replace the local artifact store and build executor (--aws).
 	artifacts local.Artifacts
 	build     local.Executor
+	// extract bounds the local artifact store's extractions.
+	extract artifact.Limits
 }
 
 // newLocalRunner builds the runner of one local run with the local executors; `stepline run`
@@ -177,7 +182,7 @@ func newLocalRunner(g *globals, def engine.Definition, c localRun) (*local.Runne
 	if c.build != nil {
 		build = c.build
 	}
-	var arts local.Artifacts = artifact.NewLocal(filepath.Join(c.stateDir, "artifacts"))
+	var arts local.Artifacts = artifact.NewLocal(filepath.Join(c.stateDir, "artifacts"), artifact.WithLimits(c.extract))
 	if c.artifacts != nil {
 		arts = c.artifacts
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stepline/stepline/pkg/artifact"
 	"github.com/stepline/stepline/pkg/local"
 	"github.com/stepline/stepline/pkg/pipeline"
 	"github.com/stepline/stepline/pkg/reposecret"
@@ -32,6 +33,7 @@ type serveOptions struct {
 	autoApprove                        bool
 	maxBody                            int
 	readTimeout                        time.Duration
+	extract                            artifact.Limits
 }
 
 func newServe(g *globals) *cobra.Command {
@@ -62,6 +64,7 @@ func newServe(g *globals) *cobra.Command {
 	f.StringVar(&o.repository, "repository", "", "accept deliveries only for this repository (owner/name); default: any")
 	f.BoolVar(&o.autoApprove, "auto-approve", false, "approve manual approvals; without it they are rejected, since serve has no terminal to ask")
 	f.IntVar(&o.maxBody, "max-body", webhook.DefaultMaxBody, "the largest body accepted, in bytes")
+	addExtractFlags(f, &o.extract)
 	f.DurationVar(&o.readTimeout, "read-timeout", 30*time.Second, "the longest a request may take to arrive, headers and body (a slow client is cut off)")
 	return cmd
 }
@@ -198,7 +201,7 @@ func (o serveOptions) prepareRun(ctx context.Context, g *globals, runs *sync.Wai
 	w := &prefixWriter{w: out, prefix: prefix}
 	var input io.Reader = strings.NewReader("")
 	runner, _, err := newLocalRunner(g, def, localRun{
-		repo: root, commit: head, stateDir: stateDir, autoApprove: o.autoApprove,
+		repo: root, commit: head, stateDir: stateDir, autoApprove: o.autoApprove, extract: o.extract,
 		in: input, out: w, view: local.NewView(w, def, false, nil),
 	})
 	if err != nil {
