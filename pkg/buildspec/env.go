@@ -57,10 +57,11 @@ func (e *envList) Environ() []string {
 }
 
 // buildEnv assembles the environment of the build's shell. Precedence follows CodeBuild's
-// documented order, lowest first: the image's environment (here HostEnv of the host's), the buildspec's
-// env.variables, then start-build overrides (Options.Env). The CODEBUILD_ variables come last:
-// CodeBuild reserves the prefix and sets them itself.
-func buildEnv(host []string, spec *Spec, overrides []string, builtins [][2]string) ([]string, error) {
+// documented order, lowest first: the image's environment (here HostEnv of the host's), the
+// buildspec's env.variables and the values fetched for its parameter-store and secrets-manager
+// variables, then start-build overrides (Options.Env, then Options.Secrets). The CODEBUILD_
+// variables come last: CodeBuild reserves the prefix and sets them itself.
+func buildEnv(host []string, spec *Spec, fetched [][2]string, overrides []string, builtins [][2]string) ([]string, error) {
 	var env envList
 	for _, kv := range HostEnv(host) {
 		k, v, _ := strings.Cut(kv, "=")
@@ -68,6 +69,9 @@ func buildEnv(host []string, spec *Spec, overrides []string, builtins [][2]strin
 	}
 	for _, v := range spec.Env.Variables {
 		env.Set(v.Name, v.Value)
+	}
+	for _, kv := range fetched {
+		env.Set(kv[0], kv[1])
 	}
 	for _, kv := range overrides {
 		k, v, ok := strings.Cut(kv, "=")
