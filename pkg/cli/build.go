@@ -19,6 +19,7 @@ import (
 type buildOptions struct {
 	src, spec, out string
 	env            []string
+	secrets        buildSecrets
 	json           bool
 }
 
@@ -44,7 +45,12 @@ func newBuild(g *globals) *cobra.Command {
 			for _, w := range spec.warnings {
 				fmt.Fprintln(g.stdio.Err, "warning:", w)
 			}
-			res, err := buildspec.Run(cmd.Context(), spec.spec, buildspec.Options{SrcDir: o.src, OutDir: o.out, Env: spec.env, Log: logTo})
+			secretEnv, source, err := o.secrets.resolve(cmd.Context())
+			if err != nil {
+				return err
+			}
+			res, err := buildspec.Run(cmd.Context(), spec.spec, buildspec.Options{SrcDir: o.src, OutDir: o.out, Env: spec.env, Log: logTo,
+				Secrets: secretEnv, SecretSource: source})
 			if res == nil {
 				return exit(ExitUsage, err)
 			}
@@ -71,6 +77,7 @@ func newBuild(g *globals) *cobra.Command {
 	f.StringVar(&o.spec, "buildspec", "buildspec.yml", "the buildspec file")
 	f.StringVar(&o.out, "out", "", "where artifacts and reports are written (default: not copied)")
 	f.StringArrayVar(&o.env, "env", nil, "an environment variable override K=V, or NAME to pass this shell's NAME on (repeatable; builds see only a few host variables)")
+	o.secrets.addFlags(f)
 	f.BoolVar(&o.json, "json", false, "print the result as JSON (the build log goes to standard error)")
 	_ = cmd.MarkFlagRequired("src")
 	return cmd

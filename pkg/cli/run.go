@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stepline/stepline/pkg/artifact"
+	"github.com/stepline/stepline/pkg/buildspec"
 	"github.com/stepline/stepline/pkg/engine"
 	"github.com/stepline/stepline/pkg/local"
 	"github.com/stepline/stepline/pkg/pipeline"
@@ -24,6 +25,7 @@ type runOptions struct {
 	dirty, autoApprove, follow bool
 	plain                      bool
 	env                        []string
+	secrets                    buildSecrets
 	// aws runs builds in CodeBuild with artifacts in bucket, from the default credentials.
 	aws             bool
 	bucket, project string
@@ -58,6 +60,7 @@ func newRun(g *globals) *cobra.Command {
 	f.StringVar(&o.bucket, "bucket", "", "with --aws: the S3 bucket for artifacts (runs/<run>/)")
 	f.StringVar(&o.project, "project", "", "with --aws: the CodeBuild project builds run in unless an action names one")
 	f.DurationVar(&o.poll, "poll", 10*time.Second, "with --aws: how often a running build's status is asked for")
+	o.secrets.addFlags(f)
 	addExtractFlags(f, &o.extract)
 	return cmd
 }
@@ -76,6 +79,10 @@ func (o runOptions) run(ctx context.Context, g *globals) error {
 		return err
 	}
 	o.env = env
+	secretEnv, secretSource, err := o.secrets.resolve(ctx)
+	if err != nil {
+		return err
+	}
 	co, err := local.Inspect(ctx, dir)
 	if err != nil {
 		return exit(ExitUsage, err)
@@ -112,6 +119,7 @@ func (o runOptions) run(ctx context.Context, g *globals) error {
 		repo: co.Root, commit: co.Commit, dirty: o.dirty, stateDir: stateDir,
 		autoApprove: o.autoApprove, in: g.stdio.In, out: out, env: o.env, follow: o.follow,
 		view: view, pause: view.Pause, extract: o.extract,
+		secrets: secretEnv, secretSource: secretSource,
 	}
 	if o.aws {
 		if lr.artifacts, lr.build, err = awsExecutors(ctx, o.bucket, o.project, o.poll); err != nil {
@@ -165,9 +173,13 @@ type localRun struct {
 	in                     io.Reader
 	out                    io.Writer
 	env                    []string
-	follow                 bool
-	view                   local.Sink
-	pause                  func(bool)
+	// secrets and secretSource reach every local build (--secret-env, --aws-secrets); serve
+	// gives neither, since what it builds may come from anyone's pull request.
+	secrets      []string
+	secretSource buildspec.SecretSource
+	follow       bool
+	view         local.Sink
+	pause        func(bool)
 	// artifacts and build replace the local artifact store and build executor (--aws).
 	artifacts local.Artifacts
 	build     local.Executor
@@ -178,7 +190,7 @@ type localRun struct {
 // newLocalRunner builds the runner of one local run with the local executors; `stepline run`
 // and `stepline serve` both start runs through it.
 func newLocalRunner(g *globals, def engine.Definition, c localRun) (*local.Runner, store.Store, error) {
-	var build local.Executor = local.Build{Env: c.env}
+	var build local.Executor = local.Build{Env: c.env, Secrets: c.secrets, SecretSource: c.secretSource}
 	if c.build != nil {
 		build = c.build
 	}

@@ -241,13 +241,12 @@ func assertBuildEnv(t *testing.T, log string, secrets ...string) {
 	}
 }
 
-// buildLog returns the log of the only run's Build/Build action.
-func buildLog(t *testing.T, r *repo) string {
+// buildLog returns the log of a run's Build/Build action.
+func buildLog(t *testing.T, r *repo, run string) string {
 	t.Helper()
-	runs, err := store.NewBolt(filepath.Join(r.state(), "stepline.db")).ListRuns(context.Background(), store.Filter{})
+	rec, err := store.NewBolt(filepath.Join(r.state(), "stepline.db")).GetRun(context.Background(), run)
 	require.NoError(t, err)
-	require.Len(t, runs, 1)
-	return readFile(t, runs[0].Logs["Build/Build"])
+	return readFile(t, rec.Logs["Build/Build"])
 }
 
 // A pull request's build must not read the secret serve verifies deliveries with (it could forge
@@ -266,7 +265,7 @@ func TestServeBuildsDoNotSeeTheWebhookSecretOrTheServersEnvironment(t *testing.T
 	require.Equal(t, ExitOK, code, o.String()+e.String())
 	waitForMatch(t, out, regexp.MustCompile(`SUCCEEDED pipeline web run`))
 	assert.Equal(t, ExitCanceled, stop())
-	assertBuildEnv(t, buildLog(t, r), "env-hook-secret", "server-private-value")
+	assertBuildEnv(t, buildLog(t, r, "web-1"), "env-hook-secret", "server-private-value")
 }
 
 // The secret can come from a file (kept out of ps and of the environment), one secret a line for
@@ -291,7 +290,7 @@ func TestServeReadsWebhookSecretsFromAFile(t *testing.T) {
 	assert.Contains(t, send("new-file-secret"), "202")
 	waitForMatch(t, out, regexp.MustCompile(`SUCCEEDED pipeline web run`))
 	assert.Equal(t, ExitCanceled, stop())
-	assertBuildEnv(t, buildLog(t, r), "old-file-secret", "new-file-secret")
+	assertBuildEnv(t, buildLog(t, r, "web-1"), "old-file-secret", "new-file-secret")
 
 	empty := filepath.Join(t.TempDir(), "empty")
 	require.NoError(t, os.WriteFile(empty, []byte("\n"), 0o600))
@@ -313,7 +312,7 @@ func TestRunBuildsSeeOnlyTheDocumentedEnvironment(t *testing.T) {
 	r := newRepo(t, envBuild)
 	res := r.stepline("", "run", "--env", "STEPLINE_TEST_PASSED", "--env", "GIVEN=given-value")
 	require.Equal(t, ExitOK, res.code, res.out+res.err)
-	log := buildLog(t, r)
+	log := buildLog(t, r, "web-1")
 	assertBuildEnv(t, log, "env-hook-secret", "server-private-value")
 	assert.Contains(t, log, "\nSTEPLINE_TEST_PASSED=passed-by-name\n")
 	assert.Contains(t, log, "\nGIVEN=given-value\n")
