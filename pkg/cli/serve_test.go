@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -320,4 +323,44 @@ func TestRunBuildsSeeOnlyTheDocumentedEnvironment(t *testing.T) {
 	missing := r.stepline("", "run", "--env", "STEPLINE_TEST_NOT_SET_ANYWHERE")
 	assert.Equal(t, ExitUsage, missing.code)
 	assert.Contains(t, missing.err, "STEPLINE_TEST_NOT_SET_ANYWHERE is not set")
+}
+
+// A client that sends its body a byte a second is cut off after --read-timeout: it cannot hold a
+// connection (and a goroutine) for as long as it likes.
+func TestServeCutsOffASlowClient(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, envBuild)
+	url, _, _ := startServe(t, r, "--secret", "slow-client-secret", "--read-timeout", "1s")
+	host := strings.TrimPrefix(url, "http://")
+	host = host[:strings.Index(host, "/")]
+	conn, err := net.Dial("tcp", host)
+	require.NoError(t, err)
+	defer conn.Close()
+	path := strings.TrimPrefix(url, "http://"+host)
+	_, err = fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nX-GitHub-Event: push\r\n"+
+		"X-GitHub-Delivery: slow-1\r\nX-Hub-Signature-256: sha256=00\r\nContent-Length: 1000\r\n\r\n", path, host)
+	require.NoError(t, err)
+
+	start := time.Now()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Second):
+				if _, err := conn.Write([]byte("{")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(8*time.Second)))
+	_, err = io.ReadAll(conn)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the server still held the connection after %v", time.Since(start).Round(time.Second))
+	}
+	assert.Less(t, time.Since(start), 5*time.Second, "cut off soon after the read timeout")
 }
