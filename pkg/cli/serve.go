@@ -47,8 +47,9 @@ func newServe(g *globals) *cobra.Command {
 			"would. An event handled before starts nothing: events are told apart by a digest of the\n" +
 			"signed body (the idempotency key), not by the delivery id header, so a redelivery or a\n" +
 			"replay under a new delivery id is dropped, and is recorded across restarts.\n" +
-			"Webhook secrets come from --secret-file (one secret a line; repeatable, for rotation), else\n" +
-			"$" + secretFileEnv + " (a file), else $" + secretEnv + ", else --secret (visible in ps).\n" +
+			"Webhook secrets come from --secret-file (one secret a line) and --secret (visible to every\n" +
+			"user in ps), both repeatable for rotation; without them from the file $" + secretFileEnv + "\n" +
+			"names, else from $" + secretEnv + ".\n" +
 			"Builds never see them: they get the environment docs/buildspec.md lists, not serve's.\n" +
 			"Stop with Ctrl-C: running runs are canceled.",
 		Args: cobra.NoArgs,

@@ -304,6 +304,8 @@ func TestServeReadsWebhookSecretsFromAFile(t *testing.T) {
 	help := r.stepline("", "serve", "--help")
 	assert.Regexp(t, `--secret stringArray +.*visible to every user in ps`, help.out)
 	assert.Contains(t, help.out, "--secret-file")
+	assert.Contains(t, help.out, "told apart by a digest of the\nsigned body", "deduplication is described as it is")
+	assert.NotContains(t, help.out, "same delivery id")
 }
 
 // `stepline run` builds the same environment: not the shell's, only what is documented, plus
