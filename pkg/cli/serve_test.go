@@ -102,14 +102,7 @@ pipelines:
 	body := filepath.Join(t.TempDir(), "push.json")
 	require.NoError(t, os.WriteFile(body, githubPush(t, r, "main"), 0o644))
 
-	ctx, stop := context.WithCancel(context.Background())
-	out := &syncBuffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--repo", r.dir, "--state-dir", r.state(), "--secret", "topsecret"},
-			IO{In: strings.NewReader(""), Out: out, Err: out})
-	}()
-	url := waitForMatch(t, out, regexp.MustCompile(`github +(http://\S+)`))
+	url, out, stop := startServe(t, r, "--secret", "topsecret")
 
 	send := func(secret, delivery string) result {
 		var o, e bytes.Buffer
@@ -138,13 +131,7 @@ pipelines:
 	require.Equal(t, ExitOK, replay.code, replay.out)
 	waitForMatch(t, out, regexp.MustCompile(`(?s)already handled.*`+regexp.QuoteMeta(key)+`: already handled`))
 
-	stop()
-	select {
-	case code := <-done:
-		assert.Equal(t, ExitCanceled, code)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	assert.Equal(t, ExitCanceled, stop())
 
 	runs, err := store.NewBolt(filepath.Join(r.state(), "stepline.db")).ListRuns(context.Background(), store.Filter{})
 	require.NoError(t, err)
