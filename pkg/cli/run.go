@@ -122,7 +122,7 @@ func (o runOptions) run(ctx context.Context, g *globals) error {
 		secrets: secretEnv, secretSource: secretSource,
 	}
 	if o.aws {
-		if lr.artifacts, lr.build, err = awsExecutors(ctx, o.bucket, o.project, o.poll); err != nil {
+		if lr.artifacts, lr.build, err = awsExecutors(ctx, o.bucket, o.project, o.poll, o.extract); err != nil {
 			return exit(ExitUsage, err)
 		}
 	}
