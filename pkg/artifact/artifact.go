@@ -21,11 +21,13 @@ import (
 // Local stores artifacts on disk under root, one directory per run: root/<run>/<name>.zip.
 type Local struct {
 	root string
+	opts []Option
 }
 
 // NewLocal returns a store of artifacts under root. Nothing is created until the first Put.
-func NewLocal(root string) *Local {
-	return &Local{root: root}
+// opts apply to every Extract.
+func NewLocal(root string, opts ...Option) *Local {
+	return &Local{root: root, opts: opts}
 }
 
 // PutDir zips the tree under dir into the artifact name of run and returns the absolute path
@@ -56,7 +58,7 @@ func (l *Local) Extract(ctx context.Context, location, dest string) error {
 	if strings.Contains(location, "://") {
 		return fmt.Errorf("extract %s: not a local artifact", location)
 	}
-	return Unzip(ctx, location, dest)
+	return Unzip(ctx, location, dest, l.opts...)
 }
 
 // put writes an artifact through a temporary file in its final directory and renames it into

@@ -29,21 +29,27 @@ const maxLinkHops = 40
 // Permission bits recorded by a Unix zip are restored (set-id and sticky bits are dropped),
 // other entries get the umask's defaults; directories always keep owner rwx so the tree can be
 // written into and removed by whoever extracted it.
-func Unzip(ctx context.Context, zipPath, dest string) error {
+//
+// An archive over the limits (DefaultLimits unless WithLimits says otherwise: total size, entry
+// count, expansion ratio) is refused with ErrLimit before anything is written.
+func Unzip(ctx context.Context, zipPath, dest string, opts ...Option) error {
 	zr, err := zip.OpenReader(zipPath)
 	if err != nil {
 		return fmt.Errorf("unzip %s: %w", zipPath, err)
 	}
 	defer zr.Close()
-	if err := unzip(ctx, &zr.Reader, dest); err != nil {
+	if err := unzip(ctx, &zr.Reader, dest, limitsOf(opts)); err != nil {
 		return fmt.Errorf("unzip %s into %s: %w", zipPath, dest, err)
 	}
 	return nil
 }
 
-func unzip(ctx context.Context, zr *zip.Reader, dest string) (err error) {
+func unzip(ctx context.Context, zr *zip.Reader, dest string, limits Limits) (err error) {
 	dest = filepath.Clean(dest)
 	if err := checkDest(dest); err != nil {
+		return err
+	}
+	if err := checkLimits(zr.File, limits); err != nil {
 		return err
 	}
 	parent := filepath.Dir(dest)

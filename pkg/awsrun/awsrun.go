@@ -39,13 +39,14 @@ type S3Artifacts struct {
 	s3     objectStore
 	tm     *transfermanager.Client
 	bucket string
+	unzip  []artifact.Option
 }
 
 var _ local.Artifacts = (*S3Artifacts)(nil)
 
-// NewS3Artifacts returns the artifact store of bucket.
-func NewS3Artifacts(c objectStore, bucket string) *S3Artifacts {
-	return &S3Artifacts{s3: c, tm: transfermanager.New(c), bucket: bucket}
+// NewS3Artifacts returns the artifact store of bucket; opts bound every Extract.
+func NewS3Artifacts(c objectStore, bucket string, opts ...artifact.Option) *S3Artifacts {
+	return &S3Artifacts{s3: c, tm: transfermanager.New(c), bucket: bucket, unzip: opts}
 }
 
 // PutDir zips dir and uploads it.
@@ -106,7 +107,7 @@ func (a *S3Artifacts) Extract(ctx context.Context, location, dest string) error 
 	if err := os.MkdirAll(dest, 0o755); err != nil {
 		return err
 	}
-	return artifact.Unzip(ctx, tmp.Name(), filepath.Clean(dest))
+	return artifact.Unzip(ctx, tmp.Name(), filepath.Clean(dest), a.unzip...)
 }
 
 type buildAPI interface {

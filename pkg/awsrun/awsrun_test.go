@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stepline/stepline/pkg/advance"
+	"github.com/stepline/stepline/pkg/artifact"
 	"github.com/stepline/stepline/pkg/awstest"
 	"github.com/stepline/stepline/pkg/engine"
 	"github.com/stepline/stepline/pkg/local"
@@ -49,6 +50,11 @@ func TestArtifactsRoundTripThroughS3(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o755), info.Mode().Perm())
 	assert.Error(t, a.Extract(context.Background(), "/tmp/x.zip", dest))
+
+	// The store's extraction limits apply to what it downloads.
+	limited := NewS3Artifacts(c, bucket, artifact.WithLimits(artifact.Limits{Entries: 1}))
+	err = limited.Extract(context.Background(), loc, filepath.Join(t.TempDir(), "out"))
+	require.ErrorIs(t, err, artifact.ErrLimit)
 }
 
 // fakeCodeBuild answers StartBuild and BatchGetBuilds in CodeBuild's JSON 1.1 protocol, with

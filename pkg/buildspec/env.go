@@ -6,11 +6,31 @@ import (
 	"strings"
 )
 
-// hostOnly are host variables that describe the developer's shell rather than the machine:
-// files a shell sources or options it turns on at startup, and the directory stepline was
-// started from. A CodeBuild container has none of them, so they are not passed on unless the
-// buildspec or Options.Env sets them.
-var hostOnly = map[string]bool{"BASH_ENV": true, "ENV": true, "SHELLOPTS": true, "BASHOPTS": true, "OLDPWD": true}
+// hostAllowed are the host variables a local build inherits: what a CodeBuild image's
+// environment holds too (where programs are, whose home, the locale, the time zone, the temporary
+// directory, the certificate authorities). Everything else in stepline's own environment stays out: it may hold the webhook
+// secret of `stepline serve`, AWS credentials or tokens, and a build runs whatever the commit
+// under test says. A build that needs more gets it on purpose, through the buildspec's env or
+// Options.Env (`--env NAME` passes one host variable on).
+var hostAllowed = map[string]bool{
+	"PATH": true, "HOME": true, "USER": true, "LOGNAME": true, "HOSTNAME": true,
+	"LANG": true, "LANGUAGE": true, "TZ": true, "TMPDIR": true,
+	// Where TLS clients find the machine's certificate authorities (a company's own among them).
+	"SSL_CERT_FILE": true, "SSL_CERT_DIR": true,
+}
+
+// HostEnv returns the entries of environ (os.Environ's form) that a build or a deploy's health
+// check inherits: the variables of hostAllowed and the locale's LC_*.
+func HostEnv(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		k, _, ok := strings.Cut(kv, "=")
+		if ok && (hostAllowed[k] || strings.HasPrefix(k, "LC_")) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
 
 // envList is an ordered environment in which a later Set replaces an earlier value in place.
 type envList struct {
@@ -37,20 +57,21 @@ func (e *envList) Environ() []string {
 }
 
 // buildEnv assembles the environment of the build's shell. Precedence follows CodeBuild's
-// documented order, lowest first: the image's environment (here the host's), the buildspec's
-// env.variables, then start-build overrides (Options.Env). The CODEBUILD_ variables come last:
-// CodeBuild reserves the prefix and sets them itself.
-func buildEnv(host []string, spec *Spec, overrides []string, builtins [][2]string) ([]string, error) {
+// documented order, lowest first: the image's environment (here HostEnv of the host's), the
+// buildspec's env.variables and the values fetched for its parameter-store and secrets-manager
+// variables, then start-build overrides (Options.Env, then Options.Secrets). The CODEBUILD_
+// variables come last: CodeBuild reserves the prefix and sets them itself.
+func buildEnv(host []string, spec *Spec, fetched [][2]string, overrides []string, builtins [][2]string) ([]string, error) {
 	var env envList
-	for _, kv := range host {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" || hostOnly[k] {
-			continue
-		}
+	for _, kv := range HostEnv(host) {
+		k, v, _ := strings.Cut(kv, "=")
 		env.Set(k, v)
 	}
 	for _, v := range spec.Env.Variables {
 		env.Set(v.Name, v.Value)
+	}
+	for _, kv := range fetched {
+		env.Set(kv[0], kv[1])
 	}
 	for _, kv := range overrides {
 		k, v, ok := strings.Cut(kv, "=")

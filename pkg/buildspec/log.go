@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/stepline/stepline/pkg/mask"
 )
 
 // containerLog writes the build log: command output as it arrives, interleaved with
@@ -18,6 +20,8 @@ type containerLog struct {
 	// midLine is true when the last output did not end with a newline; an agent line then
 	// starts on a fresh line, as CodeBuild's line-based log would show it.
 	midLine bool
+	// masker, when set, is w hiding the build's secret values.
+	masker *mask.Writer
 }
 
 func newContainerLog(w io.Writer, now func() time.Time) *containerLog {
@@ -25,6 +29,28 @@ func newContainerLog(w io.Writer, now func() time.Time) *containerLog {
 		w = io.Discard
 	}
 	return &containerLog{w: w, now: now}
+}
+
+// hide makes every later write, command output and agent lines alike, go through a masker of
+// secrets: CodeBuild shows "***" for the values of parameter-store and secrets-manager
+// variables wherever they appear in the log.
+func (l *containerLog) hide(secrets []string) {
+	if len(mask.Values(secrets...)) == 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.masker = mask.NewWriter(l.w, secrets)
+	l.w = l.masker
+}
+
+// flush writes what the masker holds back, at the end of the build.
+func (l *containerLog) flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.masker != nil {
+		l.masker.Flush()
+	}
 }
 
 // Write forwards command output. Errors from the destination are dropped: a broken log sink

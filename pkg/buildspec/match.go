@@ -43,7 +43,10 @@ func (b *build) match(ms matchSpec) ([]matchedFile, string) {
 		baseLabel = "."
 	}
 	b.log.Printf("Expanding base directory path: %s", baseLabel)
-	bases := b.bases(ms.base)
+	bases, msg := b.bases(ms.base)
+	if msg != "" {
+		return nil, msg
+	}
 	if len(bases) == 0 {
 		return nil, "no matching base directory path found for " + baseLabel
 	}
@@ -107,35 +110,56 @@ func hasDotDot(p string) bool {
 
 func validPattern(p string) bool { return doublestar.ValidatePattern(cleanPattern(p)) }
 
-// bases resolves base-directory to the directories it names, sorted.
-func (b *build) bases(base string) []string {
+// bases resolves base-directory to the directories it names, sorted. Like `files`, it is
+// confined to the source directory: an absolute path, a ".." or a directory reached through a
+// symbolic link that leads out is refused with a message, so a buildspec cannot collect the
+// host's files (on CodeBuild it would only reach the build container's).
+func (b *build) bases(base string) ([]string, string) {
 	base = cleanPattern(base)
+	if path.IsAbs(base) || hasDotDot(base) {
+		return nil, "base-directory " + base + " leaves the source directory"
+	}
+	var candidates []string
 	switch {
 	case base == "" || base == ".":
-		return []string{b.srcDir}
-	case path.IsAbs(base) || !hasMeta(base):
-		p := filepath.FromSlash(base)
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(b.srcDir, p)
+		return []string{b.srcDir}, ""
+	case !hasMeta(base):
+		candidates = []string{filepath.Join(b.srcDir, filepath.FromSlash(base))}
+	default:
+		matches, err := doublestar.Glob(os.DirFS(b.srcDir), strings.TrimSuffix(base, "/"))
+		if err != nil {
+			return nil, ""
 		}
-		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-			return []string{p}
+		for _, m := range matches {
+			candidates = append(candidates, filepath.Join(b.srcDir, filepath.FromSlash(m)))
 		}
-		return nil
-	}
-	matches, err := doublestar.Glob(os.DirFS(b.srcDir), strings.TrimSuffix(base, "/"))
-	if err != nil {
-		return nil
 	}
 	var out []string
-	for _, m := range matches {
-		p := filepath.Join(b.srcDir, filepath.FromSlash(m))
-		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-			out = append(out, p)
+	for _, p := range candidates {
+		fi, err := os.Stat(p)
+		if err != nil || !fi.IsDir() {
+			continue
 		}
+		if !b.inside(p) {
+			rel, _ := filepath.Rel(b.srcDir, p)
+			return nil, "base-directory " + filepath.ToSlash(rel) + " is a symbolic link leading outside the source directory"
+		}
+		out = append(out, p)
 	}
 	sort.Strings(out)
-	return out
+	return out, ""
+}
+
+// inside reports whether p, with every symbolic link on its way resolved, is in the source
+// directory. Walks never follow links below their root, so checking a walk's root and each
+// link met is enough to keep every copied byte inside.
+func (b *build) inside(p string) bool {
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return false
+	}
+	rel, err := filepath.Rel(b.realSrc, real)
+	return err == nil && filepath.IsLocal(rel)
 }
 
 // expand lists the files a pattern names under base. Globs match files only, as CodeBuild
@@ -156,6 +180,10 @@ func (b *build) expand(base, pat string, symlinks bool) []matchedFile {
 		case d.Type()&fs.ModeSymlink != 0:
 			if symlinks {
 				out = append(out, matchedFile{src: p, rel: rel, link: true})
+				return
+			}
+			if !b.inside(p) {
+				b.log.Printf("Skipping symbolic link %s: it leads outside the source directory", rel)
 				return
 			}
 			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
@@ -187,6 +215,12 @@ func (b *build) expand(base, pat string, symlinks bool) []matchedFile {
 		p := filepath.Join(base, filepath.FromSlash(pat))
 		fi, err := os.Lstat(p)
 		if err != nil {
+			return nil
+		}
+		// A link named literally is copied as a link with enable-symlinks; otherwise it, or a
+		// linked directory on the way to it, must stay inside.
+		if !(symlinks && fi.Mode()&fs.ModeSymlink != 0) && !b.inside(p) {
+			b.log.Printf("Skipping %s: it leads outside the source directory through a symbolic link", pat)
 			return nil
 		}
 		isDir := fi.IsDir()
@@ -221,6 +255,10 @@ func (b *build) expand(base, pat string, symlinks bool) []matchedFile {
 	root := base
 	if prefix != "." {
 		root = filepath.Join(base, filepath.FromSlash(prefix))
+		if !b.inside(root) {
+			b.log.Printf("Skipping %s: it leads outside the source directory through a symbolic link", pat)
+			return nil
+		}
 	}
 	deep := strings.Contains(pat, "**")
 	segments := strings.Count(pat, "/") + 1

@@ -208,7 +208,7 @@ func (p *parser) env(n *yaml.Node, env *Env) {
 				env.SecretsManager = m
 			}
 			if len(names) > 0 {
-				p.warnf(f.key, ruleNotLocal, "env.%s is not available locally and is ignored: %s stay unset unless the build's environment overrides set them", f.name, strings.Join(names, ", "))
+				p.warnf(f.key, ruleNotLocal, "env.%s is fetched locally only with AWS access (--aws-secrets): otherwise %s stay unset unless the build's environment overrides set them", f.name, strings.Join(names, ", "))
 			}
 		case "exported-variables":
 			for i, name := range p.strList(f.val, "env.exported-variables") {

@@ -33,6 +33,13 @@ type Options struct {
 	// Env holds "NAME=value" overrides. They win over the buildspec's env.variables, as
 	// start-build overrides do on CodeBuild.
 	Env []string
+	// Secrets holds "NAME=value" overrides like Env (and winning over it) whose values the
+	// log hides, as it hides the values of the buildspec's parameter-store and
+	// secrets-manager variables.
+	Secrets []string
+	// SecretSource fetches the buildspec's parameter-store and secrets-manager variables.
+	// Nil fetches nothing: those variables stay unset unless Env or Secrets set them.
+	SecretSource SecretSource
 	// BuildID defaults to "local:<uuid>".
 	BuildID string
 	// BuildNumber is CODEBUILD_BUILD_NUMBER; it defaults to 1.
@@ -80,10 +87,17 @@ func Run(ctx context.Context, spec *Spec, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run build %s: %w", b.id, err)
 	}
-	env, err := buildEnv(os.Environ(), spec, opts.Env, builtinEnv(b))
+	fetched, err := fetchSecrets(ctx, spec, opts.SecretSource)
 	if err != nil {
 		return nil, fmt.Errorf("run build %s: %w", b.id, err)
 	}
+	env, err := buildEnv(os.Environ(), spec, fetched, append(append([]string(nil), opts.Env...), opts.Secrets...), builtinEnv(b))
+	if err != nil {
+		return nil, fmt.Errorf("run build %s: %w", b.id, err)
+	}
+	b.log.hide(secretValues(spec, env, opts.Secrets))
+	// Whatever the masker still holds back is written once nothing more can come.
+	defer b.log.flush()
 	b.sess, err = newSession(shellPath, posix, env, b.srcDir, tmp, b.log, b.grace)
 	if err != nil {
 		return nil, fmt.Errorf("run build %s: %w", b.id, err)
@@ -110,6 +124,7 @@ type build struct {
 	initiator     string
 	sourceVersion string
 	srcDir        string
+	realSrc       string // srcDir with symbolic links resolved, for containment checks
 	outDir        string
 	tmp           string
 	start         time.Time
@@ -154,6 +169,9 @@ func newBuild(spec *Spec, opts Options) (*build, error) {
 		return nil, fmt.Errorf("run build %s: source directory %s is not a directory", b.id, src)
 	}
 	b.srcDir = src
+	if b.realSrc, err = filepath.EvalSymlinks(src); err != nil {
+		return nil, fmt.Errorf("run build %s: source directory: %w", b.id, err)
+	}
 	if opts.OutDir != "" {
 		out, err := filepath.Abs(opts.OutDir)
 		if err != nil {

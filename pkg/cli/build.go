@@ -19,6 +19,7 @@ import (
 type buildOptions struct {
 	src, spec, out string
 	env            []string
+	secrets        buildSecrets
 	json           bool
 }
 
@@ -44,7 +45,12 @@ func newBuild(g *globals) *cobra.Command {
 			for _, w := range spec.warnings {
 				fmt.Fprintln(g.stdio.Err, "warning:", w)
 			}
-			res, err := buildspec.Run(cmd.Context(), spec.spec, buildspec.Options{SrcDir: o.src, OutDir: o.out, Env: o.env, Log: logTo})
+			secretEnv, source, err := o.secrets.resolve(cmd.Context())
+			if err != nil {
+				return err
+			}
+			res, err := buildspec.Run(cmd.Context(), spec.spec, buildspec.Options{SrcDir: o.src, OutDir: o.out, Env: spec.env, Log: logTo,
+				Secrets: secretEnv, SecretSource: source})
 			if res == nil {
 				return exit(ExitUsage, err)
 			}
@@ -70,7 +76,8 @@ func newBuild(g *globals) *cobra.Command {
 	f.StringVar(&o.src, "src", "", "the source directory (CODEBUILD_SRC_DIR)")
 	f.StringVar(&o.spec, "buildspec", "buildspec.yml", "the buildspec file")
 	f.StringVar(&o.out, "out", "", "where artifacts and reports are written (default: not copied)")
-	f.StringArrayVar(&o.env, "env", nil, "an environment variable override K=V (repeatable)")
+	f.StringArrayVar(&o.env, "env", nil, "an environment variable override K=V, or NAME to pass this shell's NAME on (repeatable; builds see only a few host variables)")
+	o.secrets.addFlags(f)
 	f.BoolVar(&o.json, "json", false, "print the result as JSON (the build log goes to standard error)")
 	_ = cmd.MarkFlagRequired("src")
 	return cmd
@@ -79,10 +86,12 @@ func newBuild(g *globals) *cobra.Command {
 type loadedSpec struct {
 	spec     *buildspec.Spec
 	warnings []buildspec.Warning
+	env      []string
 }
 
 func (o buildOptions) load() (loadedSpec, error) {
-	if err := checkEnv(o.env); err != nil {
+	env, err := resolveEnv(o.env)
+	if err != nil {
 		return loadedSpec{}, err
 	}
 	if fi, err := os.Stat(o.src); err != nil || !fi.IsDir() {
@@ -102,17 +111,30 @@ func (o buildOptions) load() (loadedSpec, error) {
 	if err != nil {
 		return loadedSpec{}, exit(ExitUsage, err)
 	}
-	return loadedSpec{spec: spec, warnings: warnings}, nil
+	return loadedSpec{spec: spec, warnings: warnings, env: env}, nil
 }
 
-// checkEnv refuses --env values that are not KEY=VALUE.
-func checkEnv(env []string) error {
+// resolveEnv turns --env values into KEY=VALUE pairs: a bare NAME passes this process's value
+// of NAME on, since builds see only a few host variables (docs/buildspec.md) and a value given
+// on the command line is visible in ps.
+func resolveEnv(env []string) ([]string, error) {
+	out := make([]string, 0, len(env))
 	for _, kv := range env {
-		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
-			return exit(ExitUsage, fmt.Errorf("--env %q: want KEY=VALUE", kv))
+		k, _, ok := strings.Cut(kv, "=")
+		switch {
+		case k == "":
+			return nil, exit(ExitUsage, fmt.Errorf("--env %q: want KEY=VALUE or NAME", kv))
+		case ok:
+			out = append(out, kv)
+		default:
+			v, set := os.LookupEnv(k)
+			if !set {
+				return nil, exit(ExitUsage, fmt.Errorf("--env %s: %s is not set in this environment", k, k))
+			}
+			out = append(out, k+"="+v)
 		}
 	}
-	return nil
+	return out, nil
 }
 
 func summary(w io.Writer, res *buildspec.Result) {

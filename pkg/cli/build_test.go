@@ -76,9 +76,13 @@ func TestBuildExitCodes(t *testing.T) {
 
 	res = call("build", "--src", filepath.Join(t.TempDir(), "missing"))
 	assert.Equal(t, ExitUsage, res.code)
-	res = call("build", "--src", failing, "--env", "NOEQUALS")
+	// A bare NAME passes the shell's value on, so one that is not set is refused.
+	res = call("build", "--src", failing, "--env", "STEPLINE_TEST_NOT_SET_ANYWHERE")
 	assert.Equal(t, ExitUsage, res.code)
-	assert.Contains(t, res.err, "want KEY=VALUE")
+	assert.Contains(t, res.err, "STEPLINE_TEST_NOT_SET_ANYWHERE is not set in this environment")
+	res = call("build", "--src", failing, "--env", "=x")
+	assert.Equal(t, ExitUsage, res.code)
+	assert.Contains(t, res.err, "want KEY=VALUE or NAME")
 }
 
 func TestValidateExitCodes(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stepline/stepline/pkg/artifact"
+	"github.com/stepline/stepline/pkg/buildspec"
 	"github.com/stepline/stepline/pkg/engine"
 	"github.com/stepline/stepline/pkg/local"
 	"github.com/stepline/stepline/pkg/pipeline"
@@ -24,11 +25,14 @@ type runOptions struct {
 	dirty, autoApprove, follow bool
 	plain                      bool
 	env                        []string
+	secrets                    buildSecrets
 	// aws runs builds in CodeBuild with artifacts in bucket, from the default credentials.
 	aws             bool
 	bucket, project string
 	// poll is how often --aws asks CodeBuild about a running build.
 	poll time.Duration
+	// extract bounds every artifact extraction.
+	extract artifact.Limits
 }
 
 func newRun(g *globals) *cobra.Command {
@@ -51,11 +55,13 @@ func newRun(g *globals) *cobra.Command {
 	f.BoolVar(&o.autoApprove, "auto-approve", false, "approve every manual approval without asking")
 	f.BoolVar(&o.follow, "follow", false, "stream every action's log to the terminal")
 	f.BoolVar(&o.plain, "plain", false, "print one line per state change even on a terminal")
-	f.StringArrayVar(&o.env, "env", nil, "an environment variable K=V for every build of the run (repeatable)")
+	f.StringArrayVar(&o.env, "env", nil, "an environment variable K=V for every build of the run, or NAME to pass this shell's NAME on (repeatable; builds see only a few host variables)")
 	f.BoolVar(&o.aws, "aws", false, "run builds in CodeBuild with artifacts in S3 (default AWS credentials), to try a pipeline before deploying stepline")
 	f.StringVar(&o.bucket, "bucket", "", "with --aws: the S3 bucket for artifacts (runs/<run>/)")
 	f.StringVar(&o.project, "project", "", "with --aws: the CodeBuild project builds run in unless an action names one")
 	f.DurationVar(&o.poll, "poll", 10*time.Second, "with --aws: how often a running build's status is asked for")
+	o.secrets.addFlags(f)
+	addExtractFlags(f, &o.extract)
 	return cmd
 }
 
@@ -68,7 +74,13 @@ func (o runOptions) run(ctx context.Context, g *globals) error {
 			return exit(ExitUsage, err)
 		}
 	}
-	if err := checkEnv(o.env); err != nil {
+	env, err := resolveEnv(o.env)
+	if err != nil {
+		return err
+	}
+	o.env = env
+	secretEnv, secretSource, err := o.secrets.resolve(ctx)
+	if err != nil {
 		return err
 	}
 	co, err := local.Inspect(ctx, dir)
@@ -106,10 +118,11 @@ func (o runOptions) run(ctx context.Context, g *globals) error {
 	lr := localRun{
 		repo: co.Root, commit: co.Commit, dirty: o.dirty, stateDir: stateDir,
 		autoApprove: o.autoApprove, in: g.stdio.In, out: out, env: o.env, follow: o.follow,
-		view: view, pause: view.Pause,
+		view: view, pause: view.Pause, extract: o.extract,
+		secrets: secretEnv, secretSource: secretSource,
 	}
 	if o.aws {
-		if lr.artifacts, lr.build, err = awsExecutors(ctx, o.bucket, o.project, o.poll); err != nil {
+		if lr.artifacts, lr.build, err = awsExecutors(ctx, o.bucket, o.project, o.poll, o.extract); err != nil {
 			return exit(ExitUsage, err)
 		}
 	}
@@ -160,22 +173,28 @@ type localRun struct {
 	in                     io.Reader
 	out                    io.Writer
 	env                    []string
-	follow                 bool
-	view                   local.Sink
-	pause                  func(bool)
+	// secrets and secretSource reach every local build (--secret-env, --aws-secrets); serve
+	// gives neither, since what it builds may come from anyone's pull request.
+	secrets      []string
+	secretSource buildspec.SecretSource
+	follow       bool
+	view         local.Sink
+	pause        func(bool)
 	// artifacts and build replace the local artifact store and build executor (--aws).
 	artifacts local.Artifacts
 	build     local.Executor
+	// extract bounds the local artifact store's extractions.
+	extract artifact.Limits
 }
 
 // newLocalRunner builds the runner of one local run with the local executors; `stepline run`
 // and `stepline serve` both start runs through it.
 func newLocalRunner(g *globals, def engine.Definition, c localRun) (*local.Runner, store.Store, error) {
-	var build local.Executor = local.Build{Env: c.env}
+	var build local.Executor = local.Build{Env: c.env, Secrets: c.secrets, SecretSource: c.secretSource}
 	if c.build != nil {
 		build = c.build
 	}
-	var arts local.Artifacts = artifact.NewLocal(filepath.Join(c.stateDir, "artifacts"))
+	var arts local.Artifacts = artifact.NewLocal(filepath.Join(c.stateDir, "artifacts"), artifact.WithLimits(c.extract))
 	if c.artifacts != nil {
 		arts = c.artifacts
 	}

@@ -11,13 +11,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/stepline/stepline/pkg/advance"
+	"github.com/stepline/stepline/pkg/artifact"
 	"github.com/stepline/stepline/pkg/awsrun"
 	"github.com/stepline/stepline/pkg/local"
 )
 
 // awsExecutors builds `stepline run --aws`'s artifact store and build executor from the
 // default credential chain (environment, profile, SSO, instance role).
-func awsExecutors(ctx context.Context, bucket, project string, poll time.Duration) (local.Artifacts, local.Executor, error) {
+func awsExecutors(ctx context.Context, bucket, project string, poll time.Duration, limits artifact.Limits) (local.Artifacts, local.Executor, error) {
 	if bucket == "" || project == "" {
 		return nil, nil, errors.New("--aws needs --bucket (for artifacts) and --project (the CodeBuild project builds run in)")
 	}
@@ -31,7 +32,7 @@ func awsExecutors(ctx context.Context, bucket, project string, poll time.Duratio
 	if cfg.Region == "" {
 		return nil, nil, errors.New("no AWS region: set AWS_REGION or a profile's region")
 	}
-	arts := awsrun.NewS3Artifacts(s3.NewFromConfig(cfg), bucket)
+	arts := awsrun.NewS3Artifacts(s3.NewFromConfig(cfg), bucket, artifact.WithLimits(limits))
 	build := awsrun.NewCodeBuild(codebuild.NewFromConfig(cfg), advance.Config{Bucket: bucket, Project: project}, poll)
 	return arts, build, nil
 }

@@ -15,6 +15,13 @@ import (
 	"github.com/stepline/stepline/pkg/store"
 )
 
+// maxCell and maxTrigger bound what one column of `stepline runs` shows: a branch name can be
+// 255 bytes long, and one that long would push every other column off the screen.
+const (
+	maxCell    = 40
+	maxTrigger = 60
+)
+
 func newRuns(g *globals) *cobra.Command {
 	var f store.Filter
 	cmd := &cobra.Command{
@@ -38,8 +45,9 @@ func newRuns(g *globals) *cobra.Command {
 			fmt.Fprintln(w, "RUN\tPIPELINE\tSTATUS\tSTARTED\tDURATION\tBRANCH\tCOMMIT\tTRIGGER")
 			for _, r := range recs {
 				st := r.State
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%.7s\t%s\n", st.Run, st.Pipeline, st.Status,
-					engine.Time(st.Started).Local().Format("2006-01-02 15:04:05"), duration(st), r.Branch, r.Commit, r.Trigger)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", local.Printable(st.Run, maxCell), local.Printable(st.Pipeline, maxCell), st.Status,
+					engine.Time(st.Started).Local().Format("2006-01-02 15:04:05"), duration(st),
+					local.Printable(r.Branch, maxCell), local.Printable(r.Commit, 7), local.Printable(r.Trigger, maxTrigger))
 			}
 			return w.Flush()
 		},
@@ -68,7 +76,8 @@ func newShow(g *globals) *cobra.Command {
 				return exit(ExitFailed, err)
 			}
 			out := g.stdio.Out
-			fmt.Fprintf(out, "run %s of pipeline %s (%s, branch %s, commit %.7s)\n", rec.ID(), rec.Pipeline(), rec.Trigger, rec.Branch, rec.Commit)
+			fmt.Fprintf(out, "run %s of pipeline %s (%s, branch %s, commit %s)\n", local.Printable(rec.ID(), maxCell), local.Printable(rec.Pipeline(), maxCell),
+				local.Printable(rec.Trigger, maxTrigger), local.Printable(rec.Branch, maxCell), local.Printable(rec.Commit, 7))
 			for _, line := range local.Table(rec.Definition, withLogs(rec.State, rec), time.Now(), true) {
 				fmt.Fprintln(out, line)
 			}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stepline/stepline/pkg/artifact"
 	"github.com/stepline/stepline/pkg/local"
 	"github.com/stepline/stepline/pkg/pipeline"
 	"github.com/stepline/stepline/pkg/reposecret"
@@ -28,21 +29,29 @@ import (
 
 type serveOptions struct {
 	addr, repo, file, hook, repository string
-	secrets                            []string
+	secrets, secretFiles               []string
 	autoApprove                        bool
 	maxBody                            int
+	readTimeout                        time.Duration
+	extract                            artifact.Limits
 }
 
 func newServe(g *globals) *cobra.Command {
 	var o serveOptions
 	cmd := &cobra.Command{
-		Use:   "serve [--addr 127.0.0.1:8080] [--secret S]…",
+		Use:   "serve [--addr 127.0.0.1:8080] [--secret-file FILE]…",
 		Short: "Receive webhooks on this machine and start local runs",
 		Long: "Serve POST /webhooks/{github|bitbucket|bitbucket-server}/HOOK with the webhook handler the\n" +
 			"Lambda uses: signed deliveries are verified and parsed, the pipeline file is read at the\n" +
 			"event's commit, triggers are matched and matching pipelines run locally, as `stepline run`\n" +
-			"would. A redelivery (same delivery id) starts nothing. Secrets come from --secret\n" +
-			"(repeatable, for rotation) or $" + secretEnv + ". Stop with Ctrl-C: running runs are canceled.",
+			"would. An event handled before starts nothing: events are told apart by a digest of the\n" +
+			"signed body (the idempotency key), not by the delivery id header, so a redelivery or a\n" +
+			"replay under a new delivery id is dropped, and is recorded across restarts.\n" +
+			"Webhook secrets come from --secret-file (one secret a line) and --secret (visible to every\n" +
+			"user in ps), both repeatable for rotation; without them from the file $" + secretFileEnv + "\n" +
+			"names, else from $" + secretEnv + ".\n" +
+			"Builds never see them: they get the environment docs/buildspec.md lists, not serve's.\n" +
+			"Stop with Ctrl-C: running runs are canceled.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), g) },
 	}
@@ -50,28 +59,27 @@ func newServe(g *globals) *cobra.Command {
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "the address to listen on (port 0 picks a free one)")
 	f.StringVar(&o.repo, "repo", "", "the repository runs are built from (default: the one containing the working directory)")
 	f.StringVarP(&o.file, "file", "f", defaultFile, "the pipeline file, relative to the repository root, read at each event's commit")
-	f.StringArrayVar(&o.secrets, "secret", nil, "a webhook secret deliveries may be signed with (repeatable; default: $"+secretEnv+")")
+	f.StringArrayVar(&o.secretFiles, "secret-file", nil, "a file of webhook secrets deliveries may be signed with, one a line (repeatable; default: $"+secretFileEnv+")")
+	f.StringArrayVar(&o.secrets, "secret", nil, "a webhook secret deliveries may be signed with (repeatable; visible to every user in ps: prefer --secret-file)")
 	f.StringVar(&o.hook, "hook", defaultHook, "the hook id in the URL path")
 	f.StringVar(&o.repository, "repository", "", "accept deliveries only for this repository (owner/name); default: any")
 	f.BoolVar(&o.autoApprove, "auto-approve", false, "approve manual approvals; without it they are rejected, since serve has no terminal to ask")
 	f.IntVar(&o.maxBody, "max-body", webhook.DefaultMaxBody, "the largest body accepted, in bytes")
+	addExtractFlags(f, &o.extract)
+	f.DurationVar(&o.readTimeout, "read-timeout", 30*time.Second, "the longest a request may take to arrive, headers and body (a slow client is cut off)")
 	return cmd
 }
 
 func (o serveOptions) run(ctx context.Context, g *globals) error {
-	secrets := o.secrets
-	if len(secrets) == 0 && os.Getenv(secretEnv) != "" {
-		secrets = []string{os.Getenv(secretEnv)}
-	}
-	if len(secrets) == 0 {
-		return exit(ExitUsage, fmt.Errorf("no webhook secret: give --secret or set %s (deliveries are never accepted unsigned)", secretEnv))
+	secrets, err := o.webhookSecrets()
+	if err != nil {
+		return exit(ExitUsage, err)
 	}
 	if !reposecret.ValidHook(o.hook) {
 		return exit(ExitUsage, fmt.Errorf("--hook must be 16 to 128 letters, digits, - or _"))
 	}
 	dir := o.repo
 	if dir == "" {
-		var err error
 		if dir, err = os.Getwd(); err != nil {
 			return exit(ExitUsage, err)
 		}
@@ -112,7 +120,10 @@ func (o serveOptions) run(ctx context.Context, g *globals) error {
 	for _, p := range scm.Providers() {
 		fmt.Fprintf(out, "  %-16s %s/webhooks/%s/%s\n", p, base, p, o.hook)
 	}
-	hs := &http.Server{Handler: h.Mux(), ReadHeaderTimeout: 10 * time.Second}
+	if o.readTimeout <= 0 {
+		return exit(ExitUsage, errors.New("--read-timeout must be positive"))
+	}
+	hs := newHTTPServer(h.Mux(), o.readTimeout)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	select {
@@ -129,6 +140,59 @@ func (o serveOptions) run(ctx context.Context, g *globals) error {
 	return exit(ExitCanceled, nil)
 }
 
+// newHTTPServer bounds how long a client may hold a connection: the headers and the whole body
+// must arrive within readTimeout (headers within 10 s at most), so a client sending a byte a
+// second cannot keep a connection, and a goroutine, for as long as it likes.
+func newHTTPServer(h http.Handler, readTimeout time.Duration) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: min(readTimeout, 10*time.Second),
+		ReadTimeout:       readTimeout,
+		// The handler answers once the runs are started, not finished; reading the pipeline
+		// file at a commit is the slowest part.
+		WriteTimeout:   readTimeout + time.Minute,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+	}
+}
+
+// secretFileEnv names the environment variable holding the path of a file of webhook secrets.
+const secretFileEnv = "STEPLINE_WEBHOOK_SECRET_FILE"
+
+// webhookSecrets reads the secrets deliveries may be signed with, from the first source that
+// gives any: --secret and --secret-file together, then $STEPLINE_WEBHOOK_SECRET_FILE, then
+// $STEPLINE_WEBHOOK_SECRET.
+func (o serveOptions) webhookSecrets() ([]string, error) {
+	secrets := append([]string(nil), o.secrets...)
+	files := o.secretFiles
+	if len(secrets) == 0 && len(files) == 0 {
+		if f := os.Getenv(secretFileEnv); f != "" {
+			files = []string{f}
+		} else if v := os.Getenv(secretEnv); v != "" {
+			secrets = []string{v}
+		}
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read the webhook secrets: %w", err)
+		}
+		n := len(secrets)
+		for _, line := range strings.Split(string(data), "\n") {
+			if line = strings.TrimSpace(line); line != "" {
+				secrets = append(secrets, line)
+			}
+		}
+		if len(secrets) == n {
+			return nil, fmt.Errorf("the webhook secret file %s is empty", f)
+		}
+	}
+	if len(secrets) == 0 {
+		return nil, fmt.Errorf("no webhook secret: give --secret-file, or set %s or %s (deliveries are never accepted unsigned)", secretFileEnv, secretEnv)
+	}
+	return secrets, nil
+}
+
 // prepareRun builds the runner of one local run of p for ev and returns what starts it in the
 // background.
 func (o serveOptions) prepareRun(ctx context.Context, g *globals, runs *sync.WaitGroup, out io.Writer, root, stateDir string, p *pipeline.Pipeline, ev scm.Event) (func(), error) {
@@ -138,7 +202,7 @@ func (o serveOptions) prepareRun(ctx context.Context, g *globals, runs *sync.Wai
 	w := &prefixWriter{w: out, prefix: prefix}
 	var input io.Reader = strings.NewReader("")
 	runner, _, err := newLocalRunner(g, def, localRun{
-		repo: root, commit: head, stateDir: stateDir, autoApprove: o.autoApprove,
+		repo: root, commit: head, stateDir: stateDir, autoApprove: o.autoApprove, extract: o.extract,
 		in: input, out: w, view: local.NewView(w, def, false, nil),
 	})
 	if err != nil {

@@ -21,6 +21,12 @@ type Build struct {
 	// Env holds extra KEY=VALUE pairs for every build of the run (stepline run --env); an
 	// action's own env wins over them.
 	Env []string
+	// Secrets holds KEY=VALUE pairs for every build whose values the logs hide (stepline run
+	// --secret-env); they win over Env and the action's env.
+	Secrets []string
+	// SecretSource fetches the buildspecs' parameter-store and secrets-manager variables;
+	// nil fetches nothing.
+	SecretSource buildspec.SecretSource
 }
 
 // Execute runs the attempt's build.
@@ -47,6 +53,7 @@ func (b Build) Execute(ctx context.Context, t engine.Task, env Env) Outcome {
 	}
 	res, err := buildspec.Run(ctx, spec, buildspec.Options{
 		SrcDir: src, OutDir: filepath.Join(env.Work, "out"), Env: vars, Log: env.Log,
+		Secrets: b.Secrets, SecretSource: b.SecretSource,
 		BuildID:       fmt.Sprintf("%s:%s-%d", t.Action, t.Run, t.Attempt),
 		BuildNumber:   t.Attempt,
 		SourceVersion: env.Vars["source"]["commit_id"],

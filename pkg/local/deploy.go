@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stepline/stepline/pkg/buildspec"
 	"github.com/stepline/stepline/pkg/engine"
 )
 
@@ -134,7 +135,7 @@ func healthCheck(ctx context.Context, command, dir, previous string, extra []str
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
 	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "RELEASE_DIR="+dir, "PREVIOUS_RELEASE_DIR="+previous), extra...)
+	cmd.Env = append(append(buildspec.HostEnv(os.Environ()), "RELEASE_DIR="+dir, "PREVIOUS_RELEASE_DIR="+previous), extra...)
 	cmd.Stdout, cmd.Stderr = env.Log, env.Log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }

@@ -152,3 +152,14 @@ func TestAFailedHealthCheckLeavesALinkAnotherDeploySwitched(t *testing.T) {
 	assert.Equal(t, other, live, "the other deploy's release stays live")
 	assert.DirExists(t, other, "and is not pruned")
 }
+
+// The health check is a command from the pipeline file at the commit, so it gets a build's host
+// variables, not stepline's environment (serve's webhook secret among it).
+func TestTheHealthCheckSeesOnlyABuildsHostVariables(t *testing.T) {
+	t.Setenv("STEPLINE_WEBHOOK_SECRET", "hook-secret-value")
+	f := newDeployFixture(t)
+	cfg := map[string]any{"path": "site", "health_check": `env; test -z "$STEPLINE_WEBHOOK_SECRET" && test -n "$PATH" && test -n "$RELEASE_DIR"`}
+	out := f.deploy(map[string]string{"version": "v1"}, cfg)
+	require.NoError(t, out.Err, f.log.String())
+	assert.NotContains(t, f.log.String(), "hook-secret-value")
+}
