@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stepline/stepline/pkg/local"
+	"github.com/stepline/stepline/pkg/notify/commitstatus"
 	"github.com/stepline/stepline/pkg/pipeline"
 	"github.com/stepline/stepline/pkg/reposecret"
 	"github.com/stepline/stepline/pkg/scm"
@@ -31,6 +32,7 @@ type serveOptions struct {
 	secrets                            []string
 	autoApprove                        bool
 	maxBody                            int
+	status                             statusOptions
 }
 
 func newServe(g *globals) *cobra.Command {
@@ -42,7 +44,8 @@ func newServe(g *globals) *cobra.Command {
 			"Lambda uses: signed deliveries are verified and parsed, the pipeline file is read at the\n" +
 			"event's commit, triggers are matched and matching pipelines run locally, as `stepline run`\n" +
 			"would. A redelivery (same delivery id) starts nothing. Secrets come from --secret\n" +
-			"(repeatable, for rotation) or $" + secretEnv + ". Stop with Ctrl-C: running runs are canceled.",
+			"(repeatable, for rotation) or $" + secretEnv + ". With --status-token (or $" + statusTokenEnv + ") each run\n" +
+			"sets its commit's status on the delivery's repository. Stop with Ctrl-C: running runs are canceled.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), g) },
 	}
@@ -55,6 +58,7 @@ func newServe(g *globals) *cobra.Command {
 	f.StringVar(&o.repository, "repository", "", "accept deliveries only for this repository (owner/name); default: any")
 	f.BoolVar(&o.autoApprove, "auto-approve", false, "approve manual approvals; without it they are rejected, since serve has no terminal to ask")
 	f.IntVar(&o.maxBody, "max-body", webhook.DefaultMaxBody, "the largest body accepted, in bytes")
+	o.status.flags(f, true)
 	return cmd
 }
 
@@ -137,11 +141,25 @@ func (o serveOptions) prepareRun(ctx context.Context, g *globals, runs *sync.Wai
 	prefix := fmt.Sprintf("[%s %.7s] ", def.Pipeline, head)
 	w := &prefixWriter{w: out, prefix: prefix}
 	var input io.Reader = strings.NewReader("")
-	runner, _, err := newLocalRunner(g, def, localRun{
+	lr := localRun{
 		repo: root, commit: head, stateDir: stateDir, autoApprove: o.autoApprove,
 		in: input, out: w, view: local.NewView(w, def, false, nil),
-	})
+	}
+	// The delivery says where the commit lives: its provider and repository get the statuses.
+	var statuses *statusSink
+	if t, ok, err := o.status.target(ev.Provider, ev.Repository.FullName, ""); err != nil {
+		fmt.Fprintf(w, "warning: %v; the run goes on without them\n", err)
+	} else if ok {
+		if statuses, err = newStatusSink(t, commitstatus.Providers{}, def, ev.Branch, head, w); err != nil {
+			return nil, err
+		}
+		lr.sinks = append(lr.sinks, statuses)
+	}
+	runner, _, err := newLocalRunner(g, def, lr)
 	if err != nil {
+		if statuses != nil {
+			statuses.Close(statusWait)
+		}
 		return nil, err
 	}
 	source := ev.Variables()
@@ -154,6 +172,9 @@ func (o serveOptions) prepareRun(ctx context.Context, g *globals, runs *sync.Wai
 		runs.Add(1)
 		go func() {
 			defer runs.Done()
+			if statuses != nil {
+				defer statuses.Close(statusWait)
+			}
 			final, err := runner.Run(ctx, "", meta)
 			if err != nil {
 				fmt.Fprintf(w, "run could not be driven: %v\n", err)

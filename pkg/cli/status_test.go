@@ -1,13 +1,19 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -163,4 +169,56 @@ func TestTheProviderAndRepositoryOfARemote(t *testing.T) {
 		assert.Equal(t, tc.provider, p, tc.in)
 		assert.Equal(t, tc.repo, r, tc.in)
 	}
+}
+
+func TestServePostsTheStatusesOfARunOnTheDeliverysRepository(t *testing.T) {
+	t.Parallel()
+	api := newStatusAPI(t, http.StatusCreated)
+	r := newRepo(t, map[string]string{
+		".stepline.yml": `version: 1
+pipelines:
+  - name: web
+    triggers:
+      - on: push
+        branches: [main]
+    stages:
+      - name: Build
+        actions:
+          - {name: Build, provider: codebuild, buildspec: build.yml, inputs: [source]}
+`,
+		"build.yml": "version: 0.2\nphases:\n  build:\n    commands:\n      - echo built\n",
+	})
+	r.commit("change the page", map[string]string{"index.html": "<h1>hi</h1>\n"})
+	body := filepath.Join(t.TempDir(), "push.json")
+	require.NoError(t, os.WriteFile(body, githubPush(t, r, "main"), 0o644))
+
+	ctx, stop := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--repo", r.dir, "--state-dir", r.state(), "--secret", "topsecret",
+			"--status-token", statusToken, "--status-api-url", api.srv.URL, "--status-link", "https://ci.example.com/runs/{run}"},
+			IO{In: strings.NewReader(""), Out: out, Err: out})
+	}()
+	url := waitForMatch(t, out, regexp.MustCompile(`github +(http://\S+)`))
+	var o, e bytes.Buffer
+	code := Main(context.Background(), []string{"webhook", "send", "--provider", "github", "--event", "push",
+		"--secret", "topsecret", "--delivery", "delivery-1", "--url", url, body}, IO{Out: &o, Err: &e})
+	require.Equal(t, ExitOK, code, o.String()+e.String())
+	waitForMatch(t, out, regexp.MustCompile(`SUCCEEDED pipeline web run`))
+	stop()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	got := api.posted()
+	require.Len(t, got, 2, "%+v\n%s", got, out)
+	head := r.git("rev-parse", "HEAD")
+	for i, state := range []string{"pending", "success"} {
+		assert.Equal(t, "/repos/Codertocat/Hello-World/statuses/"+head, got[i].Path, "the delivery's repository")
+		assert.Equal(t, state, got[i].State)
+		assert.Equal(t, "web", got[i].Context)
+	}
+	assert.NotContains(t, out.String(), statusToken)
 }
