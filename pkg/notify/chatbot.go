@@ -111,12 +111,18 @@ func Notify(c Change, run Run, links Links) (Notification, bool) {
 		if a.URL != "" {
 			n.text("*Review:* " + mdLink(a.URL, a.URL))
 		}
-		n.text(mdLink(a.Approve, "Approve") + " · " + mdLink(a.Reject, "Reject") + " (each link opens a page that asks to confirm)")
+		// A local run asks in its terminal and has no links; an empty <|Approve> would be a
+		// broken link.
+		if a.Approve != "" && a.Reject != "" {
+			n.text(mdLink(a.Approve, "Approve") + " · " + mdLink(a.Reject, "Reject") + " (each link opens a page that asks to confirm)")
+		}
 		if a.Expires != "" {
 			n.line("Expires", a.Expires)
 		}
-		n.next("Approve: " + a.Approve)
-		n.next("Reject: " + a.Reject)
+		if a.Approve != "" && a.Reject != "" {
+			n.next("Approve: " + a.Approve)
+			n.next("Reject: " + a.Reject)
+		}
 		n.source()
 	}
 	if n.link != "" {

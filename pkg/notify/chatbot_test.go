@@ -7,6 +7,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/stepline/stepline/pkg/approval"
 	"github.com/stepline/stepline/pkg/changes"
 	"github.com/stepline/stepline/pkg/scm/scmtest"
 	"github.com/stepline/stepline/pkg/store"
@@ -156,5 +157,20 @@ func samples(t *testing.T) []sample {
 		{"action-failed", change(t, changes.DetailAction, "FAILED", "Build", "Test", "exit status 2"), failed, links},
 		{"rollback", change(t, changes.DetailStage, "ROLLING_BACK", "Deploy", "", "action Stack failed: stack api-prod: UPDATE_ROLLBACK_COMPLETE"), rolledBack, links},
 		{"approval-needed", approvalChange(t), record(nil), links},
+	}
+}
+
+func TestAnApprovalWithoutLinksHasNoEmptyLinks(t *testing.T) {
+	t.Parallel()
+	c := approvalChange(t)
+	c.Approval.Links = approval.Links{}
+	n, _ := Notify(c, RunOf(record(nil)), Links{})
+	if d := n.Message.Content.Description; strings.Contains(d, "<|") || strings.Contains(d, "Approve") {
+		t.Errorf("the description links nowhere: %s", d)
+	}
+	for _, s := range n.Message.Content.NextSteps {
+		if strings.HasSuffix(s, ": ") {
+			t.Errorf("a next step without its link: %q", s)
+		}
 	}
 }
