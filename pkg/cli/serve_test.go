@@ -96,17 +96,9 @@ pipelines:
 		"build.yml": "version: 0.2\nphases:\n  build:\n    commands:\n      - echo built $CODEBUILD_RESOLVED_SOURCE_VERSION\n",
 	})
 	r.commit("change the page", map[string]string{"index.html": "<h1>hi</h1>\n"})
-	body := filepath.Join(t.TempDir(), "push.json")
-	require.NoError(t, os.WriteFile(body, githubPush(t, r, "main"), 0o644))
-
-	ctx, stop := context.WithCancel(context.Background())
-	out := &syncBuffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--repo", r.dir, "--state-dir", r.state(), "--secret", "topsecret"},
-			IO{In: strings.NewReader(""), Out: out, Err: out})
-	}()
-	url := waitForMatch(t, out, regexp.MustCompile(`github +(http://\S+)`))
+	body := pushFile(t, r, "main")
+	srv := startServe(t, r)
+	out, url := srv.out, srv.url
 
 	send := func(secret, delivery string) result {
 		var o, e bytes.Buffer
@@ -135,13 +127,7 @@ pipelines:
 	require.Equal(t, ExitOK, replay.code, replay.out)
 	waitForMatch(t, out, regexp.MustCompile(`(?s)already handled.*`+regexp.QuoteMeta(key)+`: already handled`))
 
-	stop()
-	select {
-	case code := <-done:
-		assert.Equal(t, ExitCanceled, code)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	assert.Equal(t, ExitCanceled, srv.stop())
 
 	runs, err := store.NewBolt(filepath.Join(r.state(), "stepline.db")).ListRuns(context.Background(), store.Filter{})
 	require.NoError(t, err)
@@ -151,6 +137,43 @@ pipelines:
 	assert.Contains(t, runs[0].Trigger, "webhook github push delivery-1")
 	assert.Contains(t, out.String(), `docs: does not run`)
 	assert.Contains(t, out.String(), `web: runs — push trigger #1 (.stepline.yml:`)
+}
+
+// pushFile writes a GitHub push of r's HEAD on branch and returns its path.
+func pushFile(t *testing.T, r *repo, branch string) string {
+	t.Helper()
+	body := filepath.Join(t.TempDir(), "push.json")
+	require.NoError(t, os.WriteFile(body, githubPush(t, r, branch), 0o644))
+	return body
+}
+
+// served is a `stepline serve` of a repository, running in the background.
+type served struct {
+	out  *syncBuffer
+	url  string
+	stop func() int
+}
+
+// startServe runs serve for r with the webhook secret "topsecret" and the extra flags, and
+// waits until it listens; url is its GitHub webhook URL.
+func startServe(t *testing.T, r *repo, extra ...string) served {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan int, 1)
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--repo", r.dir, "--state-dir", r.state(), "--secret", "topsecret"}, extra...)
+	go func() { done <- Main(ctx, args, IO{In: strings.NewReader(""), Out: out, Err: out}) }()
+	url := waitForMatch(t, out, regexp.MustCompile(`github +(http://\S+)`))
+	return served{out: out, url: url, stop: func() int {
+		cancel()
+		select {
+		case code := <-done:
+			return code
+		case <-time.After(30 * time.Second):
+			t.Fatal("serve did not stop")
+			return -1
+		}
+	}}
 }
 
 func TestServeRefusesToStartWithoutASecret(t *testing.T) {

@@ -7,13 +7,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -189,29 +186,15 @@ pipelines:
 		"build.yml": "version: 0.2\nphases:\n  build:\n    commands:\n      - echo built\n",
 	})
 	r.commit("change the page", map[string]string{"index.html": "<h1>hi</h1>\n"})
-	body := filepath.Join(t.TempDir(), "push.json")
-	require.NoError(t, os.WriteFile(body, githubPush(t, r, "main"), 0o644))
-
-	ctx, stop := context.WithCancel(context.Background())
-	out := &syncBuffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--repo", r.dir, "--state-dir", r.state(), "--secret", "topsecret",
-			"--status-token", statusToken, "--status-api-url", api.srv.URL, "--status-link", "https://ci.example.com/runs/{run}"},
-			IO{In: strings.NewReader(""), Out: out, Err: out})
-	}()
-	url := waitForMatch(t, out, regexp.MustCompile(`github +(http://\S+)`))
+	body := pushFile(t, r, "main")
+	srv := startServe(t, r, "--status-token", statusToken, "--status-api-url", api.srv.URL, "--status-link", "https://ci.example.com/runs/{run}")
+	out := srv.out
 	var o, e bytes.Buffer
 	code := Main(context.Background(), []string{"webhook", "send", "--provider", "github", "--event", "push",
-		"--secret", "topsecret", "--delivery", "delivery-1", "--url", url, body}, IO{Out: &o, Err: &e})
+		"--secret", "topsecret", "--delivery", "delivery-1", "--url", srv.url, body}, IO{Out: &o, Err: &e})
 	require.Equal(t, ExitOK, code, o.String()+e.String())
 	waitForMatch(t, out, regexp.MustCompile(`SUCCEEDED pipeline web run`))
-	stop()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	srv.stop()
 	got := api.posted()
 	require.Len(t, got, 2, "%+v\n%s", got, out)
 	head := r.git("rev-parse", "HEAD")

@@ -287,11 +287,14 @@ func Subject(s string) string {
 
 // JSON is the SNS message: the Message as JSON, with <, > and & as they are (Slack links
 // and escapes read better that way; JSON allows either).
-func (m Message) JSON() ([]byte, error) {
+func (m Message) JSON() ([]byte, error) { return marshal(m) }
+
+// marshal is v as JSON on one line, with <, > and & as they are.
+func marshal(v any) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(m); err != nil {
+	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
 	return bytes.TrimRight(b.Bytes(), "\n"), nil

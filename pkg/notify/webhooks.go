@@ -1,8 +1,6 @@
 package notify
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -21,13 +19,7 @@ func Webhook(kind string, n Notification) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("no webhook format for target %q", kind)
 	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(body); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(b.Bytes(), "\n"), nil
+	return marshal(body)
 }
 
 // SlackMessage is the body of a Slack incoming webhook: text, the notification's fallback
