@@ -16,6 +16,7 @@ import (
 	"github.com/stepline/stepline/pkg/buildspec"
 	"github.com/stepline/stepline/pkg/engine"
 	"github.com/stepline/stepline/pkg/local"
+	"github.com/stepline/stepline/pkg/notify/commitstatus"
 	"github.com/stepline/stepline/pkg/pipeline"
 	"github.com/stepline/stepline/pkg/store"
 )
@@ -33,6 +34,7 @@ type runOptions struct {
 	poll time.Duration
 	// extract bounds every artifact extraction.
 	extract artifact.Limits
+	status  statusOptions
 }
 
 func newRun(g *globals) *cobra.Command {
@@ -43,6 +45,8 @@ func newRun(g *globals) *cobra.Command {
 		Long: "Run a pipeline of the repository's .stepline.yml end to end on this machine: the commit\n" +
 			"(or with --dirty the working tree) is archived, built with the local buildspec runner,\n" +
 			"deployed to local release directories, with approvals asked in the terminal.\n" +
+			"With --status-token (or $" + statusTokenEnv + ") each pipeline change sets the commit's status on\n" +
+			"GitHub or Bitbucket, as on AWS; a status that cannot be posted is a warning, never a failure.\n" +
 			"Exit status: 0 succeeded, 1 failed or superseded, 2 cannot start, 130 interrupted.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), g) },
@@ -62,6 +66,7 @@ func newRun(g *globals) *cobra.Command {
 	f.DurationVar(&o.poll, "poll", 10*time.Second, "with --aws: how often a running build's status is asked for")
 	o.secrets.addFlags(f)
 	addExtractFlags(f, &o.extract)
+	o.status.flags(f, false)
 	return cmd
 }
 
@@ -120,6 +125,16 @@ func (o runOptions) run(ctx context.Context, g *globals) error {
 		autoApprove: o.autoApprove, in: g.stdio.In, out: out, env: o.env, follow: o.follow,
 		view: view, pause: view.Pause, extract: o.extract,
 		secrets: secretEnv, secretSource: secretSource,
+	}
+	if t, ok, err := o.status.target("", "", co.Origin); err != nil {
+		fmt.Fprintf(g.stdio.Err, "warning: %v; the run goes on without them\n", err)
+	} else if ok {
+		sink, err := newStatusSink(t, commitstatus.Providers{}, def, co.Branch, co.Commit, g.stdio.Err)
+		if err != nil {
+			return exit(ExitUsage, err)
+		}
+		defer sink.Close(statusWait)
+		lr.sinks = append(lr.sinks, sink)
 	}
 	if o.aws {
 		if lr.artifacts, lr.build, err = awsExecutors(ctx, o.bucket, o.project, o.poll, o.extract); err != nil {
@@ -185,7 +200,12 @@ type localRun struct {
 	build     local.Executor
 	// extract bounds the local artifact store's extractions.
 	extract artifact.Limits
+	// sinks receive the run's state changes besides the view and the event log.
+	sinks []local.Sink
 }
+
+// statusWait is how long a finished run waits for its last commit statuses.
+const statusWait = 30 * time.Second
 
 // newLocalRunner builds the runner of one local run with the local executors; `stepline run`
 // and `stepline serve` both start runs through it.
@@ -209,7 +229,7 @@ func newLocalRunner(g *globals, def engine.Definition, c localRun) (*local.Runne
 			def.Pipeline, strings.Join(missing, ", "))
 	}
 	opts := []local.Option{
-		local.WithSinks(c.view, local.NewEventLog(filepath.Join(c.stateDir, "events.jsonl"), g.logger())),
+		local.WithSinks(append([]local.Sink{c.view, local.NewEventLog(filepath.Join(c.stateDir, "events.jsonl"), g.logger())}, c.sinks...)...),
 		local.WithLogger(g.logger()),
 	}
 	if c.follow {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/stepline/stepline/pkg/artifact"
 	"github.com/stepline/stepline/pkg/local"
+	"github.com/stepline/stepline/pkg/notify/commitstatus"
 	"github.com/stepline/stepline/pkg/pipeline"
 	"github.com/stepline/stepline/pkg/reposecret"
 	"github.com/stepline/stepline/pkg/scm"
@@ -34,6 +35,7 @@ type serveOptions struct {
 	maxBody                            int
 	readTimeout                        time.Duration
 	extract                            artifact.Limits
+	status                             statusOptions
 }
 
 func newServe(g *globals) *cobra.Command {
@@ -51,6 +53,8 @@ func newServe(g *globals) *cobra.Command {
 			"user in ps), both repeatable for rotation; without them from the file $" + secretFileEnv + "\n" +
 			"names, else from $" + secretEnv + ".\n" +
 			"Builds never see them: they get the environment docs/buildspec.md lists, not serve's.\n" +
+			"With --status-token (or $" + statusTokenEnv + ") each run sets its commit's status on the\n" +
+			"delivery's repository.\n" +
 			"Stop with Ctrl-C: running runs are canceled.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), g) },
@@ -67,6 +71,7 @@ func newServe(g *globals) *cobra.Command {
 	f.IntVar(&o.maxBody, "max-body", webhook.DefaultMaxBody, "the largest body accepted, in bytes")
 	addExtractFlags(f, &o.extract)
 	f.DurationVar(&o.readTimeout, "read-timeout", 30*time.Second, "the longest a request may take to arrive, headers and body (a slow client is cut off)")
+	o.status.flags(f, true)
 	return cmd
 }
 
@@ -201,11 +206,25 @@ func (o serveOptions) prepareRun(ctx context.Context, g *globals, runs *sync.Wai
 	prefix := fmt.Sprintf("[%s %.7s] ", def.Pipeline, head)
 	w := &prefixWriter{w: out, prefix: prefix}
 	var input io.Reader = strings.NewReader("")
-	runner, _, err := newLocalRunner(g, def, localRun{
+	lr := localRun{
 		repo: root, commit: head, stateDir: stateDir, autoApprove: o.autoApprove, extract: o.extract,
 		in: input, out: w, view: local.NewView(w, def, false, nil),
-	})
+	}
+	// The delivery says where the commit lives: its provider and repository get the statuses.
+	var statuses *statusSink
+	if t, ok, err := o.status.target(ev.Provider, ev.Repository.FullName, ""); err != nil {
+		fmt.Fprintf(w, "warning: %v; the run goes on without them\n", err)
+	} else if ok {
+		if statuses, err = newStatusSink(t, commitstatus.Providers{}, def, ev.Branch, head, w); err != nil {
+			return nil, err
+		}
+		lr.sinks = append(lr.sinks, statuses)
+	}
+	runner, _, err := newLocalRunner(g, def, lr)
 	if err != nil {
+		if statuses != nil {
+			statuses.Close(statusWait)
+		}
 		return nil, err
 	}
 	source := ev.Variables()
@@ -218,6 +237,9 @@ func (o serveOptions) prepareRun(ctx context.Context, g *globals, runs *sync.Wai
 		runs.Add(1)
 		go func() {
 			defer runs.Done()
+			if statuses != nil {
+				defer statuses.Close(statusWait)
+			}
 			final, err := runner.Run(ctx, "", meta)
 			if err != nil {
 				fmt.Fprintf(w, "run could not be driven: %v\n", err)

@@ -143,6 +143,14 @@ pipelines:
 	assert.Contains(t, out.String(), `web: runs — push trigger #1 (.stepline.yml:`)
 }
 
+// pushFile writes a GitHub push of r's HEAD on branch and returns its path.
+func pushFile(t *testing.T, r *repo, branch string) string {
+	t.Helper()
+	body := filepath.Join(t.TempDir(), "push.json")
+	require.NoError(t, os.WriteFile(body, githubPush(t, r, branch), 0o644))
+	return body
+}
+
 func TestServeRefusesToStartWithoutASecret(t *testing.T) {
 	t.Setenv(secretEnv, "")
 	r := newRepo(t, map[string]string{"a": "b"})

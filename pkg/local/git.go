@@ -23,6 +23,8 @@ type Checkout struct {
 	Message, Author string
 	// Dirty reports uncommitted changes (tracked or untracked, not ignored).
 	Dirty bool
+	// Origin is the URL of the "origin" remote, "" without one: where commit statuses go.
+	Origin string
 }
 
 // Inspect reads the repository containing dir.
@@ -40,6 +42,7 @@ func Inspect(ctx context.Context, dir string) (Checkout, error) {
 	info, _ := git(ctx, root, "log", "-1", "--format=%an%x00%B", "HEAD")
 	c.Author, c.Message, _ = strings.Cut(info, "\x00")
 	c.Message = strings.TrimSpace(c.Message)
+	c.Origin, _ = git(ctx, root, "remote", "get-url", "origin")
 	status, _ := git(ctx, root, "status", "--porcelain", "--untracked-files=normal")
 	c.Dirty = status != ""
 	return c, nil

@@ -111,12 +111,18 @@ func Notify(c Change, run Run, links Links) (Notification, bool) {
 		if a.URL != "" {
 			n.text("*Review:* " + mdLink(a.URL, a.URL))
 		}
-		n.text(mdLink(a.Approve, "Approve") + " · " + mdLink(a.Reject, "Reject") + " (each link opens a page that asks to confirm)")
+		// A local run asks in its terminal and has no links; an empty <|Approve> would be a
+		// broken link.
+		if a.Approve != "" && a.Reject != "" {
+			n.text(mdLink(a.Approve, "Approve") + " · " + mdLink(a.Reject, "Reject") + " (each link opens a page that asks to confirm)")
+		}
 		if a.Expires != "" {
 			n.line("Expires", a.Expires)
 		}
-		n.next("Approve: " + a.Approve)
-		n.next("Reject: " + a.Reject)
+		if a.Approve != "" && a.Reject != "" {
+			n.next("Approve: " + a.Approve)
+			n.next("Reject: " + a.Reject)
+		}
 		n.source()
 	}
 	if n.link != "" {
@@ -281,11 +287,14 @@ func Subject(s string) string {
 
 // JSON is the SNS message: the Message as JSON, with <, > and & as they are (Slack links
 // and escapes read better that way; JSON allows either).
-func (m Message) JSON() ([]byte, error) {
+func (m Message) JSON() ([]byte, error) { return marshal(m) }
+
+// marshal is v as JSON on one line, with <, > and & as they are.
+func marshal(v any) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(m); err != nil {
+	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
 	return bytes.TrimRight(b.Bytes(), "\n"), nil

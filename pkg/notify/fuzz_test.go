@@ -44,3 +44,43 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// Whatever a commit's message, author and a failure's reason say, the Slack and Teams bodies
+// are valid, keep to their limits, and link only where Notify links: a user's text never
+// becomes a Slack link or mention, nor a Teams link.
+func FuzzWebhookBodiesOfUserText(f *testing.F) {
+	for _, s := range [][3]string{
+		{"Fix the <login> page & its tests", "Jane Doe", "exit status 2"},
+		{"<!channel> [x](https://evil.example) *Approve:* `code`", "Mallory <m@evil.example>", "<https://evil|log>"},
+		{"\\[escaped\\] ~strike~ _em_", "a\\", strings.Repeat("é<&>", 900)},
+		{"", "", ""},
+	} {
+		f.Add(s[0], s[1], s[2])
+	}
+	f.Fuzz(func(t *testing.T, message, author, reason string) {
+		rec := record(failedAt(1, 1, reason))
+		rec.State.Vars["source"]["commit_message"], rec.State.Vars["source"]["author"] = message, author
+		n, ok := Notify(change(t, "stepline Pipeline Execution State Change", "FAILED", "", "", reason), RunOf(rec), Links{ExecutionARN: executionARN})
+		if !ok {
+			t.Fatal("no notification")
+		}
+		slack, err := Webhook(TargetSlack, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range checkSlack(t, slack).Blocks {
+			if b.Text != nil && strings.Contains(b.Text.Text, "<!") {
+				t.Errorf("a mention in %q", b.Text.Text)
+			}
+		}
+		teams, err := Webhook(TargetTeams, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range teamsLinks(checkTeams(t, teams)) {
+			if !strings.HasPrefix(l, "https://eu-west-1.console.aws.amazon.com/") {
+				t.Errorf("a Teams link to %s", l)
+			}
+		}
+	})
+}

@@ -44,6 +44,12 @@ func (p *Pipeline) Definition() engine.Definition {
 		}
 		def.Stages = append(def.Stages, es)
 	}
+	for _, n := range p.Notifications {
+		for _, t := range n.Targets {
+			def.Notifications = append(def.Notifications, engine.Notification{Events: values(n.Events),
+				Target: engine.NotificationTarget{Kind: t.Kind.Value, TopicARN: t.Topic.Value, SecretID: t.Secret.Value}})
+		}
+	}
 	return def
 }
 

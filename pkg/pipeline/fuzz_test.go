@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stepline/stepline/pkg/engine"
@@ -54,6 +55,18 @@ func checkDefinition(t *testing.T, def engine.Definition) {
 	t.Helper()
 	if def.Pipeline == "" {
 		t.Fatal("pipeline without a name")
+	}
+	for _, n := range def.Notifications {
+		tg := n.Target
+		for _, e := range n.Events {
+			if !slices.Contains(NotificationEvents, e) {
+				t.Fatalf("notification of an unknown event %q", e)
+			}
+		}
+		if !slices.Contains(TargetKinds, tg.Kind) || (tg.Kind != TargetTopic) != (tg.SecretID != "") ||
+			looksLikeURL(tg.SecretID) || looksLikeURL(tg.TopicARN) {
+			t.Fatalf("notification target %+v is not a topic or a webhook's secret", tg)
+		}
 	}
 	produced := map[string]bool{}
 	for si, st := range def.Stages {

@@ -88,6 +88,9 @@ type Pipeline struct {
 	Environments []*Environment
 	// Stages run one after another, after the implicit Source stage.
 	Stages []*Stage
+	// Notifications choose which changes are sent where; nil sends every change to the
+	// stack's topic.
+	Notifications []*Notification
 }
 
 // Trigger kinds, the values of a trigger's "on" key.

@@ -185,7 +185,7 @@ func (d *decoder) version(n *yaml.Node) Int {
 	return d.integer(n, "version", 1, 1)
 }
 
-var pipelineKeys = []string{"name", "execution_mode", "variables", "triggers", "environments", "stages"}
+var pipelineKeys = []string{"name", "execution_mode", "variables", "triggers", "environments", "stages", "notifications"}
 
 func (d *decoder) decodePipeline(n *yaml.Node) *Pipeline {
 	n = d.resolve(n)
@@ -240,6 +240,8 @@ func (d *decoder) decodePipeline(n *yaml.Node) *Pipeline {
 			if sn != nil && sn.Kind == yaml.SequenceNode && len(items) == 0 {
 				d.report(pos(sn), RuleRequired, "stages: the list is empty: declare at least one stage")
 			}
+		case "notifications":
+			pl.Notifications = d.decodeNotifications(p.val)
 		default:
 			d.unknownKey(p.key, "pipeline", pipelineKeys)
 		}

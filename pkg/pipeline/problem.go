@@ -18,6 +18,7 @@ const (
 	RuleCycle      = "cycle"
 	RuleValue      = "value"
 	RuleWave       = "wave"
+	RuleSecret     = "secret"
 )
 
 // Problem is one thing wrong with a pipeline file (see diag.Problem).
