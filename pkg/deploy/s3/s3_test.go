@@ -264,7 +264,7 @@ func TestALargeFileIsUploadedInParts(t *testing.T) {
 	require.NoError(t, err)
 	got := contents(t, c, "s3-large")
 	assert.True(t, bytes.Equal(big, []byte(got["media/report.pdf"][0])), "the large file arrived whole")
-	assert.Equal(t, "report.pdf", got["media/report.pdf"][1])
+	assert.Equal(t, "application/pdf", got["media/report.pdf"][1])
 	assert.Equal(t, [2]string{"small", "text/html; charset=utf-8"}, got["media/index.html"])
 	assert.Equal(t, int32(1), p.api.(*counting).multipart.Load(), "the large file went in parts, the small one in one PutObject")
 }
