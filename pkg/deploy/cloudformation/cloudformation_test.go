@@ -109,10 +109,12 @@ func TestDeployCreatesAStackThenUpdatesIt(t *testing.T) {
 	ctx := context.Background()
 	p := New(cf)
 
-	w, err := p.Start(ctx, request("cfn-create-update", "cfn-create-update-a", nil))
+	role := "arn:aws:iam::123456789012:role/deployer"
+	w, err := p.Start(ctx, request("cfn-create-update", "cfn-create-update-a", map[string]any{"role": role}))
 	require.NoError(t, err)
 	assert.False(t, w.Done, "executing a change set is awaited")
 	st := stackOf(t, cf, "cfn-create-update")
+	assert.Equal(t, role, aws.ToString(st.RoleARN), "CloudFormation acts with the action's role")
 	assert.Equal(t, aws.ToString(st.StackId), w.Key, "the wait is keyed by the stack id the event names")
 	assert.Equal(t, w.Key, w.Resource)
 	assert.Equal(t, Name, w.Provider)
@@ -148,6 +150,9 @@ func TestDeployCreatesAStackThenUpdatesIt(t *testing.T) {
 	for _, s := range ofStack(sets.Summaries, w.Key) {
 		kinds = append(kinds, string(s.ExecutionStatus))
 		assert.True(t, strings.HasPrefix(aws.ToString(s.ChangeSetName), "stepline-"), aws.ToString(s.ChangeSetName))
+		cs, err := cf.DescribeChangeSet(ctx, &cloudformation.DescribeChangeSetInput{ChangeSetName: s.ChangeSetId})
+		require.NoError(t, err)
+		assert.Equal(t, "stepline run api-7, Deploy/Stack", aws.ToString(cs.Description))
 	}
 	assert.Equal(t, []string{"EXECUTE_COMPLETE", "EXECUTE_COMPLETE"}, kinds)
 }
@@ -407,4 +412,38 @@ func TestTheWaitTravelsAsJSON(t *testing.T) {
 	out, err := New(cf).Poll(context.Background(), back)
 	require.NoError(t, err)
 	assert.True(t, out.Succeeded)
+}
+
+// failedStack answers DescribeStacks and DescribeStackEvents as CloudFormation does for an
+// update rolled back because a resource failed (moto never fails a stack). Its events are
+// newest first, with one failure from an earlier deploy.
+type failedStack struct {
+	API
+	started time.Time
+}
+
+func (f failedStack) DescribeStacks(context.Context, *cloudformation.DescribeStacksInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error) {
+	return &cloudformation.DescribeStacksOutput{Stacks: []cftypes.Stack{{StackId: aws.String(sampleStack), StackName: aws.String("api-prod"),
+		StackStatus: cftypes.StackStatusUpdateRollbackComplete}}}, nil
+}
+
+func (f failedStack) DescribeStackEvents(context.Context, *cloudformation.DescribeStackEventsInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStackEventsOutput, error) {
+	ev := func(after time.Duration, id string, status cftypes.ResourceStatus, reason string) cftypes.StackEvent {
+		return cftypes.StackEvent{Timestamp: aws.Time(f.started.Add(after)), LogicalResourceId: aws.String(id), ResourceType: aws.String("AWS::SQS::Queue"),
+			ResourceStatus: status, ResourceStatusReason: aws.String(reason)}
+	}
+	return &cloudformation.DescribeStackEventsOutput{StackEvents: []cftypes.StackEvent{
+		ev(40*time.Second, "api-prod", cftypes.ResourceStatusUpdateComplete, ""),
+		ev(30*time.Second, "Other", cftypes.ResourceStatusUpdateFailed, "Resource update cancelled"),
+		ev(20*time.Second, "Queue", cftypes.ResourceStatusUpdateFailed, "Queue name already exists"),
+		ev(10*time.Second, "api-prod", cftypes.ResourceStatusUpdateInProgress, "User Initiated"),
+		ev(-time.Hour, "Old", cftypes.ResourceStatusCreateFailed, "an earlier deploy's failure"),
+	}}, nil
+}
+
+func TestPollOfAFailedDeployNamesTheFirstResourceThatFailed(t *testing.T) {
+	started := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	out, err := New(failedStack{started: started}).Poll(context.Background(), deploy.Wait{Provider: Name, Key: sampleStack, Started: started})
+	require.NoError(t, err)
+	assert.Equal(t, deploy.Outcome{Done: true, RolledBack: true, Message: "Queue (AWS::SQS::Queue) UPDATE_FAILED: Queue name already exists"}, out)
 }
