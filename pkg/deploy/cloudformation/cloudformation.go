@@ -47,7 +47,11 @@ const (
 )
 
 // API is the part of the CloudFormation client the provider uses, with the SDK's signatures;
-// *cloudformation.Client is one.
+// *cloudformation.Client is one. Every call names a stack
+// (arn:aws:cloudformation:<region>:<account>:stack/<name>/*); a SAM template's CreateChangeSet
+// also needs arn:aws:cloudformation:<region>:aws:transform/Serverless-2016-10-31, and a `role`
+// needs iam:PassRole on it.
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-template.html
 type API interface {
 	stackReader
 	changeSets
