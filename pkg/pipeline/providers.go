@@ -86,6 +86,7 @@ var providerSpecs = []providerSpec{
 		{name: "bucket", required: true},
 		{name: "key"},
 		{name: "extract", kind: kindBool, def: true},
+		{name: "delete_removed", kind: kindBool, def: false},
 	}},
 	{ProviderLambda, []keySpec{
 		{name: "function", required: true},
@@ -246,6 +247,10 @@ func (d *decoder) checkProviderRules(a *Action, m *yaml.Node) {
 	case ProviderS3:
 		if _, ok := a.Setting("key"); !ok && get("extract") == false {
 			d.report(pos(m), RuleRequired, "s3 action with extract: false is missing required key \"key\" (the object to write)")
+		}
+		if get("delete_removed") == true && get("extract") == false {
+			s, _ := a.Setting("delete_removed")
+			d.report(s.Pos, RuleValue, "delete_removed: true deletes the files under the prefix that the unpacked artifact no longer holds; with extract: false there is no prefix to clean (remove one of them)")
 		}
 		if len(a.Inputs) != 1 {
 			d.report(pos(m), RuleArtifact, "an s3 action deploys exactly one input artifact, found %d in inputs", len(a.Inputs))
