@@ -56,6 +56,8 @@ type Runs interface {
 	// SeqFor numbers the run an event key starts in the scope's repository and pipeline, the
 	// same number for every delivery of it.
 	SeqFor(ctx context.Context, scope store.Scope, key string) (int64, error)
+	// GetRun reads the run whose id is exactly id: whether this event's run was written is
+	// never answered by another pipeline's run whose id it prefixes.
 	GetRun(ctx context.Context, id string) (store.Record, error)
 	PutRun(ctx context.Context, r store.Record) error
 	LastSucceeded(ctx context.Context, scope store.Scope) (store.Record, error)
