@@ -126,24 +126,24 @@ func refRule(ref string) string {
 // componentRule is the rule one slash-separated component breaks, or "".
 func componentRule(c string) string {
 	if c == "" {
-		return `it begins or ends with "/" or holds "//"`
+		return `it begins or ends with "/" or contains "//"`
 	}
 	var last byte
 	for i := 0; i < len(c); i++ {
 		ch := c[i]
 		switch {
 		case ch < 0x20 || ch == 0x7f:
-			return "it holds a control character"
+			return "it contains a control character"
 		case ch == '.' && last == '.':
-			return `it holds ".."`
+			return `it contains ".."`
 		case ch == '{' && last == '@':
-			return `it holds "@{"`
+			return `it contains "@{"`
 		case strings.IndexByte(" ~^:", ch) >= 0:
-			return fmt.Sprintf("it holds %q", ch)
+			return fmt.Sprintf("it contains %q", ch)
 		case strings.IndexByte("?*[", ch) >= 0:
-			return fmt.Sprintf("it holds the pattern character %q", ch)
+			return fmt.Sprintf("it contains the pattern character %q", ch)
 		case ch == '\\':
-			return `it holds "\"`
+			return `it contains "\"`
 		}
 		last = ch
 	}
@@ -166,7 +166,7 @@ func CheckCommit(id string) error {
 	}
 	for i := 0; i < len(id); i++ {
 		if !('0' <= id[i] && id[i] <= '9' || 'a' <= id[i] && id[i] <= 'f') {
-			return &RefError{What: "commit", Value: id, Reason: "it holds a character that is not a lowercase hex digit"}
+			return &RefError{What: "commit", Value: id, Reason: "it contains a character that is not a lowercase hex digit"}
 		}
 	}
 	return nil

@@ -160,22 +160,22 @@ func TestNamesGitCannotBeGivenOrReadsAsOptionsAreRefused(t *testing.T) {
 func TestRefErrorsSayWhichRuleTheNameBreaks(t *testing.T) {
 	t.Parallel()
 	for name, want := range map[string]string{
-		"a..b":      `branch "a..b" is not a valid git ref name: it holds ".."`,
+		"a..b":      `branch "a..b" is not a valid git ref name: it contains ".."`,
 		"a.lock":    `branch "a.lock" is not a valid git ref name: a component ends with ".lock"`,
 		"x/.y":      `branch "x/.y" is not a valid git ref name: a component begins with "."`,
-		"a b":       `branch "a b" is not a valid git ref name: it holds ' '`,
-		"a@{1}":     `branch "a@{1}" is not a valid git ref name: it holds "@{"`,
-		"a*":        `branch "a*" is not a valid git ref name: it holds the pattern character '*'`,
+		"a b":       `branch "a b" is not a valid git ref name: it contains ' '`,
+		"a@{1}":     `branch "a@{1}" is not a valid git ref name: it contains "@{"`,
+		"a*":        `branch "a*" is not a valid git ref name: it contains the pattern character '*'`,
 		"a.":        `branch "a." is not a valid git ref name: it ends with "."`,
-		"a//b":      `branch "a//b" is not a valid git ref name: it begins or ends with "/" or holds "//"`,
+		"a//b":      `branch "a//b" is not a valid git ref name: it begins or ends with "/" or contains "//"`,
 		"--help":    `branch "--help" is not a valid git ref name: it begins with "-"`,
-		"a\\b":      `branch "a\\b" is not a valid git ref name: it holds "\"`,
-		"x\x1b[31m": `branch "x\x1b[31m" is not a valid git ref name: it holds a control character`,
+		"a\\b":      `branch "a\\b" is not a valid git ref name: it contains "\"`,
+		"x\x1b[31m": `branch "x\x1b[31m" is not a valid git ref name: it contains a control character`,
 	} {
 		assert.EqualError(t, scm.CheckBranch(name), want)
 	}
 	long := strings.Repeat("a", 300) + ".."
-	assert.Len(t, scm.CheckBranch(long).Error(), len(`branch "`)+100+len(`"… is not a valid git ref name: it holds ".."`))
+	assert.Len(t, scm.CheckBranch(long).Error(), len(`branch "`)+100+len(`"… is not a valid git ref name: it contains ".."`))
 }
 
 func TestCommitsAreFullLowercaseHexObjectIDs(t *testing.T) {

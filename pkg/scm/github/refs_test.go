@@ -16,7 +16,7 @@ func TestDeliveriesNamingRefsOrCommitsGitRefusesAreMalformed(t *testing.T) {
 		body        obj
 		want        string
 	}{
-		{"a push to a branch git forbids", "push", pushBody(obj{"ref": "refs/heads/a..b"}), `ref "refs/heads/a..b" is not a valid git ref name: it holds ".."`},
+		{"a push to a branch git forbids", "push", pushBody(obj{"ref": "refs/heads/a..b"}), `ref "refs/heads/a..b" is not a valid git ref name: it contains ".."`},
 		{"a push whose branch reads as a git option", "push", pushBody(obj{"ref": "refs/heads/--upload-pack=x"}), `branch "--upload-pack=x"`},
 		{"a push whose after is a revision expression", "push", pushBody(obj{"after": "HEAD~1"}), `commit "HEAD~1"`},
 		{"a push whose after is an option", "push", pushBody(obj{"after": "--upload-pack=x"}), `commit "--upload-pack=x"`},
