@@ -34,9 +34,7 @@ func TestASourceEventNamingRefsOrCommitsGitRefusesStartsNothing(t *testing.T) {
 			var d Detail
 			require.NoError(t, json.Unmarshal(e.Detail, &d))
 			edit(&d)
-			raw, err := json.Marshal(d)
-			require.NoError(t, err)
-			e.Detail = raw
+			e.Detail = mustJSON(t, d)
 
 			require.NoError(t, r.h.Handle(r.ctx, e), "acknowledged: a retry cannot fix it")
 			assert.Empty(t, r.sfn.started())

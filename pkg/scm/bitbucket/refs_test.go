@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/stepline/stepline/pkg/scm"
+	"github.com/stepline/stepline/pkg/scm/scmtest"
 )
 
 func TestDeliveriesNamingRefsOrCommitsGitRefusesAreMalformed(t *testing.T) {
@@ -37,11 +37,7 @@ func TestDeliveriesNamingRefsOrCommitsGitRefusesAreMalformed(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := Parse(c.event, "d-1", c.body)
-			var malformed *scm.MalformedError
-			require.ErrorAs(t, err, &malformed)
-			var refErr *scm.RefError
-			require.ErrorAs(t, err, &refErr)
-			assert.Contains(t, err.Error(), c.want)
+			scmtest.RefRefused(t, err, c.want)
 		})
 	}
 }

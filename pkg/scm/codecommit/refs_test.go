@@ -3,10 +3,7 @@ package codecommit
 import (
 	"testing"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
-	"github.com/stepline/stepline/pkg/scm"
+	"github.com/stepline/stepline/pkg/scm/scmtest"
 )
 
 func TestReferenceEventsNamingRefsOrCommitsGitRefusesAreMalformed(t *testing.T) {
@@ -26,11 +23,7 @@ func TestReferenceEventsNamingRefsOrCommitsGitRefusesAreMalformed(t *testing.T) 
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			_, err := ParseEvent(stateChange(t, c.detail))
-			var malformed *scm.MalformedError
-			require.ErrorAs(t, err, &malformed)
-			var refErr *scm.RefError
-			require.ErrorAs(t, err, &refErr)
-			assert.Contains(t, err.Error(), c.want)
+			scmtest.RefRefused(t, err, c.want)
 		})
 	}
 }
