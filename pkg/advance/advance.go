@@ -26,6 +26,8 @@ import (
 
 // Store is what Advance needs of the execution store (store.Store plus task tokens).
 type Store interface {
+	// GetRun reads the run whose id is exactly id (store.Store.GetRun never answers a
+	// prefix; store.Finder, which does, is not asked for here).
 	GetRun(ctx context.Context, id string) (store.Record, error)
 	PutRun(ctx context.Context, r store.Record) error
 	Acquire(ctx context.Context, scope store.Scope, stage string, mode engine.Mode, run string, seq int64) (engine.Grant, error)

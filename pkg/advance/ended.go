@@ -63,15 +63,11 @@ func (h *Handler) ended(ctx context.Context, in Input) error {
 	log = log.With("run", started.Run)
 	rec, err := h.store.GetRun(ctx, started.Run)
 	switch {
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAmbiguous):
+	case errors.Is(err, store.ErrNotFound):
 		log.WarnContext(ctx, "execution ended for a run with no record; ignored")
 		return nil
 	case err != nil:
 		return &AdvanceUnavailable{Msg: fmt.Sprintf("read run %s: %v", started.Run, err)}
-	case rec.ID() != started.Run:
-		// GetRun also answers a unique prefix; the server looks runs up by exact id only.
-		log.WarnContext(ctx, "execution ended for a run with no record; ignored", "closest", rec.ID())
-		return nil
 	case rec.State.Status.Final():
 		log.InfoContext(ctx, "execution ended after its run; nothing to release", "run_status", rec.State.Status.String())
 		return nil

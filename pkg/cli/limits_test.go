@@ -58,7 +58,7 @@ func TestRunsAndShowPrintHostileNamesEscapedAndClipped(t *testing.T) {
 	r := newRepo(t, map[string]string{".stepline.yml": envBuild[".stepline.yml"], "build.yml": envBuild["build.yml"]})
 	require.Equal(t, ExitOK, r.stepline("", "run").code)
 	db := store.NewBolt(filepath.Join(r.state(), "stepline.db"))
-	rec, err := db.GetRun(context.Background(), "web-1")
+	rec, err := db.FindRun(context.Background(), "web-1") // the id is web-1-<repository tag>
 	require.NoError(t, err)
 	rec.Branch = "\x1b[2J\x1b[31mmain\rFAKE\b\b" + strings.Repeat("b", 200)
 	rec.Trigger = "webhook github push \x1b]0;title\x07"

@@ -362,4 +362,7 @@ func TestShowFindsARunByItsNumberEvenWhenLaterNumbersShareThePrefix(t *testing.T
 	assert.Equal(t, store.RunID(scope, 20), rec.ID())
 	_, err = findRun(t.Context(), db, "site")
 	require.ErrorIs(t, err, store.ErrAmbiguous, "a prefix of no one number stays ambiguous")
+	for _, n := range []int64{2, 20, 21} {
+		assert.Contains(t, err.Error(), store.RunID(scope, n), "the error names the runs that matched")
+	}
 }

@@ -88,10 +88,11 @@ func newShow(g *globals) *cobra.Command {
 
 // findRun finds the run id names: its exact id, a unique prefix of one, or, when the prefix
 // is shared, the run it numbers: "site-2" is run 2 of site (site-2-<tag>), not run 20.
-func findRun(ctx context.Context, db store.Store, id string) (store.Record, error) {
-	rec, err := db.GetRun(ctx, id)
+// An ambiguous prefix fails naming the runs it matched (store.AmbiguousError).
+func findRun(ctx context.Context, db store.Finder, id string) (store.Record, error) {
+	rec, err := db.FindRun(ctx, id)
 	if errors.Is(err, store.ErrAmbiguous) {
-		if numbered, err2 := db.GetRun(ctx, id+"-"); err2 == nil {
+		if numbered, err2 := db.FindRun(ctx, id+"-"); err2 == nil {
 			return numbered, nil
 		}
 	}

@@ -150,5 +150,11 @@ func (o explainOptions) events() ([]scm.Event, error) {
 	if err != nil {
 		return nil, exit(ExitFailed, fmt.Errorf("%s is not a normalised event (use --provider for a raw delivery): %w", o.event, err))
 	}
+	for i, ev := range evs {
+		// What the webhook and the trigger refuse is never explained as if it could run.
+		if err := ev.Check(); err != nil {
+			return nil, exit(ExitFailed, fmt.Errorf("%s: event %d: %w", o.event, i+1, err))
+		}
+	}
 	return evs, nil
 }

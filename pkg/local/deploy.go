@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -34,12 +36,13 @@ const (
 
 // Execute deploys t's first input artifact.
 func (d Deploy) Execute(ctx context.Context, t engine.Task, env Env) Outcome {
-	base := configString(t, "path")
-	if base == "" {
+	path := configString(t, "path")
+	if path == "" {
 		return failf(errors.New(`the local provider needs "path", the release root directory`))
 	}
-	if !filepath.IsAbs(base) {
-		base = filepath.Join(d.Root, base)
+	base, err := confine(d.Root, path)
+	if err != nil {
+		return failf(err)
 	}
 	if len(t.Inputs) == 0 {
 		return failf(errors.New("the local provider deploys its first input artifact, and it has none"))
@@ -61,6 +64,11 @@ func (d Deploy) Execute(ctx context.Context, t engine.Task, env Env) Outcome {
 	dir := filepath.Join(releases, id)
 	if err := os.MkdirAll(releases, 0o755); err != nil {
 		return Outcome{Err: err}
+	}
+	// A link that appeared since confine looked, or one planted as the release directory (a
+	// build's doing), is caught before anything is unpacked through it.
+	if _, err := confine(d.Root, dir); err != nil {
+		return failf(err)
 	}
 	fmt.Fprintf(env.Log, "[stepline] unpacking %s into %s\n", t.Inputs[0].Name, dir)
 	if err := env.Artifacts.Extract(ctx, t.Inputs[0].Location, dir); err != nil {
@@ -86,6 +94,59 @@ func (d Deploy) Execute(ctx context.Context, t engine.Task, env Env) Outcome {
 		Variables: map[string]string{"release_id": id, "release_dir": dir, "previous_release_dir": previous},
 		Message:   "released " + id,
 	}
+}
+
+// confine resolves a release root's path setting, its variables already substituted (a
+// branch can hold "../" and a variable an absolute path), to a directory strictly inside
+// root, the deploy directory, or says why it is not one: a relative path is taken from root;
+// an absolute one must lie inside it; ".." may not climb out; and every directory of it that
+// exists already, symbolic links followed, must resolve inside root too, so a link planted
+// inside (by a build) cannot lead a deploy out.
+func confine(root, path string) (string, error) {
+	rootAbs, err := filepath.Abs(root)
+	if err != nil {
+		return "", fmt.Errorf("deploy directory %s: %w", root, err)
+	}
+	base := path
+	if !filepath.IsAbs(base) {
+		base = filepath.Join(rootAbs, base)
+	}
+	base = filepath.Clean(base)
+	outside := func(resolved string) error {
+		return fmt.Errorf("path %q resolves to %s, which is not inside the deploy directory %s", path, resolved, rootAbs)
+	}
+	if !within(rootAbs, base) {
+		return "", outside(base)
+	}
+	if err := os.MkdirAll(rootAbs, 0o755); err != nil {
+		return "", err
+	}
+	realRoot, err := filepath.EvalSymlinks(rootAbs)
+	if err != nil {
+		return "", fmt.Errorf("deploy directory %s: %w", rootAbs, err)
+	}
+	// The longest part of base that exists, links resolved, plus the rest, which holds none.
+	existing, rest := base, ""
+	for {
+		resolved, err := filepath.EvalSymlinks(existing)
+		if err == nil {
+			if real := filepath.Join(resolved, rest); !within(realRoot, real) {
+				return "", outside(real)
+			}
+			return base, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("path %q: %w", path, err)
+		}
+		rest = filepath.Join(filepath.Base(existing), rest)
+		existing = filepath.Dir(existing)
+	}
+}
+
+// within reports whether path lies strictly inside dir (both clean and absolute).
+func within(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }
 
 // restore puts the previous release back after a failed health check, but only while current

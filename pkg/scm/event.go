@@ -205,3 +205,60 @@ func Files(lists ...[]string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// Check reports the first ref or commit of e that git would refuse (CheckRef, CheckBranch,
+// CheckTag, CheckCommit): its ref, branch and tag, the repository's default branch, the pull
+// request's branches, and every commit id the event asks stepline to build or compare
+// (Before, After, HeadCommit, the pull request's head and base; only a Bitbucket Cloud pull
+// request's may be abbreviated, as its payloads are). A field the provider left
+// empty is not checked, nor are the listed Commits, which are only shown. Every parser calls
+// it, so a delivery naming "a..b" or "HEAD~1" is refused (a webhook answers 400) before
+// anything reads a file, starts a run or fills a #{source.*} variable with it.
+func (e Event) Check() error {
+	if e.Ref != "" {
+		if !strings.HasPrefix(e.Ref, "refs/") {
+			// A full name, never one git could read as an option or a revision.
+			return &RefError{What: "ref", Value: e.Ref, Reason: `it does not begin with "refs/"`}
+		}
+		if err := CheckRef(e.Ref); err != nil {
+			return err
+		}
+	}
+	branches := []string{e.Branch, e.Repository.DefaultBranch}
+	commits := []string{e.Before, e.After, e.HeadCommit}
+	if pr := e.PullRequest; pr != nil {
+		branches = append(branches, pr.SourceBranch, pr.TargetBranch)
+		commits = append(commits, pr.HeadSHA, pr.BaseSHA)
+	}
+	for _, b := range branches {
+		if b != "" {
+			if err := CheckBranch(b); err != nil {
+				return err
+			}
+		}
+	}
+	if e.Tag != "" {
+		if err := CheckTag(e.Tag); err != nil {
+			return err
+		}
+	}
+	short := e.Provider == Bitbucket && e.Kind == KindPullRequest
+	for _, c := range commits {
+		if c == "" || short && abbreviated(c) {
+			continue
+		}
+		if err := CheckCommit(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// abbreviated reports whether id is an abbreviated commit id: 7 to 39 lowercase hex digits.
+// Bitbucket Cloud's pull request payloads give the source and destination commits so
+// (https://support.atlassian.com/bitbucket-cloud/docs/event-payloads/#Pull-request-events: a
+// commit's "hash", 12 digits in practice): the one place a short id is accepted, being
+// neither an option nor a revision expression. What builds from it asks for a full id.
+func abbreviated(id string) bool {
+	return len(id) >= 7 && len(id) < 40 && CheckCommit(id+strings.Repeat("0", 40-len(id))) == nil
+}

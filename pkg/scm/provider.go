@@ -68,9 +68,29 @@ func Ignored(format string, args ...any) error {
 // MalformedError says a delivery's body is not what its event says, in one line.
 type MalformedError struct {
 	Reason string
+	// Err is the error the reason comes from, when there is one (a *RefError).
+	Err error
 }
 
 func (e *MalformedError) Error() string { return "malformed delivery: " + e.Reason }
+
+// Unwrap returns Err.
+func (e *MalformedError) Unwrap() error { return e.Err }
+
+// Checked passes a parser's answer through Event.Check: one event naming a ref or commit git
+// would refuse makes the whole delivery a *MalformedError (the webhook answers 400, which
+// providers do not retry), wrapping the *RefError.
+func Checked(evs []Event, err error) ([]Event, error) {
+	if err != nil {
+		return nil, err
+	}
+	for _, ev := range evs {
+		if err := ev.Check(); err != nil {
+			return nil, &MalformedError{Reason: err.Error(), Err: err}
+		}
+	}
+	return evs, nil
+}
 
 // Malformed returns a *MalformedError with a formatted reason.
 func Malformed(format string, args ...any) error {

@@ -157,12 +157,10 @@ func repoParts(api, repo string) (string, string, error) {
 	return owner, name, nil
 }
 
-// commitID is a full git object id, SHA-1 or SHA-256: archives are asked for by commit, never
-// by branch, so a run gets exactly the commit that triggered it.
-var commitID = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
-
-// ValidCommit reports whether id is a full commit id, SHA-1 or SHA-256, in git's lower case.
-func ValidCommit(id string) bool { return commitID.MatchString(id) }
+// ValidCommit reports whether id is a full commit id, SHA-1 or SHA-256, in git's lower case
+// (scm.CheckCommit): archives are asked for by commit, never by branch, so a run gets exactly
+// the commit that triggered it.
+func ValidCommit(id string) bool { return scm.CheckCommit(id) == nil }
 
 func checkCommit(api, commit string) error {
 	if !ValidCommit(commit) {

@@ -284,39 +284,67 @@ func scopePrefix(s Scope) []byte {
 
 // GetRun implements Store.
 func (b *Bolt) GetRun(ctx context.Context, id string) (Record, error) {
+	return b.lookUp(ctx, "get", id, getRun)
+}
+
+// FindRun implements Finder.
+func (b *Bolt) FindRun(ctx context.Context, prefix string) (Record, error) {
+	return b.lookUp(ctx, "find", prefix, findRun)
+}
+
+// lookUp reads one run with look in a read transaction.
+func (b *Bolt) lookUp(ctx context.Context, verb, id string, look func(*bolt.Tx, string) (Record, error)) (Record, error) {
 	var r Record
 	err := b.view(ctx, func(tx *bolt.Tx) error {
 		var err error
-		r, err = getRun(tx, id)
+		r, err = look(tx, id)
 		return err
 	})
 	if err == nil && r.ID() == "" {
 		err = ErrNotFound // the file does not exist yet
 	}
 	if err != nil {
-		return Record{}, fmt.Errorf("get run %q: %w", id, err)
+		return Record{}, fmt.Errorf("%s run %q: %w", verb, id, err)
 	}
 	return r, nil
 }
 
-// getRun finds the run named or uniquely prefixed by id in tx.
+// getRun reads the run named id in tx.
 func getRun(tx *bolt.Tx, id string) (Record, error) {
 	runs := tx.Bucket(bucketRuns)
 	if runs == nil || id == "" {
 		return Record{}, ErrNotFound
 	}
-	key, data := []byte(id), runs.Get([]byte(id))
+	data := runs.Get([]byte(id))
 	if data == nil {
-		c := runs.Cursor()
-		key, data = c.Seek([]byte(id))
-		if key == nil || !bytes.HasPrefix(key, []byte(id)) {
-			return Record{}, ErrNotFound
-		}
-		if k2, _ := c.Next(); k2 != nil && bytes.HasPrefix(k2, []byte(id)) {
-			return Record{}, ambiguous(string(key), string(k2))
-		}
+		return Record{}, ErrNotFound
 	}
-	return decode(string(key), data)
+	return decode(id, data)
+}
+
+// findRun finds the run named or uniquely prefixed by prefix in tx, reading at most
+// MaxMatches+1 keys.
+func findRun(tx *bolt.Tx, prefix string) (Record, error) {
+	if r, err := getRun(tx, prefix); !errors.Is(err, ErrNotFound) {
+		return r, err
+	}
+	runs := tx.Bucket(bucketRuns)
+	if runs == nil || prefix == "" {
+		return Record{}, ErrNotFound
+	}
+	var found []string
+	var data []byte
+	c := runs.Cursor()
+	for k, v := c.Seek([]byte(prefix)); k != nil && bytes.HasPrefix(k, []byte(prefix)) && len(found) <= MaxMatches; k, v = c.Next() {
+		found, data = append(found, string(k)), v
+	}
+	switch len(found) {
+	case 0:
+		return Record{}, ErrNotFound
+	case 1:
+		return decode(found[0], data)
+	}
+	return Record{}, Ambiguous(prefix, found)
 }
 
 // ListRuns implements Store.

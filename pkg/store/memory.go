@@ -118,22 +118,36 @@ func (m *Memory) GetRun(ctx context.Context, id string) (Record, error) {
 	if err := m.begin(ctx, "GetRun"); err != nil {
 		return Record{}, err
 	}
-	r, err := m.get(id)
+	m.mu.Lock()
+	b, ok := m.runs[id]
+	m.mu.Unlock()
+	if !ok {
+		return Record{}, fmt.Errorf("get run %q: %w", id, ErrNotFound)
+	}
+	return decode(id, b)
+}
+
+// FindRun implements Finder.
+func (m *Memory) FindRun(ctx context.Context, prefix string) (Record, error) {
+	if err := m.begin(ctx, "FindRun"); err != nil {
+		return Record{}, err
+	}
+	r, err := m.find(prefix)
 	if err != nil {
-		return Record{}, fmt.Errorf("get run %q: %w", id, err)
+		return Record{}, fmt.Errorf("find run %q: %w", prefix, err)
 	}
 	return r, nil
 }
 
-func (m *Memory) get(id string) (Record, error) {
+func (m *Memory) find(prefix string) (Record, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if b, ok := m.runs[id]; ok {
-		return decode(id, b)
+	if b, ok := m.runs[prefix]; ok {
+		return decode(prefix, b)
 	}
 	var found []string
 	for key := range m.runs {
-		if id != "" && strings.HasPrefix(key, id) {
+		if prefix != "" && strings.HasPrefix(key, prefix) {
 			found = append(found, key)
 		}
 	}
@@ -144,7 +158,7 @@ func (m *Memory) get(id string) (Record, error) {
 	case 1:
 		return decode(found[0], m.runs[found[0]])
 	}
-	return Record{}, ambiguous(found[0], found[1])
+	return Record{}, Ambiguous(prefix, found[:min(len(found), MaxMatches+1)])
 }
 
 // ListRuns implements Store.

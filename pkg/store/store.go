@@ -19,8 +19,46 @@ import (
 // ErrNotFound is returned (wrapped) when no run matches an id or no run qualifies.
 var ErrNotFound = errors.New("not found")
 
-// ErrAmbiguous is returned (wrapped) when an id prefix matches more than one run.
+// ErrAmbiguous is returned (wrapped, as an *AmbiguousError) when FindRun's prefix matches
+// more than one run.
 var ErrAmbiguous = errors.New("ambiguous run id prefix")
+
+// AmbiguousError is FindRun's answer to a prefix several runs share: it names the runs that
+// matched, so the user sees which one to type.
+type AmbiguousError struct {
+	// Prefix is what was looked up.
+	Prefix string
+	// Matches are ids the prefix matched, in id order: all of them, or the first
+	// MaxMatches when More is set.
+	Matches []string
+	// More says that more runs matched than Matches lists.
+	More bool
+}
+
+// MaxMatches is how many matching ids an AmbiguousError lists at most.
+const MaxMatches = 10
+
+// Error names the runs that matched.
+func (e *AmbiguousError) Error() string {
+	more := ""
+	if e.More {
+		more = " and more"
+	}
+	return fmt.Sprintf("%v: %q matches %s%s", ErrAmbiguous, e.Prefix, strings.Join(e.Matches, ", "), more)
+}
+
+// Is makes errors.Is(err, ErrAmbiguous) true.
+func (e *AmbiguousError) Is(target error) bool { return target == ErrAmbiguous }
+
+// Ambiguous builds FindRun's error for prefix from the ids it matched, in id order; a store
+// reads at most MaxMatches+1 of them, and more than MaxMatches means there were more.
+func Ambiguous(prefix string, ids []string) error {
+	e := &AmbiguousError{Prefix: prefix, Matches: ids}
+	if len(ids) > MaxMatches {
+		e.Matches, e.More = ids[:MaxMatches], true
+	}
+	return e
+}
 
 // Record is one run as the history keeps it.
 type Record struct {
@@ -88,9 +126,9 @@ type Store interface {
 	NextSeq(ctx context.Context, scope Scope) (int64, error)
 	// PutRun creates the record of run r.ID(), or replaces it.
 	PutRun(ctx context.Context, r Record) error
-	// GetRun returns the run with id, or the only run whose id starts with id, as git accepts
-	// short hashes. It fails with ErrNotFound when none matches and ErrAmbiguous when a
-	// prefix matches several runs; an exact id always wins over longer ids it prefixes.
+	// GetRun returns the run whose id is exactly id, or fails with ErrNotFound. It never
+	// answers a prefix: what identifies a run on a server path is exact (Finder is the
+	// command line's prefix look-up).
 	GetRun(ctx context.Context, id string) (Record, error)
 	// ListRuns returns the runs f selects, newest first: later State.Started first, then
 	// higher State.Seq, then greater id.
@@ -106,6 +144,18 @@ type Store interface {
 	// applying engine.Lane.Release atomically. next is the run that now holds the lock, which
 	// the caller must send a Granted input; empty when nobody was waiting.
 	Release(ctx context.Context, scope Scope, stage, run string) (next string, err error)
+}
+
+// Finder finds a run by a prefix of its id, as git accepts short hashes: a convenience of
+// the command line (`stepline show`) only. It is not part of Store so that no server path,
+// which declares the narrow interface it uses, can reach it; storetest checks every store
+// implements it.
+type Finder interface {
+	// FindRun returns the run whose id is prefix, else the only run whose id starts with
+	// prefix. It fails with ErrNotFound when none matches and with an *AmbiguousError
+	// (ErrAmbiguous) naming the matches when several do; an exact id always wins over
+	// longer ids it prefixes.
+	FindRun(ctx context.Context, prefix string) (Record, error)
 }
 
 // checkRecord refuses records no implementation could index. A NUL would let one pipeline's
@@ -149,10 +199,4 @@ func compareNewest(a, b Record) int {
 		cmp.Compare(b.State.Seq, a.State.Seq),
 		strings.Compare(b.ID(), a.ID()),
 	)
-}
-
-// ambiguous builds the ErrAmbiguous error, naming two candidates so the user sees how many
-// more characters to type.
-func ambiguous(a, b string) error {
-	return fmt.Errorf("%w: matches at least %s and %s", ErrAmbiguous, a, b)
 }

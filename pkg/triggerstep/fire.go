@@ -65,6 +65,10 @@ func (h *Handler) fire(ctx context.Context, in ScheduleInput) error {
 	if err != nil {
 		return providerFailure(name, err)
 	}
+	if err := scm.CheckCommit(head); err != nil {
+		// Each HeadReader checks its provider's answer; one that does not is caught here.
+		return permanent("schedule %s: the head of %s: %v", name, s.Branch, err)
+	}
 	data, err := reader.ReadFile(ctx, reg.Repo, head, PipelineFile)
 	if err != nil {
 		return providerFailure(name, err)

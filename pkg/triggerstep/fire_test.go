@@ -38,7 +38,7 @@ func TestAScheduleStartsTheNamedPipelineAtTheHeadOfItsBranchOncePerFiring(t *tes
 		time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)), "nightly"), aws.ToString(starts[0].Name))
 	assert.True(t, strings.HasPrefix(aws.ToString(starts[0].Name), "schedule-20261202T030000Z-"))
 
-	rec, err := r.runs.GetRun(r.ctx, "nightly-1")
+	rec, err := r.runs.GetRun(r.ctx, runID("github", memRepoName, "nightly", 1))
 	require.NoError(t, err)
 	assert.Equal(t, commitC, rec.Commit, "the head of the trigger's branch, read when the schedule fires")
 	assert.Equal(t, "release/1", rec.Branch)

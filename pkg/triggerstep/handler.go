@@ -56,6 +56,8 @@ type Runs interface {
 	// SeqFor numbers the run an event key starts in the scope's repository and pipeline, the
 	// same number for every delivery of it.
 	SeqFor(ctx context.Context, scope store.Scope, key string) (int64, error)
+	// GetRun reads the run whose id is exactly id: whether this event's run was written is
+	// never answered by another pipeline's run whose id it prefixes.
 	GetRun(ctx context.Context, id string) (store.Record, error)
 	PutRun(ctx context.Context, r store.Record) error
 	LastSucceeded(ctx context.Context, scope store.Scope) (store.Record, error)
@@ -245,6 +247,12 @@ func (h *Handler) handle(ctx context.Context, e events.CloudWatchEvent) error {
 // idempotency key and hook the registered webhook ("" for CodeCommit, which has none).
 func (h *Handler) push(ctx context.Context, log *slog.Logger, e events.CloudWatchEvent, key, hook string, ev scm.Event,
 	reader FileReader, lister scm.FileLister) error {
+	// The webhook and the CodeCommit parser check the refs and commits of what they publish;
+	// an event put on the bus by anything else (an older webhook), or a default branch an
+	// API answered, is checked here, before any of it reaches an API, a run or a variable.
+	if err := ev.Check(); err != nil {
+		return permanent("event %s: %v", key, err)
+	}
 	data, err := reader.ReadFile(ctx, ev.Repository.FullName, ev.Head(), PipelineFile)
 	var f *pipeline.File
 	var problem, parseErr error

@@ -108,8 +108,8 @@ func (r *BitbucketServerReader) Head(ctx context.Context, repo, branch string) (
 // checkSHA refuses an answer that is not a commit id, so a proxy's page or a changed API
 // never becomes the commit a run builds.
 func checkSHA(provider, repo, branch, sha string) (string, error) {
-	if len(sha) < 40 || strings.Trim(strings.ToLower(sha), "0123456789abcdef") != "" || scm.IsZero(sha) {
-		return "", fmt.Errorf("head of %s in %s: %s answered %q, not a commit id", branch, repo, provider, clip(sha))
+	if scm.CheckCommit(sha) != nil || scm.IsZero(sha) {
+		return "", fmt.Errorf("head of %s in %s: %s answered %q, not a full commit id", branch, repo, provider, clip(sha))
 	}
 	return sha, nil
 }

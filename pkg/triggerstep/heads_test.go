@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -113,12 +114,14 @@ func TestEachProviderReaderReadsTheHeadOfABranch(t *testing.T) {
 
 func TestAHeadThatIsNoCommitIdIsRefused(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, `{"values":[{"id":"<html>login</html>"}]}`)
-	}))
-	t.Cleanup(srv.Close)
-	r, err := NewBitbucketServerReader(srv.URL, testToken, srv.Client())
-	require.NoError(t, err)
-	_, err = r.Head(context.Background(), "PROJ/api", "main")
-	assert.ErrorContains(t, err, "not a commit id")
+	for _, id := range []string{"<html>login</html>", testCommit[:12], strings.ToUpper(testCommit), testCommit + "0", "HEAD~1", scm.ZeroSHA} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, `{"values":[{"id":%q}]}`, id)
+		}))
+		t.Cleanup(srv.Close)
+		r, err := NewBitbucketServerReader(srv.URL, testToken, srv.Client())
+		require.NoError(t, err)
+		_, err = r.Head(context.Background(), "PROJ/api", "main")
+		assert.ErrorContains(t, err, "not a full commit id", id)
+	}
 }

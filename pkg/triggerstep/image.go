@@ -92,6 +92,11 @@ func (h *Handler) startRegistered(ctx context.Context, log *slog.Logger, id stri
 		}
 		src := scm.Event{Provider: reg.Provider, Kind: ev.Kind, Repository: scm.Repository{FullName: reg.Repo, DefaultBranch: reg.Branch},
 			Ref: scm.BranchRef(reg.Branch), Branch: reg.Branch, After: reg.Commit}
+		if err := src.Check(); err != nil {
+			// The registry is written from checked pushes; an entry that is not is refused.
+			errs = append(errs, permanent("event %s: the registry entry of %s %s: %v", id, reg.Provider, reg.Repo, err))
+			continue
+		}
 		source := src.Variables()
 		maps.Copy(source, vars)
 		for _, dec := range trigger.MatchFile(f, ev) {

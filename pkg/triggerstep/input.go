@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/stepline/stepline/pkg/scm"
 )
 
 // Shape is the kind of input the trigger function handles: the body of one trigger queue
@@ -87,6 +89,9 @@ func (in ScheduleInput) check() error {
 	}
 	if in.Trigger < 0 {
 		return fmt.Errorf("%s: trigger %d is not an index", ScheduleKey, in.Trigger)
+	}
+	if err := scm.CheckBranch(in.Branch); err != nil {
+		return fmt.Errorf("%s: %w", ScheduleKey, err)
 	}
 	return nil
 }

@@ -167,7 +167,7 @@ pipelines:
 	require.Len(t, starts, 2, r.logs.String())
 	assert.Contains(t, aws.ToString(starts[0].Name), "ecr-4f6c1e2a-8d3b-4c7e-9a51-2b0d7e9f3c48-")
 	assert.True(t, strings.HasPrefix(aws.ToString(starts[1].Name), "schedule-20261123T030000Z-"), aws.ToString(starts[1].Name))
-	rec, err := r.runs.GetRun(r.ctx, "nightly-1")
+	rec, err := r.runs.GetRun(r.ctx, runID("github", "Codertocat/Hello-World", "nightly", 1))
 	require.NoError(t, err)
 	assert.Equal(t, commitB, rec.Commit)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"strings"
@@ -89,6 +90,18 @@ func TestHandle(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(push, &pushRepo))
 	gh := reposecret.Secret{Provider: scm.GitHub, Repository: pushRepo.Repository.FullName, WebhookSecrets: []string{"old", testSecret}}
+	// The sample push, signed, with its branch or commit made one git refuses: the body is
+	// genuine, so the answer is a 400 (never retried), not a 500.
+	var fields map[string]any
+	require.NoError(t, json.Unmarshal(push, &fields))
+	hostile := func(key, value string) []byte {
+		fields := maps.Clone(fields)
+		fields[key] = value
+		b, err := json.Marshal(fields)
+		require.NoError(t, err)
+		return b
+	}
+	dotdot, upload, revision := hostile("ref", "refs/heads/envs/../../../etc"), hostile("ref", "refs/heads/--upload-pack=x"), hostile("after", "HEAD~1")
 
 	cases := []struct {
 		name      string
@@ -135,6 +148,15 @@ func TestHandle(t *testing.T) {
 		{name: "a signed but malformed body is a bad request",
 			req:    Request{Provider: "github", Hook: testHook, Body: []byte(`{"ref": 7`), Header: signed("github", "push", "d-4", []byte(`{"ref": 7`), testSecret)},
 			secret: gh, status: 400, lookups: 1},
+		{name: "a signed push to a branch git forbids is a bad request and publishes nothing",
+			req:    Request{Provider: "github", Hook: testHook, Body: dotdot, Header: signed("github", "push", "d-12", dotdot, testSecret)},
+			secret: gh, status: 400, lookups: 1, message: `ref "refs/heads/envs/../../../etc" is not a valid git ref name: it contains ".."`},
+		{name: "a signed push to a branch that reads as a git option is a bad request",
+			req:    Request{Provider: "github", Hook: testHook, Body: upload, Header: signed("github", "push", "d-13", upload, testSecret)},
+			secret: gh, status: 400, lookups: 1, message: `"--upload-pack=x"`},
+		{name: "a signed push whose after is no commit id is a bad request",
+			req:    Request{Provider: "github", Hook: testHook, Body: revision, Header: signed("github", "push", "d-14", revision, testSecret)},
+			secret: gh, status: 400, lookups: 1, message: `commit "HEAD~1" is not a full commit id`},
 		{name: "a delivery without its event header is a bad request",
 			req:    Request{Provider: "github", Hook: testHook, Body: push, Header: http.Header{"X-Hub-Signature-256": {scm.Sign([]byte(testSecret), push)}, "X-Github-Delivery": {"d"}}},
 			secret: gh, status: 400, lookups: 1, message: "X-GitHub-Event"},

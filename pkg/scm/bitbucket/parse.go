@@ -42,8 +42,14 @@ var prActions = map[string]string{
 //
 // repo:push yields one event per ref change, in payload order; a pull request event yields
 // one. Any other key is answered with *scm.IgnoredError without reading the body, and a
-// body that is not what its key says with *scm.MalformedError.
+// body that is not what its key says, or that names a ref or commit git would refuse
+// (scm.Event.Check), with *scm.MalformedError.
 func Parse(event, delivery string, body []byte) ([]scm.Event, error) {
+	return scm.Checked(parse(event, delivery, body))
+}
+
+// parse is Parse before scm.Checked refuses the refs and commits git would.
+func parse(event, delivery string, body []byte) ([]scm.Event, error) {
 	if event == keyPush {
 		return parsePush(delivery, body)
 	}

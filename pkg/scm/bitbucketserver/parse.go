@@ -52,6 +52,11 @@ var prActions = map[string]string{
 // and diagnostics:ping yield one. Any other key is answered with *scm.IgnoredError without
 // reading the body, and a body that is not what its key says with *scm.MalformedError.
 func Parse(event, delivery string, body []byte) ([]scm.Event, error) {
+	return scm.Checked(parse(event, delivery, body))
+}
+
+// parse is Parse before scm.Checked refuses the refs and commits git would.
+func parse(event, delivery string, body []byte) ([]scm.Event, error) {
 	switch event {
 	case keyPing:
 		// The body of "Test connection" is undocumented and carries nothing we use.

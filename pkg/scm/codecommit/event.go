@@ -59,7 +59,8 @@ func ParseStateChange(detail []byte) (StateChange, error) {
 // ParseEvent turns a CodeCommit Repository State Change event into the normalised event: a
 // branch push (KindPush) or a tag push (KindTag) of e.ID's delivery. A deleted reference and
 // the repository's other events (pull requests, comments, approvals) are *scm.IgnoredError:
-// they start nothing. The event names no default branch and no commits' messages; the caller
+// they start nothing. A reference or commit git would refuse (scm.Event.Check) is
+// *scm.MalformedError. The event names no default branch and no commits' messages; the caller
 // asks the API for the first, and the second stays unknown (skip markers cannot apply).
 func ParseEvent(e events.CloudWatchEvent) (scm.Event, error) {
 	if e.Source != Source || e.DetailType != DetailType {
@@ -98,6 +99,9 @@ func ParseEvent(e events.CloudWatchEvent) (scm.Event, error) {
 		ev.Kind, ev.Ref, ev.Tag = scm.KindTag, ref, strings.TrimPrefix(ref, "refs/tags/")
 	default:
 		return scm.Event{}, scm.Ignored("reference type %q of %s is neither a branch nor a tag", c.ReferenceType, c.RepositoryName)
+	}
+	if err := ev.Check(); err != nil {
+		return scm.Event{}, &scm.MalformedError{Reason: err.Error(), Err: err}
 	}
 	return ev, nil
 }

@@ -41,8 +41,9 @@ var parsers = map[string]func([]byte) (scm.Event, error){
 // each becomes); any other event, and pull_request actions that change nothing a pipeline
 // builds, answer *scm.IgnoredError. The body is JSON, or the form GitHub sends for a hook
 // whose content type is application/x-www-form-urlencoded (its default): payload= and the
-// URL-encoded JSON. A body that is neither, or not of the event's shape, answers
-// *scm.MalformedError with a one-line reason that never quotes the body.
+// URL-encoded JSON. A body that is neither, or not of the event's shape, or one naming a ref
+// or commit git would refuse (scm.Event.Check), answers *scm.MalformedError with a one-line
+// reason that never quotes the body.
 func Parse(event, delivery string, body []byte) ([]scm.Event, error) {
 	parse, ok := parsers[event]
 	if !ok {
@@ -58,7 +59,7 @@ func Parse(event, delivery string, body []byte) ([]scm.Event, error) {
 	}
 	ev.Provider = scm.GitHub
 	ev.Delivery = delivery
-	return []scm.Event{ev}, nil
+	return scm.Checked([]scm.Event{ev}, nil)
 }
 
 // formPrefix opens a form-encoded delivery. A JSON body opens with '{' (after blanks), so

@@ -53,10 +53,11 @@
 //
 // # Costs and consistency
 //
-// GetRun by exact id is one strongly consistent GetItem. A prefix is looked up by one
-// strongly consistent Query of the prefix's first character's partition with
-// begins_with(sk, prefix) and Limit 2: it reads at most two runs whatever the history's size,
-// never a Scan. Sharding runs by their id's first character spreads them over as many
+// GetRun by exact id is one strongly consistent GetItem, and the only look-up the functions
+// make. FindRun, the command line's prefix look-up (store.Finder), is one strongly
+// consistent Query of the prefix's first character's partition with begins_with(sk, prefix)
+// and Limit store.MaxMatches+1: it reads a bounded number of runs whatever the history's
+// size, never a Scan. Sharding runs by their id's first character spreads them over as many
 // partitions as there are first characters, while keeping any prefix inside one partition.
 //
 // PutRun is one PutItem (atomic). The indexes are KEYS_ONLY, so rewriting a run that has not

@@ -146,7 +146,7 @@ func TestRunsShareNoPartitionWithOtherItemsAndStayOutOfTheIndexesOfOthers(t *tes
 	recs, err = s.ListRuns(ctx, store.Filter{Pipeline: "api"})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"api-1"}, ids(recs))
-	got, err := s.GetRun(ctx, "a")
+	got, err := s.FindRun(ctx, "a")
 	require.NoError(t, err, "the prefix matches only the run")
 	assert.Equal(t, "api-1", got.ID())
 }

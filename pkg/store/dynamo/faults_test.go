@@ -129,10 +129,10 @@ func TestThrottledCallsFailWithContextAndLeaveNothingHalfWritten(t *testing.T) {
 			context: `get run "api-1": `,
 		},
 		{
-			name: "GetRun by prefix reports the query failure", op: "Query",
+			name: "FindRun by prefix reports the query failure", op: "Query",
 			setup:   func(t *testing.T, s *Store) { require.NoError(t, s.PutRun(ctx, stored)) },
-			call:    func(s *Store) error { _, err := s.GetRun(ctx, "api"); return err },
-			context: `get run "api": `,
+			call:    func(s *Store) error { _, err := s.FindRun(ctx, "api"); return err },
+			context: `find run "api": `,
 		},
 		{
 			name: "ListRuns reports the index query failure", op: "Query",

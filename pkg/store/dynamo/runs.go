@@ -98,9 +98,7 @@ func (s *Store) PutRun(ctx context.Context, r store.Record) error {
 	return nil
 }
 
-// GetRun implements store.Store: a GetItem for the exact id, then a Query of the partition
-// of the id's first character for ids it prefixes, reading at most two. Both are strongly
-// consistent.
+// GetRun implements store.Store: one strongly consistent GetItem of the exact id.
 func (s *Store) GetRun(ctx context.Context, id string) (store.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return store.Record{}, err
@@ -118,22 +116,43 @@ func (s *Store) getRun(ctx context.Context, id string) (store.Record, error) {
 		return store.Record{}, store.ErrNotFound
 	}
 	item, err := s.get(ctx, runPK(id), id)
-	if err != nil {
+	switch {
+	case err != nil:
+		return store.Record{}, err
+	case item == nil:
+		return store.Record{}, store.ErrNotFound
+	}
+	return decodeRun(item)
+}
+
+// FindRun implements store.Finder (for the command line; no function reaches it): the exact
+// id, else a strongly consistent Query of the partition of the prefix's first character for
+// the ids it prefixes, reading at most store.MaxMatches+1.
+func (s *Store) FindRun(ctx context.Context, prefix string) (store.Record, error) {
+	if err := ctx.Err(); err != nil {
 		return store.Record{}, err
 	}
-	if item != nil {
-		return decodeRun(item)
+	r, err := s.findRun(ctx, prefix)
+	if err != nil {
+		return store.Record{}, fmt.Errorf("find run %q: %w", prefix, err)
+	}
+	return r, nil
+}
+
+func (s *Store) findRun(ctx context.Context, prefix string) (store.Record, error) {
+	if r, err := s.getRun(ctx, prefix); !errors.Is(err, store.ErrNotFound) || prefix == "" || !utf8.ValidString(prefix) {
+		return r, err
 	}
 	out, err := s.api.Query(ctx, &dynamodb.QueryInput{
 		TableName:                aws.String(s.table),
 		KeyConditionExpression:   aws.String("#pk = :pk AND begins_with(#sk, :prefix)"),
 		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#sk": attrSK},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk":     str(runPK(id)),
-			":prefix": str(id),
+			":pk":     str(runPK(prefix)),
+			":prefix": str(prefix),
 		},
 		ConsistentRead: aws.Bool(true),
-		Limit:          aws.Int32(2),
+		Limit:          aws.Int32(store.MaxMatches + 1),
 	})
 	if err != nil {
 		return store.Record{}, err
@@ -144,8 +163,11 @@ func (s *Store) getRun(ctx context.Context, id string) (store.Record, error) {
 	case 1:
 		return decodeRun(out.Items[0])
 	}
-	a, b := getS(out.Items[0], attrSK), getS(out.Items[1], attrSK)
-	return store.Record{}, fmt.Errorf("%w: matches at least %s and %s", store.ErrAmbiguous, a, b)
+	ids := make([]string, len(out.Items))
+	for i, item := range out.Items {
+		ids[i] = getS(item, attrSK)
+	}
+	return store.Record{}, store.Ambiguous(prefix, ids)
 }
 
 // ListRuns implements store.Store: the keys come from the pipeline index (or the all index

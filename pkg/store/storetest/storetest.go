@@ -32,10 +32,14 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"NextSeq never hands out a number twice to concurrent callers", nextSeqConcurrent},
 		{"GetRun returns the record PutRun was given", getReturnsWhatWasPut},
 		{"PutRun replaces the record with the same id", putReplaces},
-		{"GetRun finds a run by a unique prefix of its id", getByPrefix},
-		{"GetRun prefers an exact id over longer ids it prefixes", getPrefersExact},
-		{"GetRun reports a prefix shared by several runs as ambiguous", getAmbiguous},
+		{"GetRun answers only the exact id, never a run it prefixes", getIsExact},
+		{"GetRun of a run's id is that run, even when ten longer ids start with it", getExactAmongLonger},
 		{"GetRun reports a missing run as not found", getMissing},
+		{"FindRun finds a run by a unique prefix of its id", findByPrefix},
+		{"FindRun prefers an exact id over longer ids it prefixes", findPrefersExact},
+		{"FindRun reports a prefix shared by several runs as ambiguous, naming them", findAmbiguous},
+		{"FindRun names at most MaxMatches runs of a prefix many share", findAmbiguousMany},
+		{"FindRun reports a prefix of no run as not found", findMissing},
 		{"PutRun refuses a record without a run id or a pipeline", putRefusesIncomplete},
 		{"ListRuns returns runs newest first by start time then seq", listOrder},
 		{"ListRuns keeps only the filtered pipeline's runs", listFilter},
@@ -200,33 +204,99 @@ func putReplaces(t *testing.T, s store.Store) {
 	assert.Equal(t, []string{"r1"}, list(t, s, store.Filter{}))
 }
 
-func getByPrefix(t *testing.T, s store.Store) {
+func getIsExact(t *testing.T, s store.Store) {
+	put(t, s, run("node-18", "node-18-1", 1, 100, engine.InProgress))
+
+	for _, id := range []string{"node-1", "node-18-", "node", "n"} {
+		got, err := s.GetRun(t.Context(), id)
+		require.ErrorIs(t, err, store.ErrNotFound, "GetRun(%q) answered %q", id, got.ID())
+		assert.NotErrorIs(t, err, store.ErrAmbiguous)
+	}
+}
+
+func getExactAmongLonger(t *testing.T, s store.Store) {
+	put(t, s, run("node", "node-1", 1, 100, engine.InProgress))
+	for n := 10; n < 20; n++ {
+		put(t, s, run("node", fmt.Sprintf("node-%d", n), int64(n), int64(100+n), engine.InProgress))
+	}
+
+	got, err := s.GetRun(t.Context(), "node-1")
+
+	require.NoError(t, err)
+	assert.Equal(t, "node-1", got.ID())
+}
+
+func findByPrefix(t *testing.T, s store.Store) {
 	put(t, s, run("api", "7f3a9c", 1, 100, engine.Succeeded), run("api", "7e11b0", 2, 200, engine.Succeeded))
 
-	got, err := s.GetRun(t.Context(), "7f")
+	got, err := finder(t, s).FindRun(t.Context(), "7f")
 
 	require.NoError(t, err)
 	assert.Equal(t, "7f3a9c", got.ID())
 }
 
-func getPrefersExact(t *testing.T, s store.Store) {
+func findPrefersExact(t *testing.T, s store.Store) {
 	put(t, s, run("api", "run-1", 1, 100, engine.Succeeded), run("api", "run-12", 12, 200, engine.Succeeded))
 
-	short, err := s.GetRun(t.Context(), "run-1")
+	short, err := finder(t, s).FindRun(t.Context(), "run-1")
 	require.NoError(t, err)
-	long, err := s.GetRun(t.Context(), "run-12")
+	long, err := finder(t, s).FindRun(t.Context(), "run-12")
 	require.NoError(t, err)
 
 	assert.Equal(t, []string{"run-1", "run-12"}, []string{short.ID(), long.ID()})
 }
 
-func getAmbiguous(t *testing.T, s store.Store) {
-	put(t, s, run("api", "run-10", 10, 100, engine.Succeeded), run("api", "run-11", 11, 200, engine.Succeeded))
+func findAmbiguous(t *testing.T, s store.Store) {
+	put(t, s, run("api", "run-10", 10, 100, engine.Succeeded), run("api", "run-11", 11, 200, engine.Succeeded),
+		run("api", "run-2", 2, 50, engine.Succeeded))
 
-	_, err := s.GetRun(t.Context(), "run-1")
+	_, err := finder(t, s).FindRun(t.Context(), "run-1")
 
 	require.ErrorIs(t, err, store.ErrAmbiguous)
 	assert.NotErrorIs(t, err, store.ErrNotFound)
+	var amb *store.AmbiguousError
+	require.ErrorAs(t, err, &amb)
+	assert.Equal(t, &store.AmbiguousError{Prefix: "run-1", Matches: []string{"run-10", "run-11"}}, amb)
+	assert.Contains(t, err.Error(), `"run-1" matches run-10, run-11`)
+}
+
+func findAmbiguousMany(t *testing.T, s store.Store) {
+	var want []string
+	for n := 10; n < 10+store.MaxMatches+3; n++ {
+		id := fmt.Sprintf("run-%d", n)
+		put(t, s, run("api", id, int64(n), int64(n), engine.Succeeded))
+		want = append(want, id)
+	}
+
+	_, err := finder(t, s).FindRun(t.Context(), "run-")
+
+	var amb *store.AmbiguousError
+	require.ErrorAs(t, err, &amb)
+	assert.Equal(t, want[:store.MaxMatches], amb.Matches)
+	assert.True(t, amb.More)
+	assert.Contains(t, err.Error(), "and more")
+}
+
+func findMissing(t *testing.T, s store.Store) {
+	_, err := finder(t, s).FindRun(t.Context(), "nope")
+	require.ErrorIs(t, err, store.ErrNotFound, "in an empty store")
+
+	put(t, s, run("api", "run-1", 1, 100, engine.Succeeded))
+	for _, id := range []string{"nope", "run-10", "u", ""} {
+		_, err := finder(t, s).FindRun(t.Context(), id)
+		require.ErrorIs(t, err, store.ErrNotFound, "prefix %q", id)
+	}
+	got, err := finder(t, s).FindRun(t.Context(), "run-")
+	require.NoError(t, err, "a prefix of exactly one run is found, not missing")
+	assert.Equal(t, "run-1", got.ID())
+}
+
+// finder is s's prefix look-up, which every store provides for the command line.
+func finder(t *testing.T, s store.Store) store.Finder {
+	t.Helper()
+	f, ok := s.(store.Finder)
+	require.True(t, ok, "%T does not implement store.Finder", s)
+	return f
 }
 
 func getMissing(t *testing.T, s store.Store) {
@@ -236,11 +306,6 @@ func getMissing(t *testing.T, s store.Store) {
 	put(t, s, run("api", "run-1", 1, 100, engine.Succeeded))
 	for _, id := range []string{"nope", "run-10", "run-", "u", ""} {
 		_, err := s.GetRun(t.Context(), id)
-		if id == "run-" {
-			// A prefix of exactly one run is found, not missing.
-			require.NoError(t, err)
-			continue
-		}
 		require.ErrorIs(t, err, store.ErrNotFound, "id %q", id)
 	}
 }
@@ -533,6 +598,7 @@ func canceledContext(t *testing.T, s store.Store) {
 	_, errs["NextSeq"] = s.NextSeq(ctx, scope("api"))
 	errs["PutRun"] = s.PutRun(ctx, run("api", "r1", 1, 100, engine.InProgress))
 	_, errs["GetRun"] = s.GetRun(ctx, "r1")
+	_, errs["FindRun"] = finder(t, s).FindRun(ctx, "r")
 	_, errs["ListRuns"] = s.ListRuns(ctx, store.Filter{})
 	_, errs["LastSucceeded"] = s.LastSucceeded(ctx, scope("api"))
 	_, errs["Acquire"] = s.Acquire(ctx, scope("api"), "Deploy", engine.ModeQueued, "r1", 1)
