@@ -242,7 +242,7 @@ func assertBuildEnv(t *testing.T, log string, secrets ...string) {
 // buildLog returns the log of a run's Build/Build action.
 func buildLog(t *testing.T, r *repo, run string) string {
 	t.Helper()
-	rec, err := store.NewBolt(filepath.Join(r.state(), "stepline.db")).GetRun(context.Background(), run)
+	rec, err := store.NewBolt(filepath.Join(r.state(), "stepline.db")).FindRun(context.Background(), run) // tests name runs by pipeline and number; ids carry a repository tag
 	require.NoError(t, err)
 	return readFile(t, rec.Logs["Build/Build"])
 }
