@@ -6,9 +6,14 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"reflect"
 	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/stepline/stepline/pkg/deploy"
 )
@@ -64,3 +69,32 @@ func (a *Artifact) ReadFile(_ context.Context, name string) ([]byte, error) {
 
 // Location is where the artifact is said to be.
 func (a *Artifact) Location() deploy.Location { return a.loc }
+
+// Event reads a sample EventBridge event (events/<provider>/*.json), checks that it survives
+// a decode into aws-lambda-go's type and an encode back unchanged, and returns it.
+func Event(tb testing.TB, path string) events.CloudWatchEvent {
+	tb.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var e events.CloudWatchEvent
+	if err := json.Unmarshal(raw, &e); err != nil {
+		tb.Fatalf("%s: %v", path, err)
+	}
+	again, err := json.Marshal(e)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var want, got any
+	if err := json.Unmarshal(raw, &want); err != nil {
+		tb.Fatal(err)
+	}
+	if err := json.Unmarshal(again, &got); err != nil {
+		tb.Fatal(err)
+	}
+	if !reflect.DeepEqual(want, got) {
+		tb.Fatalf("%s does not survive a round trip through events.CloudWatchEvent:\n%s", path, again)
+	}
+	return e
+}

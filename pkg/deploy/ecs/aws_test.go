@@ -2,10 +2,15 @@ package ecs
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/stretchr/testify/assert"
@@ -27,7 +32,7 @@ func newService(t *testing.T, cluster, service string, desired int32) (*awsecs.C
 	_, err := c.CreateCluster(ctx, &awsecs.CreateClusterInput{ClusterName: aws.String(cluster)})
 	require.NoError(t, err)
 	td, err := c.RegisterTaskDefinition(ctx, &awsecs.RegisterTaskDefinitionInput{
-		Family:                  aws.String(service),
+		Family:                  aws.String(cluster), // task definitions are account-wide; clusters are per test
 		Cpu:                     aws.String("256"),
 		Memory:                  aws.String("512"),
 		NetworkMode:             types.NetworkModeAwsvpc,
@@ -118,4 +123,123 @@ func TestStartRegistersARevisionAndUpdatesTheService(t *testing.T) {
 	out, err := p.Poll(ctx, w)
 	require.NoError(t, err)
 	assert.Equal(t, deploy.Outcome{}, out)
+}
+
+func request(cluster, service string, files map[string]string, t *testing.T, extra map[string]any) deploy.Request {
+	cfg := map[string]any{"cluster": cluster, "service": service, "image_definitions": "bin::imagedefinitions.json"}
+	for k, v := range extra {
+		cfg[k] = v
+	}
+	return deploy.Request{Run: "api-7", Stage: "Deploy", Action: "Service", Config: cfg,
+		Inputs: map[string]deploy.Artifact{"bin": deploytest.NewArtifact(t, deploy.Location{Bucket: "b", Key: "k"}, files)}}
+}
+
+// strategy: blue_green sends ECS's native BLUE_GREEN strategy and the bake time in minutes;
+// moto stores the deployment configuration as sent, so reading it back shows the request.
+func TestStartBlueGreenAsksForECSBlueGreenWithTheBakeTime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c, _ := newService(t, "start-bluegreen", "api", 1)
+	_, err := New(c, c).Start(ctx, request("start-bluegreen", "api", map[string]string{
+		"imagedefinitions.json": `[{"name":"app","imageUri":"r/app:2"}]`}, t, map[string]any{"strategy": "blue_green", "bake_time": "10m0s"}))
+	require.NoError(t, err)
+	svc, err := c.DescribeServices(ctx, &awsecs.DescribeServicesInput{Cluster: aws.String("start-bluegreen"), Services: []string{"api"}})
+	require.NoError(t, err)
+	dc := svc.Services[0].DeploymentConfiguration
+	require.NotNil(t, dc)
+	assert.Equal(t, types.DeploymentStrategyBlueGreen, dc.Strategy)
+	assert.Equal(t, int32(10), aws.ToInt32(dc.BakeTimeInMinutes))
+	assert.Equal(t, &types.DeploymentCircuitBreaker{Enable: true, Rollback: true}, dc.DeploymentCircuitBreaker)
+}
+
+// A deploy that cannot be done changes nothing on the service: no new revision is registered
+// and the service keeps its task definition.
+func TestStartRefusesWithoutTouchingTheService(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c, first := newService(t, "start-refused", "api", 1)
+	_, err := c.CreateService(ctx, &awsecs.CreateServiceInput{Cluster: aws.String("start-refused"), ServiceName: aws.String("bg"),
+		TaskDefinition: aws.String(first), DesiredCount: aws.Int32(1), DeploymentController: &types.DeploymentController{Type: types.DeploymentControllerTypeCodeDeploy}})
+	require.NoError(t, err)
+	p := New(c, c)
+	good := map[string]string{"imagedefinitions.json": `[{"name":"app","imageUri":"r/app:2"}]`}
+	for name, c := range map[string]struct {
+		req deploy.Request
+		msg string
+	}{
+		"an unknown container": {request("start-refused", "api", map[string]string{"imagedefinitions.json": `[{"name":"web","imageUri":"r/web:2"}]`}, t, nil),
+			`container "web" is not in task definition ` + first + `; its containers are app, envoy`},
+		"a service CodeDeploy deploys": {request("start-refused", "bg", good, t, nil), "deployed by CODE_DEPLOY, not by ECS: use provider codedeploy"},
+		"a missing service":            {request("start-refused", "nope", good, t, nil), "service nope in cluster start-refused: missing"},
+		"a missing file":               {request("start-refused", "api", map[string]string{"other.json": "{}"}, t, nil), "image_definitions: read imagedefinitions.json from artifact bin"},
+		"an input that is not there":   {request("start-refused", "api", good, t, map[string]any{"image_definitions": "src::imagedefinitions.json"}), `"src" is not an input artifact of action Deploy/Service`},
+		"an unknown strategy":          {request("start-refused", "api", good, t, map[string]any{"strategy": "canary"}), `strategy "canary"`},
+	} {
+		_, err := p.Start(ctx, c.req)
+		require.Error(t, err, name)
+		assert.Contains(t, err.Error(), c.msg, name)
+	}
+	revs, err := c.ListTaskDefinitions(ctx, &awsecs.ListTaskDefinitionsInput{FamilyPrefix: aws.String("start-refused")})
+	require.NoError(t, err)
+	assert.Equal(t, []string{first}, revs.TaskDefinitionArns)
+}
+
+// A service whose deployment has reached its desired count is COMPLETED in moto, and Poll
+// says the deploy succeeded; a Wait already done is answered without a call.
+func TestPollReadsACompletedRollout(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c, _ := newService(t, "poll-completed", "idle", 0)
+	p := New(c, c)
+	w, err := p.Start(ctx, request("poll-completed", "idle", map[string]string{"imagedefinitions.json": `[{"name":"app","imageUri":"r/app:2"}]`}, t, nil))
+	require.NoError(t, err)
+	out, err := p.Poll(ctx, w)
+	require.NoError(t, err)
+	assert.Equal(t, deploy.Outcome{Done: true, Succeeded: true, Message: "ECS deployment " + w.Key + " completed"}, out)
+
+	gone := w
+	gone.Key = "ecs-svc/0"
+	out, err = p.Poll(ctx, gone)
+	require.NoError(t, err)
+	assert.True(t, out.Done)
+	assert.False(t, out.Succeeded)
+	assert.Contains(t, out.Message, "no longer among the deployments of service idle")
+
+	done := deploy.Wait{Done: true, Outcome: deploy.Outcome{Done: true, Succeeded: true, Message: "nothing to do"}}
+	out, err = New(nil, nil).Poll(ctx, done)
+	require.NoError(t, err)
+	assert.Equal(t, done.Outcome, out)
+}
+
+// moto never fails a rollout, so a local server answers DescribeServices as ECS does for a
+// deployment the circuit breaker failed (fields from
+// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Deployment.html), to the real client.
+func TestPollReadsAFailedRolloutAsARollback(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Amz-Target") != "AmazonEC2ContainerServiceV20141113.DescribeServices" {
+			http.Error(w, "unexpected call", http.StatusBadRequest)
+			return
+		}
+		var in struct {
+			Cluster  string   `json:"cluster"`
+			Services []string `json:"services"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Cluster != "prod" || len(in.Services) != 1 || in.Services[0] != "api" {
+			http.Error(w, "unexpected request", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		_, _ = io.WriteString(w, `{"services":[{"serviceArn":"arn:aws:ecs:us-east-1:123456789012:service/prod/api","serviceName":"api","status":"ACTIVE",
+			"deployments":[
+			 {"id":"ecs-svc/222","status":"PRIMARY","rolloutState":"IN_PROGRESS","rolloutStateReason":"ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/111."},
+			 {"id":"ecs-svc/333","status":"ACTIVE","rolloutState":"FAILED","rolloutStateReason":"ECS deployment circuit breaker: tasks failed to start."}]}],"failures":[]}`)
+	}))
+	defer srv.Close()
+	c := awsecs.NewFromConfig(aws.Config{Region: awstest.Region, BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", "")})
+	out, err := New(c, c).Poll(context.Background(), deploy.Wait{Provider: Name, Key: "ecs-svc/333", Resource: "arn:aws:ecs:us-east-1:123456789012:service/prod/api"})
+	require.NoError(t, err)
+	assert.Equal(t, deploy.Outcome{Done: true, RolledBack: true,
+		Message: "ECS deployment ecs-svc/333 failed: ECS deployment circuit breaker: tasks failed to start.; the circuit breaker rolls the service back to its last completed deployment"}, out)
 }
