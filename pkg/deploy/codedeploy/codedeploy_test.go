@@ -136,7 +136,7 @@ func TestMatchReadsTheDocumentedDeploymentEvents(t *testing.T) {
 	t.Parallel()
 	p := New(nil, nil)
 	where := "CodeDeploy deployment d-123456789 to myApplication/myDeploymentGroup"
-	for file, want := range map[string]struct {
+	cases := map[string]struct {
 		key string
 		out deploy.Outcome
 		ok  bool
@@ -146,8 +146,15 @@ func TestMatchReadsTheDocumentedDeploymentEvents(t *testing.T) {
 		"deployment-success.json": {"d-123456789", deploy.Outcome{Done: true, Succeeded: true, Message: where + " succeeded"}, true},
 		"deployment-failure.json": {"d-123456789", deploy.Outcome{Done: true, Message: where + " failed"}, true},
 		"deployment-stop.json":    {"d-123456789", deploy.Outcome{Done: true, Message: where + " was stopped"}, true},
-	} {
-		e := deploytest.Event(t, filepath.Join("..", "..", "..", "events", "codedeploy", file))
+	}
+	files, err := filepath.Glob(filepath.Join("..", "..", "..", "events", "codedeploy", "*.json"))
+	require.NoError(t, err)
+	require.Len(t, files, len(cases), "every sample event has a case here")
+	for _, path := range files {
+		file := filepath.Base(path)
+		want, ok := cases[file]
+		require.True(t, ok, "no case for %s", file)
+		e := deploytest.Event(t, path)
 		assert.Equal(t, "aws.codedeploy", e.Source, file)
 		key, out, ok := p.Match(e.DetailType, e.Detail)
 		assert.Equal(t, want.ok, ok, file)
@@ -191,4 +198,21 @@ func TestGroupARN(t *testing.T) {
 	assert.Equal(t, "arn:aws:codedeploy:ap-northeast-2:911362649988:deploymentgroup:app/grp",
 		groupARN("arn:aws:ecs:ap-northeast-2:911362649988:task-definition/task-hello-aws:2", "app", "grp"))
 	assert.Empty(t, groupARN("task-hello-aws:2", "app", "grp"))
+}
+
+func FuzzMatch(f *testing.F) {
+	for _, file := range []string{"deployment-success.json", "deployment-failure.json", "deployment-ready.json"} {
+		e := deploytest.Event(f, filepath.Join("..", "..", "..", "events", "codedeploy", file))
+		f.Add([]byte(e.Detail))
+	}
+	p := New(nil, nil)
+	f.Fuzz(func(t *testing.T, detail []byte) {
+		key, out, ok := p.Match(DetailType, detail)
+		if ok && (key == "" || !out.Done) {
+			t.Fatalf("%q → %q %+v", detail, key, out)
+		}
+		if !ok && (key != "" || out.Done || out.Message != "") {
+			t.Fatalf("%q finishes nothing but says %q %+v", detail, key, out)
+		}
+	})
 }

@@ -21,7 +21,7 @@ import (
 func TestMatchReadsTheDocumentedDeploymentEvents(t *testing.T) {
 	t.Parallel()
 	p := New(nil, nil)
-	for file, want := range map[string]struct {
+	cases := map[string]struct {
 		key string
 		out deploy.Outcome
 		ok  bool
@@ -32,8 +32,15 @@ func TestMatchReadsTheDocumentedDeploymentEvents(t *testing.T) {
 			out: deploy.Outcome{Done: true, Succeeded: true, Message: "ECS deployment ecs-svc/123 completed"}},
 		"deployment-failed.json": {key: "ecs-svc/123", ok: true,
 			out: deploy.Outcome{Done: true, RolledBack: true, Message: "ECS deployment ecs-svc/123 failed: ECS deployment circuit breaker: task failed to start.; the circuit breaker rolls the service back to its last completed deployment"}},
-	} {
-		e := deploytest.Event(t, filepath.Join("..", "..", "..", "events", "ecs", file))
+	}
+	files, err := filepath.Glob(filepath.Join("..", "..", "..", "events", "ecs", "*.json"))
+	require.NoError(t, err)
+	require.Len(t, files, len(cases), "every sample event has a case here")
+	for _, path := range files {
+		file := filepath.Base(path)
+		want, ok := cases[file]
+		require.True(t, ok, "no case for %s", file)
+		e := deploytest.Event(t, path)
 		assert.Equal(t, "aws.ecs", e.Source, file)
 		key, out, ok := p.Match(e.DetailType, e.Detail)
 		assert.Equal(t, want.ok, ok, file)
@@ -157,4 +164,21 @@ func TestServiceOf(t *testing.T) {
 		_, _, err := serviceOf(bad)
 		assert.Error(t, err, bad)
 	}
+}
+
+func FuzzMatch(f *testing.F) {
+	for _, file := range []string{"deployment-completed.json", "deployment-failed.json", "rollback-in-progress.json"} {
+		e := deploytest.Event(f, filepath.Join("..", "..", "..", "events", "ecs", file))
+		f.Add([]byte(e.Detail))
+	}
+	p := New(nil, nil)
+	f.Fuzz(func(t *testing.T, detail []byte) {
+		key, out, ok := p.Match(DetailType, detail)
+		if ok && (key == "" || !out.Done || (out.Succeeded && out.RolledBack)) {
+			t.Fatalf("%q → %q %+v", detail, key, out)
+		}
+		if !ok && (key != "" || out.Done || out.Message != "") {
+			t.Fatalf("%q finishes nothing but says %q %+v", detail, key, out)
+		}
+	})
 }
