@@ -166,8 +166,9 @@ func NewRevision(td *types.TaskDefinition, tags []types.Tag, images []ImageDefin
 }
 
 // DeploymentConfiguration returns the service's deployment configuration for the update: what
-// the service has (percentages, alarms) with the circuit breaker and its rollback on, and for
-// blue_green ECS's BLUE_GREEN strategy with the bake time in whole minutes (at least one).
+// the service has (percentages, alarms, lifecycle hooks) with the circuit breaker and its
+// rollback on, and the strategy the action names: ROLLING, or BLUE_GREEN with the bake time in
+// whole minutes (at least one, at most a day).
 // https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeploymentConfiguration.html
 func DeploymentConfiguration(current *types.DeploymentConfiguration, strategy string, bake time.Duration) *types.DeploymentConfiguration {
 	var c types.DeploymentConfiguration
@@ -175,6 +176,8 @@ func DeploymentConfiguration(current *types.DeploymentConfiguration, strategy st
 		c = *current
 	}
 	c.DeploymentCircuitBreaker = &types.DeploymentCircuitBreaker{Enable: true, Rollback: true}
+	// ECS takes these only with the LINEAR and CANARY strategies a service may have had.
+	c.LinearConfiguration, c.CanaryConfiguration = nil, nil
 	switch strategy {
 	case StrategyBlueGreen:
 		c.Strategy = types.DeploymentStrategyBlueGreen

@@ -139,16 +139,20 @@ func TestDeploymentConfiguration(t *testing.T) {
 	t.Parallel()
 	current := &types.DeploymentConfiguration{MinimumHealthyPercent: aws.Int32(100), MaximumPercent: aws.Int32(200),
 		Alarms:                   &types.DeploymentAlarms{AlarmNames: []string{"api-5xx"}, Enable: true, Rollback: true},
-		DeploymentCircuitBreaker: &types.DeploymentCircuitBreaker{Enable: false}}
+		DeploymentCircuitBreaker: &types.DeploymentCircuitBreaker{Enable: false},
+		Strategy:                 types.DeploymentStrategyLinear,
+		LinearConfiguration:      &types.LinearConfiguration{StepPercent: aws.Float64(10)}}
 	breaker := &types.DeploymentCircuitBreaker{Enable: true, Rollback: true}
 
 	rolling := DeploymentConfiguration(current, StrategyRolling, time.Hour)
 	assert.Equal(t, &types.DeploymentConfiguration{MinimumHealthyPercent: aws.Int32(100), MaximumPercent: aws.Int32(200),
 		Alarms: current.Alarms, DeploymentCircuitBreaker: breaker, Strategy: types.DeploymentStrategyRolling}, rolling)
 	assert.False(t, current.DeploymentCircuitBreaker.Enable, "the described configuration is not changed")
+	assert.NotNil(t, current.LinearConfiguration, "the described configuration is not changed")
 
 	for bake, minutes := range map[time.Duration]int32{0: 5, 90 * time.Second: 2, time.Hour: 60, 48 * time.Hour: 1440} {
-		bg := DeploymentConfiguration(nil, StrategyBlueGreen, bake)
+		bg := DeploymentConfiguration(current, StrategyBlueGreen, bake)
+		assert.Nil(t, bg.LinearConfiguration)
 		assert.Equal(t, types.DeploymentStrategyBlueGreen, bg.Strategy)
 		assert.Equal(t, minutes, aws.ToInt32(bg.BakeTimeInMinutes), bake)
 		assert.Equal(t, breaker, bg.DeploymentCircuitBreaker)
