@@ -134,8 +134,8 @@ func TestPollReadsGetDeployment(t *testing.T) {
 	t.Parallel()
 	answers := map[string]string{
 		"d-RUNNING": `{"deploymentInfo":{"deploymentId":"d-RUNNING","status":"InProgress","createTime":1.7653e9}}`,
-		"d-DONE":    `{"deploymentInfo":{"deploymentId":"d-DONE","status":"Succeeded","createTime":1.7653e9,"completeTime":1.7654e9}}`,
-		"d-FAILED": `{"deploymentInfo":{"deploymentId":"d-FAILED","status":"Failed","createTime":1.7653e9,
+		"d-DONE":    `{"deploymentInfo":{"deploymentId":"d-DONE","applicationName":"api","deploymentGroupName":"prod","status":"Succeeded","createTime":1.7653e9,"completeTime":1.7654e9}}`,
+		"d-FAILED": `{"deploymentInfo":{"deploymentId":"d-FAILED","applicationName":"api","deploymentGroupName":"prod","status":"Failed","createTime":1.7653e9,
 			"errorInformation":{"code":"ECS_UPDATE_ERROR","message":"The ECS service cannot be updated"},
 			"rollbackInfo":{"rollbackDeploymentId":"d-ROLLBACK","rollbackMessage":"Automatic rollback triggered"}}}`,
 	}
@@ -160,15 +160,22 @@ func TestPollReadsGetDeployment(t *testing.T) {
 	p := New(cd, nil)
 	for id, want := range map[string]deploy.Outcome{
 		"d-RUNNING": {},
-		"d-DONE":    {Done: true, Succeeded: true, Message: "CodeDeploy deployment d-DONE succeeded"},
+		"d-DONE":    {Done: true, Succeeded: true, Message: "CodeDeploy deployment d-DONE to api/prod succeeded"},
 		"d-FAILED": {Done: true, RolledBack: true,
-			Message: "CodeDeploy deployment d-FAILED failed: The ECS service cannot be updated (ECS_UPDATE_ERROR); CodeDeploy rolls back with deployment d-ROLLBACK: Automatic rollback triggered"},
+			Message: "CodeDeploy deployment d-FAILED to api/prod failed: The ECS service cannot be updated (ECS_UPDATE_ERROR); CodeDeploy rolls back with deployment d-ROLLBACK: Automatic rollback triggered"},
 	} {
 		got, err := p.Poll(context.Background(), deploy.Wait{Provider: Name, Key: id})
 		require.NoError(t, err, id)
 		assert.Equal(t, want, got, id)
 	}
-	_, err := p.Poll(context.Background(), deploy.Wait{Provider: Name, Key: "d-UNKNOWN"})
+	// Polling and the event agree on a success.
+	polled, err := p.Poll(context.Background(), deploy.Wait{Provider: Name, Key: "d-DONE"})
+	require.NoError(t, err)
+	_, matched, ok := p.Match(DetailType, json.RawMessage(`{"deploymentId":"d-DONE","state":"SUCCESS","application":"api","deploymentGroup":"prod"}`))
+	require.True(t, ok)
+	assert.Equal(t, matched, polled)
+
+	_, err = p.Poll(context.Background(), deploy.Wait{Provider: Name, Key: "d-UNKNOWN"})
 	assert.ErrorContains(t, err, "codedeploy: get deployment d-UNKNOWN")
 }
 

@@ -278,15 +278,15 @@ func Status(d *cdtypes.DeploymentInfo) deploy.Outcome {
 	if d == nil {
 		return deploy.Outcome{}
 	}
-	id := aws.ToString(d.DeploymentId)
+	where := deployment(aws.ToString(d.DeploymentId), aws.ToString(d.ApplicationName), aws.ToString(d.DeploymentGroupName))
 	var o deploy.Outcome
 	switch d.Status {
 	case cdtypes.DeploymentStatusSucceeded:
-		return deploy.Outcome{Done: true, Succeeded: true, Message: fmt.Sprintf("CodeDeploy deployment %s succeeded", id)}
+		return deploy.Outcome{Done: true, Succeeded: true, Message: where + " succeeded"}
 	case cdtypes.DeploymentStatusFailed:
-		o = deploy.Outcome{Done: true, Message: fmt.Sprintf("CodeDeploy deployment %s failed", id)}
+		o = deploy.Outcome{Done: true, Message: where + " failed"}
 	case cdtypes.DeploymentStatusStopped:
-		o = deploy.Outcome{Done: true, Message: fmt.Sprintf("CodeDeploy deployment %s was stopped", id)}
+		o = deploy.Outcome{Done: true, Message: where + " was stopped"}
 	default:
 		return deploy.Outcome{}
 	}
@@ -324,7 +324,7 @@ func (p *Provider) Match(detailType string, detail json.RawMessage) (string, dep
 	if err := json.Unmarshal(detail, &d); err != nil || d.DeploymentID == "" {
 		return "", deploy.Outcome{}, false
 	}
-	where := fmt.Sprintf("CodeDeploy deployment %s to %s/%s", d.DeploymentID, d.Application, d.DeploymentGroup)
+	where := deployment(d.DeploymentID, d.Application, d.DeploymentGroup)
 	switch d.State {
 	case "SUCCESS":
 		return d.DeploymentID, deploy.Outcome{Done: true, Succeeded: true, Message: where + " succeeded"}, true
@@ -334,6 +334,11 @@ func (p *Provider) Match(detailType string, detail json.RawMessage) (string, dep
 		return d.DeploymentID, deploy.Outcome{Done: true, Message: where + " was stopped"}, true
 	}
 	return "", deploy.Outcome{}, false
+}
+
+// deployment names a deployment the same way in an event's outcome and in Poll's.
+func deployment(id, app, group string) string {
+	return fmt.Sprintf("CodeDeploy deployment %s to %s/%s", id, app, group)
 }
 
 func clip(s string, n int) string {

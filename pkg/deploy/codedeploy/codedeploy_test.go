@@ -184,13 +184,13 @@ func TestStatusReportsCodeDeploysRollback(t *testing.T) {
 	t.Parallel()
 	assert.Equal(t, deploy.Outcome{}, Status(&cdtypes.DeploymentInfo{DeploymentId: aws.String("d-1"), Status: cdtypes.DeploymentStatusReady}))
 	assert.Equal(t, deploy.Outcome{}, Status(nil))
-	got := Status(&cdtypes.DeploymentInfo{DeploymentId: aws.String("d-1"), Status: cdtypes.DeploymentStatusFailed,
+	got := Status(&cdtypes.DeploymentInfo{DeploymentId: aws.String("d-1"), ApplicationName: aws.String("api"), DeploymentGroupName: aws.String("prod"), Status: cdtypes.DeploymentStatusFailed,
 		ErrorInformation: &cdtypes.ErrorInformation{Code: cdtypes.ErrorCodeEcsUpdateError, Message: aws.String("The ECS service cannot be updated")},
 		RollbackInfo:     &cdtypes.RollbackInfo{RollbackDeploymentId: aws.String("d-2"), RollbackMessage: aws.String("Automatic rollback triggered")}})
 	assert.Equal(t, deploy.Outcome{Done: true, RolledBack: true,
-		Message: "CodeDeploy deployment d-1 failed: The ECS service cannot be updated (ECS_UPDATE_ERROR); CodeDeploy rolls back with deployment d-2: Automatic rollback triggered"}, got)
-	assert.Equal(t, deploy.Outcome{Done: true, Message: "CodeDeploy deployment d-1 was stopped"},
-		Status(&cdtypes.DeploymentInfo{DeploymentId: aws.String("d-1"), Status: cdtypes.DeploymentStatusStopped}))
+		Message: "CodeDeploy deployment d-1 to api/prod failed: The ECS service cannot be updated (ECS_UPDATE_ERROR); CodeDeploy rolls back with deployment d-2: Automatic rollback triggered"}, got)
+	assert.Equal(t, deploy.Outcome{Done: true, Message: "CodeDeploy deployment d-1 to api/prod was stopped"},
+		Status(&cdtypes.DeploymentInfo{DeploymentId: aws.String("d-1"), ApplicationName: aws.String("api"), DeploymentGroupName: aws.String("prod"), Status: cdtypes.DeploymentStatusStopped}))
 }
 
 func TestGroupARN(t *testing.T) {

@@ -196,6 +196,10 @@ func TestPollReadsACompletedRollout(t *testing.T) {
 	out, err := p.Poll(ctx, w)
 	require.NoError(t, err)
 	assert.Equal(t, deploy.Outcome{Done: true, Succeeded: true, Message: "ECS deployment " + w.Key + " completed"}, out)
+	// Polling and the event agree.
+	_, matched, ok := p.Match(DetailType, json.RawMessage(`{"eventName":"SERVICE_DEPLOYMENT_COMPLETED","deploymentId":"`+w.Key+`"}`))
+	require.True(t, ok)
+	assert.Equal(t, matched, out)
 
 	gone := w
 	gone.Key = "ecs-svc/0"
