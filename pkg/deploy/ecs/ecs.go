@@ -343,10 +343,9 @@ func serviceOf(arn string) (cluster, service string, err error) {
 // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_service_deployment_events.html
 const (
 	// DetailType is the detail-type of the events that finish an ECS deployment (source aws.ecs).
-	DetailType      = "ECS Deployment State Change"
-	eventInProgress = "SERVICE_DEPLOYMENT_IN_PROGRESS"
-	eventCompleted  = "SERVICE_DEPLOYMENT_COMPLETED"
-	eventFailed     = "SERVICE_DEPLOYMENT_FAILED"
+	DetailType     = "ECS Deployment State Change"
+	eventCompleted = "SERVICE_DEPLOYMENT_COMPLETED"
+	eventFailed    = "SERVICE_DEPLOYMENT_FAILED"
 )
 
 // circuitBreaker starts the reason of a deployment the circuit breaker failed; stepline always
