@@ -67,11 +67,18 @@ var providerSpecs = []providerSpec{
 		{name: "service", required: true},
 		{name: "image_definitions", kind: kindArtifactPath, required: true},
 		{name: "strategy", enum: []string{"rolling", "blue_green"}, def: "rolling"},
+		// bake_time is how long blue_green keeps the old tasks after the traffic moved.
+		{name: "bake_time", kind: kindDuration},
 	}},
+	// codedeploy follows CodePipeline's CodeDeployToECS action: AppSpec and task definition
+	// templates, and an imageDetail.json whose ImageURI fills <image_placeholder>.
 	{ProviderCodeDeploy, []keySpec{
 		{name: "application", required: true},
 		{name: "deployment_group", required: true},
-		{name: "appspec"},
+		{name: "appspec", kind: kindArtifactPath, required: true},
+		{name: "task_definition", kind: kindArtifactPath, required: true},
+		{name: "image_details", kind: kindArtifactPath},
+		{name: "image_placeholder", def: "IMAGE1_NAME"},
 	}},
 	{ProviderCloudFormation, []keySpec{
 		{name: "stack", required: true},

@@ -1,0 +1,3 @@
+module example.com/ecs-service
+
+go 1.24
