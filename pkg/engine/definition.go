@@ -30,6 +30,28 @@ type Definition struct {
 	Mode Mode `json:"mode,omitempty"`
 	// Stages run one after another.
 	Stages []Stage `json:"stages"`
+	// Notifications are the pipeline file's notifications: block: who is told of which changes.
+	// Empty means the default: every kind to the stack's topic.
+	Notifications []Notification `json:"notifications,omitempty"`
+}
+
+// Notification is one rule of the notifications: block: these kinds of change go to Target.
+type Notification struct {
+	// Events are notify.Kind names ("pipeline-failed", ...); empty means every kind.
+	Events []string `json:"events,omitempty"`
+	// Target says where the message goes.
+	Target NotificationTarget `json:"target"`
+}
+
+// NotificationTarget is where a notification is sent.
+type NotificationTarget struct {
+	// Kind is "topic" (an SNS topic: TopicARN, or the stack's own topic when empty), "slack" or
+	// "teams" (an incoming webhook whose URL is the SecretID secret's value).
+	Kind string `json:"kind"`
+	// TopicARN is an SNS topic ARN for Kind "topic"; empty means the stack's topic.
+	TopicARN string `json:"topic_arn,omitempty"`
+	// SecretID names the Secrets Manager secret (name or ARN) holding a slack/teams webhook URL.
+	SecretID string `json:"secret_id,omitempty"`
 }
 
 // Stage is a group of actions; actions with equal RunOrder run in parallel, groups in
