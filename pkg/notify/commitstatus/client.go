@@ -92,7 +92,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // poster is the HTTP side every provider shares: one JSON POST, retried.
 type poster struct {
-	config
+	Retrier
 	api    string // names the provider in errors
 	base   *url.URL
 	token  string
@@ -110,7 +110,7 @@ func newPoster(api, base, token, need string, header http.Header, opts []Option)
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath, u.RawQuery, u.Fragment = "", "", ""
-	return &poster{config: newConfig(opts), api: api, base: u, token: token, header: header, need: need}, nil
+	return &poster{Retrier: NewRetrier(opts...), api: api, base: u, token: token, header: header, need: need}, nil
 }
 
 // maxAnswer caps how much of an answer is read: an error body is a few hundred bytes.
@@ -124,23 +124,9 @@ func (p *poster) post(ctx context.Context, repo string, path []string, body any)
 		return fmt.Errorf("%s: encode the status: %w", p.api, err)
 	}
 	u := p.base.JoinPath(path...).String()
-	for attempt := 1; ; attempt++ {
-		wait, err := p.once(ctx, repo, u, b, attempt)
-		if err == nil || wait < 0 {
-			return err
-		}
-		if attempt >= p.attempts {
-			return err
-		}
-		if wait > p.maxWait {
-			return fmt.Errorf("%w: the provider asks to wait %s, longer than %s", err, wait.Round(time.Second), p.maxWait)
-		}
-		p.log.WarnContext(ctx, "commit status: retrying", "provider", p.api, "repository", repo,
-			"attempt", attempt, "wait", wait.String(), "error", err.Error())
-		if err := p.sleep(ctx, wait); err != nil {
-			return fmt.Errorf("%s: post a commit status on %s: %w", p.api, repo, err)
-		}
-	}
+	return p.Do(ctx, fmt.Sprintf("%s: post a commit status on %s", p.api, repo),
+		func(attempt int) (time.Duration, error) { return p.once(ctx, repo, u, b, attempt) },
+		"commit status: retrying", "provider", p.api, "repository", repo)
 }
 
 // once makes one attempt. It answers the error and how long to wait before the next
@@ -165,7 +151,7 @@ func (p *poster) once(ctx context.Context, repo, u string, body []byte, attempt 
 		}
 		// A transport error (a reset, a timeout) is worth another attempt. Its text names the
 		// URL, which carries no credentials, but is scrubbed in case a proxy echoed them.
-		return p.backoffFor(attempt), fmt.Errorf("%s: post a commit status on %s: %s", p.api, repo, p.scrub(err.Error()))
+		return p.Backoff(attempt), fmt.Errorf("%s: post a commit status on %s: %s", p.api, repo, p.scrub(err.Error()))
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
@@ -173,25 +159,16 @@ func (p *poster) once(ctx context.Context, repo, u string, body []byte, attempt 
 		return 0, nil
 	}
 	apiErr := &scm.APIError{Provider: p.api, StatusCode: resp.StatusCode, Message: p.scrub(scm.ErrorMessage(answer))}
-	if wait, limited := rateLimit(resp, apiErr.Message, p.now()); limited {
-		return max(wait, p.backoffFor(attempt)), fmt.Errorf("post a commit status on %s: %w (%w)", repo, apiErr, ErrRateLimited)
+	if wait, limited := rateLimit(resp, apiErr.Message, p.Now()); limited {
+		return max(wait, p.Backoff(attempt)), fmt.Errorf("post a commit status on %s: %w (%w)", repo, apiErr, ErrRateLimited)
 	}
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return -1, &TokenError{Repository: repo, Need: p.need, API: apiErr}
 	case resp.StatusCode >= 500:
-		return p.backoffFor(attempt), fmt.Errorf("post a commit status on %s: %w", repo, apiErr)
+		return p.Backoff(attempt), fmt.Errorf("post a commit status on %s: %w", repo, apiErr)
 	}
 	return -1, fmt.Errorf("post a commit status on %s: %w", repo, apiErr)
-}
-
-// backoffFor is the wait after the attempt-th failure: backoff × 2^(attempt-1).
-func (p *poster) backoffFor(attempt int) time.Duration {
-	d := p.backoff
-	for i := 1; i < attempt && d < p.maxWait; i++ {
-		d *= 2
-	}
-	return d
 }
 
 func (p *poster) scrub(s string) string {
