@@ -26,35 +26,10 @@ type golden struct {
 func TestEachKindOfNotificationMatchesItsGoldenFileAndTheChatbotSchema(t *testing.T) {
 	t.Parallel()
 	s := loadSchema(t)
-	links := Links{ExecutionARN: executionARN}
-	failed := record(failedAt(1, 2, "COMMAND_EXECUTION_ERROR: Error while executing command: make test. Reason: exit status 2"))
-	rolledBack := record(func(r *store.Record) {
-		failedAt(2, 1, "stack api-prod: UPDATE_ROLLBACK_COMPLETE")(r)
-		r.State.Stages[2].RollingBack = false
-	})
-	for _, tc := range []struct {
-		file   string
-		change Change
-		run    store.Record
-		links  Links
-	}{
-		{"pipeline-started", change(t, changes.DetailPipeline, "STARTED", "", "", ""), record(nil), links},
-		{"pipeline-succeeded", change(t, changes.DetailPipeline, "SUCCEEDED", "", "", ""), record(nil), Links{Dashboard: "https://ci.example.com", ExecutionARN: executionARN}},
-		{"pipeline-failed", change(t, changes.DetailPipeline, "FAILED", "", "", "action Test failed: exit status 2"), failed, links},
-		{"pipeline-failed-locally", change(t, changes.DetailPipeline, "FAILED", "", "", "action Test failed: exit status 2"), failed, Links{}},
-		{"pipeline-superseded", change(t, changes.DetailPipeline, "SUPERSEDED", "", "", "superseded by run api-43"), record(nil), links},
-		{"pipeline-canceled", change(t, changes.DetailPipeline, "CANCELED", "", "", "canceled by jane"), record(nil), links},
-		{"stage-failed", change(t, changes.DetailStage, "FAILED", "Build", "", "action Test failed: exit status 2"), failed, links},
-		{"action-failed", change(t, changes.DetailAction, "FAILED", "Build", "Test", "exit status 2"), failed, links},
-		{"rollback", change(t, changes.DetailStage, "ROLLING_BACK", "Deploy", "", "action Stack failed: stack api-prod: UPDATE_ROLLBACK_COMPLETE"), rolledBack, links},
-		{"approval-needed", approvalChange(t), record(nil), links},
-	} {
+	for _, tc := range samples(t) {
 		t.Run(tc.file, func(t *testing.T) {
 			t.Parallel()
-			n, ok := Notify(tc.change, RunOf(tc.run), tc.links)
-			if !ok {
-				t.Fatal("no notification")
-			}
+			n := tc.notification(t)
 			body, err := n.Message.JSON()
 			if err != nil {
 				t.Fatal(err)
@@ -141,5 +116,45 @@ func TestSubjectsWorkForEmail(t *testing.T) {
 	}
 	if got := Subject("stepline: api #42 failed"); got != "stepline: api #42 failed" {
 		t.Errorf("a plain subject changed: %q", got)
+	}
+}
+
+// sample is one notification of every kind's golden files: a change of a run, with links.
+type sample struct {
+	file   string
+	change Change
+	run    store.Record
+	links  Links
+}
+
+func (s sample) notification(t *testing.T) Notification {
+	t.Helper()
+	n, ok := Notify(s.change, RunOf(s.run), s.links)
+	if !ok {
+		t.Fatalf("%s: no notification", s.file)
+	}
+	return n
+}
+
+// samples lists a notification of each kind, as the golden files show them.
+func samples(t *testing.T) []sample {
+	t.Helper()
+	links := Links{ExecutionARN: executionARN}
+	failed := record(failedAt(1, 2, "COMMAND_EXECUTION_ERROR: Error while executing command: make test. Reason: exit status 2"))
+	rolledBack := record(func(r *store.Record) {
+		failedAt(2, 1, "stack api-prod: UPDATE_ROLLBACK_COMPLETE")(r)
+		r.State.Stages[2].RollingBack = false
+	})
+	return []sample{
+		{"pipeline-started", change(t, changes.DetailPipeline, "STARTED", "", "", ""), record(nil), links},
+		{"pipeline-succeeded", change(t, changes.DetailPipeline, "SUCCEEDED", "", "", ""), record(nil), Links{Dashboard: "https://ci.example.com", ExecutionARN: executionARN}},
+		{"pipeline-failed", change(t, changes.DetailPipeline, "FAILED", "", "", "action Test failed: exit status 2"), failed, links},
+		{"pipeline-failed-locally", change(t, changes.DetailPipeline, "FAILED", "", "", "action Test failed: exit status 2"), failed, Links{}},
+		{"pipeline-superseded", change(t, changes.DetailPipeline, "SUPERSEDED", "", "", "superseded by run api-43"), record(nil), links},
+		{"pipeline-canceled", change(t, changes.DetailPipeline, "CANCELED", "", "", "canceled by jane"), record(nil), links},
+		{"stage-failed", change(t, changes.DetailStage, "FAILED", "Build", "", "action Test failed: exit status 2"), failed, links},
+		{"action-failed", change(t, changes.DetailAction, "FAILED", "Build", "Test", "exit status 2"), failed, links},
+		{"rollback", change(t, changes.DetailStage, "ROLLING_BACK", "Deploy", "", "action Stack failed: stack api-prod: UPDATE_ROLLBACK_COMPLETE"), rolledBack, links},
+		{"approval-needed", approvalChange(t), record(nil), links},
 	}
 }
