@@ -10,6 +10,8 @@
 //	STEPLINE_EVENT_BUS      the bus a refused token is reported on (required)
 //	STEPLINE_TOPIC_ARN      the stack's notification topic, the default target (required)
 //	STEPLINE_SECRET_PREFIX  the prefix of repository secret names (default stepline/repos/)
+//	STEPLINE_NOTIFY_SECRET_PREFIX  the prefix the Slack and Teams webhook secrets must be named
+//	                        under (default stepline/notify/)
 //	STEPLINE_DASHBOARD_URL  the dashboard's run URL ("{run}" is the run id); without it links
 //	                        go to the execution's Step Functions console page (optional)
 //
@@ -34,6 +36,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/stepline/stepline/pkg/notify"
 	"github.com/stepline/stepline/pkg/notify/commitstatus"
 	"github.com/stepline/stepline/pkg/notifystep"
 	"github.com/stepline/stepline/pkg/reposecret"
@@ -69,12 +72,22 @@ func build(ctx context.Context, env func(string) string, log *slog.Logger) (*not
 	if prefix == "" {
 		prefix = reposecret.DefaultPrefix
 	}
+	cfg.WebhookSecretPrefix = env("STEPLINE_NOTIFY_SECRET_PREFIX")
+	if cfg.WebhookSecretPrefix == "" {
+		cfg.WebhookSecretPrefix = DefaultWebhookSecretPrefix
+	}
 	awsCfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load the AWS configuration: %w", err)
 	}
 	db := dynamo.New(dynamodb.NewFromConfig(awsCfg), table)
-	return notifystep.New(db, db, reposecret.NewStore(secretsmanager.NewFromConfig(awsCfg), reposecret.WithPrefix(prefix)),
-		commitstatus.Providers{Options: []commitstatus.Option{commitstatus.WithLogger(log)}},
-		sns.NewFromConfig(awsCfg), eventbridge.NewFromConfig(awsCfg), cfg, notifystep.WithLogger(log)), nil
+	sm := secretsmanager.NewFromConfig(awsCfg)
+	retries := []commitstatus.Option{commitstatus.WithLogger(log)}
+	return notifystep.New(db, db, reposecret.NewStore(sm, reposecret.WithPrefix(prefix)), commitstatus.Providers{Options: retries},
+		sns.NewFromConfig(awsCfg), eventbridge.NewFromConfig(awsCfg), cfg, notifystep.WithLogger(log),
+		notifystep.WithWebhooks(sm, notify.NewWebhookSender(retries...))), nil
 }
+
+// DefaultWebhookSecretPrefix is where webhook secrets live when the stack says nothing: the
+// stack's own prefix is "<Name>/notify/".
+const DefaultWebhookSecretPrefix = "stepline/notify/"

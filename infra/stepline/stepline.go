@@ -1,7 +1,7 @@
 // Package stepline is the stepline stack as a CDK construct: the webhook API, the EventBridge
-// bus and rules, the six Lambda functions, the pipeline state machine (the ASL file of
+// bus and rules, the seven Lambda functions, the pipeline state machine (the ASL file of
 // pkg/statemachine, not a copy), the DynamoDB table (pkg/store/dynamo's Schema), the artifact
-// bucket, the CodeBuild project, the trigger and dead-letter queues, the notification topic and
+// bucket, the CodeBuild project, the trigger, notify and dead-letter queues, the notification topic and
 // the alarms.
 //
 // docs/stack.md is the specification. Every resource is an L1 (Cfn*) construct whose logical
@@ -46,6 +46,8 @@ type Stepline struct {
 	// TriggerQueue holds the trigger function's inputs (source events, AWS events, schedule
 	// firings) until the function has handled them.
 	TriggerQueue awssqs.CfnQueue
+	// NotifyQueue holds the state changes the notify function has not yet told people about.
+	NotifyQueue awssqs.CfnQueue
 	// NotificationTopic receives state changes and alarms.
 	NotificationTopic awssns.CfnTopic
 	// Functions maps each name of FunctionNames to its function.

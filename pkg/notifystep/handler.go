@@ -2,8 +2,10 @@
 // stepline's state-change events (the stack's NotificationRule): for each, the commit status
 // it sets on the run's commit (notify.StatusFor, posted with the repository's token through
 // commitstatus) and the notifications the pipeline file's notifications: rules send
-// (notify.Route: the stack's SNS topic by default, or another topic), each an AWS Chatbot
-// custom notification with an email subject (notify.Notify).
+// (notify.Route: the stack's SNS topic by default, another topic, or a Slack or Teams
+// incoming webhook whose URL is a Secrets Manager secret under the stack's notification
+// prefix): on a topic an AWS Chatbot custom notification with an email subject
+// (notify.Notify), to a webhook its Slack or Teams rendering (notify.Webhook).
 //
 // Order and redelivery: the messages go first and each is marked once sent (Marks), then the
 // status is posted. A provider outage therefore never holds back a chat message, and the
@@ -23,6 +25,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/stepline/stepline/pkg/approval"
@@ -54,9 +57,22 @@ type publisher interface {
 	Publish(ctx context.Context, in *sns.PublishInput, optFns ...func(*sns.Options)) (*sns.PublishOutput, error)
 }
 
+// secretValues reads a webhook's URL, the value of a notification secret.
+type secretValues interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// webhookSender posts a rendered message to a Slack or Teams incoming webhook
+// (notify.WebhookSender).
+type webhookSender interface {
+	Send(ctx context.Context, target, rawURL string, body []byte) error
+}
+
 var (
-	_ publisher = (*sns.Client)(nil)
-	_ Secrets   = (*reposecret.Store)(nil)
+	_ publisher     = (*sns.Client)(nil)
+	_ Secrets       = (*reposecret.Store)(nil)
+	_ secretValues  = (*secretsmanager.Client)(nil)
+	_ webhookSender = (*notify.WebhookSender)(nil)
 )
 
 // Config is the deployment's settings, from the function's environment.
@@ -68,6 +84,9 @@ type Config struct {
 	// Dashboard is the dashboard's run URL (notify.Links.Dashboard), "" to link to the
 	// execution's console page (STEPLINE_DASHBOARD_URL).
 	Dashboard string
+	// WebhookSecretPrefix is where the secrets holding Slack and Teams webhook URLs must be
+	// named (STEPLINE_NOTIFY_SECRET_PREFIX): the function's role may read nothing else.
+	WebhookSecretPrefix string
 }
 
 // DetailProblem is the detail-type of the event reporting a status that cannot be posted
@@ -97,9 +116,12 @@ type Handler struct {
 	providers commitstatus.Providers
 	sns       publisher
 	events    approval.EventPutter
-	cfg       Config
-	now       func() time.Time
-	log       *slog.Logger
+	// secretValues and webhooks send to Slack and Teams; nil sends to topics only.
+	secretValues secretValues
+	webhooks     webhookSender
+	cfg          Config
+	now          func() time.Time
+	log          *slog.Logger
 }
 
 // Option configures a Handler.
@@ -110,6 +132,12 @@ func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = 
 
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
+
+// WithWebhooks sends to Slack and Teams webhook targets: each URL read from its secret with
+// sm, posted with sender.
+func WithWebhooks(sm secretValues, sender webhookSender) Option {
+	return func(h *Handler) { h.secretValues, h.webhooks = sm, sender }
+}
 
 // New returns a Handler. providers builds each repository's commit status poster.
 func New(runs Runs, marks Marks, secrets Secrets, providers commitstatus.Providers, topics publisher,

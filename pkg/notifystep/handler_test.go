@@ -51,7 +51,7 @@ func TestARunsChangesPostItsStatusAndPublishChatbotMessages(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(msgs[1].Message), &chat))
 	assert.Contains(t, chat.Content.Description, "exit status 2")
 	assert.Contains(t, chat.Content.Description, notify.ExecutionConsole(rec.ExecutionARN))
-	noSecrets(t, r.logs.String())
+	r.noSecrets(t)
 }
 
 // TestARedeliveredEventPostsItsStatusAgainButSendsNoSecondMessage: the status post fails
@@ -73,7 +73,7 @@ func TestARedeliveredEventPostsItsStatusAgainButSendsNoSecondMessage(t *testing.
 	assert.Empty(t, failed(out), r.logs.String())
 	assert.Empty(t, r.published(t), "the retry sends no second message")
 	assert.Equal(t, []string{"pending", "pending", "pending"}, r.gh.states(), "two attempts, then the retry's")
-	noSecrets(t, r.logs.String())
+	r.noSecrets(t)
 }
 
 // TestARefusedTokenIsReportedOncePerRunAndFailsNothing: GitHub answers 401; the event is
@@ -103,7 +103,7 @@ func TestARefusedTokenIsReportedOncePerRunAndFailsNothing(t *testing.T) {
 		Problem: e.Detail.Problem}, e.Detail)
 	assert.Contains(t, e.Detail.Problem, "repo:status")
 	assert.Len(t, r.published(t), 2, "the messages went out regardless")
-	noSecrets(t, r.logs.String(), got[0])
+	r.noSecrets(t, got[0])
 }
 
 // TestTheRulesChooseTheTopics: with rules, a change goes only where a rule sends it: a
@@ -149,4 +149,51 @@ func TestAStartRetriedAfterTheRunEndedDoesNotReopenItsStatus(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, failed(out))
 	assert.Equal(t, []string{"failure"}, r.gh.states())
+}
+
+// TestASlackRuleSendsTheSlackRenderingToTheWebhookInItsSecret: the failed run goes to the
+// Slack webhook whose URL the rule's secret holds, as Slack's JSON body, and not to the
+// stack's topic; a webhook that is down fails the event for a retry, which then sends once;
+// the URL never appears in a log line.
+func TestASlackRuleSendsTheSlackRenderingToTheWebhookInItsSecret(t *testing.T) {
+	r := newRig(t)
+	rec := r.fail(t, r.record(t, engine.Notification{Events: []string{string(notify.PipelineFailed)},
+		Target: engine.NotificationTarget{Kind: notify.TargetSlack, SecretID: r.slackSecret}}))
+	body := event(t, "e-failed", rec, string(engine.Failed))
+	r.slack.set(http.StatusServiceUnavailable)
+	out, err := r.h.HandleQueue(r.ctx, batch(body))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"m0"}, failed(out), "a webhook that is down is retried")
+	assert.Equal(t, []string{"failure"}, r.gh.states(), "the status did not wait for the webhook")
+
+	r.slack.set(0)
+	out, err = r.h.HandleQueue(r.ctx, batch(body))
+	require.NoError(t, err)
+	assert.Empty(t, failed(out), r.logs.String())
+	out, err = r.h.HandleQueue(r.ctx, batch(body))
+	require.NoError(t, err)
+	assert.Empty(t, failed(out))
+	got := r.slack.received()
+	require.Len(t, got, 1, "sent once, whatever the redeliveries")
+	var slack notify.SlackMessage
+	require.NoError(t, json.Unmarshal([]byte(got[0]), &slack))
+	assert.Contains(t, slack.Text, "failed")
+	assert.NotEmpty(t, slack.Blocks)
+	assert.Empty(t, r.published(t), "no rule sends to the stack's topic")
+	r.noSecrets(t)
+}
+
+// TestAWebhookSecretOutsideTheStacksPrefixIsNeverRead: the function's role may read only the
+// notification prefix, so a rule naming another secret (a repository's token, say) is
+// skipped with a warning, not read and not retried.
+func TestAWebhookSecretOutsideTheStacksPrefixIsNeverRead(t *testing.T) {
+	r := newRig(t)
+	rec := r.fail(t, r.record(t, engine.Notification{
+		Target: engine.NotificationTarget{Kind: notify.TargetSlack, SecretID: r.prefix + testHook}}))
+	out, err := r.h.HandleQueue(r.ctx, batch(event(t, "e-failed", rec, string(engine.Failed))))
+	require.NoError(t, err)
+	assert.Empty(t, failed(out))
+	assert.Empty(t, r.slack.received())
+	assert.Contains(t, r.logs.String(), "notification prefix")
+	r.noSecrets(t)
 }

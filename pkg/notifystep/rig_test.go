@@ -28,6 +28,7 @@ import (
 	"github.com/stepline/stepline/pkg/changes"
 	"github.com/stepline/stepline/pkg/engine"
 	"github.com/stepline/stepline/pkg/iamcheck"
+	"github.com/stepline/stepline/pkg/notify"
 	"github.com/stepline/stepline/pkg/notify/commitstatus"
 	"github.com/stepline/stepline/pkg/pipeline"
 	"github.com/stepline/stepline/pkg/reposecret"
@@ -114,6 +115,43 @@ type rig struct {
 	ctx    context.Context
 	// prefix is the secret prefix: one per rig, since tests share one moto server.
 	prefix string
+	// slack stands in for a Slack incoming webhook whose URL is the secret slackSecret.
+	slack       *hook
+	slackSecret string
+	slackURL    string
+}
+
+// hook stands in for a Slack incoming webhook ("Sending messages using incoming webhooks":
+// https://api.slack.com/messaging/webhooks): it takes a JSON POST and answers 200 "ok".
+type hook struct {
+	mu     sync.Mutex
+	bodies []string
+	answer int
+}
+
+func (k *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	raw, _ := io.ReadAll(r.Body)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	if k.answer != 0 {
+		w.WriteHeader(k.answer)
+		fmt.Fprint(w, "no_service")
+		return
+	}
+	k.bodies = append(k.bodies, string(raw))
+	fmt.Fprint(w, "ok")
+}
+
+func (k *hook) set(status int) { k.mu.Lock(); k.answer = status; k.mu.Unlock() }
+
+func (k *hook) received() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]string(nil), k.bodies...)
 }
 
 func newRig(t *testing.T) *rig { return newRigWith(t, true) }
@@ -141,6 +179,14 @@ func newRigWith(t *testing.T, recorded bool) *rig {
 
 	srv := httptest.NewServer(r.gh)
 	t.Cleanup(srv.Close)
+	r.slack = &hook{}
+	slack := httptest.NewTLSServer(r.slack)
+	t.Cleanup(slack.Close)
+	r.slackURL = slack.URL + "/services/T0NOTIFY1/B0NOTIFY2/NotifyTestWebhookSecret0123"
+	r.slackSecret = base + "/notify/slack"
+	_, err = secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String(r.slackSecret), SecretString: aws.String(r.slackURL)})
+	require.NoError(t, err)
 	secret, _ := json.Marshal(reposecret.Secret{Provider: "github", Repository: testRepo, WebhookSecrets: []string{"whsec"},
 		Token: testToken, APIURL: srv.URL})
 	_, err = secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
@@ -152,7 +198,8 @@ func newRigWith(t *testing.T, recorded bool) *rig {
 	fn := cfg
 	if recorded {
 		fn = iamcheck.NewRecorder(t, "notify", map[string]string{"env:STEPLINE_TABLE": r.table, "env:STEPLINE_EVENT_BUS": r.bus,
-			"env:STEPLINE_TOPIC_ARN": r.topic, "env:STEPLINE_SECRET_PREFIX": r.prefix}).Config(cfg)
+			"env:STEPLINE_TOPIC_ARN": r.topic, "env:STEPLINE_SECRET_PREFIX": r.prefix,
+			"env:STEPLINE_NOTIFY_SECRET_PREFIX": base + "/notify/"}).Config(cfg)
 	}
 	r.runs = dynamo.New(dynamodb.NewFromConfig(cfg), r.table)
 	db := dynamo.New(dynamodb.NewFromConfig(fn), r.table, dynamo.WithClock(func() time.Time { return testNow }))
@@ -160,8 +207,10 @@ func newRigWith(t *testing.T, recorded bool) *rig {
 	r.h = New(db, db, reposecret.NewStore(secretsmanager.NewFromConfig(fn), reposecret.WithPrefix(r.prefix)),
 		commitstatus.Providers{Options: []commitstatus.Option{commitstatus.WithRetry(2, time.Millisecond, time.Second),
 			commitstatus.WithLogger(log)}},
-		sns.NewFromConfig(fn), eventbridge.NewFromConfig(fn), Config{TopicARN: r.topic, Bus: r.bus},
-		WithClock(func() time.Time { return testNow }), WithLogger(log))
+		sns.NewFromConfig(fn), eventbridge.NewFromConfig(fn), Config{TopicARN: r.topic, Bus: r.bus, WebhookSecretPrefix: base + "/notify/"},
+		WithClock(func() time.Time { return testNow }), WithLogger(log),
+		WithWebhooks(secretsmanager.NewFromConfig(fn), notify.NewWebhookSender(commitstatus.WithHTTPClient(slack.Client()),
+			commitstatus.WithRetry(2, time.Millisecond, time.Second), commitstatus.WithLogger(log))))
 	return r
 }
 
@@ -308,15 +357,19 @@ func failed(out events.SQSEventResponse) []string {
 	return ids
 }
 
-// noSecrets checks that no captured log line or event holds the token.
-func noSecrets(t *testing.T, captured ...string) {
+// noSecrets checks that no captured log line or event holds the token or the webhook's URL.
+func (r *rig) noSecrets(t *testing.T, captured ...string) {
 	t.Helper()
-	for _, c := range captured {
+	for _, c := range append(captured, r.logs.String()) {
 		require.NotContains(t, c, testToken)
 		require.False(t, strings.Contains(c, testToken[4:20]), "a part of the token")
+		require.NotContains(t, c, "NotifyTestWebhookSecret0123", "the webhook's URL")
+		require.NotContains(t, c, r.slackURL)
 	}
 }
 
 func snsClient(r *rig) *sns.Client { return sns.NewFromConfig(r.moto.Config()) }
 
-func snsCreate(name string) *sns.CreateTopicInput { return &sns.CreateTopicInput{Name: aws.String(name)} }
+func snsCreate(name string) *sns.CreateTopicInput {
+	return &sns.CreateTopicInput{Name: aws.String(name)}
+}
