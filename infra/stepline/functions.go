@@ -141,13 +141,15 @@ func (s *Stepline) functions() {
 		{name: "notify", memory: 256, timeout: notifyTimeout,
 			env: map[string]string{
 				"STEPLINE_TABLE": table, "STEPLINE_EVENT_BUS": bus, "STEPLINE_TOPIC_ARN": topic,
-				"STEPLINE_SECRET_PREFIX": s.secretPrefix(), "STEPLINE_DASHBOARD_URL": s.Props.DashboardURL,
+				"STEPLINE_SECRET_PREFIX": s.secretPrefix(), "STEPLINE_NOTIFY_SECRET_PREFIX": s.notifySecretPrefix(),
+				"STEPLINE_DASHBOARD_URL": s.Props.DashboardURL,
 			},
 			policy: []statement{
 				// The run's record and the marks of what was already sent, by key.
 				allow([]string{"dynamodb:GetItem", "dynamodb:PutItem"}, items...),
-				// The repository's token, to post commit statuses.
-				allow([]string{"secretsmanager:GetSecretValue"}, secrets),
+				// The repository's token, to post commit statuses, and the URLs of the Slack
+				// and Teams webhooks that notifications: rules name.
+				allow([]string{"secretsmanager:GetSecretValue"}, secrets, arn("secretsmanager", "secret:"+s.notifySecretPrefix()+"*")),
 				// A refused token is reported on the bus.
 				allow([]string{"events:PutEvents"}, busArn),
 				// https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html

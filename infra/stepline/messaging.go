@@ -216,7 +216,7 @@ func (s *Stepline) rules() {
 				principal: map[string]any{"Service": "events.amazonaws.com"},
 				actions:   []string{"sqs:SendMessage"},
 				resources: []string{notifyArn},
-				condition: map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": *notify.AttrArn()}},
+				condition: map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": []any{*notify.AttrArn()}}},
 			},
 		),
 	})

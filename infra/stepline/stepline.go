@@ -127,6 +127,10 @@ func (s *Stepline) secretsArn() string {
 // secretPrefix is where repository secrets live in Secrets Manager.
 func (s *Stepline) secretPrefix() string { return s.Props.Name + "/repos/" }
 
+// notifySecretPrefix is where the secrets holding Slack and Teams webhook URLs must live: the
+// notify function may read nothing else.
+func (s *Stepline) notifySecretPrefix() string { return s.Props.Name + "/notify/" }
+
 // functionArn is built from a function's name, for policies the function itself depends on.
 func (s *Stepline) functionArn(fn string) string {
 	return arn("lambda", "function:"+s.name("-"+fn))
