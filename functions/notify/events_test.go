@@ -3,8 +3,8 @@ package main
 import (
 	"crypto/md5"
 	"encoding/json"
-	"fmt"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"

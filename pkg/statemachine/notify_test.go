@@ -126,7 +126,7 @@ func newStage(t *testing.T) *stage {
 	notifyQueue, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(base + "-notify"), Attributes: map[string]string{
 		// A failed delivery is offered again at once, so the test need not wait.
 		"VisibilityTimeout": "0",
-		"RedrivePolicy": fmt.Sprintf(`{"deadLetterTargetArn":%q,"maxReceiveCount":"2"}`, queueARN(base+"-dlq"))}})
+		"RedrivePolicy":     fmt.Sprintf(`{"deadLetterTargetArn":%q,"maxReceiveCount":"2"}`, queueARN(base+"-dlq"))}})
 	require.NoError(t, err)
 	s.queue = aws.ToString(notifyQueue.QueueUrl)
 	pattern, _ := json.Marshal(map[string]any{"source": []string{changes.Source},
