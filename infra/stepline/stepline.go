@@ -160,5 +160,8 @@ func (s *Stepline) outputs() {
 	s.output("StateMachineArn", "The pipeline state machine", *s.StateMachine.Ref())
 	s.output("NotificationTopicArn", "SNS topic of state changes and alarms", *s.NotificationTopic.Ref())
 	s.output("SecretPrefix", "Prefix of the Secrets Manager names of repository secrets", s.secretPrefix())
+	s.output("NotifySecretPrefix", "Prefix the Secrets Manager names of Slack and Teams webhook URLs must start with", s.notifySecretPrefix())
+	s.output("NotifyFunctionRoleArn", "Role the notify function publishes with: let it in the policy of another topic of this account",
+		*s.Roles["NotifyFunctionRole"].AttrArn())
 	s.output("BuildProjectName", "CodeBuild project of codebuild actions", *s.BuildProject.Ref())
 }

@@ -104,11 +104,13 @@ func TestTemplateHasTheResourcesOfDocsStackMd(t *testing.T) {
 		}
 	})
 
-	t.Run("the outputs are the nine of docs/stack.md", func(t *testing.T) {
+	t.Run("the outputs are the eleven of docs/stack.md", func(t *testing.T) {
 		outputs := slices.Sorted(maps.Keys(doc["Outputs"].(map[string]any)))
 		assert.Equal(t, []string{"ApiUrl", "ArtifactBucketName", "BuildProjectName", "EventBusName",
-			"NotificationTopicArn", "SecretPrefix", "StateMachineArn", "TableName", "WebhookUrl"}, outputs)
+			"NotificationTopicArn", "NotifyFunctionRoleArn", "NotifySecretPrefix", "SecretPrefix", "StateMachineArn", "TableName", "WebhookUrl"}, outputs)
 		tmpl.HasOutput(jsii.String("SecretPrefix"), map[string]any{"Value": "cix/repos/"})
+		tmpl.HasOutput(jsii.String("NotifySecretPrefix"), map[string]any{"Value": "cix/notify/"})
+		tmpl.HasOutput(jsii.String("NotifyFunctionRoleArn"), map[string]any{"Value": getAtt("NotifyFunctionRole", "Arn")})
 		tmpl.HasOutput(jsii.String("WebhookUrl"), map[string]any{
 			"Value": map[string]any{"Fn::Join": []any{"", []any{getAtt("HttpApi", "ApiEndpoint"), "/webhooks"}}},
 		})
