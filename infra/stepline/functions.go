@@ -61,6 +61,7 @@ func (s *Stepline) functions() {
 	dlq := *s.DeadLetterQueue.AttrArn()
 	table, bus, bucket := *s.Table.Ref(), *s.EventBus.Ref(), *s.ArtifactBucket.Ref()
 	group := *s.ScheduleGroup.Ref()
+	topic, notifyQueue := *s.NotificationTopic.Ref(), *s.NotifyQueue.AttrArn()
 
 	for _, f := range []function{
 		{name: "webhook", memory: 256, timeout: 10,
@@ -137,6 +138,26 @@ func (s *Stepline) functions() {
 				// dead-letter queue with the function's role.
 				allow([]string{"sqs:SendMessage"}, dlq),
 			}},
+		{name: "notify", memory: 256, timeout: notifyTimeout,
+			env: map[string]string{
+				"STEPLINE_TABLE": table, "STEPLINE_EVENT_BUS": bus, "STEPLINE_TOPIC_ARN": topic,
+				"STEPLINE_SECRET_PREFIX": s.secretPrefix(), "STEPLINE_NOTIFY_SECRET_PREFIX": s.notifySecretPrefix(),
+				"STEPLINE_DASHBOARD_URL": s.Props.DashboardURL,
+			},
+			policy: []statement{
+				// The run's record and the marks of what was already sent, by key.
+				allow([]string{"dynamodb:GetItem", "dynamodb:PutItem"}, items...),
+				// The repository's token, to post commit statuses, and the URLs of the Slack
+				// and Teams webhooks that notifications: rules name.
+				allow([]string{"secretsmanager:GetSecretValue"}, secrets, arn("secretsmanager", "secret:"+s.notifySecretPrefix()+"*")),
+				// A refused token is reported on the bus.
+				allow([]string{"events:PutEvents"}, busArn),
+				// https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html
+				allow([]string{"sns:Publish"}, topic),
+				// The event source mapping polls the notify queue as this role
+				// (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
+				allow([]string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"}, notifyQueue),
+			}},
 		{name: "callback", memory: 256, timeout: 10,
 			env: map[string]string{"STEPLINE_TABLE": table, "STEPLINE_EVENT_BUS": bus},
 			policy: []statement{
@@ -159,6 +180,17 @@ func (s *Stepline) functions() {
 		FunctionResponseTypes:          jsii.Strings("ReportBatchItemFailures"),
 	})
 	mapping.OverrideLogicalId(jsii.String("TriggerFunctionQueueMapping"))
+
+	// The notify queue feeds the notify function the same way: a status the provider could
+	// not take is retried alone.
+	notifyMapping := awslambda.NewCfnEventSourceMapping(s.Construct, jsii.String("NotifyFunctionQueueMapping"), &awslambda.CfnEventSourceMappingProps{
+		EventSourceArn:                 s.NotifyQueue.AttrArn(),
+		FunctionName:                   s.Functions["notify"].Ref(),
+		BatchSize:                      jsii.Number(10),
+		MaximumBatchingWindowInSeconds: jsii.Number(1),
+		FunctionResponseTypes:          jsii.Strings("ReportBatchItemFailures"),
+	})
+	notifyMapping.OverrideLogicalId(jsii.String("NotifyFunctionQueueMapping"))
 
 	// An approval's deadline schedule invokes the wait function asynchronously. An expiry
 	// that fails gets Lambda's two retries; then, rather than be dropped silently and leave

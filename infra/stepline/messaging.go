@@ -12,6 +12,8 @@ import (
 const (
 	detailSourceEvent    = "stepline Source Event"
 	detailPipelineChange = "stepline Pipeline Execution State Change"
+	detailStageChange    = "stepline Stage Execution State Change"
+	detailActionChange   = "stepline Action Execution State Change"
 	detailApproval       = "stepline Approval Requested"
 )
 
@@ -28,6 +30,10 @@ const (
 	triggerReceives = 60
 	// triggerRetention is 4 days, SQS's default.
 	triggerRetention = 4 * 24 * 60 * 60
+	// notifyTimeout is the notify function's timeout in seconds; its queue keeps the
+	// trigger queue's rules: six timeouts of visibility, 60 receives (about 6 hours of a
+	// provider outage delay a status, then the message waits in the dead-letter queue).
+	notifyTimeout = 60
 )
 
 // messaging creates the bus, the queues, the topic and the schedule group: the resources the
@@ -56,6 +62,18 @@ func (s *Stepline) messaging() {
 		},
 	})
 	s.TriggerQueue.OverrideLogicalId(jsii.String("TriggerQueue"))
+
+	s.NotifyQueue = awssqs.NewCfnQueue(s.Construct, jsii.String("NotifyQueue"), &awssqs.CfnQueueProps{
+		QueueName:              jsii.String(s.name("-notify")),
+		SqsManagedSseEnabled:   jsii.Bool(true),
+		VisibilityTimeout:      jsii.Number(6 * notifyTimeout),
+		MessageRetentionPeriod: jsii.Number(triggerRetention),
+		RedrivePolicy: map[string]any{
+			"deadLetterTargetArn": *s.DeadLetterQueue.AttrArn(),
+			"maxReceiveCount":     triggerReceives,
+		},
+	})
+	s.NotifyQueue.OverrideLogicalId(jsii.String("NotifyQueue"))
 
 	s.NotificationTopic = awssns.NewCfnTopic(s.Construct, jsii.String("NotificationTopic"), &awssns.CfnTopicProps{
 		TopicName: jsii.String(s.name("-notifications")),
@@ -141,17 +159,26 @@ func (s *Stepline) rules() {
 	})
 	aws.OverrideLogicalId(jsii.String("AwsEventRule"))
 
+	// Every state change and approval request goes to the notify function's queue; the
+	// function decides what is worth a message (notify.Kind) and sends it. Pattern:
+	// https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns.html; an SQS
+	// target and its dead-letter queue:
+	// https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html.
 	notify := awsevents.NewCfnRule(s.Construct, jsii.String("NotificationRule"), &awsevents.CfnRuleProps{
-		Description:  jsii.String("Pipeline state changes and approval requests to the notification topic"),
+		Description:  jsii.String("Pipeline, stage and action state changes and approval requests to the notify queue"),
 		EventBusName: s.EventBus.Ref(),
 		EventPattern: map[string]any{
 			"source":      []any{"stepline"},
-			"detail-type": []any{detailPipelineChange, detailApproval},
+			"detail-type": []any{detailPipelineChange, detailStageChange, detailActionChange, detailApproval},
 		},
 		Targets: []any{&awsevents.CfnRule_TargetProperty{
-			Id:               jsii.String("NotificationTopic"),
-			Arn:              s.NotificationTopic.Ref(),
+			Id:               jsii.String("NotifyQueue"),
+			Arn:              s.NotifyQueue.AttrArn(),
 			DeadLetterConfig: dlq,
+			RetryPolicy: &awsevents.CfnRule_RetryPolicyProperty{
+				MaximumRetryAttempts:     jsii.Number(185),
+				MaximumEventAgeInSeconds: jsii.Number(24 * 60 * 60),
+			},
 		}},
 	})
 	notify.OverrideLogicalId(jsii.String("NotificationRule"))
@@ -178,6 +205,23 @@ func (s *Stepline) rules() {
 	})
 	triggerPolicy.OverrideLogicalId(jsii.String("TriggerQueuePolicy"))
 
+	// The notification rule is the one sender the notify queue lets in
+	// (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sqs-permissions).
+	notifyArn := *s.NotifyQueue.AttrArn()
+	notifyPolicy := awssqs.NewCfnQueuePolicy(s.Construct, jsii.String("NotifyQueuePolicy"), &awssqs.CfnQueuePolicyProps{
+		Queues: jsii.Strings(*s.NotifyQueue.Ref()),
+		PolicyDocument: document(
+			denyInsecureTransport("sqs:*", notifyArn),
+			statement{
+				principal: map[string]any{"Service": "events.amazonaws.com"},
+				actions:   []string{"sqs:SendMessage"},
+				resources: []string{notifyArn},
+				condition: map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": []any{*notify.AttrArn()}}},
+			},
+		),
+	})
+	notifyPolicy.OverrideLogicalId(jsii.String("NotifyQueuePolicy"))
+
 	queueArn := *s.DeadLetterQueue.AttrArn()
 	queuePolicy := awssqs.NewCfnQueuePolicy(s.Construct, jsii.String("DeadLetterQueuePolicy"), &awssqs.CfnQueuePolicyProps{
 		Queues: jsii.Strings(*s.DeadLetterQueue.Ref()),
@@ -202,12 +246,7 @@ func (s *Stepline) rules() {
 		Topics: jsii.Strings(topicArn),
 		PolicyDocument: document(
 			denyInsecureTransport("sns:Publish", topicArn),
-			statement{
-				principal: map[string]any{"Service": "events.amazonaws.com"},
-				actions:   []string{"sns:Publish"},
-				resources: []string{topicArn},
-				condition: map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": *notify.AttrArn()}},
-			},
+			// The notify function publishes with its role, whose own policy grants it.
 			// A topic policy replaces the default one, so CloudWatch alarms of this account
 			// must be let in explicitly.
 			statement{

@@ -78,6 +78,9 @@ func (s *Stepline) suppressNagFindings() {
 
 	indexes("AdvanceFunctionRole")
 
+	secrets("NotifyFunctionRole")
+	suppress("NotifyFunctionRole", wildcard, "Slack and Teams webhook URLs are secrets the user adds after deployment and names in a pipeline file; the grant stops at this stack's "+s.notifySecretPrefix()+" prefix.",
+		nagArn("secretsmanager", "secret:"+s.notifySecretPrefix()+"*"))
 	secrets("SourceFunctionRole")
 	objects("SourceFunctionRole", "runs/")
 	codecommit("SourceFunctionRole")

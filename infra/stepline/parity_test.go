@@ -297,6 +297,8 @@ func TestSamAndCdkWireTheSameEventSources(t *testing.T) {
 	}
 	assert.NotEmpty(t, slices.DeleteFunc(slices.Clone(c), func(s string) bool { return !strings.HasPrefix(s, "rule SourceEventRule") }))
 	assert.Contains(t, c, "mapping TriggerFunctionQueueMapping TriggerQueue -> TriggerFunction batch 10 window 1 responses [\"ReportBatchItemFailures\"]")
+	assert.Contains(t, c, "mapping NotifyFunctionQueueMapping NotifyQueue -> NotifyFunction batch 10 window 1 responses [\"ReportBatchItemFailures\"]")
+	assert.NotEmpty(t, slices.DeleteFunc(slices.Clone(c), func(s string) bool { return !strings.HasPrefix(s, "rule NotificationRule") }))
 	assert.Contains(t, c, "permission events.amazonaws.com -> AdvanceFunction", "ExecutionEndedRule may invoke the advance function")
 	assert.Contains(t, c, "async AdvanceFunction $LATEST retries 2 max age 21600 failures -> DeadLetterQueue")
 	assert.NotEmpty(t, slices.DeleteFunc(slices.Clone(c), func(s string) bool { return !strings.HasPrefix(s, "rule ExecutionEndedRule on default ") }))

@@ -22,6 +22,10 @@ type Props struct {
 	Name string
 	// NotificationEmail is subscribed to the notification topic when set.
 	NotificationEmail string
+	// DashboardURL is the dashboard's URL of a run, which commit statuses and notifications
+	// link to ("{run}" in it is the run id, otherwise /runs/<run id> is appended); empty links
+	// to the execution's Step Functions console page.
+	DashboardURL string
 	// AllowedRepositories are the provider:owner/repo globs the webhook accepts
 	// (webhook.ParseAllowed's rules); empty accepts every repository that has a secret.
 	AllowedRepositories []string
@@ -45,7 +49,7 @@ const (
 
 // FunctionNames lists the functions the stack deploys, each from FunctionsDir/<name>.zip.
 func FunctionNames() []string {
-	return []string{"webhook", "trigger", "advance", "source", "wait", "callback"}
+	return []string{"webhook", "trigger", "advance", "source", "wait", "callback", "notify"}
 }
 
 // retentionDays are the values CloudWatch Logs accepts; anything else fails only at deploy
@@ -55,6 +59,10 @@ var retentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 5
 // validName is SAM's Name parameter: 3 to 55 characters, since the table takes the name as it
 // is (DynamoDB wants at least 3) and "<Name>-callback" must fit in a function name's 64.
 var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{2,54}$`)
+
+// validDashboard is SAM's DashboardUrl pattern: the notify function refuses to start with
+// anything but an absolute http(s) URL.
+var validDashboard = regexp.MustCompile(`^https?://[^\s/]+\S*$`)
 
 // withDefaults returns a copy of p with every unset field given its default.
 func (p *Props) withDefaults() Props {
@@ -88,6 +96,9 @@ func (p *Props) Validate() error {
 	}
 	if v.NotificationEmail != "" && !strings.Contains(v.NotificationEmail, "@") {
 		problems = append(problems, fmt.Sprintf("NotificationEmail %q: not an email address", v.NotificationEmail))
+	}
+	if v.DashboardURL != "" && !validDashboard.MatchString(v.DashboardURL) {
+		problems = append(problems, fmt.Sprintf("DashboardURL %q: not an absolute http(s) URL", v.DashboardURL))
 	}
 	if !slices.Contains(retentionDays, v.LogRetentionDays) {
 		problems = append(problems, fmt.Sprintf("LogRetentionDays %d: CloudWatch Logs accepts only %v", v.LogRetentionDays, retentionDays))

@@ -1,7 +1,7 @@
 // Package stepline is the stepline stack as a CDK construct: the webhook API, the EventBridge
-// bus and rules, the six Lambda functions, the pipeline state machine (the ASL file of
+// bus and rules, the seven Lambda functions, the pipeline state machine (the ASL file of
 // pkg/statemachine, not a copy), the DynamoDB table (pkg/store/dynamo's Schema), the artifact
-// bucket, the CodeBuild project, the trigger and dead-letter queues, the notification topic and
+// bucket, the CodeBuild project, the trigger, notify and dead-letter queues, the notification topic and
 // the alarms.
 //
 // docs/stack.md is the specification. Every resource is an L1 (Cfn*) construct whose logical
@@ -46,6 +46,8 @@ type Stepline struct {
 	// TriggerQueue holds the trigger function's inputs (source events, AWS events, schedule
 	// firings) until the function has handled them.
 	TriggerQueue awssqs.CfnQueue
+	// NotifyQueue holds the state changes the notify function has not yet told people about.
+	NotifyQueue awssqs.CfnQueue
 	// NotificationTopic receives state changes and alarms.
 	NotificationTopic awssns.CfnTopic
 	// Functions maps each name of FunctionNames to its function.
@@ -125,6 +127,10 @@ func (s *Stepline) secretsArn() string {
 // secretPrefix is where repository secrets live in Secrets Manager.
 func (s *Stepline) secretPrefix() string { return s.Props.Name + "/repos/" }
 
+// notifySecretPrefix is where the secrets holding Slack and Teams webhook URLs must live: the
+// notify function may read nothing else.
+func (s *Stepline) notifySecretPrefix() string { return s.Props.Name + "/notify/" }
+
 // functionArn is built from a function's name, for policies the function itself depends on.
 func (s *Stepline) functionArn(fn string) string {
 	return arn("lambda", "function:"+s.name("-"+fn))
@@ -154,5 +160,8 @@ func (s *Stepline) outputs() {
 	s.output("StateMachineArn", "The pipeline state machine", *s.StateMachine.Ref())
 	s.output("NotificationTopicArn", "SNS topic of state changes and alarms", *s.NotificationTopic.Ref())
 	s.output("SecretPrefix", "Prefix of the Secrets Manager names of repository secrets", s.secretPrefix())
+	s.output("NotifySecretPrefix", "Prefix the Secrets Manager names of Slack and Teams webhook URLs must start with", s.notifySecretPrefix())
+	s.output("NotifyFunctionRoleArn", "Role the notify function publishes with: let it in the policy of another topic of this account",
+		*s.Roles["NotifyFunctionRole"].AttrArn())
 	s.output("BuildProjectName", "CodeBuild project of codebuild actions", *s.BuildProject.Ref())
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stepline/stepline/infra/stepline"
+	"github.com/stepline/stepline/pkg/approval"
+	"github.com/stepline/stepline/pkg/changes"
 	"github.com/stepline/stepline/pkg/statemachine"
 	"github.com/stepline/stepline/pkg/store/dynamo"
 )
@@ -36,17 +38,17 @@ func TestTemplateHasTheResourcesOfDocsStackMd(t *testing.T) {
 			"AWS::S3::BucketPolicy":            1,
 			"AWS::DynamoDB::Table":             1,
 			"AWS::Events::EventBus":            1,
-			"AWS::SQS::Queue":                  2, // the trigger queue and the dead-letter queue
-			"AWS::SQS::QueuePolicy":            2,
+			"AWS::SQS::Queue":                  3, // the trigger, notify and dead-letter queues
+			"AWS::SQS::QueuePolicy":            3,
 			"AWS::SNS::Topic":                  1,
 			"AWS::SNS::TopicPolicy":            1,
 			"AWS::SNS::Subscription":           1,
-			"AWS::Lambda::Function":            6,
-			"AWS::Lambda::EventSourceMapping":  1, // the trigger queue feeds the trigger function
-			"AWS::Lambda::EventInvokeConfig":   2, // the deadline schedules invoke the wait function, ExecutionEndedRule the advance function, asynchronously
-			"AWS::Lambda::Permission":          4, // three routes invoke their function, ExecutionEndedRule the advance function
-			"AWS::IAM::Role":                   9, // six functions, build project, state machine, scheduler
-			"AWS::Logs::LogGroup":              9, // six functions, state machine, builds, API access log
+			"AWS::Lambda::Function":            7,
+			"AWS::Lambda::EventSourceMapping":  2,  // the trigger and notify queues feed their functions
+			"AWS::Lambda::EventInvokeConfig":   2,  // the deadline schedules invoke the wait function, ExecutionEndedRule the advance function, asynchronously
+			"AWS::Lambda::Permission":          4,  // three routes invoke their function, ExecutionEndedRule the advance function
+			"AWS::IAM::Role":                   10, // seven functions, build project, state machine, scheduler
+			"AWS::Logs::LogGroup":              10, // seven functions, state machine, builds, API access log
 			"AWS::CodeBuild::Project":          1,
 			"AWS::StepFunctions::StateMachine": 1,
 			"AWS::Scheduler::ScheduleGroup":    1,
@@ -55,7 +57,7 @@ func TestTemplateHasTheResourcesOfDocsStackMd(t *testing.T) {
 			"AWS::ApiGatewayV2::Stage":         1,
 			"AWS::ApiGatewayV2::Integration":   2,
 			"AWS::ApiGatewayV2::Route":         3,
-			"AWS::CloudWatch::Alarm":           9,
+			"AWS::CloudWatch::Alarm":           10,
 			// Inline policies only: no policy resources of their own.
 			"AWS::IAM::Policy":        0,
 			"AWS::IAM::ManagedPolicy": 0,
@@ -82,11 +84,13 @@ func TestTemplateHasTheResourcesOfDocsStackMd(t *testing.T) {
 			"HttpApi":                                 "AWS::ApiGatewayV2::Api", "ApiAccessLogGroup": "AWS::Logs::LogGroup",
 			"PipelineFailedAlarm": "AWS::CloudWatch::Alarm", "DeadLetterQueueAlarm": "AWS::CloudWatch::Alarm", "TriggerQueueAgeAlarm": "AWS::CloudWatch::Alarm",
 			"TriggerQueue": "AWS::SQS::Queue", "TriggerQueuePolicy": "AWS::SQS::QueuePolicy",
-			"DeadLetterQueuePolicy":         "AWS::SQS::QueuePolicy",
-			"TriggerFunctionQueueMapping":   "AWS::Lambda::EventSourceMapping",
+			"DeadLetterQueuePolicy":       "AWS::SQS::QueuePolicy",
+			"TriggerFunctionQueueMapping": "AWS::Lambda::EventSourceMapping",
+			"NotifyQueue":                 "AWS::SQS::Queue", "NotifyQueuePolicy": "AWS::SQS::QueuePolicy",
+			"NotifyFunctionQueueMapping":    "AWS::Lambda::EventSourceMapping",
 			"WaitFunctionEventInvokeConfig": "AWS::Lambda::EventInvokeConfig",
 		}
-		for _, fn := range []string{"Webhook", "Trigger", "Advance", "Source", "Wait", "Callback"} {
+		for _, fn := range []string{"Webhook", "Trigger", "Advance", "Source", "Wait", "Callback", "Notify"} {
 			want[fn+"Function"] = "AWS::Lambda::Function"
 			want[fn+"FunctionRole"] = "AWS::IAM::Role"
 			want[fn+"FunctionLogGroup"] = "AWS::Logs::LogGroup"
@@ -100,11 +104,13 @@ func TestTemplateHasTheResourcesOfDocsStackMd(t *testing.T) {
 		}
 	})
 
-	t.Run("the outputs are the nine of docs/stack.md", func(t *testing.T) {
+	t.Run("the outputs are the eleven of docs/stack.md", func(t *testing.T) {
 		outputs := slices.Sorted(maps.Keys(doc["Outputs"].(map[string]any)))
 		assert.Equal(t, []string{"ApiUrl", "ArtifactBucketName", "BuildProjectName", "EventBusName",
-			"NotificationTopicArn", "SecretPrefix", "StateMachineArn", "TableName", "WebhookUrl"}, outputs)
+			"NotificationTopicArn", "NotifyFunctionRoleArn", "NotifySecretPrefix", "SecretPrefix", "StateMachineArn", "TableName", "WebhookUrl"}, outputs)
 		tmpl.HasOutput(jsii.String("SecretPrefix"), map[string]any{"Value": "cix/repos/"})
+		tmpl.HasOutput(jsii.String("NotifySecretPrefix"), map[string]any{"Value": "cix/notify/"})
+		tmpl.HasOutput(jsii.String("NotifyFunctionRoleArn"), map[string]any{"Value": getAtt("NotifyFunctionRole", "Arn")})
 		tmpl.HasOutput(jsii.String("WebhookUrl"), map[string]any{
 			"Value": map[string]any{"Fn::Join": []any{"", []any{getAtt("HttpApi", "ApiEndpoint"), "/webhooks"}}},
 		})
@@ -156,6 +162,9 @@ var wantActions = map[string][]string{
 		"scheduler:CreateSchedule", "scheduler:DeleteSchedule", "iam:PassRole", "sqs:SendMessage"},
 	"CallbackFunctionRole": {"logs:CreateLogStream", "logs:PutLogEvents",
 		"dynamodb:GetItem", "dynamodb:DeleteItem", "events:PutEvents", "states:SendTaskSuccess", "states:SendTaskFailure"},
+	"NotifyFunctionRole": {"logs:CreateLogStream", "logs:PutLogEvents",
+		"dynamodb:GetItem", "dynamodb:PutItem", "secretsmanager:GetSecretValue", "events:PutEvents", "sns:Publish",
+		"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"},
 	"PipelineStateMachineRole": {"lambda:InvokeFunction",
 		"codebuild:StartBuild", "codebuild:StopBuild", "codebuild:BatchGetBuilds",
 		"events:PutTargets", "events:PutRule", "events:DescribeRule",
@@ -305,6 +314,12 @@ func TestRolesHoldExactlyTheActionsOfDocsStackMd(t *testing.T) {
 			{"WaitFunctionRole", "states:SendTaskFailure", []any{sm}},
 			{"WaitFunctionRole", "sqs:SendMessage", []any{getAtt("DeadLetterQueue", "Arn")}},
 			{"CallbackFunctionRole", "states:SendTaskSuccess", []any{sm}},
+			{"NotifyFunctionRole", "dynamodb:PutItem", items},
+			{"NotifyFunctionRole", "secretsmanager:GetSecretValue", []any{sub(prefix + "secretsmanager" + region + "secret:cix/repos/*"),
+				sub(prefix + "secretsmanager" + region + "secret:cix/notify/*")}},
+			{"NotifyFunctionRole", "events:PutEvents", []any{getAtt("EventBus", "Arn")}},
+			{"NotifyFunctionRole", "sns:Publish", []any{ref("NotificationTopic")}},
+			{"NotifyFunctionRole", "sqs:ReceiveMessage", []any{getAtt("NotifyQueue", "Arn")}},
 			{"BuildProjectRole", "logs:CreateLogGroup", []any{sub(prefix + "logs" + region + "log-group:/aws/codebuild/cix-build"), getAtt("BuildProjectLogGroup", "Arn")}},
 			{"BuildProjectRole", "s3:GetObjectVersion", []any{within("ArtifactBucket", "/runs/*")}},
 			{"BuildProjectRole", "s3:GetBucketAcl", []any{getAtt("ArtifactBucket", "Arn")}},
@@ -450,6 +465,67 @@ func TestTheTriggerQueueHoldsEveryTriggerInputUntilItIsHandled(t *testing.T) {
 	}
 }
 
+// TestTheNotifyQueueHoldsEveryStateChangeUntilItIsTold: every state change and approval
+// request of the bus goes to the notify queue (not to the topic, which only the notify
+// function and the alarms publish to), whose messages the notify function takes in batches
+// and retries alone; after 60 receives they wait in the dead-letter queue, redrivable.
+func TestTheNotifyQueueHoldsEveryStateChangeUntilItIsTold(t *testing.T) {
+	tmpl, doc := synth(t, props)
+	queue := getAtt("NotifyQueue", "Arn")
+	tmpl.HasResourceProperties(jsii.String("AWS::SQS::Queue"), map[string]any{
+		"QueueName": "cix-notify", "SqsManagedSseEnabled": true,
+		"VisibilityTimeout":      360,
+		"MessageRetentionPeriod": 345600,
+		"RedrivePolicy":          map[string]any{"deadLetterTargetArn": getAtt("DeadLetterQueue", "Arn"), "maxReceiveCount": 60},
+	})
+	fn := resources(doc, "AWS::Lambda::Function")["NotifyFunction"]
+	assert.GreaterOrEqual(t, resources(doc, "AWS::SQS::Queue")["NotifyQueue"]["VisibilityTimeout"].(float64), 6*fn["Timeout"].(float64))
+
+	rule := resources(doc, "AWS::Events::Rule")["NotificationRule"]
+	require.NotNil(t, rule)
+	assert.Equal(t, ref("EventBus"), rule["EventBusName"])
+	// The detail-types pkg/changes and pkg/approval put on the bus, which notify.Decode reads.
+	assert.Equal(t, map[string]any{"source": []any{changes.Source}, "detail-type": []any{changes.DetailPipeline, changes.DetailStage,
+		changes.DetailAction, approval.DetailRequested}}, rule["EventPattern"])
+	targets := rule["Targets"].([]any)
+	require.Len(t, targets, 1)
+	assert.Equal(t, queue, targets[0].(map[string]any)["Arn"])
+	assert.Equal(t, map[string]any{"MaximumRetryAttempts": 185.0, "MaximumEventAgeInSeconds": 86400.0}, targets[0].(map[string]any)["RetryPolicy"])
+	assert.ElementsMatch(t, []any{getAtt("NotificationRule", "Arn")}, queueSenders(t, doc, "NotifyQueuePolicy"))
+	tmpl.HasResourceProperties(jsii.String("AWS::SQS::QueuePolicy"), map[string]any{
+		"Queues":         []any{ref("NotifyQueue")},
+		"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{denyInsecure()})},
+	})
+	tmpl.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), map[string]any{
+		"EventSourceArn":                 queue,
+		"FunctionName":                   ref("NotifyFunction"),
+		"BatchSize":                      10,
+		"MaximumBatchingWindowInSeconds": 1,
+		"FunctionResponseTypes":          []any{"ReportBatchItemFailures"},
+	})
+
+	// Only this account's alarms publish to the topic as a service; EventBridge no longer does.
+	policy := resources(doc, "AWS::SNS::TopicPolicy")["NotificationTopicPolicy"]
+	for _, st := range policy["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+		if st.(map[string]any)["Effect"] == "Allow" {
+			assert.Equal(t, map[string]any{"Service": "cloudwatch.amazonaws.com"}, st.(map[string]any)["Principal"])
+		}
+	}
+}
+
+func TestTheDashboardUrlReachesTheNotifyFunction(t *testing.T) {
+	p := props
+	p.DashboardURL = "https://ci.example.com/runs/{run}"
+	_, doc := synth(t, p)
+	env := resources(doc, "AWS::Lambda::Function")["NotifyFunction"]["Environment"].(map[string]any)["Variables"].(map[string]any)
+	assert.Equal(t, "https://ci.example.com/runs/{run}", env["STEPLINE_DASHBOARD_URL"])
+	assert.Equal(t, "cix/notify/", env["STEPLINE_NOTIFY_SECRET_PREFIX"])
+
+	bad := props
+	bad.DashboardURL = "ci.example.com"
+	assert.ErrorContains(t, bad.Validate(), "DashboardURL")
+}
+
 func TestEveryAlarmWatchesItsMetricAndNotifies(t *testing.T) {
 	_, doc := synth(t, props)
 	alarms := resources(doc, "AWS::CloudWatch::Alarm")
@@ -459,7 +535,7 @@ func TestEveryAlarmWatchesItsMetricAndNotifies(t *testing.T) {
 		"DeadLetterQueueAlarm": {"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName"},
 		"TriggerQueueAgeAlarm": {"AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName"},
 	}
-	for _, fn := range []string{"Webhook", "Trigger", "Advance", "Source", "Wait", "Callback"} {
+	for _, fn := range []string{"Webhook", "Trigger", "Advance", "Source", "Wait", "Callback", "Notify"} {
 		want[fn+"FunctionErrorsAlarm"] = metric{"AWS/Lambda", "Errors", "FunctionName"}
 	}
 	assert.ElementsMatch(t, slices.Collect(maps.Keys(want)), slices.Collect(maps.Keys(alarms)))
@@ -497,6 +573,8 @@ func TestFunctionsMatchTheFunctionTable(t *testing.T) {
 		{"SourceFunction", "source", 1024, 900, []string{"STEPLINE_SECRET_PREFIX"}},
 		{"WaitFunction", "wait", 256, 30, []string{"STEPLINE_TABLE", "STEPLINE_EVENT_BUS", "STEPLINE_API_URL", "STEPLINE_SCHEDULER_ROLE_ARN", "STEPLINE_SCHEDULE_GROUP", "STEPLINE_STATE_MACHINE_ARN"}},
 		{"CallbackFunction", "callback", 256, 10, []string{"STEPLINE_TABLE", "STEPLINE_EVENT_BUS"}},
+		{"NotifyFunction", "notify", 256, 60, []string{"STEPLINE_TABLE", "STEPLINE_EVENT_BUS", "STEPLINE_TOPIC_ARN", "STEPLINE_SECRET_PREFIX",
+			"STEPLINE_NOTIFY_SECRET_PREFIX", "STEPLINE_DASHBOARD_URL"}},
 	} {
 		t.Run(c.id, func(t *testing.T) {
 			fn := fns[c.id]

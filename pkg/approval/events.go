@@ -14,8 +14,8 @@ import (
 // Source is the EventBridge source of approval events, as of every stepline event.
 const Source = "stepline"
 
-// Detail types. The stack's NotificationRule sends DetailRequested to the SNS topic, so the
-// links reach the people subscribed to it.
+// Detail types. The stack's NotificationRule sends DetailRequested to the notify function, which
+// publishes its links to the topic and the webhooks the pipeline's notifications: rules name.
 const (
 	DetailRequested = "stepline Approval Requested"
 	DetailDecided   = "stepline Approval Decided"

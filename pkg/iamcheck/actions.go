@@ -185,6 +185,17 @@ func requestsOf(service, op string, in any, n namer) (derived, error) {
 			return d, fmt.Errorf("CodeCommit %s names no repository", op)
 		}
 		d.add("codecommit:"+op, arn("codecommit", repo))
+	case "SNS":
+		// https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsns.html:
+		// Publish is authorized on the topic (resource type topic).
+		if op != "Publish" {
+			return d, fmt.Errorf("SNS %s is not mapped", op)
+		}
+		topic := str(field(in, "TopicArn"))
+		if topic == "" {
+			return d, fmt.Errorf("SNS %s names no topic", op)
+		}
+		d.add("sns:Publish", n.exact(topic))
 	case "SQS":
 		// https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsqs.html
 		u, err := url.Parse(str(field(in, "QueueUrl")))

@@ -44,7 +44,7 @@ type Recorder struct {
 // placeholder is a test's value standing for a stack value.
 type placeholder struct{ value, name string }
 
-// NewRecorder records the calls of function (webhook, trigger, advance, source, wait,
+// NewRecorder records the calls of function (webhook, trigger, advance, source, wait, notify,
 // callback) made by the clients configured through it. names maps what a name in the
 // contract stands for to the test's value: an environment variable of the function
 // ("env:STEPLINE_TABLE": the test's table name), or a stack resource as CloudFormation's

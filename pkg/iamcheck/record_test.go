@@ -20,6 +20,7 @@ import (
 	schedtypes "github.com/aws/aws-sdk-go-v2/service/scheduler/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -69,6 +70,7 @@ func TestTheRecorderWritesEachCallInTheStacksTerms(t *testing.T) {
 		"PipelineStateMachine.Name":       "test-machine-7",
 		"env:STEPLINE_SCHEDULE_GROUP":     "test-group-7",
 		"env:STEPLINE_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/test-scheduler-7",
+		"env:STEPLINE_TOPIC_ARN":          "arn:aws:sns:us-east-1:123456789012:test-topic-7",
 	}, false)
 	cfg := rec.Config(anything(t))
 
@@ -103,6 +105,10 @@ func TestTheRecorderWritesEachCallInTheStacksTerms(t *testing.T) {
 		Target: &schedtypes.Target{Arn: aws.String("arn:aws:sqs:us-east-1:123456789012:q"), RoleArn: aws.String("arn:aws:iam::123456789012:role/test-scheduler-7")}})
 	require.NoError(t, err)
 
+	// SNS answers in XML, which the stand-in's JSON is not: the call is recorded before its
+	// answer is read, so its error does not matter here.
+	_, _ = sns.NewFromConfig(cfg).Publish(ctx, &sns.PublishInput{TopicArn: aws.String("arn:aws:sns:us-east-1:123456789012:test-topic-7"), Message: aws.String("{}")})
+
 	const p, r = "arn:${AWS::Partition}:", ":${AWS::Region}:"
 	want := []Request{
 		{Action: "dynamodb:ConditionCheckItem", Resource: p + "dynamodb" + r + "${AWS::AccountId}:table/${env:STEPLINE_TABLE}"},
@@ -116,6 +122,7 @@ func TestTheRecorderWritesEachCallInTheStacksTerms(t *testing.T) {
 		{Action: "s3:PutObject", Resource: p + "s3:::${env:STEPLINE_BUCKET}/webhooks/*"},
 		{Action: "scheduler:CreateSchedule", Resource: p + "scheduler" + r + "${AWS::AccountId}:schedule/${env:STEPLINE_SCHEDULE_GROUP}/*"},
 		{Action: "secretsmanager:GetSecretValue", Resource: p + "secretsmanager" + r + "${AWS::AccountId}:secret:${env:STEPLINE_SECRET_PREFIX}*-AbCdEf"},
+		{Action: "sns:Publish", Resource: "${env:STEPLINE_TOPIC_ARN}"},
 		{Action: "states:DescribeExecution", Resource: p + "states" + r + "${AWS::AccountId}:execution:${PipelineStateMachine.Name}:*"},
 		{Action: "states:SendTaskSuccess", Resource: "${PipelineStateMachine}"},
 		{Action: "states:StartExecution", Resource: "${env:STEPLINE_STATE_MACHINE_ARN}"},

@@ -86,6 +86,9 @@ type Record struct {
 	// registered webhook whose repository secret holds the API token.
 	Provider string `json:"provider,omitempty"`
 	Hook     string `json:"hook,omitempty"`
+	// ExecutionARN is the run's Step Functions execution, which the trigger names before it
+	// starts it; "" locally. Notifications link to its console page when there is no dashboard.
+	ExecutionARN string `json:"execution_arn,omitempty"`
 	// Step is the last answer functions/advance gave, keyed by its input, so a retried
 	// invocation answers the same without advancing twice.
 	Step *Step `json:"step,omitempty"`

@@ -44,6 +44,8 @@ func TestAScheduleStartsTheNamedPipelineAtTheHeadOfItsBranchOncePerFiring(t *tes
 	assert.Equal(t, "release/1", rec.Branch)
 	assert.Equal(t, memHook, rec.Hook)
 	assert.Equal(t, "github", rec.Provider)
+	assert.Equal(t, strings.Replace(testStateMachine, ":stateMachine:", ":execution:", 1)+":"+aws.ToString(starts[0].Name), rec.ExecutionARN,
+		"the execution started, which the notify function links to")
 	assert.Equal(t, "schedule cron(0 3 * * ? *)", rec.Trigger)
 	assert.Equal(t, "Compile", rec.Definition.Stages[1].Actions[0].Name, "the pipeline of the branch's own file")
 	src := rec.State.Vars["source"]

@@ -61,7 +61,7 @@ func (h *Handler) start(ctx context.Context, log *slog.Logger, p *pipeline.Pipel
 	def := p.Definition()
 	rec := store.Record{Definition: def, State: engine.New(def, engine.RunInfo{ID: id, Seq: seq, Variables: vars}),
 		Repo: l.repo, Trigger: l.trigger, Branch: l.branch, Commit: l.commit,
-		Provider: l.provider, Hook: l.hook, Updated: h.now().UTC()}
+		Provider: l.provider, Hook: l.hook, ExecutionARN: arn, Updated: h.now().UTC()}
 	// The rollback target is the last success of this run's own environment (or branch), never
 	// another's: its scope is known once the variables have picked the environment.
 	switch last, err := h.runs.LastSucceeded(ctx, rec.Scope()); {

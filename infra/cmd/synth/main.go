@@ -34,6 +34,7 @@ func run() error {
 	var placeholders bool
 	flag.StringVar(&p.Name, "name", stepline.DefaultName, "prefix of every physical name")
 	flag.StringVar(&p.NotificationEmail, "notification-email", "", "address subscribed to the notification topic")
+	flag.StringVar(&p.DashboardURL, "dashboard-url", "", "the dashboard's URL of a run, which statuses and notifications link to (default: the execution's console page)")
 	flag.StringVar(&allowed, "allowed-repositories", "", "comma-separated provider:owner/repo globs the webhook accepts")
 	flag.IntVar(&p.LogRetentionDays, "log-retention-days", stepline.DefaultLogRetentionDays, "retention of every log group")
 	flag.IntVar(&p.ArtifactRetentionDays, "artifact-retention-days", stepline.DefaultArtifactRetentionDays, "days runs/ artifacts are kept")

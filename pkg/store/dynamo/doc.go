@@ -19,6 +19,9 @@
 //	stage lane      SCOPE#<scope key>        LANE#<stage>    lane (S: JSON engine.Lane),
 //	                                                         version (S: random, changed by every write)
 //	task token      TOKEN#<run id>           TASK#<task>     token, run, task, expires (N: Unix seconds, TTL)
+//	mark            MARK#<key>               MARK            expires (N: Unix seconds, TTL): what the notify
+//	                                                         function already did (a message sent, a
+//	                                                         token problem reported)
 //	pipeline file   REPO#<repository>        BRANCH#<branch> file (B: gzip of the file), commit, repo,
 //	                                                         branch
 //	registration    REGISTRY#<provider>#     DEFAULT         file (B: gzip; absent when problem is set),

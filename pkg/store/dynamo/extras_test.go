@@ -135,3 +135,44 @@ func TestPipelineRegistry(t *testing.T) {
 		assert.Equal(t, []byte{0x1f, 0x8b}, body[:2], "gzip magic")
 	})
 }
+
+func TestMarks(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	client, table := newTable(t)
+	s := New(client, table, WithClock(func() time.Time { return now }))
+	ctx := t.Context()
+
+	t.Run("a key is marked once Mark recorded it, and no other key is", func(t *testing.T) {
+		got, err := s.Marked(ctx, "sent/evt-1/topic")
+		require.NoError(t, err)
+		assert.False(t, got)
+		require.NoError(t, s.Mark(ctx, "sent/evt-1/topic", now.Add(time.Hour)))
+		got, err = s.Marked(ctx, "sent/evt-1/topic")
+		require.NoError(t, err)
+		assert.True(t, got)
+		got, err = s.Marked(ctx, "sent/evt-1/topic2")
+		require.NoError(t, err)
+		assert.False(t, got)
+	})
+	t.Run("an expired mark is not marked even before DynamoDB deletes it", func(t *testing.T) {
+		require.NoError(t, s.Mark(ctx, "problem/api-1", now.Add(-time.Second)))
+		got, err := s.Marked(ctx, "problem/api-1")
+		require.NoError(t, err)
+		assert.False(t, got)
+	})
+	t.Run("a mark carries the time to live attribute", func(t *testing.T) {
+		require.NoError(t, s.Mark(ctx, "problem/api-2", now.Add(1500*time.Millisecond)))
+		item, err := s.get(ctx, "MARK#problem/api-2", "MARK")
+		require.NoError(t, err)
+		v, ok, err := getN(item, TTLAttribute)
+		require.NoError(t, err)
+		require.True(t, ok)
+		assert.Equal(t, now.Add(2*time.Second).Unix(), v)
+	})
+	t.Run("an empty key is refused", func(t *testing.T) {
+		require.Error(t, s.Mark(ctx, "", now))
+		_, err := s.Marked(ctx, "")
+		require.Error(t, err)
+	})
+}

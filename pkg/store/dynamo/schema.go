@@ -64,6 +64,7 @@ const (
 	typeImageIndex   = "image-index"
 	typeSeqClaim     = "seq-claim"
 	typeBucketIndex  = "bucket-index"
+	typeMark         = "mark"
 )
 
 // Schema returns the definition of a stepline table named table: the keys and indexes doc.go
