@@ -51,7 +51,7 @@ func exampleBuild(t *testing.T, image string) (buildspec string, staging map[str
 	require.NoError(t, err)
 	var spec struct {
 		Phases    map[string]struct{ Commands []string } `yaml:"phases"`
-		Artifacts struct{ Files []string }            `yaml:"artifacts"`
+		Artifacts struct{ Files []string }               `yaml:"artifacts"`
 	}
 	require.NoError(t, yaml.Unmarshal(raw, &spec))
 	var b strings.Builder
