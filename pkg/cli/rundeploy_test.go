@@ -50,8 +50,7 @@ func exampleBuild(t *testing.T, image string) (buildspec string, staging map[str
 	raw, err := os.ReadFile("../../examples/ecs-service/buildspec.yml")
 	require.NoError(t, err)
 	var spec struct {
-		Phases    map[string]struct{ Commands []string } `yaml:"phases"`
-		Artifacts struct{ Files []string }               `yaml:"artifacts"`
+		Phases map[string]struct{ Commands []string } `yaml:"phases"`
 	}
 	require.NoError(t, yaml.Unmarshal(raw, &spec))
 	var b strings.Builder
