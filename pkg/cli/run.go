@@ -228,25 +228,11 @@ const statusWait = 30 * time.Second
 // newLocalRunner builds the runner of one local run with the local executors; `stepline run`
 // and `stepline serve` both start runs through it.
 func newLocalRunner(g *globals, def engine.Definition, c localRun) (*local.Runner, store.Store, error) {
-	var build local.Executor = local.Build{Env: c.env, Secrets: c.secrets, SecretSource: c.secretSource}
-	if c.build != nil {
-		build = c.build
-	}
 	var arts local.Artifacts = artifact.NewLocal(filepath.Join(c.stateDir, "artifacts"), artifact.WithLimits(c.extract))
 	if c.artifacts != nil {
 		arts = c.artifacts
 	}
-	executors := map[string]local.Executor{
-		engine.ProviderSource:   local.Source{Repo: c.repo, Commit: c.commit, Dirty: c.dirty, Exclude: inside(c.repo, c.stateDir)},
-		"codebuild":             build,
-		"local":                 local.Deploy{Root: filepath.Join(c.stateDir, "deploy")},
-		engine.ProviderApproval: local.NewApproval(c.autoApprove, c.in, c.out, c.pause),
-	}
-	if c.deploy != nil {
-		for _, p := range awsDeployProviders {
-			executors[p] = c.deploy
-		}
-	}
+	executors := localExecutors(c)
 	if missing := local.Missing(def, executors); len(missing) > 0 {
 		return nil, nil, fmt.Errorf("pipeline %s uses providers that need AWS: %s (local runs support codebuild, local and approval; ecs, codedeploy, cloudformation and s3 with stepline run --aws-deploy)",
 			def.Pipeline, strings.Join(missing, ", "))
@@ -260,6 +246,27 @@ func newLocalRunner(g *globals, def engine.Definition, c localRun) (*local.Runne
 	}
 	db := store.NewBolt(filepath.Join(c.stateDir, "stepline.db"))
 	return local.NewRunner(def, db, arts, executors, c.stateDir, opts...), db, nil
+}
+
+// localExecutors are the executors of a local run: the providers that run without AWS, and
+// the AWS deploy providers when c has their executor (--aws-deploy).
+func localExecutors(c localRun) map[string]local.Executor {
+	var build local.Executor = local.Build{Env: c.env, Secrets: c.secrets, SecretSource: c.secretSource}
+	if c.build != nil {
+		build = c.build
+	}
+	executors := map[string]local.Executor{
+		engine.ProviderSource:   local.Source{Repo: c.repo, Commit: c.commit, Dirty: c.dirty, Exclude: inside(c.repo, c.stateDir)},
+		"codebuild":             build,
+		"local":                 local.Deploy{Root: filepath.Join(c.stateDir, "deploy")},
+		engine.ProviderApproval: local.NewApproval(c.autoApprove, c.in, c.out, c.pause),
+	}
+	if c.deploy != nil {
+		for _, p := range awsDeployProviders {
+			executors[p] = c.deploy
+		}
+	}
+	return executors
 }
 
 // awsDeployProviders are the providers `stepline run` performs only with --aws-deploy.

@@ -65,24 +65,22 @@ func (p *Pipeline) Placement() Placement {
 	return pl
 }
 
-// String says where the pipeline runs, in words: "runs on AWS; locally with --aws-deploy".
+// String says where the pipeline runs, in words, for `stepline validate`: "runs on AWS;
+// locally with stepline run --aws-deploy (Staging/Service (ecs) deploys to your AWS account)".
 func (pl Placement) String() string {
-	var local string
-	switch {
-	case !pl.Local:
-		local = "not locally: " + strings.Join(pl.NotLocal, ", ") + " only on AWS"
-	case pl.LocalAWSDeploy:
-		local = "locally with --aws-deploy (" + strings.Join(pl.AWSDeploy, ", ") + " deploy to your AWS account)"
-	default:
-		local = "locally"
+	local := "locally with stepline run"
+	if pl.LocalAWSDeploy {
+		local += " --aws-deploy (" + strings.Join(pl.AWSDeploy, ", ") + " deploy to your AWS account)"
 	}
 	switch {
-	case pl.AWS:
+	case pl.AWS && pl.Local:
 		return "runs on AWS; " + local
+	case pl.AWS:
+		return "runs on AWS only: " + strings.Join(pl.NotLocal, ", ") + " cannot run locally"
 	case pl.Local:
-		return "runs only " + local + "; not on AWS: " + strings.Join(pl.NotAWS, ", ") + " only with stepline run"
+		return "runs only " + local + ": " + strings.Join(pl.NotAWS, ", ") + " cannot run on AWS"
 	}
-	return "runs nowhere: " + strings.Join(pl.NotAWS, ", ") + " only with stepline run, " + strings.Join(pl.NotLocal, ", ") + " only on AWS"
+	return "runs nowhere: " + strings.Join(pl.NotAWS, ", ") + " cannot run on AWS, " + strings.Join(pl.NotLocal, ", ") + " cannot run locally"
 }
 
 // checkPlacement reports a pipeline whose actions can never all run in one place: one that
