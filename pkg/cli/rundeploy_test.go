@@ -296,3 +296,42 @@ pipelines:
 	assert.Equal(t, ExitUsage, res.code)
 	assert.Contains(t, res.err, "pipeline fn cannot run with stepline run: Notify/Hook (lambda) run only on AWS")
 }
+
+// A template larger than CloudFormation takes inline goes through the --bucket bucket, under
+// stepline/templates/, and the stack is made from it.
+func TestRunAWSDeployUploadsALargeTemplateToTheBucket(t *testing.T) {
+	m := onMoto(t)
+	ctx := context.Background()
+	s3c := s3.NewFromConfig(m, func(o *s3.Options) { o.UsePathStyle = true })
+	_, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("cli-templates")})
+	require.NoError(t, err)
+	template := `AWSTemplateFormatVersion: "2010-09-09"
+Metadata:
+  Padding: "` + strings.Repeat("x", 60_000) + `"
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: cli-large-queue
+`
+	r := newRepo(t, map[string]string{".stepline.yml": `version: 1
+pipelines:
+  - name: large
+    stages:
+      - name: Deploy
+        actions:
+          - {name: Stack, provider: cloudformation, stack: cli-large, template: "source::template.yml"}
+`, "template.yml": template})
+	res := r.stepline("", "run", "--plain", "--aws-deploy", "--poll", "100ms")
+	assert.Equal(t, ExitFailed, res.code, "without --bucket")
+	assert.Contains(t, res.out, "no bucket is set up to upload it to")
+
+	res = r.stepline("", "run", "--plain", "--aws-deploy", "--bucket", "cli-templates", "--poll", "100ms")
+	require.Equal(t, ExitOK, res.code, "stdout:\n%s\nstderr:\n%s", res.out, res.err)
+	list, err := s3c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("cli-templates"), Prefix: aws.String("stepline/templates/")})
+	require.NoError(t, err)
+	require.Len(t, list.Contents, 1)
+	st, err := awscfn.NewFromConfig(m).DescribeStacks(ctx, &awscfn.DescribeStacksInput{StackName: aws.String("cli-large")})
+	require.NoError(t, err)
+	assert.Equal(t, "CREATE_COMPLETE", string(st.Stacks[0].StackStatus))
+}
