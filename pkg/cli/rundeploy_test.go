@@ -335,3 +335,13 @@ pipelines:
 	require.NoError(t, err)
 	assert.Equal(t, "CREATE_COMPLETE", string(st.Stacks[0].StackStatus))
 }
+
+// The flag is in `stepline run --help`, with what it does.
+func TestRunHelpShowsTheAWSDeployFlag(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	code := Main(context.Background(), []string{"run", "--help"}, IO{In: strings.NewReader(""), Out: &out, Err: &out})
+	require.Equal(t, ExitOK, code)
+	assert.Contains(t, out.String(), "--aws-deploy ")
+	assert.Contains(t, out.String(), "perform ecs, codedeploy, cloudformation and s3 actions against your AWS account")
+}
