@@ -131,8 +131,10 @@ func stopped(ctx context.Context, t engine.Task, what string, err error) error {
 func (d AWSDeploy) finish(ctx context.Context, p deploy.Provider, w deploy.Wait, out deploy.Outcome) Outcome {
 	if !out.Succeeded {
 		msg := out.Message
-		if out.RolledBack {
-			msg = "rolled back by " + w.Provider + ": " + msg
+		// ECS and CodeDeploy say so in their messages; a stack's names the resource that
+		// failed, not the rollback that followed.
+		if out.RolledBack && !strings.Contains(strings.ToLower(msg), "roll") {
+			msg += " (" + w.Provider + " rolled it back)"
 		}
 		return Outcome{Err: errors.New(msg)}
 	}

@@ -83,10 +83,14 @@ func TestAWSDeployWaitsThroughPollsAndTransientErrors(t *testing.T) {
 				assert.Contains(t, log, "waiting for ECS deployment d-1 to complete … (")
 				assert.Contains(t, log, "could not ask how the deploy stands (1 of 3): ThrottlingException")
 			}},
-		{"a deploy the service rolled back fails saying so", []pollAnswer{{out: deploy.Outcome{Done: true, RolledBack: true, Message: "tasks failed to start"}}},
+		{"a deploy the service rolled back fails saying so", []pollAnswer{{out: deploy.Outcome{Done: true, RolledBack: true, Message: "Queue (AWS::SQS::Queue) UPDATE_FAILED: bad name"}}},
 			func(t *testing.T, out Outcome, log string) {
-				assert.EqualError(t, out.Err, "rolled back by ecs: tasks failed to start")
+				assert.EqualError(t, out.Err, "Queue (AWS::SQS::Queue) UPDATE_FAILED: bad name (ecs rolled it back)")
 				assert.False(t, out.Final, "a failed deploy may be retried")
+			}},
+		{"a message that already tells of the rollback is kept", []pollAnswer{{out: deploy.Outcome{Done: true, RolledBack: true, Message: "ECS deployment d-1 failed: tasks failed to start; the circuit breaker rolls the service back"}}},
+			func(t *testing.T, out Outcome, log string) {
+				assert.EqualError(t, out.Err, "ECS deployment d-1 failed: tasks failed to start; the circuit breaker rolls the service back")
 			}},
 		{"three failed polls in a row fail the action", []pollAnswer{busy, throttled, throttled, throttled},
 			func(t *testing.T, out Outcome, log string) {
