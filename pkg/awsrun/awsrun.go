@@ -86,6 +86,24 @@ func (a *S3Artifacts) PutReader(ctx context.Context, run, name string, r io.Read
 
 // Extract downloads a zip from s3://bucket/key and unpacks it into dest.
 func (a *S3Artifacts) Extract(ctx context.Context, location, dest string) error {
+	dir, err := os.MkdirTemp("", "stepline-artifact-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	zip := filepath.Join(dir, "artifact.zip")
+	if err := a.Fetch(ctx, location, zip); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dest, 0o755); err != nil {
+		return err
+	}
+	return artifact.Unzip(ctx, zip, filepath.Clean(dest), a.unzip...)
+}
+
+// Fetch downloads the zip at s3://bucket/key into the file path (its directory created), for
+// the deploys of `stepline run --aws --aws-deploy`, which read the zip itself.
+func (a *S3Artifacts) Fetch(ctx context.Context, location, path string) error {
 	bucket, key, ok := strings.Cut(strings.TrimPrefix(location, "s3://"), "/")
 	if !strings.HasPrefix(location, "s3://") || !ok {
 		return fmt.Errorf("artifact at %q is not in S3", location)
@@ -95,20 +113,21 @@ func (a *S3Artifacts) Extract(ctx context.Context, location, dest string) error 
 		return fmt.Errorf("download %s: %w", location, err)
 	}
 	defer out.Body.Close()
-	tmp, err := os.CreateTemp("", "stepline-artifact-*.zip")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	if _, err := io.Copy(tmp, out.Body); err != nil {
+	if _, err := io.Copy(f, out.Body); err != nil {
+		f.Close()
 		return fmt.Errorf("download %s: %w", location, err)
 	}
-	if err := os.MkdirAll(dest, 0o755); err != nil {
-		return err
-	}
-	return artifact.Unzip(ctx, tmp.Name(), filepath.Clean(dest), a.unzip...)
+	return f.Close()
 }
+
+var _ local.Fetcher = (*S3Artifacts)(nil)
 
 type buildAPI interface {
 	StartBuild(ctx context.Context, in *codebuild.StartBuildInput, optFns ...func(*codebuild.Options)) (*codebuild.StartBuildOutput, error)

@@ -27,7 +27,8 @@ func newCost(g *globals) *cobra.Command {
 		Long: "Estimate one run of each pipeline in which every action succeeds once: Step Functions\n" +
 			"state transitions and Lambda GB-seconds on stepline, against CodePipeline V2's action\n" +
 			"execution minutes for the same action durations. CodeBuild costs the same on both and is\n" +
-			"left out. Durations default per provider (codebuild 5 min, ecs and codedeploy 10, …);\n" +
+			"left out. A pipeline that cannot run on AWS (a local deploy) is not priced; it says why.\n" +
+			"Durations default per provider (codebuild 5 min, ecs and codedeploy 10, …);\n" +
 			"--minutes Stage/Action=N or Action=N sets one. Prices: us-east-1, November 2026.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(g) },
@@ -59,7 +60,13 @@ func (o costOptions) run(g *globals) error {
 		return exit(ExitUsage, err)
 	}
 	var all []cost.Estimate
+	var unpriced []string
 	for _, p := range pf.Pipelines {
+		// Only what the state machine runs has a price on AWS.
+		if pl := p.Placement(); !pl.AWS {
+			unpriced = append(unpriced, fmt.Sprintf("pipeline %s is not priced: it cannot run on AWS (%s run only with stepline run)", p.Name.Value, strings.Join(pl.NotAWS, ", ")))
+			continue
+		}
 		// An override names an action of one pipeline; keep only those of this one.
 		mine := map[string]float64{}
 		def := p.Definition()
@@ -77,6 +84,12 @@ func (o costOptions) run(g *globals) error {
 			return exit(ExitFailed, err)
 		}
 		all = append(all, e)
+	}
+	for _, u := range unpriced {
+		fmt.Fprintln(g.stdio.Err, u)
+	}
+	if len(all) == 0 {
+		return exit(ExitFailed, fmt.Errorf("%s has no pipeline that runs on AWS", o.file))
 	}
 	if o.json {
 		b, _ := json.MarshalIndent(all, "", "  ")

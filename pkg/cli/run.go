@@ -30,7 +30,11 @@ type runOptions struct {
 	// aws runs builds in CodeBuild with artifacts in bucket, from the default credentials.
 	aws             bool
 	bucket, project string
-	// poll is how often --aws asks CodeBuild about a running build.
+	// awsDeploy performs ecs, codedeploy, cloudformation and s3 actions against the user's
+	// AWS account (default credentials), polling for their end.
+	awsDeploy bool
+	// poll is how often --aws asks CodeBuild about a running build and --aws-deploy asks
+	// about a running deploy.
 	poll time.Duration
 	// extract bounds every artifact extraction.
 	extract artifact.Limits
@@ -45,6 +49,9 @@ func newRun(g *globals) *cobra.Command {
 		Long: "Run a pipeline of the repository's .stepline.yml end to end on this machine: the commit\n" +
 			"(or with --dirty the working tree) is archived, built with the local buildspec runner,\n" +
 			"deployed to local release directories, with approvals asked in the terminal.\n" +
+			"ecs, codedeploy, cloudformation and s3 actions deploy to AWS: they run only with\n" +
+			"--aws-deploy, against your own account with the default credentials (AWS_PROFILE,\n" +
+			"AWS_REGION, ...), asking AWS every --poll until each deploy ends or its timeout passes.\n" +
 			"With --status-token (or $" + statusTokenEnv + ") each pipeline change sets the commit's status on\n" +
 			"GitHub or Bitbucket, as on AWS; a status that cannot be posted is a warning, never a failure.\n" +
 			"Exit status: 0 succeeded, 1 failed or superseded, 2 cannot start, 130 interrupted.",
@@ -61,9 +68,10 @@ func newRun(g *globals) *cobra.Command {
 	f.BoolVar(&o.plain, "plain", false, "print one line per state change even on a terminal")
 	f.StringArrayVar(&o.env, "env", nil, "an environment variable K=V for every build of the run, or NAME to pass this shell's NAME on (repeatable; builds see only a few host variables)")
 	f.BoolVar(&o.aws, "aws", false, "run builds in CodeBuild with artifacts in S3 (default AWS credentials), to try a pipeline before deploying stepline")
-	f.StringVar(&o.bucket, "bucket", "", "with --aws: the S3 bucket for artifacts (runs/<run>/)")
+	f.BoolVar(&o.awsDeploy, "aws-deploy", false, "perform ecs, codedeploy, cloudformation and s3 actions against your AWS account (default credentials), waiting for each by polling")
+	f.StringVar(&o.bucket, "bucket", "", "with --aws: the S3 bucket for artifacts (runs/<run>/); with --aws-deploy: where CloudFormation templates over 51,200 bytes are uploaded ("+templatePrefix+")")
 	f.StringVar(&o.project, "project", "", "with --aws: the CodeBuild project builds run in unless an action names one")
-	f.DurationVar(&o.poll, "poll", 10*time.Second, "with --aws: how often a running build's status is asked for")
+	f.DurationVar(&o.poll, "poll", 10*time.Second, "with --aws or --aws-deploy: how often a running build's or deploy's status is asked for")
 	o.secrets.addFlags(f)
 	addExtractFlags(f, &o.extract)
 	o.status.flags(f, false)
@@ -109,6 +117,9 @@ func (o runOptions) run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return exit(ExitUsage, err)
 	}
+	if err := runsHere(p, o.awsDeploy); err != nil {
+		return exit(ExitUsage, err)
+	}
 	def := p.Definition()
 
 	stateDir, err := g.localState(co.Root)
@@ -138,6 +149,11 @@ func (o runOptions) run(ctx context.Context, g *globals) error {
 	}
 	if o.aws {
 		if lr.artifacts, lr.build, err = awsExecutors(ctx, o.bucket, o.project, o.poll, o.extract); err != nil {
+			return exit(ExitUsage, err)
+		}
+	}
+	if o.awsDeploy {
+		if lr.deploy, err = awsDeploys(ctx, o.bucket, o.poll); err != nil {
 			return exit(ExitUsage, err)
 		}
 	}
@@ -198,6 +214,8 @@ type localRun struct {
 	// artifacts and build replace the local artifact store and build executor (--aws).
 	artifacts local.Artifacts
 	build     local.Executor
+	// deploy runs the AWS deploy providers (--aws-deploy); nil refuses them.
+	deploy local.Executor
 	// extract bounds the local artifact store's extractions.
 	extract artifact.Limits
 	// sinks receive the run's state changes besides the view and the event log.
@@ -210,22 +228,13 @@ const statusWait = 30 * time.Second
 // newLocalRunner builds the runner of one local run with the local executors; `stepline run`
 // and `stepline serve` both start runs through it.
 func newLocalRunner(g *globals, def engine.Definition, c localRun) (*local.Runner, store.Store, error) {
-	var build local.Executor = local.Build{Env: c.env, Secrets: c.secrets, SecretSource: c.secretSource}
-	if c.build != nil {
-		build = c.build
-	}
 	var arts local.Artifacts = artifact.NewLocal(filepath.Join(c.stateDir, "artifacts"), artifact.WithLimits(c.extract))
 	if c.artifacts != nil {
 		arts = c.artifacts
 	}
-	executors := map[string]local.Executor{
-		engine.ProviderSource:   local.Source{Repo: c.repo, Commit: c.commit, Dirty: c.dirty, Exclude: inside(c.repo, c.stateDir)},
-		"codebuild":             build,
-		"local":                 local.Deploy{Root: filepath.Join(c.stateDir, "deploy")},
-		engine.ProviderApproval: local.NewApproval(c.autoApprove, c.in, c.out, c.pause),
-	}
+	executors := localExecutors(c)
 	if missing := local.Missing(def, executors); len(missing) > 0 {
-		return nil, nil, fmt.Errorf("pipeline %s uses providers that need AWS: %s (local runs support codebuild, local and approval)",
+		return nil, nil, fmt.Errorf("pipeline %s uses providers that need AWS: %s (local runs support codebuild, local and approval; ecs, codedeploy, cloudformation and s3 with stepline run --aws-deploy)",
 			def.Pipeline, strings.Join(missing, ", "))
 	}
 	opts := []local.Option{
@@ -237,6 +246,46 @@ func newLocalRunner(g *globals, def engine.Definition, c localRun) (*local.Runne
 	}
 	db := store.NewBolt(filepath.Join(c.stateDir, "stepline.db"))
 	return local.NewRunner(def, db, arts, executors, c.stateDir, opts...), db, nil
+}
+
+// localExecutors are the executors of a local run: the providers that run without AWS, and
+// the AWS deploy providers when c has their executor (--aws-deploy).
+func localExecutors(c localRun) map[string]local.Executor {
+	var build local.Executor = local.Build{Env: c.env, Secrets: c.secrets, SecretSource: c.secretSource}
+	if c.build != nil {
+		build = c.build
+	}
+	executors := map[string]local.Executor{
+		engine.ProviderSource:   local.Source{Repo: c.repo, Commit: c.commit, Dirty: c.dirty, Exclude: inside(c.repo, c.stateDir)},
+		"codebuild":             build,
+		"local":                 local.Deploy{Root: filepath.Join(c.stateDir, "deploy")},
+		engine.ProviderApproval: local.NewApproval(c.autoApprove, c.in, c.out, c.pause),
+	}
+	if c.deploy != nil {
+		for _, p := range awsDeployProviders {
+			executors[p] = c.deploy
+		}
+	}
+	return executors
+}
+
+// awsDeployProviders are the providers `stepline run` performs only with --aws-deploy.
+var awsDeployProviders = []string{pipeline.ProviderECS, pipeline.ProviderCodeDeploy, pipeline.ProviderCloudFormation, pipeline.ProviderS3}
+
+// runsHere refuses, before anything runs, a pipeline `stepline run` cannot run to its end:
+// one with an action only AWS runs, or, without --aws-deploy, one that deploys to AWS. The
+// message names the actions and what would run them.
+func runsHere(p *pipeline.Pipeline, awsDeploy bool) error {
+	pl := p.Placement()
+	switch {
+	case !pl.Local:
+		return fmt.Errorf("pipeline %s cannot run with stepline run: %s run only on AWS (deploy stepline to your account)",
+			p.Name.Value, strings.Join(pl.NotLocal, ", "))
+	case pl.LocalAWSDeploy && !awsDeploy:
+		return fmt.Errorf("pipeline %s deploys to AWS in %s: run it with --aws-deploy to perform these deploys against your AWS account with your credentials",
+			p.Name.Value, strings.Join(pl.AWSDeploy, ", "))
+	}
+	return nil
 }
 
 // withLogs puts each action's log path into its External field for the summary, when the

@@ -327,7 +327,7 @@ pipelines:
 `})
 		res := r.stepline("", "run")
 		assert.Equal(t, ExitUsage, res.code)
-		assert.Contains(t, res.err, "pipeline svc uses providers that need AWS: ecs")
+		assert.Contains(t, res.err, "pipeline svc deploys to AWS in Deploy/Service (ecs): run it with --aws-deploy")
 	})
 	t.Run("an invalid pipeline file", func(t *testing.T) {
 		r := newRepo(t, map[string]string{".stepline.yml": "version: 1\npipelines:\n  - name: x\n    stages: []\n"})

@@ -19,7 +19,8 @@ func newValidate(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate [-f FILE]",
 		Short: "Check a pipeline file and list every problem",
-		Long: "Check a pipeline file and list every problem as file:line:col: message [rule].\n" +
+		Long: "Check a pipeline file and list every problem as file:line:col: message [rule]; for a\n" +
+			"valid file, say where each pipeline can run (on AWS, with stepline run, with --aws-deploy).\n" +
 			"Exit status: 0 valid, 1 problems found, 2 the file cannot be read.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -39,6 +40,11 @@ func newValidate(g *globals) *cobra.Command {
 				names = append(names, p.Name.Value)
 			}
 			fmt.Fprintf(g.stdio.Out, "%s: valid (%d pipeline%s: %s)\n", file, len(names), plural(len(names)), strings.Join(names, ", "))
+			// Where each pipeline can run: what the state machine and `stepline run` will
+			// really accept, so a valid file never fails later as "not available".
+			for _, p := range f.Pipelines {
+				fmt.Fprintf(g.stdio.Out, "  %s: %s\n", p.Name.Value, p.Placement())
+			}
 			return nil
 		},
 	}

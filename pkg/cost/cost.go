@@ -50,7 +50,7 @@ func DefaultMinutes(provider string) float64 {
 	case engine.ProviderApproval:
 		return 60
 	}
-	return 1 // s3, lambda, local
+	return 1 // s3, lambda
 }
 
 // Action is one action's assumed duration and what it costs on each side.
@@ -103,14 +103,16 @@ func Of(def engine.Definition, minutes map[string]float64) (Estimate, error) {
 			e.Actions = append(e.Actions, act)
 
 			kind, err := statemachine.KindOf(a.Provider)
-			if err != nil && a.Provider != "local" {
-				return Estimate{}, err
+			if err != nil {
+				// Only what the state machine runs has a price: a local deploy runs on the
+				// machine of `stepline run`, for nothing.
+				return Estimate{}, fmt.Errorf("pipeline %s cannot run on AWS: %s/%s: %w", def.Pipeline, sg.Name, a.Name, err)
 			}
-			switch {
-			case kind == statemachine.KindSource:
+			switch kind {
+			case statemachine.KindSource:
 				e.LambdaRequests++
 				e.LambdaGBSeconds += sourceGB * m * 60
-			case kind == statemachine.KindWait || a.Provider == "local":
+			case statemachine.KindWait:
 				// A deploy or approval: the wait function starts it and returns; Step Functions
 				// waits for the token at no charge.
 				e.LambdaRequests++

@@ -19,9 +19,13 @@ func definitionOf(t *testing.T, path string) *pipeline.File {
 	return f
 }
 
+// examples/ecs-service is the example that runs on AWS (examples/hello deploys to local
+// directories, which only stepline run does).
+const awsExample = "../../examples/ecs-service/.stepline.yml"
+
 func TestTheExamplePipelineIsCheapOnStepline(t *testing.T) {
 	t.Parallel()
-	f := definitionOf(t, "../../examples/hello/.stepline.yml")
+	f := definitionOf(t, awsExample)
 	p, err := f.Pipeline("")
 	require.NoError(t, err)
 	e, err := Of(p.Definition(), nil)
@@ -33,20 +37,20 @@ func TestTheExamplePipelineIsCheapOnStepline(t *testing.T) {
 
 func TestMinutesOverrideByStageAndActionOrByAction(t *testing.T) {
 	t.Parallel()
-	f := definitionOf(t, "../../examples/hello/.stepline.yml")
+	f := definitionOf(t, awsExample)
 	p, _ := f.Pipeline("")
 	base, err := Of(p.Definition(), nil)
 	require.NoError(t, err)
-	longer, err := Of(p.Definition(), map[string]float64{"Build/Test": 12.5, "Vet": 0.2})
+	longer, err := Of(p.Definition(), map[string]float64{"Staging/Service": 12.5, "Image": 0.2})
 	require.NoError(t, err)
-	// Test: 5 → 13 billed minutes; Vet: 5 → 1.
-	assert.InDelta(t, base.CodePipeline+(13-5+1-5)*CodePipelineMinuteUSD, longer.CodePipeline, 1e-12)
+	// Staging/Service: 10 → 13 billed minutes (Production/Service keeps 10); Image: 5 → 1.
+	assert.InDelta(t, base.CodePipeline+(13-10+1-5)*CodePipelineMinuteUSD, longer.CodePipeline, 1e-12)
 	assert.Equal(t, base.Transitions, longer.Transitions, "durations do not change transitions")
 }
 
 func TestAnOverrideOfAnActionThatDoesNotExistIsAnError(t *testing.T) {
 	t.Parallel()
-	f := definitionOf(t, "../../examples/hello/.stepline.yml")
+	f := definitionOf(t, awsExample)
 	p, _ := f.Pipeline("")
 	_, err := Of(p.Definition(), map[string]float64{"Build/Tset": 3})
 	require.Error(t, err)
@@ -55,7 +59,7 @@ func TestAnOverrideOfAnActionThatDoesNotExistIsAnError(t *testing.T) {
 
 func TestApprovalsAreNotChargedByCodePipeline(t *testing.T) {
 	t.Parallel()
-	f := definitionOf(t, "../../examples/hello/.stepline.yml")
+	f := definitionOf(t, awsExample)
 	p, _ := f.Pipeline("")
 	e, err := Of(p.Definition(), nil)
 	require.NoError(t, err)
@@ -67,4 +71,14 @@ func TestApprovalsAreNotChargedByCodePipeline(t *testing.T) {
 		}
 	}
 	assert.True(t, found)
+}
+
+// A pipeline the state machine cannot run (a local deploy) has no price on AWS: it used to be
+// priced as if its local deploys were AWS deploys.
+func TestAPipelineThatCannotRunOnAWSIsNotPriced(t *testing.T) {
+	t.Parallel()
+	f := definitionOf(t, "../../examples/hello/.stepline.yml")
+	p, _ := f.Pipeline("")
+	_, err := Of(p.Definition(), nil)
+	assert.ErrorContains(t, err, "pipeline hello cannot run on AWS: Deploy-Staging/Release: provider local deploys to a directory")
 }

@@ -19,6 +19,8 @@ const (
 	RuleValue      = "value"
 	RuleWave       = "wave"
 	RuleSecret     = "secret"
+	// RuleRunnable: a pipeline whose actions can never all run in one place.
+	RuleRunnable = "runnable"
 )
 
 // Problem is one thing wrong with a pipeline file (see diag.Problem).

@@ -76,6 +76,7 @@ func (d *decoder) validatePipeline(pi *pipelineIndex) {
 	d.checkArtifacts(pi)
 	d.checkVariables(pi)
 	d.checkDeps(pi)
+	d.checkPlacement(pi)
 }
 
 // MaxWave is how many actions of one stage may share a run_order: the actions the state

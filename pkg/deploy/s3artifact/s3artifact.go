@@ -11,9 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"slices"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -34,7 +31,7 @@ var _ ObjectReader = (*s3.Client)(nil)
 // a file larger than MaxFile is refused rather than held in memory.
 const (
 	DefaultBlock   = 1 << 20
-	DefaultMaxFile = 16 << 20
+	DefaultMaxFile = deploy.MaxFile
 )
 
 // Artifact is a zip in S3.
@@ -81,35 +78,11 @@ func (a *Artifact) ReadFile(ctx context.Context, name string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, errors.Join(r.err, err))
 	}
-	name = strings.TrimPrefix(name, "./")
-	for _, f := range zr.File {
-		if f.Name != name {
-			continue
-		}
-		if f.UncompressedSize64 > uint64(a.maxFile) {
-			return nil, fmt.Errorf("%s: %s is %d bytes, more than the %d a deploy reads", where, name, f.UncompressedSize64, a.maxFile)
-		}
-		rc, err := f.Open()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", where, name, err)
-		}
-		defer rc.Close()
-		// The size in the directory can lie; the limit holds whatever the data says.
-		b, err := io.ReadAll(io.LimitReader(rc, a.maxFile+1))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", where, name, errors.Join(r.err, err))
-		}
-		if int64(len(b)) > a.maxFile {
-			return nil, fmt.Errorf("%s: %s is more than the %d bytes a deploy reads", where, name, a.maxFile)
-		}
-		return b, nil
+	b, err := deploy.ReadZipEntry(zr, name, a.maxFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, errors.Join(r.err, err))
 	}
-	names := make([]string, 0, min(len(zr.File), 20))
-	for _, f := range zr.File[:min(len(zr.File), 20)] {
-		names = append(names, f.Name)
-	}
-	slices.Sort(names)
-	return nil, fmt.Errorf("%s has no file %s (it has %s): %w", where, name, strings.Join(names, ", "), fs.ErrNotExist)
+	return b, nil
 }
 
 // rangeReader reads the object with ranged GetObject calls of one block each, keeping the last

@@ -129,7 +129,7 @@ func TestReadFileSaysWhatIsWrong(t *testing.T) {
 	_, err := New(client, deploy.Location{Bucket: "artifacts", Key: "ok.zip"}).ReadFile(ctx, "appspec.yaml")
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, fs.ErrNotExist))
-	assert.Contains(t, err.Error(), "artifact s3://artifacts/ok.zip has no file appspec.yaml (it has deploy/taskdef.json, image.tar, imagedefinitions.json)")
+	assert.Contains(t, err.Error(), "artifact s3://artifacts/ok.zip: no file appspec.yaml (it has deploy/taskdef.json, image.tar, imagedefinitions.json)")
 
 	_, err = New(client, deploy.Location{Bucket: "artifacts", Key: "ok.zip"}, WithMaxFile(1024)).ReadFile(ctx, "image.tar")
 	assert.ErrorContains(t, err, "image.tar is 4096 bytes, more than the 1024 a deploy reads")
