@@ -153,6 +153,21 @@ func TestTheBuildProjectPushesToExactlyTheNamedEcrRepositories(t *testing.T) {
 
 			_, doc := synth(t, stepline.Props{EcrRepositories: c.repos})
 			assert.Equal(t, c.want, ecrGrants(resources(doc, "AWS::IAM::Role")["BuildProjectRole"]), "CDK")
+
+			// And nothing else differs: every role's actions, as TestSamAndCdkGrantTheSameActions
+			// compares them, with SAM's conditions applied.
+			resolved := map[string]any{}
+			for id, res := range sam["Resources"].(map[string]any) {
+				if res.(map[string]any)["Type"] == "AWS::IAM::Role" {
+					res = r.value(res)
+				}
+				resolved[id] = res
+			}
+			s, k := actions(t, map[string]any{"Resources": resolved}), actions(t, doc)
+			assert.Equal(t, keys(s), keys(k), "the same roles")
+			for id := range s {
+				assert.Equal(t, s[id], k[id], "%s: the same actions", id)
+			}
 		})
 	}
 }
