@@ -8,6 +8,11 @@
 //	STEPLINE_EVENT_BUS          the bus state changes go to (required)
 //	STEPLINE_BUCKET             the artifact bucket (required)
 //	STEPLINE_CODEBUILD_PROJECT  the project builds run in unless an action names one (required)
+//	STEPLINE_CODEBUILD_IMAGE, STEPLINE_CODEBUILD_COMPUTE_TYPE
+//	                            that project's image and compute type, kept by a build in it
+//	                            whose action overrides only part of its environment (optional:
+//	                            without them such an action must set image, compute_type and
+//	                            privileged all three)
 package main
 
 import (
@@ -51,5 +56,6 @@ func build(ctx context.Context, env func(string) string) (*advance.Handler, erro
 	}
 	db := dynamo.New(dynamodb.NewFromConfig(cfg), table)
 	return advance.New(db, changes.NewEventBridge(eventbridge.NewFromConfig(cfg), bus), sfn.NewFromConfig(cfg),
-		advance.Config{Bucket: bucket, Project: project}, advance.WithLogger(lambdacontext.NewLogger())), nil
+		advance.Config{Bucket: bucket, Project: project, Image: env("STEPLINE_CODEBUILD_IMAGE"), ComputeType: env("STEPLINE_CODEBUILD_COMPUTE_TYPE")},
+		advance.WithLogger(lambdacontext.NewLogger())), nil
 }

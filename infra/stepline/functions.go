@@ -104,6 +104,7 @@ func (s *Stepline) functions() {
 			env: map[string]string{
 				"STEPLINE_TABLE": table, "STEPLINE_EVENT_BUS": bus, "STEPLINE_BUCKET": bucket,
 				"STEPLINE_CODEBUILD_PROJECT": s.name("-build"),
+				"STEPLINE_CODEBUILD_IMAGE":   BuildImage, "STEPLINE_CODEBUILD_COMPUTE_TYPE": BuildComputeType,
 			},
 			policy: []statement{
 				allow(tableActions, tables...),

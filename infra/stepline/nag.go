@@ -40,6 +40,11 @@ func (s *Stepline) suppressNagFindings() {
 	}
 
 	const wildcard = "AwsSolutions-IAM5"
+	if len(s.Props.EcrRepositories) > 0 {
+		suppress("BuildProjectRole", wildcard,
+			"ecr:GetAuthorizationToken has no resource ARN (ECR's image push IAM page grants it on *); pushes and pulls are limited to the EcrRepositories.",
+			"Resource::*")
+	}
 	nagArn := func(service, resource string) string {
 		return "Resource::arn:<AWS::Partition>:" + service + ":<AWS::Region>:<AWS::AccountId>:" + resource
 	}

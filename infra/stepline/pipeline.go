@@ -19,13 +19,24 @@ phases:
       - echo "stepline starts every build with its own buildspec; this one never runs" && exit 1
 `
 
+// BuildProject's environment, which the advance function is also given: a build whose action
+// overrides only part of it keeps the rest.
+const (
+	BuildImage       = "aws/codebuild/amazonlinux-aarch64-standard:3.0"
+	BuildComputeType = "BUILD_GENERAL1_SMALL"
+)
+
+// ecrPushActions push an image to a repository and pull one from it.
+var ecrPushActions = []string{"ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
+	"ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
+
 // pipeline creates the CodeBuild project and the state machine with their roles.
 func (s *Stepline) pipeline() {
 	bucketArn := *s.ArtifactBucket.AttrArn()
 	// The build logs' group, made here so that it expires: the one CodeBuild makes on its own
 	// keeps logs forever. Its name is the one CodeBuild would choose.
 	buildLogs := s.logGroup("BuildProjectLogGroup", "/aws/codebuild/"+s.name("-build"))
-	buildRole := newRole(s.Construct, "BuildProjectRole", "codebuild.amazonaws.com",
+	buildPolicy := []statement{
 		// The CloudWatch Logs actions of CodeBuild's service role, on this project's group and
 		// its streams only (the group's Arn attribute ends in ":*").
 		// https://docs.aws.amazon.com/codebuild/latest/userguide/setting-up-service-role.html
@@ -34,7 +45,22 @@ func (s *Stepline) pipeline() {
 		allow([]string{"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"}, bucketArn+"/runs/*"),
 		// CodeBuild checks the bucket of S3 sources and artifacts before it reads or writes.
 		allow([]string{"s3:GetBucketAcl", "s3:GetBucketLocation"}, bucketArn),
-	)
+	}
+	if repos := s.Props.EcrRepositories; len(repos) > 0 {
+		arns := make([]string, len(repos))
+		for i, r := range repos {
+			arns[i] = arn("ecr", "repository/"+r)
+		}
+		// Docker builds push to and pull from the EcrRepositories, and nothing else: the
+		// actions of ECR's "IAM permissions for pushing an image" page, plus
+		// GetDownloadUrlForLayer for pulls (FROM a pushed image, the layer cache). The
+		// authorization token has no resource ARN.
+		// https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html
+		buildPolicy = append(buildPolicy,
+			allow([]string{"ecr:GetAuthorizationToken"}, "*"),
+			allow(ecrPushActions, arns...))
+	}
+	buildRole := newRole(s.Construct, "BuildProjectRole", "codebuild.amazonaws.com", buildPolicy...)
 	s.Roles["BuildProjectRole"] = buildRole
 
 	s.BuildProject = awscodebuild.NewCfnProject(s.Construct, jsii.String("BuildProject"), &awscodebuild.CfnProjectProps{
@@ -48,8 +74,8 @@ func (s *Stepline) pipeline() {
 		Artifacts: &awscodebuild.CfnProject_ArtifactsProperty{Type: jsii.String("NO_ARTIFACTS")},
 		Environment: &awscodebuild.CfnProject_EnvironmentProperty{
 			Type:        jsii.String("ARM_CONTAINER"),
-			Image:       jsii.String("aws/codebuild/amazonlinux-aarch64-standard:3.0"),
-			ComputeType: jsii.String("BUILD_GENERAL1_SMALL"),
+			Image:       jsii.String(BuildImage),
+			ComputeType: jsii.String(BuildComputeType),
 		},
 		EncryptionKey: jsii.String("alias/aws/s3"),
 		LogsConfig: &awscodebuild.CfnProject_LogsConfigProperty{

@@ -29,6 +29,10 @@ type Props struct {
 	// AllowedRepositories are the provider:owner/repo globs the webhook accepts
 	// (webhook.ParseAllowed's rules); empty accepts every repository that has a secret.
 	AllowedRepositories []string
+	// EcrRepositories names at most 5 ECR repositories of the stack's account and region that
+	// builds in BuildProject push images to and pull them from; empty (the default) gives the
+	// project no ECR permission at all. SAM's EcrRepositories parameter, joined with commas.
+	EcrRepositories []string
 	// LogRetentionDays is the retention of every log group (default 30). It must be one of
 	// the values CloudWatch Logs accepts.
 	LogRetentionDays int
@@ -63,6 +67,12 @@ var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{2,54}$`)
 // validDashboard is SAM's DashboardUrl pattern: the notify function refuses to start with
 // anything but an absolute http(s) URL.
 var validDashboard = regexp.MustCompile(`^https?://[^\s/]+\S*$`)
+
+// validEcrRepository is ECR's repository name pattern (CreateRepository's repositoryName), as
+// SAM's EcrRepositories parameter allows it; maxEcrRepositories is that parameter's bound too.
+var validEcrRepository = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
+
+const maxEcrRepositories = 5
 
 // withDefaults returns a copy of p with every unset field given its default.
 func (p *Props) withDefaults() Props {
@@ -115,6 +125,14 @@ func (p *Props) Validate() error {
 	// list it refuses would deploy a webhook that never answers.
 	if _, err := webhook.ParseAllowed(strings.Join(v.AllowedRepositories, ",")); err != nil {
 		problems = append(problems, fmt.Sprintf("AllowedRepositories: %v", err))
+	}
+	if len(v.EcrRepositories) > maxEcrRepositories {
+		problems = append(problems, fmt.Sprintf("EcrRepositories: %d named, at most %d", len(v.EcrRepositories), maxEcrRepositories))
+	}
+	for _, r := range v.EcrRepositories {
+		if !validEcrRepository.MatchString(r) {
+			problems = append(problems, fmt.Sprintf("EcrRepositories entry %q: not an ECR repository name", r))
+		}
 	}
 	for _, fn := range FunctionNames() {
 		zip := filepath.Join(v.FunctionsDir, fn+".zip")

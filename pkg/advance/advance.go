@@ -57,6 +57,10 @@ type Config struct {
 	Bucket string
 	// Project is the CodeBuild project builds run in unless an action names its own.
 	Project string
+	// Image and ComputeType are Project's environment: a build in Project whose action sets
+	// only some of image, compute_type and privileged keeps these for the others. Unset, such
+	// an action must set all three.
+	Image, ComputeType string
 }
 
 // Handler is functions/advance's handler. Build it with New.

@@ -327,12 +327,57 @@ func TestABuildRequestCarriesEveryInput(t *testing.T) {
 	assert.ErrorContains(t, err, `input artifact at "/tmp/fixtures.zip" is not in S3`)
 }
 
-func TestABuildAskingForAnImageTheStateMachineCannotSetFailsSayingSo(t *testing.T) {
+func TestABuildOverridesTheProjectsEnvironmentOnlyWhenItsActionSetsIt(t *testing.T) {
 	t.Parallel()
-	for _, key := range []string{"image", "compute_type", "privileged"} {
+	cfg := advance.Config{Bucket: "artifacts", Project: "stepline-build",
+		Image: "aws/codebuild/amazonlinux-aarch64-standard:3.0", ComputeType: "BUILD_GENERAL1_SMALL"}
+	ecr := "123456789012.dkr.ecr.us-east-1.amazonaws.com/builder:2"
+	cases := []struct {
+		name   string
+		config map[string]any
+		want   *statemachine.BuildEnvironment
+	}{
+		{"an action that sets none builds in the project's own environment", map[string]any{}, nil},
+		{"privileged alone keeps the stack project's image and compute type",
+			map[string]any{"privileged": true},
+			&statemachine.BuildEnvironment{Image: cfg.Image, ComputeType: "BUILD_GENERAL1_SMALL", PrivilegedMode: true, ImagePullCredentialsType: "CODEBUILD"}},
+		{"a compute type alone keeps the project's image, unprivileged",
+			map[string]any{"compute_type": "BUILD_GENERAL1_LARGE"},
+			&statemachine.BuildEnvironment{Image: cfg.Image, ComputeType: "BUILD_GENERAL1_LARGE", ImagePullCredentialsType: "CODEBUILD"}},
+		{"an ECR image is pulled with the project's service role",
+			map[string]any{"image": ecr, "privileged": true},
+			&statemachine.BuildEnvironment{Image: ecr, ComputeType: "BUILD_GENERAL1_SMALL", PrivilegedMode: true, ImagePullCredentialsType: "SERVICE_ROLE"}},
+		{"a named project gets all three as set",
+			map[string]any{"project": "docker", "image": "aws/codebuild/standard:7.0", "compute_type": "BUILD_GENERAL1_MEDIUM", "privileged": false},
+			&statemachine.BuildEnvironment{Image: "aws/codebuild/standard:7.0", ComputeType: "BUILD_GENERAL1_MEDIUM", ImagePullCredentialsType: "CODEBUILD"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			task := engine.Task{Run: "api-3", Stage: "Build", Action: "Docker", Provider: "codebuild",
+				Config: c.config, Inputs: []engine.Artifact{{Name: "source", Location: "s3://artifacts/runs/api-3/source.zip"}}}
+			req, err := advance.CodeBuildRequest(cfg, task)
+			require.NoError(t, err)
+			assert.Equal(t, c.want, req.BuildEnvironment)
+		})
+	}
+}
+
+func TestABuildInAProjectOfUnknownEnvironmentMustSetItWhole(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		cfg    advance.Config
+		config map[string]any
+	}{
+		{advance.Config{Bucket: "artifacts", Project: "stepline-build", Image: "aws/codebuild/standard:7.0", ComputeType: "BUILD_GENERAL1_SMALL"},
+			map[string]any{"project": "docker", "privileged": true}},
+		{advance.Config{Bucket: "artifacts", Project: "stepline-build"},
+			map[string]any{"image": "aws/codebuild/standard:7.0", "privileged": true}},
+	} {
 		task := engine.Task{Run: "api-3", Stage: "Build", Action: "Docker", Provider: "codebuild",
-			Config: map[string]any{key: "x"}, Inputs: []engine.Artifact{{Name: "source", Location: "s3://artifacts/runs/api-3/source.zip"}}}
-		_, err := advance.CodeBuildRequest(advance.Config{Bucket: "artifacts", Project: "p"}, task)
-		assert.ErrorContains(t, err, key+" is not applied on AWS yet: set it on a CodeBuild project and name that project with project:")
+			Config: c.config, Inputs: []engine.Artifact{{Name: "source", Location: "s3://artifacts/runs/api-3/source.zip"}}}
+		_, err := advance.CodeBuildRequest(c.cfg, task)
+		assert.ErrorContains(t, err, "build Build/Docker: project ")
+		assert.ErrorContains(t, err, "set image, compute_type and privileged together")
 	}
 }

@@ -76,19 +76,15 @@ func CodeBuildRequest(cfg Config, t engine.Task) (*statemachine.CodeBuild, error
 	if err != nil {
 		return nil, fmt.Errorf("build %s/%s: %w", t.Stage, t.Action, err)
 	}
-	for _, key := range []string{"image", "compute_type", "privileged"} {
-		if _, set := t.Config[key]; set {
-			// The state machine's StartBuild has no way to leave an override out when it
-			// is not given, so these are not sent; building in the project's image instead
-			// of the one asked for would be a silent surprise.
-			return nil, fmt.Errorf("build %s/%s: %s is not applied on AWS yet: set it on a CodeBuild project and name that project with project:", t.Stage, t.Action, key)
-		}
-	}
 	project, _ := t.Config["project"].(string)
 	if project == "" {
 		project = cfg.Project
 	}
 	buildspec, _ := t.Config["buildspec"].(string)
+	env, err := buildEnvironment(cfg, project, t)
+	if err != nil {
+		return nil, fmt.Errorf("build %s/%s: %w", t.Stage, t.Action, err)
+	}
 	cb := &statemachine.CodeBuild{
 		Project:            project,
 		SourceLocation:     src,
@@ -98,6 +94,7 @@ func CodeBuildRequest(cfg Config, t engine.Task) (*statemachine.CodeBuild, error
 		SecondaryArtifacts: []map[string]any{},
 		SecondarySources:   []statemachine.SecondarySource{},
 		TimeoutMinutes:     max(5, int((timeout+time.Minute-1)/time.Minute)),
+		BuildEnvironment:   env,
 	}
 	for _, in := range t.Inputs[1:] {
 		loc, err := s3Path(in.Location)
@@ -117,6 +114,38 @@ func CodeBuildRequest(cfg Config, t engine.Task) (*statemachine.CodeBuild, error
 		})
 	}
 	return cb, nil
+}
+
+// curatedImages prefixes the images CodeBuild manages (aws/codebuild/standard:7.0, …).
+const curatedImages = "aws/codebuild/"
+
+// buildEnvironment is the environment override of a build whose action sets image,
+// compute_type or privileged, nil when it sets none (the build then runs in its project's
+// own environment). StartBuild takes the overrides together from the state that sends them,
+// so what the action leaves out is the project's own setting: known for the stack's project
+// (cfg), not for a project the action names, which must then set all three.
+func buildEnvironment(cfg Config, project string, t engine.Task) (*statemachine.BuildEnvironment, error) {
+	image, hasImage := t.Config["image"].(string)
+	compute, hasCompute := t.Config["compute_type"].(string)
+	privileged, hasPrivileged := t.Config["privileged"].(bool)
+	if !hasImage && !hasCompute && !hasPrivileged {
+		return nil, nil
+	}
+	if project == cfg.Project && cfg.Image != "" && cfg.ComputeType != "" {
+		image, compute = cmp.Or(image, cfg.Image), cmp.Or(compute, cfg.ComputeType)
+	} else if !hasImage || !hasCompute || !hasPrivileged {
+		return nil, fmt.Errorf("project %s: set image, compute_type and privileged together: stepline does not know the environment of the project it would keep the others from", project)
+	}
+	// CodeBuild's curated images must be pulled with its own credentials; any other image
+	// (ECR, cross-account, another registry) with the project's service role, which can
+	// read the stack's ECR repositories.
+	// https://docs.aws.amazon.com/codebuild/latest/APIReference/API_StartBuild.html
+	// (imagePullCredentialsTypeOverride)
+	pull := "SERVICE_ROLE"
+	if strings.HasPrefix(image, curatedImages) {
+		pull = "CODEBUILD"
+	}
+	return &statemachine.BuildEnvironment{Image: image, ComputeType: compute, PrivilegedMode: privileged, ImagePullCredentialsType: pull}, nil
 }
 
 // OutputLocation is where a build's output artifact lands: CodeBuild writes

@@ -164,6 +164,13 @@ func (c *CodeBuild) Execute(ctx context.Context, t engine.Task, env local.Env) l
 		TimeoutInMinutesOverride: aws.Int32(int32(req.TimeoutMinutes)),
 		ArtifactsOverride:        artifactsOf(req.Artifacts.Type, req.Artifacts.Location, req.Artifacts.Path, req.Artifacts.Name, req.Artifacts.Packaging, ""),
 	}
+	if e := req.BuildEnvironment; e != nil {
+		// What CodeBuildEnvironment's Parameters send; a build without one keeps its
+		// project's environment, as CodeBuild does.
+		in.ImageOverride, in.ComputeTypeOverride = aws.String(e.Image), cbtypes.ComputeType(e.ComputeType)
+		in.PrivilegedModeOverride = aws.Bool(e.PrivilegedMode)
+		in.ImagePullCredentialsTypeOverride = cbtypes.ImagePullCredentialsType(e.ImagePullCredentialsType)
+	}
 	for _, v := range req.Environment {
 		in.EnvironmentVariablesOverride = append(in.EnvironmentVariablesOverride,
 			cbtypes.EnvironmentVariable{Name: aws.String(v.Name), Value: aws.String(v.Value), Type: cbtypes.EnvironmentVariableType(v.Type)})

@@ -95,11 +95,15 @@ func (f *fakeCodeBuild) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func newCodeBuild(t *testing.T, f *fakeCodeBuild) *CodeBuild {
+	return newCodeBuildIn(t, f, advance.Config{Bucket: "artifacts", Project: "stepline-build"})
+}
+
+func newCodeBuildIn(t *testing.T, f *fakeCodeBuild, cfg advance.Config) *CodeBuild {
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	c := codebuild.New(codebuild.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
 		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", "")})
-	return NewCodeBuild(c, advance.Config{Bucket: "artifacts", Project: "stepline-build"}, time.Millisecond)
+	return NewCodeBuild(c, cfg, time.Millisecond)
 }
 
 func task() engine.Task {
@@ -126,6 +130,30 @@ func TestABuildRunsInCodeBuildWithTheStateMachinesRequest(t *testing.T) {
 	assert.Equal(t, map[string]any{"type": "S3", "location": "artifacts", "path": "runs/api-1", "name": "bin.zip", "packaging": "ZIP"}, req["artifactsOverride"])
 	assert.Contains(t, fmt.Sprint(req["environmentVariablesOverride"]), "GOFLAGS")
 	assert.Contains(t, log.String(), "ended SUCCEEDED")
+	for _, k := range []string{"imageOverride", "computeTypeOverride", "privilegedModeOverride", "imagePullCredentialsTypeOverride"} {
+		assert.NotContains(t, req, k, "a build that sets no environment keeps its project's")
+	}
+}
+
+// TestABuildSendsTheEnvironmentItSets checks that `stepline run --aws` overrides what the
+// state machine's CodeBuildEnvironment state does, with the same values, filled the same way.
+func TestABuildSendsTheEnvironmentItSets(t *testing.T) {
+	t.Parallel()
+	cfg := advance.Config{Bucket: "artifacts", Project: "stepline-build", Image: "aws/codebuild/amazonlinux-aarch64-standard:3.0", ComputeType: "BUILD_GENERAL1_SMALL"}
+	f := &fakeCodeBuild{status: "SUCCEEDED"}
+	tk := task()
+	tk.Config["image"], tk.Config["privileged"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/builder:2", true
+	out := newCodeBuildIn(t, f, cfg).Execute(context.Background(), tk, local.Env{Log: io.Discard})
+	require.NoError(t, out.Err)
+	require.Len(t, f.starts, 1)
+	want, err := advance.CodeBuildRequest(cfg, tk)
+	require.NoError(t, err)
+	e := want.BuildEnvironment
+	require.NotNil(t, e)
+	assert.Equal(t, e.Image, f.starts[0]["imageOverride"])
+	assert.Equal(t, e.ComputeType, f.starts[0]["computeTypeOverride"])
+	assert.Equal(t, true, f.starts[0]["privilegedModeOverride"])
+	assert.Equal(t, "SERVICE_ROLE", f.starts[0]["imagePullCredentialsTypeOverride"])
 }
 
 func TestInputsAfterTheFirstAreSecondarySourcesNamedAfterTheirArtifacts(t *testing.T) {

@@ -130,6 +130,19 @@ type CodeBuild struct {
 	// (CODEBUILD_SRC_DIR_<name> in the build, as stepline run gives them locally).
 	SecondarySources []SecondarySource `json:"secondary_sources"`
 	TimeoutMinutes   int               `json:"timeout_minutes"`
+	// BuildEnvironment, when present, overrides the project's environment; the state machine
+	// then starts the build from CodeBuildEnvironment, whose Parameters carry these overrides.
+	// Absent, the build runs in its project's own environment.
+	BuildEnvironment *BuildEnvironment `json:"build_environment,omitempty"`
+}
+
+// BuildEnvironment is StartBuild's environment overrides, all four given together since the
+// state that sends them cannot leave one out.
+type BuildEnvironment struct {
+	Image                    string `json:"image"`
+	ComputeType              string `json:"compute_type"`
+	PrivilegedMode           bool   `json:"privileged_mode"`
+	ImagePullCredentialsType string `json:"image_pull_credentials_type"`
 }
 
 // SecondarySource is one SecondarySourcesOverride entry: an S3 zip under an identifier.

@@ -301,3 +301,59 @@ func TestTheFileIsValidForASLValidator(t *testing.T) {
 	require.NoError(t, err, "%s", out)
 	assert.Contains(t, string(out), "is valid")
 }
+
+// TestTheEnvironmentStatesAreTheirCodeBuildStatesWithTheOverrides keeps each pair from
+// drifting apart: the same retries, catches, timeout and parameters, plus the four
+// environment overrides read from the task's build_environment, and chosen before the plain
+// state exactly when the task has one.
+func TestTheEnvironmentStatesAreTheirCodeBuildStatesWithTheOverrides(t *testing.T) {
+	t.Parallel()
+	var raw struct {
+		States map[string]map[string]any `json:"States"`
+	}
+	require.NoError(t, json.Unmarshal(Definition(), &raw))
+	var inMap struct {
+		ItemProcessor struct {
+			States map[string]map[string]any `json:"States"`
+		} `json:"ItemProcessor"`
+	}
+	b, _ := json.Marshal(raw.States["Dispatch"])
+	require.NoError(t, json.Unmarshal(b, &inMap))
+	overrides := map[string]any{
+		"ImageOverride.$":                    "$.task.codebuild.build_environment.image",
+		"ComputeTypeOverride.$":              "$.task.codebuild.build_environment.compute_type",
+		"PrivilegedModeOverride.$":           "$.task.codebuild.build_environment.privileged_mode",
+		"ImagePullCredentialsTypeOverride.$": "$.task.codebuild.build_environment.image_pull_credentials_type",
+	}
+	for _, scope := range []map[string]map[string]any{raw.States, inMap.ItemProcessor.States} {
+		plainName := "CodeBuild"
+		if _, ok := scope["MapCodeBuild"]; ok {
+			plainName = "MapCodeBuild"
+		}
+		plain, env := scope[plainName], scope[plainName+"Environment"]
+		require.NotNil(t, env, "%sEnvironment exists", plainName)
+		params := map[string]any{}
+		for k, v := range plain["Parameters"].(map[string]any) {
+			params[k] = v
+		}
+		for k, v := range overrides {
+			params[k] = v
+		}
+		assert.Equal(t, params, env["Parameters"], plainName)
+		for k, v := range plain {
+			if k != "Parameters" && k != "Comment" {
+				assert.Equal(t, v, env[k], "%s and its environment state differ in %s", plainName, k)
+			}
+		}
+	}
+	m := load(t)
+	for _, c := range []struct {
+		choices []choice
+		target  string
+	}{{m.States["Route"].Choices, "CodeBuild"}, {m.States["Dispatch"].ItemProcessor.States["Kind"].Choices, "MapCodeBuild"}} {
+		envAt := slices.IndexFunc(c.choices, func(ch choice) bool { return ch.Next == c.target+"Environment" })
+		plainAt := slices.IndexFunc(c.choices, func(ch choice) bool { return ch.Next == c.target })
+		require.GreaterOrEqual(t, envAt, 0, "%sEnvironment is chosen", c.target)
+		assert.Less(t, envAt, plainAt, "%sEnvironment is tried before %s, which would take its tasks", c.target, c.target)
+	}
+}
