@@ -19,6 +19,8 @@
 //	stage lane      SCOPE#<scope key>        LANE#<stage>    lane (S: JSON engine.Lane),
 //	                                                         version (S: random, changed by every write)
 //	task token      TOKEN#<run id>           TASK#<task>     token, run, task, expires (N: Unix seconds, TTL)
+//	deploy wait     WAIT#<provider>:<key>    WAIT            token, run, task, wait (S: JSON deploy.Wait),
+//	                                                         expires (N: Unix seconds, TTL)
 //	pipeline file   REPO#<repository>        BRANCH#<branch> file (B: gzip of the file), commit, repo,
 //	                                                         branch
 //	registration    REGISTRY#<provider>#     DEFAULT         file (B: gzip; absent when problem is set),
