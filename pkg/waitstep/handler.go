@@ -2,14 +2,24 @@
 // invokes with lambda:invoke.waitForTaskToken and {token, run, task}. The function starts
 // the long work, keeps the task token and returns; the answer comes later through the token.
 //
-// Approvals are the one provider served so far: the request, with the random key its links
-// carry (approval.NewKey), and the token are kept in the table, a one-time EventBridge
-// Scheduler schedule is set for the deadline, and "stepline Approval Requested" is announced
-// with the links of the approval page (pkg/approval). At the
-// deadline the schedule invokes the function again with {"expire": {run, task}}, and a token
-// still kept is failed as ActionTimedOut. Every other provider (ecs, codedeploy,
-// cloudformation, s3) fails at once with ActionFailed: their AWS providers do not exist yet,
-// and a wait that nothing would ever answer must not hang for seven days.
+// Approvals: the request, with the random key its links carry (approval.NewKey), and the
+// token are kept in the table, a one-time EventBridge Scheduler schedule is set for the
+// deadline, and "stepline Approval Requested" is announced with the links of the approval
+// page (pkg/approval). At the deadline the schedule invokes the function again with
+// {"expire": {run, task}}, and a token still kept is failed as ActionTimedOut.
+//
+// Deploys (ecs, codedeploy, cloudformation, s3; WithDeploys): the provider's Start is called
+// with the task's configuration and its input artifacts (pkg/deploy/s3artifact at the run's
+// locations; a rollback attempt carries the previous run's and sets Request.Previous). A
+// deploy finished within Start is answered at once; otherwise the token is kept under the
+// task and under the key the finishing event names, and the action's deadline is scheduled as
+// an approval's is, its expiry naming what was awaited (Wait.What). The finishing events
+// ("ECS Deployment State Change", "CodeDeploy Deployment State-change Notification",
+// "CloudFormation Stack Status Change") reach this same function from the stack's rules on
+// the default bus; each provider's Match names the wait, and the token is answered: success
+// with the outputs as the action's variables ({"variables": ...}, as pkg/advance reads a
+// Wait's output), or ActionFailed with the service's reason. Late, duplicate and unknown
+// events do nothing.
 package waitstep
 
 import (
