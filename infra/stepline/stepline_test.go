@@ -152,8 +152,8 @@ var wantActions = map[string][]string{
 		"secretsmanager:GetSecretValue", "s3:PutObject", "s3:AbortMultipartUpload",
 		"codecommit:GetFolder", "codecommit:GetBlob"},
 	"WaitFunctionRole": {"logs:CreateLogStream", "logs:PutLogEvents",
-		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "events:PutEvents", "states:SendTaskFailure",
-		"scheduler:CreateSchedule", "scheduler:DeleteSchedule", "iam:PassRole", "sqs:SendMessage"},
+		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "events:PutEvents", "states:SendTaskSuccess", "states:SendTaskFailure",
+		"scheduler:CreateSchedule", "scheduler:DeleteSchedule", "iam:PassRole", "sqs:SendMessage", "s3:GetObject"},
 	"CallbackFunctionRole": {"logs:CreateLogStream", "logs:PutLogEvents",
 		"dynamodb:GetItem", "dynamodb:DeleteItem", "events:PutEvents", "states:SendTaskSuccess", "states:SendTaskFailure"},
 	"PipelineStateMachineRole": {"lambda:InvokeFunction",
@@ -303,6 +303,7 @@ func TestRolesHoldExactlyTheActionsOfDocsStackMd(t *testing.T) {
 			{"WaitFunctionRole", "dynamodb:PutItem", items},
 			{"CallbackFunctionRole", "dynamodb:GetItem", items},
 			{"WaitFunctionRole", "states:SendTaskFailure", []any{sm}},
+			{"WaitFunctionRole", "s3:GetObject", []any{within("ArtifactBucket", "/runs/*")}},
 			{"WaitFunctionRole", "sqs:SendMessage", []any{getAtt("DeadLetterQueue", "Arn")}},
 			{"CallbackFunctionRole", "states:SendTaskSuccess", []any{sm}},
 			{"BuildProjectRole", "logs:CreateLogGroup", []any{sub(prefix + "logs" + region + "log-group:/aws/codebuild/cix-build"), getAtt("BuildProjectLogGroup", "Arn")}},
@@ -495,7 +496,7 @@ func TestFunctionsMatchTheFunctionTable(t *testing.T) {
 		{"TriggerFunction", "trigger", 256, 60, []string{"STEPLINE_TABLE", "STEPLINE_STATE_MACHINE_ARN", "STEPLINE_BUCKET", "STEPLINE_SECRET_PREFIX", "STEPLINE_SCHEDULER_ROLE_ARN", "STEPLINE_SCHEDULE_GROUP", "STEPLINE_TRIGGER_QUEUE_ARN"}},
 		{"AdvanceFunction", "advance", 512, 60, []string{"STEPLINE_TABLE", "STEPLINE_EVENT_BUS", "STEPLINE_BUCKET", "STEPLINE_CODEBUILD_PROJECT"}},
 		{"SourceFunction", "source", 1024, 900, []string{"STEPLINE_SECRET_PREFIX"}},
-		{"WaitFunction", "wait", 256, 30, []string{"STEPLINE_TABLE", "STEPLINE_EVENT_BUS", "STEPLINE_API_URL", "STEPLINE_SCHEDULER_ROLE_ARN", "STEPLINE_SCHEDULE_GROUP", "STEPLINE_STATE_MACHINE_ARN"}},
+		{"WaitFunction", "wait", 256, 900, []string{"STEPLINE_TABLE", "STEPLINE_EVENT_BUS", "STEPLINE_API_URL", "STEPLINE_SCHEDULER_ROLE_ARN", "STEPLINE_SCHEDULE_GROUP", "STEPLINE_STATE_MACHINE_ARN", "STEPLINE_BUCKET"}},
 		{"CallbackFunction", "callback", 256, 10, []string{"STEPLINE_TABLE", "STEPLINE_EVENT_BUS"}},
 	} {
 		t.Run(c.id, func(t *testing.T) {
