@@ -149,3 +149,35 @@ func (s *Stepline) deployRules(dlq *awsevents.CfnRule_DeadLetterConfigProperty) 
 	}
 	return rules
 }
+
+// suppressDeployFindings says why the deploy targets' wildcards stand (cdk-nag IAM5), each by
+// the exact resource it accepts.
+func (s *Stepline) suppressDeployFindings(suppress func(id, rule, reason string, appliesTo ...string), rule string, nagArn func(service, resource string) string) {
+	p := s.Props
+	named := func(reason string, resources []string) {
+		applies := make([]string, len(resources))
+		for i, r := range resources {
+			applies[i] = "Resource::" + r
+		}
+		suppress("WaitFunctionRole", rule, reason, applies...)
+	}
+	const scoped = "Deploy targets are named by the stack's props; CloudFormation cannot build the ARN of each entry of a list with its partition, region and account, which the role cannot reach outside its own account anyway (no resource-based policies); "
+	if len(p.EcsClusters) > 0 {
+		named(scoped+"services are created after deployment, so the grant is every service of each named cluster.", listArns("arn:*:ecs:*:*:service/", p.EcsClusters, "/*"))
+	}
+	if len(p.EcsClusters) > 0 || len(p.CodeDeployApplications) > 0 {
+		suppress("WaitFunctionRole", rule, "DescribeTaskDefinition and RegisterTaskDefinition accept no resource ARN; a new revision's tags are copied with TagResource on this account's task definitions.",
+			"Resource::*", nagArn("ecs", "task-definition/*"))
+	}
+	if len(p.CodeDeployApplications) > 0 {
+		named(scoped+"deployment groups are the applications' own, so the grant is every group of each named application.", listArns("arn:*:codedeploy:*:*:deploymentgroup:", p.CodeDeployApplications, "/*"))
+	}
+	if p.StackNamePrefix != "" {
+		suppress("WaitFunctionRole", rule, "Stacks are named per environment at run time (#{env.name}); the grant stops at the stack's StackNamePrefix, and templates at the templates/ prefix of this stack's bucket.",
+			nagArn("cloudformation", "stack/"+p.StackNamePrefix+"*/*"), "Resource::<ArtifactBucket.Arn>/templates/*")
+	}
+	if len(p.DeployBuckets) > 0 {
+		named("Deploy buckets are named by the stack's props; objects are the artifact's files, known at run time; a bucket name is global.",
+			append(listArns("arn:*:s3:::", p.DeployBuckets, "/*"), listArns("arn:*:s3:::", p.DeployBuckets, "")...))
+	}
+}

@@ -22,6 +22,7 @@ func TestAwsSolutionsChecksFindNothingUnexplained(t *testing.T) {
 	for _, props := range []stepline.Props{
 		{NotificationEmail: "ops@example.com"},
 		{Name: "other-ci"},
+		withDeployTargets(stepline.Props{Name: "deploys"}),
 	} {
 		name := props.Name
 		if name == "" {
