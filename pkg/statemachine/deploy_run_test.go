@@ -194,7 +194,7 @@ func newDeployWorld(t *testing.T, file, name string) *deployWorld {
 		waitstep.WithDeploys(waitstep.Deploys{
 			Providers: map[string]deploy.Provider{
 				deployecs.Name: deployecs.New(d.ecs, d.ecs), codedeploy.Name: codedeploy.New(cd, d.ecs),
-				cloudformation.Name: cloudformation.New(d.cfn), deploys3.Name: deploys3.New(d.s3),
+				cloudformation.Name: cloudformation.New(d.cfn, cloudformation.WithChangeSetWait(time.Minute, 100*time.Millisecond)), deploys3.Name: deploys3.New(d.s3),
 			},
 			Artifact: func(loc deploy.Location) deploy.Artifact { return s3artifact.New(d.s3, loc) },
 			Waits:    db, Tasks: d.answers,
