@@ -122,23 +122,27 @@ func (s *Stepline) functions() {
 				// A CodeCommit commit is archived from its tree and blobs, read with this role.
 				allow([]string{"codecommit:GetFolder", "codecommit:GetBlob"}, codecommitRepos),
 			}},
-		{name: "wait", memory: 256, timeout: 30,
+		// A deploy's start may wait for its change set (up to 3 minutes) or unpack an
+		// artifact into a bucket within the invocation: the longest timeout Lambda allows.
+		{name: "wait", memory: 256, timeout: 900,
 			env: map[string]string{
 				"STEPLINE_TABLE": table, "STEPLINE_EVENT_BUS": bus,
 				"STEPLINE_API_URL":            *s.HttpApi.AttrApiEndpoint(),
 				"STEPLINE_SCHEDULER_ROLE_ARN": schedulerArn, "STEPLINE_SCHEDULE_GROUP": group,
-				"STEPLINE_STATE_MACHINE_ARN": sm,
+				"STEPLINE_STATE_MACHINE_ARN": sm, "STEPLINE_BUCKET": bucket,
 			},
-			policy: []statement{
+			policy: append([]statement{
 				allow([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}, items...),
 				allow([]string{"events:PutEvents"}, busArn),
-				allow([]string{"states:SendTaskFailure"}, sm),
+				allow([]string{"states:SendTaskSuccess", "states:SendTaskFailure"}, sm),
 				allow([]string{"scheduler:CreateSchedule", "scheduler:DeleteSchedule"}, s.scheduleArn()),
 				passRole,
 				// Lambda sends a failed asynchronous invocation (a lost expiry) to the
 				// dead-letter queue with the function's role.
 				allow([]string{"sqs:SendMessage"}, dlq),
-			}},
+				// A deploy's input artifacts (pkg/deploy/s3artifact: GetObject covers HeadObject).
+				allow([]string{"s3:GetObject"}, bucketArn+"/runs/*"),
+			}, s.deployStatements(bucketArn)...)},
 		{name: "notify", memory: 256, timeout: notifyTimeout,
 			env: map[string]string{
 				"STEPLINE_TABLE": table, "STEPLINE_EVENT_BUS": bus, "STEPLINE_TOPIC_ARN": topic,

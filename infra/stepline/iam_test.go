@@ -20,7 +20,8 @@ import (
 // form, citing its AWS page) and every AWS call each function's tests recorded
 // (pkg/iamcheck/testdata/calls.json, kept true by those tests).
 
-// bothTemplates returns the SAM transform output and the synthesized CDK template, by name.
+// bothTemplates returns the SAM transform output and the synthesized CDK template, by name,
+// both with the deploy targets the recorded calls name.
 func bothTemplates(t *testing.T) map[string]*iamcheck.Template {
 	t.Helper()
 	cdk, _ := cdkTemplate(t)
@@ -30,6 +31,9 @@ func bothTemplates(t *testing.T) map[string]*iamcheck.Template {
 		require.NoError(t, err)
 		tmpl, err := iamcheck.ParseTemplate(raw)
 		require.NoError(t, err)
+		// The deploys' grants exist once the stack names their targets (CDK: cdkTemplate's
+		// props; SAM: its parameters).
+		tmpl.SetParameters(deployTargets)
 		out[name] = tmpl
 	}
 	return out

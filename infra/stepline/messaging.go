@@ -184,6 +184,10 @@ func (s *Stepline) rules() {
 	notify.OverrideLogicalId(jsii.String("NotificationRule"))
 
 	ended := s.executionEnded(dlq)
+	senders := []any{*source.AttrArn(), *aws.AttrArn(), *notify.AttrArn(), *ended.AttrArn()}
+	for _, r := range s.deployRules(dlq) {
+		senders = append(senders, *r.AttrArn())
+	}
 
 	// EventBridge sends to a queue target as the service: the two rules of the trigger are
 	// the only senders the queue lets in. Scheduler sends as SchedulerRole, whose own
@@ -228,14 +232,12 @@ func (s *Stepline) rules() {
 		PolicyDocument: document(
 			denyInsecureTransport("sqs:*", queueArn),
 			// EventBridge delivers to a target's dead-letter queue as the service, so the
-			// queue must let it in; only these four rules may.
+			// queue must let it in; only the stack's rules may.
 			statement{
 				principal: map[string]any{"Service": "events.amazonaws.com"},
 				actions:   []string{"sqs:SendMessage"},
 				resources: []string{queueArn},
-				condition: map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": []any{
-					*source.AttrArn(), *aws.AttrArn(), *notify.AttrArn(), *ended.AttrArn(),
-				}}},
+				condition: map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": senders}},
 			},
 		),
 	})

@@ -91,6 +91,8 @@ func (s *Stepline) suppressNagFindings() {
 	codecommit("SourceFunctionRole")
 
 	schedules("WaitFunctionRole")
+	objects("WaitFunctionRole", "runs/")
+	s.suppressDeployFindings(suppress, wildcard, nagArn)
 
 	objects("BuildProjectRole", "runs/")
 

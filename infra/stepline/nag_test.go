@@ -23,6 +23,7 @@ func TestAwsSolutionsChecksFindNothingUnexplained(t *testing.T) {
 		{NotificationEmail: "ops@example.com"},
 		{Name: "other-ci"},
 		{Name: "image-ci", EcrRepositories: []string{"api", "team/worker"}},
+		withDeployTargets(stepline.Props{Name: "deploys"}),
 	} {
 		name := props.Name
 		if name == "" {

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stepline/stepline/infra/stepline"
+	"github.com/stepline/stepline/pkg/iamcheck"
 	"github.com/stepline/stepline/pkg/webhook"
 )
 
@@ -74,7 +75,8 @@ func cdkTemplate(t *testing.T) (map[string]any, string) {
 	t.Helper()
 	out := t.TempDir()
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(out), AnalyticsReporting: jsii.Bool(false)})
-	stack := stepline.NewStack(app, "Parity", &stepline.StackProps{Props: stepline.Props{FunctionsDir: markedZips(t)}})
+	// With every deploy target named, so the stack holds everything SAM's conditions may add.
+	stack := stepline.NewStack(app, "Parity", &stepline.StackProps{Props: withDeployTargets(stepline.Props{FunctionsDir: markedZips(t)})})
 	app.Synth(nil)
 	raw, err := json.Marshal(assertions.Template_FromStack(stack, nil).ToJSON())
 	require.NoError(t, err)
@@ -223,8 +225,14 @@ func keys[M ~map[string]V, V any](m M) []string {
 // event source mapping's settings.
 func invokers(t *testing.T, doc map[string]any) []string {
 	t.Helper()
+	raw, err := json.Marshal(doc)
+	require.NoError(t, err)
+	tmpl, err := iamcheck.ParseTemplate(raw)
+	require.NoError(t, err)
+	tmpl.SetParameters(deployTargets)
 	var out []string
 	for id, r := range resources(doc, "AWS::Events::Rule") {
+		r["EventPattern"] = resolved(t, tmpl, r["EventPattern"])
 		bus := logicalID(r["EventBusName"])
 		if bus == "" {
 			bus = "default"
@@ -392,6 +400,10 @@ func actions(t *testing.T, doc map[string]any) map[string][]string {
 	add := func(role string, stmts []any) {
 		for _, st := range stmts {
 			s := st.(map[string]any)
+			// SAM grants a deploy target's actions with Fn::If [condition, statement, none].
+			if branches, ok := s["Fn::If"].([]any); ok {
+				s = branches[1].(map[string]any)
+			}
 			for _, a := range strs(s["Action"]) {
 				if a == "iam:PassRole" {
 					cond := jsonString(s["Condition"])

@@ -38,6 +38,19 @@ type Props struct {
 	LogRetentionDays int
 	// ArtifactRetentionDays is how long runs/ objects stay in the artifact bucket (default 30).
 	ArtifactRetentionDays int
+	// The deploy targets: what the wait function may deploy to, and whose events reach it.
+	// Each empty one grants nothing and creates no rule (docs/stack.md, "Deploy targets").
+	// EcsClusters are the clusters whose services provider ecs updates.
+	EcsClusters []string
+	// CodeDeployApplications are the applications provider codedeploy deploys with.
+	CodeDeployApplications []string
+	// StackNamePrefix starts the names of the stacks provider cloudformation may change.
+	StackNamePrefix string
+	// DeployBuckets are the buckets provider s3 writes to.
+	DeployBuckets []string
+	// DeployRoleArns are the roles the deploys may pass: ECS task and execution roles,
+	// CloudFormation service roles.
+	DeployRoleArns []string
 	// FunctionsDir holds <fn>.zip for each function (default: dist/functions of the
 	// repository this package was built from). Set it when the construct is imported from
 	// the module cache, where there is no dist directory.
@@ -134,6 +147,7 @@ func (p *Props) Validate() error {
 			problems = append(problems, fmt.Sprintf("EcrRepositories entry %q: not an ECR repository name", r))
 		}
 	}
+	problems = append(problems, v.deployProblems()...)
 	for _, fn := range FunctionNames() {
 		zip := filepath.Join(v.FunctionsDir, fn+".zip")
 		if _, err := os.Stat(zip); err != nil {
@@ -155,4 +169,35 @@ func DefaultFunctionsDir() string {
 		return filepath.Join("dist", "functions")
 	}
 	return filepath.Join(filepath.Dir(file), "..", "..", "dist", "functions")
+}
+
+// The deploy targets' shapes, as SAM's parameters allow them.
+var (
+	clusterName   = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	cdApplication = regexp.MustCompile(`^[A-Za-z0-9_.+=@-]+$`)
+	stackPrefix   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]*$`)
+	bucketName    = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`)
+	roleArn       = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=.@/-]+$`)
+)
+
+func (v Props) deployProblems() []string {
+	var problems []string
+	for _, l := range []struct {
+		name   string
+		values []string
+		re     *regexp.Regexp
+	}{
+		{"EcsClusters", v.EcsClusters, clusterName}, {"CodeDeployApplications", v.CodeDeployApplications, cdApplication},
+		{"DeployBuckets", v.DeployBuckets, bucketName}, {"DeployRoleArns", v.DeployRoleArns, roleArn},
+	} {
+		for _, x := range l.values {
+			if !l.re.MatchString(x) {
+				problems = append(problems, fmt.Sprintf("%s entry %q: does not match %s", l.name, x, l.re))
+			}
+		}
+	}
+	if v.StackNamePrefix != "" && !stackPrefix.MatchString(v.StackNamePrefix) {
+		problems = append(problems, fmt.Sprintf("StackNamePrefix %q: does not match %s", v.StackNamePrefix, stackPrefix))
+	}
+	return problems
 }

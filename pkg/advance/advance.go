@@ -254,7 +254,7 @@ func (h *Handler) previous(ctx context.Context, rec store.Record) ([]engine.Inpu
 	case last.ID() == rec.ID():
 		return nil, nil
 	}
-	return []engine.Input{{Kind: engine.KindPrevious, Outputs: last.State.Artifacts}}, nil
+	return []engine.Input{{Kind: engine.KindPrevious, Outputs: last.State.Artifacts, By: last.ID()}}, nil
 }
 
 // route turns a decision into the state machine's next step. Tasks it cannot turn into

@@ -187,6 +187,9 @@ func TestARollbackUsesTheNewestSuccessEvenOneThatFinishedAfterTheRunStarted(t *t
 	again := item(t, s)
 	assert.Equal(t, "Ship", again.Task.Action, "the rollback redeploys")
 	assert.Equal(t, "artifacts/runs/api-1/bin.zip", again.CodeBuild.SourceLocation, "from the artifacts of the newest success")
+	rec, err := x.db.GetRun(context.Background(), "api-2")
+	require.NoError(t, err)
+	assert.Contains(t, rec.State.Stages[2].Message, "rolling back to the artifacts of run api-1", "the run says what it rolled back to")
 }
 
 func TestARollbackNeverRedeploysAnotherBranchOrRepository(t *testing.T) {

@@ -136,6 +136,7 @@ func (a *advancer) apply(in Input) {
 			}
 		}
 		a.s.Previous = cloneFlat(in.Outputs)
+		a.s.PreviousRun = in.By
 	default:
 		a.ignore(in, "unknown input kind")
 	}
@@ -394,6 +395,9 @@ func (a *advancer) stageFailed() bool {
 			break
 		}
 		sg.RollingBack = true
+		if a.s.PreviousRun != "" {
+			cause += "; rolling back to the artifacts of run " + a.s.PreviousRun
+		}
 		sg.Message = cause
 		for j := range sg.Actions {
 			as := &sg.Actions[j]

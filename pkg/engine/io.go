@@ -43,7 +43,8 @@ type Input struct {
 	Final bool `json:"final,omitempty"`
 	// External is the executor's reference for the attempt (a build id, a log file).
 	External string `json:"external,omitempty"`
-	// By names the superseding run.
+	// By names the superseding run; for KindPrevious, the run whose artifacts Outputs holds,
+	// which a rollback's messages name.
 	By string `json:"by,omitempty"`
 }
 

@@ -84,3 +84,24 @@ func TestThePreviousRunCanBeUpdatedUntilARollbackStarts(t *testing.T) {
 	assert.Len(t, d.Ignored, 1, "a rollback under way keeps its artifacts")
 	assert.Equal(t, "p2", r.st.Previous["source"])
 }
+
+func TestARollbackNamesTheRunItRollsBackTo(t *testing.T) {
+	t.Parallel()
+	def := sourced(ModeParallel, Stage{Name: "Deploy", OnFailure: FailurePolicy{Result: Rollback}, Actions: []Action{
+		act("Release", "local", in("source")),
+	}})
+	r := newRun(t, def, RunInfo{})
+	r.advance(Input{Kind: KindPrevious, Outputs: map[string]string{"source": "p2"}, By: "api-6"})
+	r.succeed("Source", "Source")
+	d := r.fail("Deploy", "Release", false)
+	require.Len(t, d.Start, 1)
+	assert.True(t, d.Start[0].Rollback)
+	var said string
+	for _, e := range d.Events {
+		if e.State == RollingBack {
+			said = e.Message
+		}
+	}
+	assert.Contains(t, said, "rolling back to the artifacts of run api-6")
+	assert.Contains(t, r.st.Stages[1].Message, "run api-6")
+}

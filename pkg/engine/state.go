@@ -67,6 +67,8 @@ type State struct {
 	Artifacts map[string]string `json:"a,omitempty"`
 	// Previous holds the artifact locations of the last successful run, for rollbacks.
 	Previous map[string]string `json:"prev,omitempty"`
+	// PreviousRun is the run whose artifacts Previous holds, when the caller said.
+	PreviousRun string `json:"prun,omitempty"`
 	// Message says why the run ended when it did not succeed.
 	Message string `json:"m,omitempty"`
 }

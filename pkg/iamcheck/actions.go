@@ -215,6 +215,78 @@ func requestsOf(service, op string, in any, n namer) (derived, error) {
 			project, _, _ = strings.Cut(id, ":")
 		}
 		d.add("codebuild:"+op, arn("codebuild", "project/"+n.exact(project)))
+	case "ECS":
+		// https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html
+		// Clusters, services and task definitions are the user's: their names stay as the
+		// test wrote them. DescribeTaskDefinition and RegisterTaskDefinition take no resource;
+		// registering with tags also needs ecs:TagResource, and passing the task's roles
+		// iam:PassRole with iam:PassedToService = ecs-tasks.amazonaws.com
+		// (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html).
+		switch op {
+		case "DescribeServices", "UpdateService":
+			cluster := str(field(in, "Cluster"))
+			services := list(field(in, "Services"))
+			if s := str(field(in, "Service")); s != "" {
+				services = []any{s}
+			}
+			for _, s := range services {
+				d.add("ecs:"+op, arn("ecs", "service/"+cluster+"/"+str(s)))
+			}
+		case "DescribeTaskDefinition":
+			d.add("ecs:"+op, "*")
+		case "RegisterTaskDefinition":
+			d.add("ecs:"+op, "*")
+			if len(list(field(in, "Tags"))) > 0 {
+				d.add("ecs:TagResource", arn("ecs", "task-definition/"+str(field(in, "Family"))+":*"))
+			}
+			for _, role := range []string{str(field(in, "ExecutionRoleArn")), str(field(in, "TaskRoleArn"))} {
+				if role != "" {
+					d.requests = append(d.requests, Request{Action: "iam:PassRole", Resource: role,
+						Context: map[string]string{"iam:PassedToService": "ecs-tasks.amazonaws.com"}})
+				}
+			}
+		default:
+			return d, fmt.Errorf("ECS %s is not mapped", op)
+		}
+	case "CodeDeploy":
+		// https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscodedeploy.html
+		// GetDeployment is authorized on the deployment group, which its request does not
+		// name: it is not mapped, so tests do not record it.
+		if op != "CreateDeployment" {
+			return d, fmt.Errorf("CodeDeploy %s is not mapped", op)
+		}
+		d.add("codedeploy:"+op, arn("codedeploy", "deploymentgroup:"+str(field(in, "ApplicationName"))+"/"+str(field(in, "DeploymentGroupName"))))
+	case "CloudFormation":
+		// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-template.html:
+		// every stack and change set call is authorized on the stack; CreateChangeSet of a SAM
+		// template also on the transform, passing a role iam:PassRole, and a template given
+		// by URL is read from S3 with the caller's credentials
+		// (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html).
+		stack := str(field(in, "StackName"))
+		if _, rest, ok := strings.Cut(stack, ":stack/"); ok {
+			// A stack id: arn:aws:cloudformation:region:account:stack/name/id.
+			stack, _, _ = strings.Cut(rest, "/")
+		}
+		if stack == "" {
+			return d, fmt.Errorf("CloudFormation %s names no stack (give StackName with a change set's ARN)", op)
+		}
+		switch op {
+		case "DescribeStacks", "DescribeStackEvents", "CreateChangeSet", "DescribeChangeSet", "ExecuteChangeSet", "DeleteChangeSet", "DeleteStack":
+			d.add("cloudformation:"+op, arn("cloudformation", "stack/"+stack+"/*"))
+		default:
+			return d, fmt.Errorf("CloudFormation %s is not mapped", op)
+		}
+		if op == "CreateChangeSet" && strings.Contains(str(field(in, "TemplateBody")), "AWS::Serverless-2016-10-31") {
+			d.add("cloudformation:CreateChangeSet", "arn:${AWS::Partition}:cloudformation:${AWS::Region}:aws:transform/Serverless-2016-10-31")
+		}
+		if role := str(field(in, "RoleARN")); role != "" {
+			d.requests = append(d.requests, Request{Action: "iam:PassRole", Resource: role,
+				Context: map[string]string{"iam:PassedToService": "cloudformation.amazonaws.com"}})
+		}
+		if u, err := url.Parse(str(field(in, "TemplateURL"))); err == nil && u.Host != "" {
+			bucket, _, _ := strings.Cut(u.Host, ".")
+			d.add("s3:GetObject", "arn:${AWS::Partition}:s3:::"+n.exact(bucket)+"/"+varyingKey(strings.TrimPrefix(u.Path, "/")))
+		}
 	default:
 		return d, fmt.Errorf("%s %s: iamcheck does not know this service's IAM actions; add it to requestsOf", service, op)
 	}

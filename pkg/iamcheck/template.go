@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,7 +25,13 @@ const (
 type Template struct {
 	resources  map[string]map[string]any
 	parameters map[string]any
+	conditions map[string]any
+	values     map[string]string
 }
+
+// SetParameters gives parameters values other than their defaults (a stack deployed with
+// its deploy targets named, say). Conditions, Fn::If and Fn::Split follow them.
+func (t *Template) SetParameters(values map[string]string) { t.values = values }
 
 // ParseTemplate reads a template in JSON.
 func ParseTemplate(raw []byte) (*Template, error) {
@@ -48,6 +55,7 @@ func NewTemplate(doc map[string]any) *Template {
 	if ps, ok := doc["Parameters"].(map[string]any); ok {
 		t.parameters = ps
 	}
+	t.conditions, _ = doc["Conditions"].(map[string]any)
 	return t
 }
 
@@ -116,6 +124,9 @@ func (t *Template) ref(id string) (string, error) {
 		return "", nil
 	}
 	if p, ok := t.parameters[id].(map[string]any); ok {
+		if v, ok := t.values[id]; ok {
+			return v, nil
+		}
 		if d, ok := p["Default"]; ok {
 			return fmt.Sprint(d), nil
 		}
@@ -264,18 +275,39 @@ func (t *Template) String(v any, vars map[string]string) (string, error) {
 	return "", fmt.Errorf("iamcheck cannot resolve %v", v)
 }
 
-// Strings resolves a value that is a string or a list of them.
+// Strings resolves a value that is a string or a list of them; Fn::Split makes a list, and
+// Fn::If picks a branch (AWS::NoValue adds nothing).
 func (t *Template) Strings(v any, vars map[string]string) ([]string, error) {
 	if l, ok := v.([]any); ok {
 		out := make([]string, 0, len(l))
 		for _, item := range l {
-			s, err := t.String(item, vars)
+			s, err := t.Strings(item, vars)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, s)
+			out = append(out, s...)
 		}
 		return out, nil
+	}
+	if m, ok := v.(map[string]any); ok && len(m) == 1 {
+		if a, ok := m["Fn::Split"].([]any); ok && len(a) == 2 {
+			sep, _ := a[0].(string)
+			s, err := t.String(a[1], vars)
+			if err != nil {
+				return nil, err
+			}
+			return strings.Split(s, sep), nil
+		}
+		if _, ok := m["Fn::If"]; ok {
+			branch, err := t.branch(m)
+			if err != nil || branch == nil {
+				return nil, err
+			}
+			return t.Strings(branch, vars)
+		}
+		if m["Ref"] == "AWS::NoValue" {
+			return nil, nil
+		}
 	}
 	if v == nil {
 		return nil, nil
@@ -354,6 +386,17 @@ func (t *Template) RolePolicy(role string) (Policy, error) {
 		doc, _ := d.(map[string]any)
 		stmts, _ := doc["Statement"].([]any)
 		for _, s := range stmts {
+			// A statement granted only when the stack names what it is for.
+			if m, ok := s.(map[string]any); ok && m["Fn::If"] != nil {
+				picked, err := t.branch(m)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", role, err)
+				}
+				if picked == nil {
+					continue
+				}
+				s = picked
+			}
 			st, err := t.statement(s)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", role, err)
@@ -489,4 +532,82 @@ func (q Request) Resolve(t *Template, vars map[string]string) (Request, error) {
 		}
 	}
 	return out, nil
+}
+
+// branch is the branch of {"Fn::If": [condition, then, else]} the condition picks; nil for
+// AWS::NoValue.
+func (t *Template) branch(m map[string]any) (any, error) {
+	a, _ := m["Fn::If"].([]any)
+	if len(a) != 3 {
+		return nil, fmt.Errorf("Fn::If needs a condition and two values: %v", m)
+	}
+	name, _ := a[0].(string)
+	ok, err := t.Condition(name)
+	if err != nil {
+		return nil, err
+	}
+	v := a[2]
+	if ok {
+		v = a[1]
+	}
+	if r, isMap := v.(map[string]any); isMap && r["Ref"] == "AWS::NoValue" {
+		return nil, nil
+	}
+	return v, nil
+}
+
+// Condition evaluates the template's condition name (Fn::Equals, Fn::Not, Fn::And, Fn::Or
+// and Condition over values that resolve).
+func (t *Template) Condition(name string) (bool, error) {
+	c, ok := t.conditions[name]
+	if !ok {
+		return false, fmt.Errorf("no condition %s", name)
+	}
+	return t.evalCondition(c)
+}
+
+func (t *Template) evalCondition(v any) (bool, error) {
+	m, _ := v.(map[string]any)
+	if len(m) != 1 {
+		return false, fmt.Errorf("iamcheck cannot evaluate the condition %v", v)
+	}
+	for fn, arg := range m {
+		a, _ := arg.([]any)
+		switch fn {
+		case "Condition":
+			name, _ := arg.(string)
+			return t.Condition(name)
+		case "Fn::Equals":
+			if len(a) != 2 {
+				break
+			}
+			l, err := t.String(a[0], nil)
+			if err != nil {
+				return false, err
+			}
+			r, err := t.String(a[1], nil)
+			if err != nil {
+				return false, err
+			}
+			return l == r, nil
+		case "Fn::Not", "Fn::And", "Fn::Or":
+			results := make([]bool, 0, len(a))
+			for _, x := range a {
+				b, err := t.evalCondition(x)
+				if err != nil {
+					return false, err
+				}
+				results = append(results, b)
+			}
+			switch fn {
+			case "Fn::Not":
+				return len(results) == 1 && !results[0], nil
+			case "Fn::And":
+				return !slices.Contains(results, false), nil
+			default:
+				return slices.Contains(results, true), nil
+			}
+		}
+	}
+	return false, fmt.Errorf("iamcheck cannot evaluate the condition %v", v)
 }

@@ -103,3 +103,34 @@ func TestTheContractIsCheckedAgainstTheFunctionsRole(t *testing.T) {
 	require.Len(t, problems, 1)
 	assert.True(t, strings.HasPrefix(problems[0], "deploy: no resource DeployFunction"), problems[0])
 }
+
+// A statement granted only when a parameter names its targets: Fn::If over a condition on
+// the parameter, Fn::Split of its comma list; nothing at the default, the targets once set.
+func TestConditionalStatementsFollowTheParameters(t *testing.T) {
+	doc := map[string]any{
+		"Parameters": map[string]any{"Clusters": map[string]any{"Type": "String", "Default": ""}},
+		"Conditions": map[string]any{"HasClusters": map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "Clusters"}, ""}}}}},
+		"Resources": map[string]any{"Role": map[string]any{"Type": "AWS::IAM::Role", "Properties": map[string]any{
+			"Policies": []any{map[string]any{"PolicyDocument": map[string]any{"Statement": []any{
+				map[string]any{"Fn::If": []any{"HasClusters", map[string]any{"Effect": "Allow", "Action": []any{"ecs:UpdateService"},
+					"Resource": map[string]any{"Fn::Split": []any{",", map[string]any{"Fn::Join": []any{"", []any{
+						"arn:*:ecs:*:*:service/", map[string]any{"Fn::Join": []any{"/*,arn:*:ecs:*:*:service/", map[string]any{"Fn::Split": []any{",", map[string]any{"Ref": "Clusters"}}}}}, "/*"}}}}}},
+					map[string]any{"Ref": "AWS::NoValue"}}},
+			}}}},
+		}}},
+	}
+	tmpl := NewTemplate(doc)
+	req := Request{Action: "ecs:UpdateService", Resource: "arn:aws:ecs:us-east-1:123456789012:service/b/api"}
+	p, err := tmpl.RolePolicy("Role")
+	require.NoError(t, err)
+	assert.Empty(t, p, "nothing granted at the default")
+
+	tmpl.SetParameters(map[string]string{"Clusters": "a,b"})
+	p, err = tmpl.RolePolicy("Role")
+	require.NoError(t, err)
+	require.Len(t, p, 1)
+	assert.Equal(t, []string{"arn:*:ecs:*:*:service/a/*", "arn:*:ecs:*:*:service/b/*"}, p[0].Resource)
+	assert.True(t, p.Allows(req))
+	req.Resource = "arn:aws:ecs:us-east-1:123456789012:service/c/api"
+	assert.False(t, p.Allows(req))
+}

@@ -45,7 +45,6 @@ import (
 	"github.com/stepline/stepline/pkg/store/dynamo/dynamotest"
 )
 
-func TestMain(m *testing.M) { awstest.Main(m) }
 
 const (
 	notifyToken  = "ghp_StateMachineNotifyTokenNeverLogged9"

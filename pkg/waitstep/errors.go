@@ -3,7 +3,7 @@ package waitstep
 import "github.com/stepline/stepline/pkg/statemachine"
 
 // ActionFailed is the one error Handle returns to the Wait state: the action cannot wait
-// (a provider not available on AWS yet, a malformed request, an approval that could not be
+// (a deploy that could not start, a provider this deployment does not serve, a malformed request, an approval that could not be
 // set up). aws-lambda-go reports the Go type name, statemachine.ErrActionFailed, which the
 // Wait state catches by name; it is therefore returned as it is, never wrapped.
 type ActionFailed struct{ Msg string }

@@ -15,7 +15,7 @@ import (
 	"github.com/stepline/stepline/pkg/store"
 )
 
-// expire fails the approval's task as timed out if its token is still kept, then forgets it.
+// expire fails the approval's (or deploy's, expireDeploy) task as timed out if its token is still kept, then forgets it.
 // An approval decided meanwhile has no token: nothing to do. Errors are returned for
 // Scheduler to retry.
 func (h *Handler) expire(ctx context.Context, e Expire) (Output, error) {
@@ -30,6 +30,9 @@ func (h *Handler) expire(ctx context.Context, e Expire) (Output, error) {
 	}
 	if err != nil {
 		return Output{}, fmt.Errorf("expire %s %s: read the token: %w", e.Run, e.Task, err)
+	}
+	if e.Key != "" && h.deploys.Waits != nil {
+		return h.expireDeploy(ctx, log, e, token)
 	}
 	var req approval.Request
 	if raw, err := h.tokens.Token(ctx, e.Run, approval.RequestKey(e.Task)); err == nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/stepline/stepline/pkg/engine"
 	"github.com/stepline/stepline/pkg/statemachine"
 	"github.com/stepline/stepline/pkg/store"
+	"github.com/stepline/stepline/pkg/store/dynamo"
 )
 
 // memTokens is an in-memory token store with store/dynamo's expiry rule. fail, when set,
@@ -85,9 +86,10 @@ func (m *memTokens) get(run, task string) (memToken, bool) {
 
 // memSFN records task failures; fail decides each call's error.
 type memSFN struct {
-	mu       sync.Mutex
-	failures []sfn.SendTaskFailureInput
-	fail     error
+	mu        sync.Mutex
+	failures  []sfn.SendTaskFailureInput
+	successes []sfn.SendTaskSuccessInput
+	fail      error
 }
 
 func (f *memSFN) SendTaskFailure(_ context.Context, in *sfn.SendTaskFailureInput, _ ...func(*sfn.Options)) (*sfn.SendTaskFailureOutput, error) {
@@ -219,4 +221,46 @@ func waitInput(provider string, timeoutSeconds int, config map[string]any) Input
 // conflict is Scheduler's answer to a second schedule of a name.
 func conflict(name string) error {
 	return &schedtypes.ConflictException{Message: aws.String("Schedule " + name + " already exists.")}
+}
+
+// memWaits keeps deploy waits by key with store/dynamo's expiry rule.
+type memWaits struct {
+	mu    sync.Mutex
+	now   func() time.Time
+	items map[string]dynamo.Waiting
+}
+
+func (m *memWaits) PutWaiting(_ context.Context, key string, w dynamo.Waiting) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.items[key] = w
+	return nil
+}
+
+func (m *memWaits) Waiting(_ context.Context, key string) (dynamo.Waiting, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w, ok := m.items[key]
+	if !ok || (!w.Expires.IsZero() && !m.now().Before(w.Expires)) {
+		return dynamo.Waiting{}, fmt.Errorf("wait %s: %w", key, store.ErrNotFound)
+	}
+	return w, nil
+}
+
+func (m *memWaits) DeleteWaiting(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.items, key)
+	return nil
+}
+
+// SendTaskSuccess records a task success; a token in closed answers TaskTimedOut.
+func (f *memSFN) SendTaskSuccess(_ context.Context, in *sfn.SendTaskSuccessInput, _ ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.successes = append(f.successes, *in)
+	if f.fail != nil {
+		return nil, f.fail
+	}
+	return &sfn.SendTaskSuccessOutput{}, nil
 }

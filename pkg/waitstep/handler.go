@@ -2,14 +2,24 @@
 // invokes with lambda:invoke.waitForTaskToken and {token, run, task}. The function starts
 // the long work, keeps the task token and returns; the answer comes later through the token.
 //
-// Approvals are the one provider served so far: the request, with the random key its links
-// carry (approval.NewKey), and the token are kept in the table, a one-time EventBridge
-// Scheduler schedule is set for the deadline, and "stepline Approval Requested" is announced
-// with the links of the approval page (pkg/approval). At the
-// deadline the schedule invokes the function again with {"expire": {run, task}}, and a token
-// still kept is failed as ActionTimedOut. Every other provider (ecs, codedeploy,
-// cloudformation, s3) fails at once with ActionFailed: their AWS providers do not exist yet,
-// and a wait that nothing would ever answer must not hang for seven days.
+// Approvals: the request, with the random key its links carry (approval.NewKey), and the
+// token are kept in the table, a one-time EventBridge Scheduler schedule is set for the
+// deadline, and "stepline Approval Requested" is announced with the links of the approval
+// page (pkg/approval). At the deadline the schedule invokes the function again with
+// {"expire": {run, task}}, and a token still kept is failed as ActionTimedOut.
+//
+// Deploys (ecs, codedeploy, cloudformation, s3; WithDeploys): the provider's Start is called
+// with the task's configuration and its input artifacts (pkg/deploy/s3artifact at the run's
+// locations; a rollback attempt carries the previous run's and sets Request.Previous). A
+// deploy finished within Start is answered at once; otherwise the token is kept under the
+// task and under the key the finishing event names, and the action's deadline is scheduled as
+// an approval's is, its expiry naming what was awaited (Wait.What). The finishing events
+// ("ECS Deployment State Change", "CodeDeploy Deployment State-change Notification",
+// "CloudFormation Stack Status Change") reach this same function from the stack's rules on
+// the default bus; each provider's Match names the wait, and the token is answered: success
+// with the outputs as the action's variables ({"variables": ...}, as pkg/advance reads a
+// Wait's output), or ActionFailed with the service's reason. Late, duplicate and unknown
+// events do nothing.
 package waitstep
 
 import (
@@ -89,6 +99,7 @@ type Handler struct {
 	schedules schedules
 	events    approval.EventPutter
 	cfg       Config
+	deploys   Deploys
 	now       func() time.Time
 	log       *slog.Logger
 }
@@ -111,19 +122,29 @@ func New(tokens Tokens, tasks taskFailer, sched schedules, eb approval.EventPutt
 	return h
 }
 
-// Input is what the function is invoked with: the Wait state's {token, run, task}, or the
-// deadline schedule's {"expire": {run, task}}.
+// Input is what the function is invoked with: the Wait state's {token, run, task}, the
+// deadline schedule's {"expire": {run, task}}, or a deploy's finishing event from an
+// EventBridge rule on the default bus (the fields of Event).
+//
+// The events come to this function rather than to one of their own: answering them needs the
+// table's token items, SendTaskSuccess/Failure and the describe calls the providers' Start
+// makes already (DescribeStacks), so a second function's role would repeat this one's grants
+// but for codedeploy:GetDeployment, and cost a function, a role, a log group and an alarm more.
 type Input struct {
 	Token  string             `json:"token,omitempty"`
 	Run    string             `json:"run,omitempty"`
 	Task   *statemachine.Item `json:"task,omitempty"`
 	Expire *Expire            `json:"expire,omitempty"`
+	Event
 }
 
-// Expire names the approval whose deadline has come; Task is its approval.TaskKey.
+// Expire names the wait whose deadline has come; Task is its approval.TaskKey. A deploy's
+// also carries the key it is kept under and what it waited for, for the timeout's message.
 type Expire struct {
 	Run  string `json:"run"`
 	Task string `json:"task"`
+	Key  string `json:"key,omitempty"`
+	What string `json:"what,omitempty"`
 }
 
 // Output is the function's answer. The Wait state ignores it (the token's answer is the
@@ -135,12 +156,19 @@ type Output struct {
 	Expires *time.Time `json:"expires,omitempty"`
 	// Expired is true when a deadline failed a task still waiting.
 	Expired bool `json:"expired,omitempty"`
+	// Key is the key a started deploy waits under.
+	Key string `json:"key,omitempty"`
+	// Finished is true when a deploy's task was answered (finished within Start, or by an event).
+	Finished bool `json:"finished,omitempty"`
 }
 
 // Handle starts a wait, or ends one whose deadline has come.
 func (h *Handler) Handle(ctx context.Context, in Input) (Output, error) {
 	if in.Expire != nil {
 		return h.expire(ctx, *in.Expire)
+	}
+	if in.DetailType != "" {
+		return h.finished(ctx, in.Event)
 	}
 	if in.Task == nil || in.Token == "" {
 		return Output{}, &ActionFailed{Msg: "the wait function needs the Wait state's {token, run, task}: the request has no token or no task"}
@@ -153,7 +181,7 @@ func (h *Handler) Handle(ctx context.Context, in Input) (Output, error) {
 	case engine.ProviderApproval:
 		return h.request(ctx, in.Token, *in.Task)
 	case "ecs", "codedeploy", "cloudformation", "s3":
-		return Output{}, &ActionFailed{Msg: fmt.Sprintf("action %s/%s: provider %s is not available on AWS yet; it runs with `stepline run` for now", t.Stage, t.Action, t.Provider)}
+		return h.startDeploy(ctx, in.Token, *in.Task)
 	}
 	return Output{}, &ActionFailed{Msg: fmt.Sprintf("action %s/%s: provider %q does not wait for a task token", t.Stage, t.Action, t.Provider)}
 }

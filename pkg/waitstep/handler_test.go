@@ -115,7 +115,7 @@ func TestTheApprovalTimeoutFollowsThePipelineFileRules(t *testing.T) {
 	}
 }
 
-func TestOtherProvidersFailAtOnceInsteadOfWaitingForever(t *testing.T) {
+func TestDeployProvidersFailAtOnceWhereTheDeploymentServesNone(t *testing.T) {
 	t.Parallel()
 	for _, provider := range []string{"ecs", "codedeploy", "cloudformation", "s3"} {
 		t.Run(provider, func(t *testing.T) {
@@ -124,7 +124,7 @@ func TestOtherProvidersFailAtOnceInsteadOfWaitingForever(t *testing.T) {
 			_, err := r.h.Handle(lambdaCtx(), waitInput(provider, 600, map[string]any{"cluster": "main"}))
 			require.Error(t, err)
 			assert.Equal(t, statemachine.ErrActionFailed, errorType(err), "the Wait state catches it by name")
-			assert.Contains(t, err.Error(), "provider "+provider+" is not available on AWS yet")
+			assert.Contains(t, err.Error(), "provider "+provider+" is not available on AWS in this deployment")
 			assert.Contains(t, err.Error(), "Release/Approve")
 			assert.Empty(t, r.tokens.items, "nothing is kept for a wait nobody would answer")
 			assert.Empty(t, r.sched.created)

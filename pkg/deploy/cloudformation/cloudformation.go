@@ -240,14 +240,15 @@ func (p *Provider) startDelete(ctx context.Context, req deploy.Request, cfg conf
 		return p.done(cfg.stack, "", deploy.Outcome{Done: true, Succeeded: true, Message: fmt.Sprintf("stack %s does not exist: nothing to delete", cfg.stack)}), nil
 	}
 	id := aws.ToString(stack.StackId)
-	in := &cloudformation.DeleteStackInput{StackName: aws.String(id), ClientRequestToken: aws.String(token(req, p.now()))}
+	tok := token(req, p.now())
+	in := &cloudformation.DeleteStackInput{StackName: aws.String(id), ClientRequestToken: aws.String(tok)}
 	if cfg.role != "" {
 		in.RoleARN = aws.String(cfg.role)
 	}
 	if _, err := p.api.DeleteStack(ctx, in); err != nil {
 		return deploy.Wait{}, fmt.Errorf("delete stack %s: %w", cfg.stack, err)
 	}
-	return p.wait(id, fmt.Sprintf("CloudFormation stack %s (%s) to be deleted", cfg.stack, id)), nil
+	return p.wait(id, tok, fmt.Sprintf("CloudFormation stack %s (%s) to be deleted", cfg.stack, id)), nil
 }
 
 func (p *Provider) startDeploy(ctx context.Context, req deploy.Request, cfg config, stack *cftypes.Stack) (deploy.Wait, error) {
@@ -300,14 +301,14 @@ func (p *Provider) startDeploy(ctx context.Context, req deploy.Request, cfg conf
 		return deploy.Wait{}, fmt.Errorf("create change set for stack %s: %w", cfg.stack, err)
 	}
 	csID, stackID := aws.ToString(created.Id), aws.ToString(created.StackId)
-	cs, err := p.awaitChangeSet(ctx, csID)
+	cs, err := p.awaitChangeSet(ctx, csID, stackID)
 	if err != nil {
 		return deploy.Wait{}, fmt.Errorf("stack %s: %w", cfg.stack, err)
 	}
 	if cs.Status == cftypes.ChangeSetStatusFailed {
 		reason := aws.ToString(cs.StatusReason)
 		if noChanges(reason) {
-			if _, err := p.api.DeleteChangeSet(ctx, &cloudformation.DeleteChangeSetInput{ChangeSetName: aws.String(csID)}); err != nil {
+			if _, err := p.api.DeleteChangeSet(ctx, &cloudformation.DeleteChangeSetInput{ChangeSetName: aws.String(csID), StackName: aws.String(stackID)}); err != nil {
 				return deploy.Wait{}, fmt.Errorf("delete the empty change set of stack %s: %w", cfg.stack, err)
 			}
 			return p.done(cfg.stack, stackID, deploy.Outcome{Done: true, Succeeded: true, Message: "no changes: stack " + cfg.stack + " is up to date"}), nil
@@ -315,20 +316,22 @@ func (p *Provider) startDeploy(ctx context.Context, req deploy.Request, cfg conf
 		// The failed change set stays, so the console shows why.
 		return p.done(cfg.stack, stackID, deploy.Outcome{Done: true, Message: fmt.Sprintf("change set for stack %s failed: %s", cfg.stack, reason)}), nil
 	}
-	if _, err := p.api.ExecuteChangeSet(ctx, &cloudformation.ExecuteChangeSetInput{ChangeSetName: aws.String(csID), ClientRequestToken: aws.String(token(req, now))}); err != nil {
+	tok := token(req, now)
+	if _, err := p.api.ExecuteChangeSet(ctx, &cloudformation.ExecuteChangeSetInput{ChangeSetName: aws.String(csID), StackName: aws.String(stackID), ClientRequestToken: aws.String(tok)}); err != nil {
 		return deploy.Wait{}, fmt.Errorf("execute change set of stack %s: %w", cfg.stack, err)
 	}
-	return p.wait(stackID, fmt.Sprintf("CloudFormation stack %s (%s) to finish its %s", cfg.stack, stackID, strings.ToLower(string(kind)))), nil
+	return p.wait(stackID, tok, fmt.Sprintf("CloudFormation stack %s (%s) to finish its %s", cfg.stack, stackID, strings.ToLower(string(kind)))), nil
 }
 
 // awaitChangeSet asks until the change set is created or has failed. Creating a change set
 // takes seconds and sends no EventBridge event, so this short wait polls inside Start, bounded
 // by the provider's timeout (well under a Lambda function's 15 minutes); the long part, the
-// execution, is what the event finishes.
-func (p *Provider) awaitChangeSet(ctx context.Context, id string) (*cloudformation.DescribeChangeSetOutput, error) {
+// execution, is what the event finishes. The stack is named beside the change set's ARN,
+// which CloudFormation does not need but IAM authorizes the call on.
+func (p *Provider) awaitChangeSet(ctx context.Context, id, stackID string) (*cloudformation.DescribeChangeSetOutput, error) {
 	deadline := p.now().Add(p.timeout)
 	for {
-		out, err := p.api.DescribeChangeSet(ctx, &cloudformation.DescribeChangeSetInput{ChangeSetName: aws.String(id)})
+		out, err := p.api.DescribeChangeSet(ctx, &cloudformation.DescribeChangeSetInput{ChangeSetName: aws.String(id), StackName: aws.String(stackID)})
 		if err != nil {
 			return nil, fmt.Errorf("describe change set %s: %w", id, err)
 		}
@@ -351,8 +354,19 @@ func noChanges(reason string) bool {
 	return strings.Contains(reason, "didn't contain changes") || strings.Contains(reason, "No updates are to be performed")
 }
 
-func (p *Provider) wait(stackID, what string) deploy.Wait {
-	return deploy.Wait{Provider: Name, Key: stackID, Resource: stackID, What: what, Started: p.now()}
+// wait is what an executed change set or a deletion waits for: keyed by the stack id and the
+// ClientRequestToken CloudFormation copies into the stack's events, so a delayed duplicate of
+// an earlier deploy's final event (same stack, another token) finishes nothing.
+func (p *Provider) wait(stackID, tok, what string) deploy.Wait {
+	return deploy.Wait{Provider: Name, Key: eventKey(stackID, tok), Resource: stackID, What: what, Started: p.now()}
+}
+
+// eventKey is the key of a stack's events: its id and the request token, when there is one.
+func eventKey(stackID, tok string) string {
+	if tok == "" {
+		return stackID
+	}
+	return stackID + "#" + tok
 }
 
 func (p *Provider) done(stack, stackID string, out deploy.Outcome) deploy.Wait {
@@ -414,7 +428,7 @@ func (p *Provider) Poll(ctx context.Context, w deploy.Wait) (deploy.Outcome, err
 	if w.Done {
 		return w.Outcome, nil
 	}
-	st, err := p.describe(ctx, w.Key)
+	st, err := p.describe(ctx, w.Resource)
 	if err != nil {
 		return deploy.Outcome{}, err
 	}
@@ -426,7 +440,7 @@ func (p *Provider) Poll(ctx context.Context, w deploy.Wait) (deploy.Outcome, err
 		out.Outputs = outputsOf(st)
 		return out, nil
 	}
-	if reason, err := p.firstFailure(ctx, w.Key, w.Started); err != nil {
+	if reason, err := p.firstFailure(ctx, w.Resource, w.Started); err != nil {
 		return deploy.Outcome{}, err
 	} else if reason != "" {
 		out.Message = reason
@@ -477,14 +491,16 @@ func outputsOf(st *cftypes.Stack) map[string]string {
 // statusDetail is the detail of a "CloudFormation Stack Status Change" event.
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/event-detail-stack-status-change.html
 type statusDetail struct {
-	StackID       string `json:"stack-id"`
-	StatusDetails struct {
+	StackID            string `json:"stack-id"`
+	ClientRequestToken string `json:"client-request-token"`
+	StatusDetails      struct {
 		Status       string `json:"status"`
 		StatusReason string `json:"status-reason"`
 	} `json:"status-details"`
 }
 
-// Match reads a "CloudFormation Stack Status Change" event: its key is the stack id; only a
+// Match reads a "CloudFormation Stack Status Change" event: its key is the stack id and the
+// event's client-request-token (the one Start's ExecuteChangeSet or DeleteStack sent); only a
 // final status finishes the wait.
 func (p *Provider) Match(detailType string, detail json.RawMessage) (string, deploy.Outcome, bool) {
 	if detailType != EventDetailType {
@@ -498,7 +514,7 @@ func (p *Provider) Match(detailType string, detail json.RawMessage) (string, dep
 	if !out.Done {
 		return "", deploy.Outcome{}, false
 	}
-	return d.StackID, out, true
+	return eventKey(d.StackID, d.ClientRequestToken), out, true
 }
 
 // outcomeOf classifies a stack status: *_IN_PROGRESS (cleanup included) and unknown statuses

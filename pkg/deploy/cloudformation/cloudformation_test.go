@@ -115,8 +115,8 @@ func TestDeployCreatesAStackThenUpdatesIt(t *testing.T) {
 	assert.False(t, w.Done, "executing a change set is awaited")
 	st := stackOf(t, cf, "cfn-create-update")
 	assert.Equal(t, role, aws.ToString(st.RoleARN), "CloudFormation acts with the action's role")
-	assert.Equal(t, aws.ToString(st.StackId), w.Key, "the wait is keyed by the stack id the event names")
-	assert.Equal(t, w.Key, w.Resource)
+	assert.Equal(t, aws.ToString(st.StackId), w.Resource)
+	assert.True(t, strings.HasPrefix(w.Key, w.Resource+"#"), "the wait is keyed by the stack id and the request token the events name: %s", w.Key)
 	assert.Equal(t, Name, w.Provider)
 	assert.Contains(t, w.What, "cfn-create-update")
 	assert.Equal(t, cftypes.StackStatusCreateComplete, st.StackStatus)
@@ -131,7 +131,8 @@ func TestDeployCreatesAStackThenUpdatesIt(t *testing.T) {
 	w2, err := p.Start(ctx, req)
 	require.NoError(t, err)
 	assert.False(t, w2.Done)
-	assert.Equal(t, w.Key, w2.Key, "an update waits on the same stack")
+	assert.Equal(t, w.Resource, w2.Resource, "an update waits on the same stack")
+	assert.NotEqual(t, w.Key, w2.Key, "with its own request token: the first deploy's events do not finish it")
 	assert.Contains(t, w2.What, "update")
 	st = stackOf(t, cf, "cfn-create-update")
 	assert.Equal(t, cftypes.StackStatusUpdateComplete, st.StackStatus)
@@ -144,10 +145,10 @@ func TestDeployCreatesAStackThenUpdatesIt(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, deploy.Outcome{Done: true, Succeeded: true, Message: "UPDATE_COMPLETE"}, out)
 
-	sets, err := cf.ListChangeSets(ctx, &cloudformation.ListChangeSetsInput{StackName: aws.String(w.Key)})
+	sets, err := cf.ListChangeSets(ctx, &cloudformation.ListChangeSetsInput{StackName: aws.String(w.Resource)})
 	require.NoError(t, err)
 	var kinds []string
-	for _, s := range ofStack(sets.Summaries, w.Key) {
+	for _, s := range ofStack(sets.Summaries, w.Resource) {
 		kinds = append(kinds, string(s.ExecutionStatus))
 		assert.True(t, strings.HasPrefix(aws.ToString(s.ChangeSetName), "stepline-"), aws.ToString(s.ChangeSetName))
 		cs, err := cf.DescribeChangeSet(ctx, &cloudformation.DescribeChangeSetInput{ChangeSetName: s.ChangeSetId})
@@ -168,7 +169,7 @@ func TestAnEmptyChangeSetSucceedsWithNoChanges(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, w.Done)
 	assert.Equal(t, deploy.Outcome{Done: true, Succeeded: true, Message: "no changes: stack cfn-empty is up to date"}, w.Outcome)
-	assert.Equal(t, first.Key, w.Key)
+	assert.Equal(t, first.Resource, w.Resource)
 	out, err := p.Poll(ctx, w)
 	require.NoError(t, err)
 	assert.Equal(t, w.Outcome, out, "Poll of a finished wait asks nothing")
@@ -194,7 +195,7 @@ func TestAChangeSetThatFailsAsEmptyIsDeletedAndSucceeds(t *testing.T) {
 	ctx := context.Background()
 	created, err := New(cf).Start(ctx, request("cfn-failed-empty", "cfn-failed-empty-a", nil))
 	require.NoError(t, err)
-	first := created.Key
+	first := created.Resource
 
 	p := New(failingChangeSets{cf, "The submitted information didn't contain changes. Submit different information to create a change set."})
 	w, err := p.Start(ctx, request("cfn-failed-empty", "cfn-failed-empty-b", nil))
@@ -235,7 +236,7 @@ func TestAStackLeftInReviewIsCreatedAgain(t *testing.T) {
 	assert.Contains(t, w.What, "create")
 	// moto makes a second stack of the same name where CloudFormation reuses the one in
 	// review, so the stack is read by the id the wait names.
-	assert.Equal(t, cftypes.StackStatusCreateComplete, stackOf(t, cf, w.Key).StackStatus)
+	assert.Equal(t, cftypes.StackStatusCreateComplete, stackOf(t, cf, w.Resource).StackStatus)
 	assert.True(t, queueExists(t, sq, "cfn-review"))
 }
 
@@ -276,9 +277,10 @@ func TestDeleteRemovesTheStack(t *testing.T) {
 	w, err := p.Start(ctx, deploy.Request{Run: "api-8", Stage: "Teardown", Action: "Stack", Config: map[string]any{"stack": "cfn-delete", "action": "delete"}})
 	require.NoError(t, err)
 	assert.False(t, w.Done)
-	assert.Equal(t, created.Key, w.Key)
+	assert.Equal(t, created.Resource, w.Resource)
+	assert.NotEqual(t, created.Key, w.Key, "the deletion's own request token")
 	assert.Contains(t, w.What, "deleted")
-	assert.Equal(t, cftypes.StackStatusDeleteComplete, stackOf(t, cf, created.Key).StackStatus)
+	assert.Equal(t, cftypes.StackStatusDeleteComplete, stackOf(t, cf, created.Resource).StackStatus)
 	assert.False(t, queueExists(t, sq, "cfn-delete"), "the stack's queue is gone")
 	out, err := p.Poll(ctx, w)
 	require.NoError(t, err)
@@ -309,7 +311,7 @@ func TestOutputsAreTheStacksOutputs(t *testing.T) {
 	outputs, err := p.Outputs(ctx, id)
 	require.NoError(t, err)
 	assert.Equal(t, want, outputs)
-	out, err := p.Poll(ctx, deploy.Wait{Provider: Name, Key: id, Started: time.Now()})
+	out, err := p.Poll(ctx, deploy.Wait{Provider: Name, Key: id + "#tok", Resource: id, Started: time.Now()})
 	require.NoError(t, err)
 	assert.Equal(t, deploy.Outcome{Done: true, Succeeded: true, Message: "CREATE_COMPLETE", Outputs: want}, out)
 

@@ -67,7 +67,7 @@ func TestMatchReadsTheSampleEvents(t *testing.T) {
 			assert.Equal(t, tc.ok, ok)
 			assert.Equal(t, tc.want, out)
 			if tc.ok {
-				assert.Equal(t, sampleStack, key)
+				assert.Equal(t, sampleStack+"#3f1c2a9d8e7b6a5f4e3d2c1b", key, "the stack id and the request token")
 			}
 		})
 	}
@@ -158,4 +158,20 @@ func FuzzMatch(f *testing.F) {
 			t.Fatalf("a match must name a stack and be final: %q %+v", key, out)
 		}
 	})
+}
+
+// A delayed final event of an earlier deploy of the same stack (another request token) does
+// not give the key of the newer deploy's wait.
+func TestAnEarlierDeploysEventDoesNotFinishANewerWait(t *testing.T) {
+	p := New(nil)
+	detail := func(tok string) json.RawMessage {
+		b, _ := json.Marshal(map[string]any{"stack-id": sampleStack, "client-request-token": tok, "status-details": map[string]string{"status": "UPDATE_COMPLETE"}})
+		return b
+	}
+	newer := p.wait(sampleStack, "newer", "x")
+	key, _, ok := p.Match(EventDetailType, detail("older"))
+	assert.True(t, ok)
+	assert.NotEqual(t, newer.Key, key)
+	key, _, _ = p.Match(EventDetailType, detail("newer"))
+	assert.Equal(t, newer.Key, key)
 }

@@ -85,6 +85,18 @@ func (a *Artifact) ReadFile(ctx context.Context, name string) ([]byte, error) {
 	return b, nil
 }
 
+// Zip returns the whole zip as an io.ReaderAt whose reads are ranged GetObject calls, and its
+// size, for the s3 provider (pkg/deploy/s3), which unpacks every file: only the blocks read
+// travel, and the object is never held whole. Reads use ctx.
+func (a *Artifact) Zip(ctx context.Context) (io.ReaderAt, int64, error) {
+	head, err := a.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(a.loc.Bucket), Key: aws.String(a.loc.Key)})
+	if err != nil {
+		return nil, 0, fmt.Errorf("artifact s3://%s/%s: %w", a.loc.Bucket, a.loc.Key, err)
+	}
+	r := &rangeReader{ctx: ctx, a: a, size: aws.ToInt64(head.ContentLength), etag: aws.ToString(head.ETag)}
+	return r, r.size, nil
+}
+
 // rangeReader reads the object with ranged GetObject calls of one block each, keeping the last
 // block, and asks for the ETag HeadObject saw so a replaced object fails instead of mixing.
 type rangeReader struct {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/stepline/stepline/pkg/awstest"
 	"github.com/stepline/stepline/pkg/deploy"
+	s3deploy "github.com/stepline/stepline/pkg/deploy/s3"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -174,4 +176,30 @@ func TestReadFileFailsWhenTheObjectChangesUnderIt(t *testing.T) {
 	_, err = New(s, deploy.Location{Bucket: "swapped-artifacts", Key: "bin.zip"}, WithBlock(4<<10)).ReadFile(ctx, "imagedefinitions.json")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "PreconditionFailed")
+}
+
+// The s3 provider unpacks an artifact kept in S3 through Zip, reading it with ranged
+// GetObject calls: every file reaches the target bucket, and the object is never fetched whole
+// in one request.
+func TestTheS3ProviderUnpacksAnArtifactInS3(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	client, count := fakeS3(t)
+	body := artifactZip(t, 300<<10)
+	_, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("artifacts"), Key: aws.String("runs/api-1/site.zip"), Body: bytes.NewReader(body)})
+	require.NoError(t, err)
+	_, err = client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("web")})
+	require.NoError(t, err)
+	count.gets.Store(0)
+
+	art := New(client, deploy.Location{Bucket: "artifacts", Key: "runs/api-1/site.zip"}, WithBlock(64<<10))
+	w, err := s3deploy.New(client).Start(ctx, deploy.Request{Run: "api-1", Stage: "Deploy", Action: "Site",
+		Config: map[string]any{"bucket": "web", "key": "v1"}, Inputs: map[string]deploy.Artifact{"site": art}})
+	require.NoError(t, err)
+	assert.True(t, w.Done && w.Outcome.Succeeded, "%+v", w)
+	got, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("web"), Key: aws.String("v1/deploy/taskdef.json")})
+	require.NoError(t, err)
+	b, _ := io.ReadAll(got.Body)
+	assert.JSONEq(t, `{"family":"api"}`, string(b))
+	assert.Equal(t, count.gets.Load()-1, count.ranged.Load(), "every read of the artifact is ranged (the last GET is the check above)")
 }

@@ -22,6 +22,8 @@
 //	mark            MARK#<key>               MARK            expires (N: Unix seconds, TTL): what the notify
 //	                                                         function already did (a message sent, a
 //	                                                         token problem reported)
+//	deploy wait     WAIT#<provider>:<key>    WAIT            token, run, task, wait (S: JSON deploy.Wait),
+//	                                                         expires (N: Unix seconds, TTL)
 //	pipeline file   REPO#<repository>        BRANCH#<branch> file (B: gzip of the file), commit, repo,
 //	                                                         branch
 //	registration    REGISTRY#<provider>#     DEFAULT         file (B: gzip; absent when problem is set),
