@@ -61,7 +61,7 @@ pipelines:
 
 // fakeSFN answers Step Functions' JSON 1.0 protocol as the service does for StartExecution
 // and DescribeExecution, remembering executions by name: a second StartExecution of a name is
-// ExecutionAlreadyExists. hideExisting makes DescribeExecution miss them, as when two
+// idempotent with the same input and ExecutionAlreadyExists with another (startOnce). hideExisting makes DescribeExecution miss them, as when two
 // deliveries race.
 type fakeSFN struct {
 	mu           sync.Mutex
@@ -90,11 +90,10 @@ func (f *fakeSFN) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		arn, _ := executionARN(in.StateMachineArn, in.Name)
-		if _, ok := f.executions[in.Name]; ok {
+		if err := startOnce(f.executions, arn, in.Name, in.Input); err != nil {
 			fail(http.StatusBadRequest, "ExecutionAlreadyExists", "Execution Already Exists: '"+arn+"'")
 			return
 		}
-		f.executions[in.Name] = in.Input
 		fmt.Fprintf(w, `{"executionArn":%q,"startDate":%d.123}`, arn, time.Now().Unix())
 	case "AWSStepFunctions.DescribeExecution":
 		var in struct{ ExecutionArn string }
