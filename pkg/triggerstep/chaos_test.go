@@ -62,10 +62,11 @@ const faultRate = 5
 // request was made before, not on which worker made it when: a failing seed replays the same
 // faults, up to the order in which concurrent copies of one request arrive.
 type chaos struct {
-	seed   uint64
-	mu     sync.Mutex
-	seen   map[string]uint64
-	faults map[string]int
+	seed    uint64
+	latency time.Duration
+	mu      sync.Mutex
+	seen    map[string]uint64
+	faults  map[string]int
 }
 
 func newChaos(t *testing.T) *chaos {
@@ -74,12 +75,15 @@ func newChaos(t *testing.T) *chaos {
 		seed = rand.Uint64()
 	}
 	t.Logf("chaos seed %d (replay with -chaos.seed=%d)", seed, seed)
-	return &chaos{seed: seed, seen: map[string]uint64{}, faults: map[string]int{}}
+	return &chaos{seed: seed, latency: 400 * time.Microsecond, seen: map[string]uint64{}, faults: map[string]int{}}
 }
 
 // decide returns the fault chooser of service's requests.
 func (c *chaos) decide(service string) func(op, key string) dynamofake.Fault {
 	return func(op, key string) dynamofake.Fault {
+		// A round trip's worth of latency, so that concurrent deliveries of one event overlap
+		// between their reads and their conditional writes as they do on AWS.
+		time.Sleep(rand.N(c.latency))
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		h := fnv.New64a()
@@ -178,8 +182,9 @@ func (q *memQueue) receive(n int) (batch []events.SQSMessage, done bool) {
 		m.count++
 		q.receives++
 		if q.rng.Float64() < q.cfg.copies {
-			q.copies++ // left visible: another worker gets it too
-			q.ready = append(q.ready, m)
+			q.copies++ // left visible: the next worker to ask gets it too
+			q.ready = slices.Insert(q.ready, 0, m)
+			break
 		} else {
 			m.until = now.Add(q.cfg.visibility)
 			q.hidden = append(q.hidden, hiding{m: m, until: m.until})
@@ -243,10 +248,15 @@ func runChaos(t *testing.T, c *chaos, cfg chaosConfig, api dynamofake.API, table
 		run.commits = append(run.commits, commit)
 		bodies = append(bodies, string(body))
 	}
-	for range run.duplicates {
-		bodies = append(bodies, bodies[rng.IntN(distinct)])
-	}
 	rng.Shuffle(len(bodies), func(i, j int) { bodies[i], bodies[j] = bodies[j], bodies[i] })
+	// The webhook publishes a duplicate soon after the original (a provider's redelivery, a
+	// retried PutEvents): it lands in one of the next batches, which other workers handle
+	// at the same time.
+	for range run.duplicates {
+		i := rng.IntN(len(bodies))
+		j := min(len(bodies), i+10+rng.IntN(30))
+		bodies = slices.Insert(bodies, j, bodies[i])
+	}
 	q := &memQueue{rng: rand.New(rand.NewPCG(c.seed, 2)), cfg: cfg, maxReceives: 60}
 	byID := map[string]*queued{}
 	for i, b := range bodies {
