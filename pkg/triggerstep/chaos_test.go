@@ -40,7 +40,10 @@ import (
 // handler (HandleQueue) on the real store (dynamo.Store); at the end every event has exactly
 // one execution and one run record, and nothing is lost.
 
-var chaosSeed = flag.Uint64("chaos.seed", 0, "seed of the chaos tests; 0 draws one (printed, so that a failure can be replayed)")
+var (
+	chaosSeed = flag.Uint64("chaos.seed", 0, "seed of the chaos tests; 0 draws one (printed, so that a failure can be replayed)")
+	chaosFull = flag.Bool("chaos.full", false, "run the chaos tests at full size, as make chaos does: 10,000 deliveries on dynamofake, 1,000 on moto")
+)
 
 // chaosConfig sizes one chaos run.
 type chaosConfig struct {
@@ -388,25 +391,25 @@ func typesOf(items []map[string]string) []string {
 	return slices.Compact(out)
 }
 
-// chaosDeliveries is the size of the chaos test on the fake: 10,000 deliveries, as make chaos
-// runs it, or 2,000 with -short or under the race detector (make test), which multiplies its
-// cost about tenfold: the race detector still sees every worker, queue and fake interleave.
+// chaosDeliveries is the size of the chaos test on the fake: 10,000 deliveries with
+// -chaos.full (make chaos), else 2,000, since make test runs it under the race detector, which
+// multiplies its cost about tenfold (the race detector still sees every worker, queue and fake
+// interleave).
 func chaosDeliveries() int {
-	if testing.Short() || raceDetector {
-		return 2_000
+	if *chaosFull {
+		return 10_000
 	}
-	return 10_000
+	return 2_000
 }
 
-// motoDeliveries is the size of the chaos test on moto: 1,000 deliveries as make chaos runs
-// it, 200 with -short or under the race detector (make test). moto scans the whole table for
-// every index query and spends milliseconds of Python on each request: 1,000 deliveries cost
-// it about 70 s of CPU, far more than make test's budget on a loaded machine.
+// motoDeliveries is the size of the chaos test on moto: 1,000 deliveries with -chaos.full,
+// else 200. moto scans the whole table for every index query and spends milliseconds of Python
+// on each request: 1,000 deliveries cost it over a minute of CPU.
 func motoDeliveries() int {
-	if testing.Short() || raceDetector {
-		return 200
+	if *chaosFull {
+		return 1_000
 	}
-	return 1_000
+	return 200
 }
 
 func TestChaosEveryEventStartsExactlyOneRunThroughDuplicatesRedeliveriesAndFaults(t *testing.T) {
