@@ -265,16 +265,17 @@ func (m *memSFN) StartExecution(_ context.Context, in *sfn.StartExecutionInput, 
 	defer m.mu.Unlock()
 	m.starts = append(m.starts, *in)
 	arn, _ := executionARN(aws.ToString(in.StateMachineArn), aws.ToString(in.Name))
-	if err := startOnce(m.names, arn, aws.ToString(in.Name), aws.ToString(in.Input)); err != nil {
+	if err := startOnce(m.names, arn, aws.ToString(in.Name), aws.ToString(in.Input), false); err != nil {
 		return nil, err
 	}
 	return &sfn.StartExecutionOutput{ExecutionArn: aws.String(arn), StartDate: aws.Time(time.Now())}, nil
 }
 
 // startOnce records the execution name of input in executions, unless it is there: with the
-// same input that is Step Functions' idempotent success, with another ExecutionAlreadyExists.
-func startOnce(executions map[string]string, arn, name, input string) error {
-	if old, ok := executions[name]; ok && old != input {
+// same input that is Step Functions' idempotent success while the execution is open, with
+// another input or once it has closed ExecutionAlreadyExists.
+func startOnce(executions map[string]string, arn, name, input string, closed bool) error {
+	if old, ok := executions[name]; ok && (old != input || closed) {
 		return &sfntypes.ExecutionAlreadyExists{Message: aws.String("Execution Already Exists: '" + arn + "'")}
 	}
 	executions[name] = input
