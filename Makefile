@@ -36,6 +36,10 @@ test-infra: node-tools ## the deploy checks: cfn-lint + SAM transform of templat
 	./scripts/check-template.sh --cdk dist/cdk/stepline.template.json dist/sam/template.json
 	cd infra && $(CDK_ENV) $(GO) vet ./... && $(CDK_ENV) $(GO) test -count=1 ./...
 
+.PHONY: chaos
+chaos: ## the trigger's exactly-once tests at full size: 10,000 deliveries with faults on dynamofake, 1,000 on moto, figures printed (make test runs 2,000 and 200)
+	$(GO) test -count=1 -timeout 30m -v -run '^TestChaos' ./pkg/triggerstep -chaos.full
+
 .PHONY: node-tools
 node-tools: scripts/node/node_modules/.package-lock.json ## install the npm tools the tests use, from the lockfile
 

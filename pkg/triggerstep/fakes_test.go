@@ -248,12 +248,16 @@ func (m *memScheduler) names() []string {
 	return slices.Sorted(maps.Keys(m.schedules))
 }
 
-// memSFN remembers executions by name; a second StartExecution of a name is
-// ExecutionAlreadyExists, as in Step Functions.
+// memSFN remembers executions by name, as Step Functions does: a second StartExecution of a
+// name with the same input is a success naming the same execution, with another input
+// ExecutionAlreadyExists
+// (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html:
+// "executions with the same name and input are considered idempotent"; the fakes' executions
+// stay open, the case where that holds).
 type memSFN struct {
 	mu     sync.Mutex
 	starts []sfn.StartExecutionInput
-	names  map[string]bool
+	names  map[string]string // name → input
 }
 
 func (m *memSFN) StartExecution(_ context.Context, in *sfn.StartExecutionInput, _ ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
@@ -261,11 +265,21 @@ func (m *memSFN) StartExecution(_ context.Context, in *sfn.StartExecutionInput, 
 	defer m.mu.Unlock()
 	m.starts = append(m.starts, *in)
 	arn, _ := executionARN(aws.ToString(in.StateMachineArn), aws.ToString(in.Name))
-	if m.names[aws.ToString(in.Name)] {
-		return nil, &sfntypes.ExecutionAlreadyExists{Message: aws.String("Execution Already Exists: '" + arn + "'")}
+	if err := startOnce(m.names, arn, aws.ToString(in.Name), aws.ToString(in.Input), false); err != nil {
+		return nil, err
 	}
-	m.names[aws.ToString(in.Name)] = true
 	return &sfn.StartExecutionOutput{ExecutionArn: aws.String(arn), StartDate: aws.Time(time.Now())}, nil
+}
+
+// startOnce records the execution name of input in executions, unless it is there: with the
+// same input that is Step Functions' idempotent success while the execution is open, with
+// another input or once it has closed ExecutionAlreadyExists.
+func startOnce(executions map[string]string, arn, name, input string, closed bool) error {
+	if old, ok := executions[name]; ok && (old != input || closed) {
+		return &sfntypes.ExecutionAlreadyExists{Message: aws.String("Execution Already Exists: '" + arn + "'")}
+	}
+	executions[name] = input
+	return nil
 }
 
 func (m *memSFN) DescribeExecution(_ context.Context, in *sfn.DescribeExecutionInput, _ ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
@@ -273,7 +287,7 @@ func (m *memSFN) DescribeExecution(_ context.Context, in *sfn.DescribeExecutionI
 	defer m.mu.Unlock()
 	arn := aws.ToString(in.ExecutionArn)
 	name := arn[bytes.LastIndexByte([]byte(arn), ':')+1:]
-	if !m.names[name] {
+	if _, ok := m.names[name]; !ok {
 		return nil, &sfntypes.ExecutionDoesNotExist{Message: aws.String("Execution Does Not Exist: '" + arn + "'")}
 	}
 	return &sfn.DescribeExecutionOutput{ExecutionArn: in.ExecutionArn, Name: aws.String(name), Status: sfntypes.ExecutionStatusRunning}, nil
@@ -359,7 +373,7 @@ type memRig struct {
 
 func newMemRig(t *testing.T) *memRig {
 	t.Helper()
-	r := &memRig{runs: store.NewMemory(), reg: newMemRegistry(), sched: newMemScheduler(), sfn: &memSFN{names: map[string]bool{}},
+	r := &memRig{runs: store.NewMemory(), reg: newMemRegistry(), sched: newMemScheduler(), sfn: &memSFN{names: map[string]string{}},
 		repo: &memRepo{files: map[string]string{}, heads: map[string]string{}}, logs: &bytes.Buffer{}}
 	r.secrets = memSecrets{memHook: {Provider: "github", Repository: memRepoName, Token: testToken}}
 	var err error

@@ -61,7 +61,8 @@ pipelines:
 
 // fakeSFN answers Step Functions' JSON 1.0 protocol as the service does for StartExecution
 // and DescribeExecution, remembering executions by name: a second StartExecution of a name is
-// ExecutionAlreadyExists. hideExisting makes DescribeExecution miss them, as when two
+// idempotent with the same input and ExecutionAlreadyExists with another, or with any once
+// closed is set (startOnce). hideExisting makes DescribeExecution miss them, as when two
 // deliveries race.
 type fakeSFN struct {
 	mu           sync.Mutex
@@ -69,6 +70,7 @@ type fakeSFN struct {
 	executions   map[string]string // name → input
 	hideExisting bool
 	failStart    bool
+	closed       bool
 }
 
 func (f *fakeSFN) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -90,11 +92,10 @@ func (f *fakeSFN) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		arn, _ := executionARN(in.StateMachineArn, in.Name)
-		if _, ok := f.executions[in.Name]; ok {
+		if err := startOnce(f.executions, arn, in.Name, in.Input, f.closed); err != nil {
 			fail(http.StatusBadRequest, "ExecutionAlreadyExists", "Execution Already Exists: '"+arn+"'")
 			return
 		}
-		f.executions[in.Name] = in.Input
 		fmt.Fprintf(w, `{"executionArn":%q,"startDate":%d.123}`, arn, time.Now().Unix())
 	case "AWSStepFunctions.DescribeExecution":
 		var in struct{ ExecutionArn string }
@@ -252,8 +253,14 @@ func TestARaceLostToAnotherDeliveryIsStillASuccess(t *testing.T) {
 	e := cloudEvent(t, detail(sampleEvent()))
 	require.NoError(t, r.h.Handle(ctx, e))
 	r.sfn.hideExisting = true
+	// The other delivery's execution is still open: Step Functions answers the same name and
+	// input with a success.
+	require.NoError(t, r.h.Handle(ctx, e), "an idempotent start is a success")
+	assert.Len(t, r.sfn.executions, 1)
+	// It has finished already: the answer is ExecutionAlreadyExists, whatever the input.
+	r.sfn.closed = true
 	require.NoError(t, r.h.Handle(ctx, e), "ExecutionAlreadyExists counts as started")
-	assert.Len(t, r.sfn.started(), 2)
+	assert.Len(t, r.sfn.started(), 3)
 	assert.Contains(t, r.logs.String(), "started concurrently")
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/stepline/stepline/pkg/engine"
 	"github.com/stepline/stepline/pkg/iamcheck"
 	"github.com/stepline/stepline/pkg/store"
+	"github.com/stepline/stepline/pkg/store/dynamo/dynamofake"
 	"github.com/stepline/stepline/pkg/store/storetest"
 )
 
@@ -25,51 +25,16 @@ func TestMain(m *testing.M) { awstest.Main(m) }
 
 var tables atomic.Int64
 
-// atomicAPI is a client of one moto table that sends one request at a time. DynamoDB applies
-// every request atomically; moto applies one in several unlocked Python steps, so two
-// concurrent UpdateItem ADD on a new counter can both write 1, and a conditional put can
-// pass its check just as another lands. Serializing requests restores DynamoDB's guarantee
-// and nothing more: a store's calls still interleave between requests (a lane read, another
-// caller's write, the conditional write), which is the race the store must handle.
+// atomicAPI is a client of one moto table that sends one request at a time
+// (dynamofake.Serial says why); client is the table's own client, for the calls the store
+// does not make.
 type atomicAPI struct {
+	*dynamofake.Serial
 	client *dynamodb.Client
-	mu     sync.Mutex
 }
 
-func (a *atomicAPI) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.client.GetItem(ctx, in, optFns...)
-}
-
-func (a *atomicAPI) PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.client.PutItem(ctx, in, optFns...)
-}
-
-func (a *atomicAPI) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.client.UpdateItem(ctx, in, optFns...)
-}
-
-func (a *atomicAPI) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.client.DeleteItem(ctx, in, optFns...)
-}
-
-func (a *atomicAPI) Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.client.Query(ctx, in, optFns...)
-}
-
-func (a *atomicAPI) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.client.BatchGetItem(ctx, in, optFns...)
+func newAtomicAPI(client *dynamodb.Client) *atomicAPI {
+	return &atomicAPI{Serial: &dynamofake.Serial{API: client}, client: client}
 }
 
 // newTable creates an empty table from Schema, with time to live on, in the test binary's
@@ -87,7 +52,7 @@ func newTable(tb testing.TB) (*atomicAPI, string) {
 	tb.Cleanup(func() {
 		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
 	})
-	return &atomicAPI{client: client}, name
+	return newAtomicAPI(client), name
 }
 
 func TestStoreMeetsTheStoreContract(t *testing.T) {
@@ -101,7 +66,7 @@ func TestStoreMeetsTheStoreContract(t *testing.T) {
 		for _, fn := range []string{"advance", "trigger"} {
 			cfg = iamcheck.NewRecorder(t, fn, map[string]string{"env:STEPLINE_TABLE": table}).Config(cfg)
 		}
-		return New(&atomicAPI{client: dynamodb.NewFromConfig(cfg)}, table)
+		return New(newAtomicAPI(dynamodb.NewFromConfig(cfg)), table)
 	})
 }
 
