@@ -10,7 +10,7 @@ status=0
 summary=()
 targets=$(git ls-files --cached --others --exclude-standard -- '*_test.go' ':!:examples/**' ':!:infra/**' ':!:scripts/**' |
   sort | while read -r f; do
-    grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | sed 's/^func //' | while read -r t; do echo "./$(dirname "$f") $t"; done
+    { grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" || true; } | sed 's/^func //' | while read -r t; do echo "./$(dirname "$f") $t"; done
   done)
 test -n "$targets" || { echo "fuzz: no fuzz targets found"; exit 1; }
 echo "fuzz: $(wc -l <<<"$targets") targets, $time each"
@@ -22,7 +22,7 @@ while read -r pkg target; do
     status=1
     summary+=("FAIL $pkg $target")
   fi
-  echo "$out" | tail -n 20
+  tail -n 20 <<<"$out"
 done <<<"$targets"
 echo "== summary"
 printf '%s\n' "${summary[@]}"
