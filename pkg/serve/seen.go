@@ -79,3 +79,26 @@ func (s *Seen) Commit(key string) error {
 	}
 	return f.Close()
 }
+
+// Forget lets key's event be handled again: the run it started was lost (serve was killed
+// before the run ended), so its redelivery must start a new one. The record is rewritten
+// whole, through a temporary file renamed over it, so a crash leaves the old or the new one.
+func (s *Seen) Forget(keys ...string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range keys {
+		delete(s.done, k)
+	}
+	var b strings.Builder
+	for k := range s.done {
+		b.WriteString(strings.ReplaceAll(k, "\n", " ") + "\n")
+	}
+	tmp := s.path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("forget deliveries: %w", err)
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		return fmt.Errorf("forget deliveries: %w", err)
+	}
+	return nil
+}

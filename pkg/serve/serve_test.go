@@ -84,7 +84,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) start(_ context.Context, p *pipeline.Pipeline, ev scm.Event) (func(), error) {
+func (f *fixture) start(_ context.Context, p *pipeline.Pipeline, ev scm.Event, _ string) (func(), error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.startErr != nil && p.Name.Value == f.failing {
