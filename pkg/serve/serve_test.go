@@ -208,3 +208,22 @@ func TestAForcedPushTheProviderDidNotFlagIsFoundByGitAndPathsAreAssumedToMatch(t
 	assert.ElementsMatch(t, []string{"api@" + f.after[:7], "web@" + f.after[:7]}, f.started,
 		"the changed files cannot be trusted, so the web pipeline's paths filter is assumed to match")
 }
+
+func TestAForgottenDeliveryRunsAgainEvenAfterARestart(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "deliveries")
+	s, err := OpenSeen(path)
+	require.NoError(t, err)
+	for _, k := range []string{"k1", "k2", "k3"} {
+		require.True(t, s.Reserve(k))
+		require.NoError(t, s.Commit(k))
+	}
+	require.NoError(t, s.Forget("k2"))
+	assert.True(t, s.Reserve("k2"), "a forgotten delivery is handled again")
+
+	again, err := OpenSeen(path)
+	require.NoError(t, err)
+	assert.True(t, again.Reserve("k2"), "and stays forgotten across a restart")
+	assert.False(t, again.Reserve("k1"), "the others stay handled")
+	assert.False(t, again.Reserve("k3"))
+}
