@@ -49,7 +49,9 @@ func newServe(g *globals) *cobra.Command {
 			"event's commit, triggers are matched and matching pipelines run locally, as `stepline run`\n" +
 			"would. An event handled before starts nothing: events are told apart by a digest of the\n" +
 			"signed body (the idempotency key), not by the delivery id header, so a redelivery or a\n" +
-			"replay under a new delivery id is dropped, and is recorded across restarts.\n" +
+			"replay under a new delivery id is dropped, and is recorded across restarts. At start,\n" +
+			"runs a killed stepline left unfinished are ended as canceled, their builds stopped, and\n" +
+			"their deliveries may run again.\n" +
 			"Webhook secrets come from --secret-file (one secret a line) and --secret (visible to every\n" +
 			"user in ps), both repeatable for rotation; without them from the file $" + secretFileEnv + "\n" +
 			"names, else from $" + secretEnv + ".\n" +
