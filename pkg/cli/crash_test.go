@@ -150,4 +150,7 @@ func TestARunKilledMidBuildLeavesNoBuildForTheNextRun(t *testing.T) {
 	runs := r.stepline("", "runs")
 	assert.Regexp(t, `web-1-[0-9a-f]{8}\s+web\s+CANCELED`, runs.out)
 	assert.Regexp(t, `web-2-[0-9a-f]{8}\s+web\s+SUCCEEDED`, runs.out)
+	left, err := filepath.Glob(filepath.Join(r.state(), "runs", "*", "groups", "*", "*"))
+	require.NoError(t, err)
+	assert.Empty(t, left, "a finished attempt and a reclaimed run leave no process group on record")
 }

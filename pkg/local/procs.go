@@ -16,48 +16,54 @@ import (
 
 // Builds run in process groups of their own (so a terminal's Ctrl-C reaches only stepline),
 // which also means a kill -9 of stepline leaves them running. Each group is recorded in the
-// run's directory as it starts, before it runs any command: runs/<run>/groups/<pgid> holds the
-// group leader's start time, so the reclaim of a later start can end what the killed process
-// left, and never a group whose id the system has since given to an unrelated process.
+// run's directory as it starts, before it runs any command: runs/<run>/groups/<attempt>/<pgid>
+// holds the group leader's start time, so the reclaim of a later start can end what the killed
+// process left, and never a group whose id the system has since given to an unrelated process.
+// An attempt that returns has stopped its groups itself, and its record goes.
 
 // reclaimGrace is how long an orphaned build gets between SIGTERM and SIGKILL.
 const reclaimGrace = 2 * time.Second
 
 func groupsDir(dir, run string) string { return filepath.Join(dir, "runs", run, "groups") }
 
-// recordGroup notes that run's build started process group pgid.
-func recordGroup(dir, run string, pgid int) error {
+// recordGroup notes that attempt (its work directory's name) of run started process group pgid.
+func recordGroup(dir, run, attempt string, pgid int) error {
 	st, ok := procStat(pgid)
 	if !ok {
 		// Where /proc is missing there is no start time to tell a recycled id by, and
 		// without one a reclaim must not signal the group.
 		return nil
 	}
-	d := groupsDir(dir, run)
+	d := filepath.Join(groupsDir(dir, run), attempt)
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		return fmt.Errorf("record build process group %d: %w", pgid, err)
 	}
 	return os.WriteFile(filepath.Join(d, strconv.Itoa(pgid)), []byte(strconv.FormatUint(st.start, 10)+"\n"), 0o644)
 }
 
-// endGroups stops what is left of the process groups run's builds recorded (SIGTERM, then
+// forgetGroups drops the record of attempt's groups once it has returned (and stopped them).
+func forgetGroups(dir, run, attempt string) error {
+	return os.RemoveAll(filepath.Join(groupsDir(dir, run), attempt))
+}
+
+// endGroups stops what is left of the process groups run's attempts recorded (SIGTERM, then
 // SIGKILL after grace), and forgets them. It reports the groups it stopped.
 func endGroups(dir, run string, grace time.Duration) ([]int, error) {
 	d := groupsDir(dir, run)
-	entries, err := os.ReadDir(d)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	files, err := filepath.Glob(filepath.Join(d, "*", "*"))
 	if err != nil {
-		return nil, fmt.Errorf("read the build process groups of %s: %w", run, err)
+		return nil, err
 	}
 	var ours []int
-	for _, e := range entries {
-		pgid, err := strconv.Atoi(e.Name())
+	for _, file := range files {
+		pgid, err := strconv.Atoi(filepath.Base(file))
 		if err != nil || pgid <= 1 {
 			continue
 		}
-		raw, err := os.ReadFile(filepath.Join(d, e.Name()))
+		raw, err := os.ReadFile(file)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read build process group %d of %s: %w", pgid, run, err)
 		}

@@ -48,7 +48,7 @@ func TestReclaimStopsEveryProcessABuildOfTheAbandonedRunLeft(t *testing.T) {
 	dir, st := t.TempDir(), store.NewMemory()
 	abandoned(t, st, "p-1")
 	pgid := orphan(t)
-	require.NoError(t, recordGroup(dir, "p-1", pgid))
+	require.NoError(t, recordGroup(dir, "p-1", "Build.Build.1", pgid))
 
 	lost, err := Reclaim(context.Background(), st, dir, store.Filter{}, time.Now(), slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
@@ -66,8 +66,9 @@ func TestReclaimLeavesAloneAGroupWhoseIdNowBelongsToAnotherProcess(t *testing.T)
 	// The recorded leader started at another time: the id was given to a new process since.
 	st0, ok := procStat(pgid)
 	require.True(t, ok)
-	require.NoError(t, os.MkdirAll(groupsDir(dir, "p-1"), 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(groupsDir(dir, "p-1"), strconv.Itoa(pgid)), []byte(strconv.FormatUint(st0.start-1, 10)), 0o644))
+	attempt := filepath.Join(groupsDir(dir, "p-1"), "Build.Build.1")
+	require.NoError(t, os.MkdirAll(attempt, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(attempt, strconv.Itoa(pgid)), []byte(strconv.FormatUint(st0.start-1, 10)), 0o644))
 
 	_, err := Reclaim(context.Background(), st, dir, store.Filter{}, time.Now(), slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
@@ -79,7 +80,7 @@ func TestReclaimStopsWhatIsLeftOfAGroupWhoseLeaderExited(t *testing.T) {
 	dir, st := t.TempDir(), store.NewMemory()
 	abandoned(t, st, "p-1")
 	pgid := orphan(t)
-	require.NoError(t, recordGroup(dir, "p-1", pgid))
+	require.NoError(t, recordGroup(dir, "p-1", "Build.Build.1", pgid))
 	// The shell leading the group is gone; its background child is still in the group.
 	require.NoError(t, syscall.Kill(pgid, syscall.SIGKILL))
 	require.Eventually(t, func() bool { st, ok := procStat(pgid); return !ok || st.state == 'Z' }, 10*time.Second, 10*time.Millisecond)

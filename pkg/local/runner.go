@@ -359,12 +359,16 @@ func (r *Runner) execute(ctx context.Context, t engine.Task, w logWriter, path s
 		ctx, cancel = context.WithTimeout(ctx, t.Timeout)
 		defer cancel()
 	}
+	attempt := filepath.Base(work)
 	started := func(pgid int) {
-		if err := recordGroup(r.dir, t.Run, pgid); err != nil {
+		if err := recordGroup(r.dir, t.Run, attempt, pgid); err != nil {
 			r.log.WarnContext(ctx, "a kill -9 now would leave this build running", "err", err)
 		}
 	}
 	out = ex.Execute(ctx, t, Env{Work: work, Log: w, LogPath: path, Artifacts: r.artifacts, Vars: vars, Started: started})
+	if err := forgetGroups(r.dir, t.Run, attempt); err != nil {
+		r.log.WarnContext(ctx, "forget the build's process groups", "err", err)
+	}
 	if out.Err != nil {
 		// A failed attempt keeps its scratch directory for whoever investigates it.
 		fmt.Fprintf(w, "\n[stepline] %s/%s attempt %d failed: %v (its files are in %s)\n", t.Stage, t.Action, t.Attempt, out.Err, work)
