@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +18,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stepline/stepline/pkg/engine"
 	"github.com/stepline/stepline/pkg/local"
+	"github.com/stepline/stepline/pkg/serve"
+	"github.com/stepline/stepline/pkg/store"
 )
 
 // buildStepline builds the real binary, for tests that signal it as a user or a crash would.
@@ -115,12 +119,19 @@ func TestAServeKilledMidBuildLosesNoDeliveryAndLeavesNoBuild(t *testing.T) {
 	before := r.stepline("", "runs")
 	require.Regexp(t, `web-1-[0-9a-f]{8}\s+web\s+IN_PROGRESS`, before.out)
 
-	_, out2, url := startServeProcess(t, bin, r, secretFile)
+	second, out2, url := startServeProcess(t, bin, r, secretFile)
 	waitForMatch(t, out2, regexp.MustCompile(`delivery (\S+) may run again`))
 	assert.Empty(t, local.GroupMembers(pgid), "the orphaned build was stopped when serve started again")
 	send(url)
 	waitForMatch(t, out2, regexp.MustCompile(`SUCCEEDED pipeline web run (web-2-\S+)`))
 	assert.NotContains(t, out2.String(), "already handled")
+
+	// The delivery ran to the end once: after another restart it is handled, as any other.
+	kill9(t, second)
+	_, out3, url := startServeProcess(t, bin, r, secretFile)
+	send(url)
+	waitForMatch(t, out3, regexp.MustCompile(`already handled`))
+	assert.NotContains(t, out3.String(), "may run again")
 
 	runs := r.stepline("", "runs")
 	assert.Regexp(t, `web-1-[0-9a-f]{8}\s+web\s+CANCELED`, runs.out)
@@ -153,4 +164,37 @@ func TestARunKilledMidBuildLeavesNoBuildForTheNextRun(t *testing.T) {
 	left, err := filepath.Glob(filepath.Join(r.state(), "runs", "*", "groups", "*", "*"))
 	require.NoError(t, err)
 	assert.Empty(t, left, "a finished attempt and a reclaimed run leave no process group on record")
+}
+
+// TestServeLetsRunAgainOnlyDeliveriesWhoseEveryRunWasLost checks serve's start on a history
+// where `stepline run` reclaimed a lost run before serve restarted, and where a lost delivery
+// already ran again.
+func TestServeLetsRunAgainOnlyDeliveriesWhoseEveryRunWasLost(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := store.NewBolt(filepath.Join(dir, "stepline.db"))
+	d := engine.Definition{Pipeline: "web", Stages: []engine.Stage{{Name: "Build", Actions: []engine.Action{{Name: "Build", Provider: "codebuild"}}}}}
+	put := func(id, delivery string, status engine.Status, abandoned bool) {
+		st := engine.New(d, engine.RunInfo{ID: id, Seq: 1})
+		st.Status = status
+		require.NoError(t, db.PutRun(ctx, store.Record{Definition: d, State: st, Delivery: delivery, Abandoned: abandoned}))
+	}
+	put("web-1-a", "lost", engine.Canceled, true)
+	put("web-2-a", "lost-then-ran", engine.Canceled, true)
+	put("web-3-a", "lost-then-ran", engine.Succeeded, false)
+	put("web-4-a", "ran", engine.Failed, false)
+	seen, err := serve.OpenSeen(filepath.Join(dir, "deliveries"))
+	require.NoError(t, err)
+	for _, k := range []string{"lost", "lost-then-ran", "ran"} {
+		require.True(t, seen.Reserve(k))
+		require.NoError(t, seen.Commit(k))
+	}
+
+	var out bytes.Buffer
+	require.NoError(t, reclaimLost(ctx, &out, slog.New(slog.DiscardHandler), db, dir, seen))
+	assert.Equal(t, "stepline serve: delivery lost may run again: redeliver it\n", out.String())
+	assert.True(t, seen.Reserve("lost"))
+	assert.False(t, seen.Reserve("lost-then-ran"))
+	assert.False(t, seen.Reserve("ran"))
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -269,26 +270,42 @@ func (o serveOptions) prepareRun(ctx context.Context, g *globals, runs *sync.Wai
 	}, nil
 }
 
-// reclaimLost ends the runs a previous serve (or run) left unfinished when it was killed, and
-// lets the deliveries that started them run again: they were recorded as handled when their
-// runs started, so without this a redelivery would be "already handled" and start nothing.
+// reclaimLost ends the runs a killed stepline (serve or run) left unfinished, and lets the
+// deliveries whose every run was lost that way run again: they were recorded as handled when
+// their runs started, so without this a redelivery would be "already handled" and start
+// nothing. A run reclaimed earlier by `stepline run` counts too; a delivery with a run that was
+// not lost (finished, or still driven) stays handled.
 func reclaimLost(ctx context.Context, out io.Writer, log *slog.Logger, db store.Store, stateDir string, seen *serve.Seen) error {
 	lost, err := local.Reclaim(ctx, db, stateDir, store.Filter{}, time.Now(), log)
 	if err != nil {
-		return fmt.Errorf("reclaim the runs a stopped serve left: %w", err)
+		return fmt.Errorf("reclaim the runs a stopped stepline left: %w", err)
 	}
-	var keys []string
 	for _, rec := range lost {
 		fmt.Fprintf(out, "stepline serve: run %s was left unfinished by a stopped stepline process: ended as canceled\n", rec.ID())
+	}
+	runs, err := db.ListRuns(ctx, store.Filter{})
+	if err != nil {
+		return fmt.Errorf("read the runs: %w", err)
+	}
+	onlyLost := map[string]bool{}
+	for _, rec := range runs {
 		if rec.Delivery != "" {
-			keys = append(keys, rec.Delivery)
-			fmt.Fprintf(out, "stepline serve: delivery %s may run again: redeliver it\n", rec.Delivery)
+			lost, known := onlyLost[rec.Delivery]
+			onlyLost[rec.Delivery] = rec.Abandoned && (lost || !known)
 		}
 	}
-	if len(keys) == 0 {
-		return nil
+	var keys []string
+	for k, lost := range onlyLost {
+		if lost {
+			keys = append(keys, k)
+		}
 	}
-	return seen.Forget(keys...)
+	sort.Strings(keys)
+	forgot, err := seen.Forget(keys...)
+	for _, k := range forgot {
+		fmt.Fprintf(out, "stepline serve: delivery %s may run again: redeliver it\n", k)
+	}
+	return err
 }
 
 // reporter prints what became of each accepted event.

@@ -47,6 +47,7 @@ func Reclaim(ctx context.Context, st Store, dir string, f store.Filter, now time
 		}
 		rec.State = next
 		rec.Updated = now
+		rec.Abandoned = true
 		if err := st.PutRun(ctx, rec); err != nil {
 			return out, fmt.Errorf("record abandoned run %s: %w", rec.ID(), err)
 		}

@@ -218,7 +218,9 @@ func TestAForgottenDeliveryRunsAgainEvenAfterARestart(t *testing.T) {
 		require.True(t, s.Reserve(k))
 		require.NoError(t, s.Commit(k))
 	}
-	require.NoError(t, s.Forget("k2"))
+	forgot, err := s.Forget("k2", "never-seen")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"k2"}, forgot)
 	assert.True(t, s.Reserve("k2"), "a forgotten delivery is handled again")
 
 	again, err := OpenSeen(path)
