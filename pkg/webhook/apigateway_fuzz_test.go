@@ -67,7 +67,9 @@ func FuzzHandleAPIGateway(f *testing.F) {
 		if !allowed[res.StatusCode] {
 			t.Fatalf("status %d: %s", res.StatusCode, res.Body)
 		}
-		if _, err := base64.StdEncoding.DecodeString(req.Body); err != nil {
+		// The garble may itself be base64 ("0000"): the handler then sees other bytes than body.
+		decoded, err := base64.StdEncoding.DecodeString(req.Body)
+		if err != nil {
 			return
 		}
 		hd := http.Header{}
@@ -75,7 +77,7 @@ func FuzzHandleAPIGateway(f *testing.F) {
 			hd.Set(k, v)
 		}
 		direct := h.Handle(context.Background(), Request{Method: req.RequestContext.HTTP.Method, Provider: req.PathParameters["provider"],
-			Hook: testHook, Header: hd, Body: body})
+			Hook: testHook, Header: hd, Body: decoded})
 		if direct.Status != res.StatusCode {
 			t.Fatalf("base64 body answered %d, the same bytes %d", res.StatusCode, direct.Status)
 		}
