@@ -95,7 +95,7 @@ bench: build-cli ## run the benchmarks recorded in BENCHMARKS.md
 	$(GO) test -run '^$$' -bench Stream1GiB -benchtime 1x ./pkg/sourcearchive
 
 .PHONY: fuzz
-fuzz: ## run every fuzz target for FUZZTIME each (default 60s)
+fuzz: node-tools ## run every fuzz target for FUZZTIME each (default 60s; the GitHub targets are seeded from the npm examples)
 	./scripts/fuzz.sh $(FUZZTIME)
 
 .PHONY: lint

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 // procAttr puts the shell in its own process group, so cancellation can stop the shell and
@@ -19,6 +20,26 @@ func procAttr() *syscall.SysProcAttr {
 // signalGroup sends sig to every process in the group.
 func signalGroup(pgid int, sig syscall.Signal) error {
 	return syscall.Kill(-pgid, sig)
+}
+
+// StopGroups stops every process left in the process groups pgids: SIGTERM first so tools can
+// clean up, SIGKILL to what is still there after grace. It returns once each group has been
+// sent SIGKILL or is gone.
+func StopGroups(pgids []int, grace time.Duration) {
+	var left []int
+	for _, pgid := range pgids {
+		if groupAlive(pgid) {
+			signalGroup(pgid, syscall.SIGTERM)
+			left = append(left, pgid)
+		}
+	}
+	deadline := time.Now().Add(grace)
+	for _, pgid := range left {
+		for groupAlive(pgid) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		signalGroup(pgid, syscall.SIGKILL)
+	}
 }
 
 // groupAlive reports whether a process group still has a process that can act. kill(-pgid, 0)

@@ -5,6 +5,7 @@ package buildspec
 import (
 	"errors"
 	"syscall"
+	"time"
 )
 
 // Local builds target Unix shells (CodeBuild's Linux images). Elsewhere the package still
@@ -17,3 +18,6 @@ func signalGroup(int, syscall.Signal) error {
 }
 
 func groupAlive(int) bool { return false }
+
+// StopGroups does nothing where there are no process groups.
+func StopGroups([]int, time.Duration) {}

@@ -59,6 +59,10 @@ type Options struct {
 	// StopGrace is how long a cancelled build's processes get between SIGTERM and SIGKILL.
 	// It defaults to 2s.
 	StopGrace time.Duration
+	// Started, when set, is told the process group id of every shell the build starts, before
+	// the shell runs any command, so a caller can record it and end the group should the
+	// caller itself be killed (the group outlives it: builds run in a group of their own).
+	Started func(pgid int)
 }
 
 // Run runs one build of spec the way CodeBuild's agent would, in a single shell session on
@@ -99,6 +103,9 @@ func Run(ctx context.Context, spec *Spec, opts Options) (*Result, error) {
 	// Whatever the masker still holds back is written once nothing more can come.
 	defer b.log.flush()
 	b.sess, err = newSession(shellPath, posix, env, b.srcDir, tmp, b.log, b.grace)
+	if b.sess != nil {
+		b.sess.started = opts.Started
+	}
 	if err != nil {
 		return nil, fmt.Errorf("run build %s: %w", b.id, err)
 	}

@@ -66,6 +66,8 @@ type session struct {
 	// pgids of every shell started, so the end of the build can stop what they left behind
 	// (background jobs, daemons), as the end of a CodeBuild container would.
 	pgids []int
+	// started is told each shell's process group id (Options.Started).
+	started func(pgid int)
 	// stale are shells that have exited but whose output pipe a background process still holds
 	// open; their readers are closed when the build ends.
 	stale []*shellProc
@@ -153,6 +155,10 @@ func (s *session) start() error {
 		drained: make(chan struct{}),
 	}
 	s.pgids = append(s.pgids, cmd.Process.Pid)
+	if s.started != nil {
+		// Before any command is sent: a group the caller has not recorded runs nothing.
+		s.started(cmd.Process.Pid)
+	}
 	go func() {
 		p.waitErr = cmd.Wait()
 		close(p.exited)
@@ -464,20 +470,7 @@ func (s *session) close() {
 		}
 		s.retire(p)
 	}
-	var left []int
-	for _, pgid := range s.pgids {
-		if groupAlive(pgid) {
-			signalGroup(pgid, syscall.SIGTERM)
-			left = append(left, pgid)
-		}
-	}
-	deadline := time.Now().Add(s.grace)
-	for _, pgid := range left {
-		for groupAlive(pgid) && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		signalGroup(pgid, syscall.SIGKILL)
-	}
+	StopGroups(s.pgids, s.grace)
 	for _, p := range s.stale {
 		select {
 		case <-p.drained:

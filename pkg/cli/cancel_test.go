@@ -24,10 +24,7 @@ import (
 // processes are gone and the run is recorded as canceled.
 func TestCtrlCCancelsTheRunCleanly(t *testing.T) {
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "stepline")
-	build := exec.Command("go", "build", "-o", bin, "github.com/stepline/stepline/cmd/stepline")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	bin := buildStepline(t)
 
 	marks := t.TempDir()
 	r := newRepo(t, map[string]string{

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/stepline/stepline/pkg/reposecret"
 	"github.com/stepline/stepline/pkg/scm"
 	"github.com/stepline/stepline/pkg/serve"
+	"github.com/stepline/stepline/pkg/store"
 	"github.com/stepline/stepline/pkg/trigger"
 	"github.com/stepline/stepline/pkg/webhook"
 )
@@ -48,7 +50,9 @@ func newServe(g *globals) *cobra.Command {
 			"event's commit, triggers are matched and matching pipelines run locally, as `stepline run`\n" +
 			"would. An event handled before starts nothing: events are told apart by a digest of the\n" +
 			"signed body (the idempotency key), not by the delivery id header, so a redelivery or a\n" +
-			"replay under a new delivery id is dropped, and is recorded across restarts.\n" +
+			"replay under a new delivery id is dropped, and is recorded across restarts. At start,\n" +
+			"runs a killed stepline left unfinished are ended as canceled, their builds stopped, and\n" +
+			"their deliveries may run again.\n" +
 			"Webhook secrets come from --secret-file (one secret a line) and --secret (visible to every\n" +
 			"user in ps), both repeatable for rotation; without them from the file $" + secretFileEnv + "\n" +
 			"names, else from $" + secretEnv + ".\n" +
@@ -104,11 +108,14 @@ func (o serveOptions) run(ctx context.Context, g *globals) error {
 
 	out := &lockedWriter{w: g.stdio.Out}
 	log := slog.New(slog.NewTextHandler(g.stdio.Err, &slog.HandlerOptions{Level: g.logLevel()}))
+	if err := reclaimLost(ctx, out, log, store.NewBolt(filepath.Join(stateDir, "stepline.db")), stateDir, seen); err != nil {
+		return exit(ExitFailed, err)
+	}
 	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRuns()
 	var runs sync.WaitGroup
-	start := func(_ context.Context, p *pipeline.Pipeline, ev scm.Event) (func(), error) {
-		return o.prepareRun(runCtx, g, &runs, out, co.Root, stateDir, p, ev)
+	start := func(_ context.Context, p *pipeline.Pipeline, ev scm.Event, key string) (func(), error) {
+		return o.prepareRun(runCtx, g, &runs, out, co.Root, stateDir, p, ev, key)
 	}
 	srv := serve.New(co.Root, o.file, seen, start, reporter(out, o.file), log)
 	// serve has no registry: one hook id, any provider, the given secrets.
@@ -200,7 +207,7 @@ func (o serveOptions) webhookSecrets() ([]string, error) {
 
 // prepareRun builds the runner of one local run of p for ev and returns what starts it in the
 // background.
-func (o serveOptions) prepareRun(ctx context.Context, g *globals, runs *sync.WaitGroup, out io.Writer, root, stateDir string, p *pipeline.Pipeline, ev scm.Event) (func(), error) {
+func (o serveOptions) prepareRun(ctx context.Context, g *globals, runs *sync.WaitGroup, out io.Writer, root, stateDir string, p *pipeline.Pipeline, ev scm.Event, key string) (func(), error) {
 	def := p.Definition()
 	head := ev.Head()
 	prefix := fmt.Sprintf("[%s %.7s] ", def.Pipeline, head)
@@ -232,11 +239,23 @@ func (o serveOptions) prepareRun(ctx context.Context, g *globals, runs *sync.Wai
 		Branch: ev.Branch, Commit: head,
 		Variables: func(id string, seq int64) (map[string]map[string]string, error) {
 			return p.RunVariables(source, id, seq)
-		}}
+		},
+		Delivery: key}
 	return func() {
+		// The delivery counts as handled once the run has a record: a crash before that
+		// leaves nothing to reclaim, so the redelivery must still start the run.
+		recorded, returned := make(chan struct{}), make(chan struct{})
+		meta.Recorded = func(string) { close(recorded) }
+		defer func() {
+			select {
+			case <-recorded:
+			case <-returned:
+			}
+		}()
 		runs.Add(1)
 		go func() {
 			defer runs.Done()
+			defer close(returned)
 			if statuses != nil {
 				defer statuses.Close(statusWait)
 			}
@@ -249,6 +268,44 @@ func (o serveOptions) prepareRun(ctx context.Context, g *globals, runs *sync.Wai
 				filepath.Join(stateDir, "runs", final.Run, "logs"))
 		}()
 	}, nil
+}
+
+// reclaimLost ends the runs a killed stepline (serve or run) left unfinished, and lets the
+// deliveries whose every run was lost that way run again: they were recorded as handled when
+// their runs started, so without this a redelivery would be "already handled" and start
+// nothing. A run reclaimed earlier by `stepline run` counts too; a delivery with a run that was
+// not lost (finished, or still driven) stays handled.
+func reclaimLost(ctx context.Context, out io.Writer, log *slog.Logger, db store.Store, stateDir string, seen *serve.Seen) error {
+	lost, err := local.Reclaim(ctx, db, stateDir, store.Filter{}, time.Now(), log)
+	if err != nil {
+		return fmt.Errorf("reclaim the runs a stopped stepline left: %w", err)
+	}
+	for _, rec := range lost {
+		fmt.Fprintf(out, "stepline serve: run %s was left unfinished by a stopped stepline process: ended as canceled\n", rec.ID())
+	}
+	runs, err := db.ListRuns(ctx, store.Filter{})
+	if err != nil {
+		return fmt.Errorf("read the runs: %w", err)
+	}
+	onlyLost := map[string]bool{}
+	for _, rec := range runs {
+		if rec.Delivery != "" {
+			lost, known := onlyLost[rec.Delivery]
+			onlyLost[rec.Delivery] = rec.Abandoned && (lost || !known)
+		}
+	}
+	var keys []string
+	for k, lost := range onlyLost {
+		if lost {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	forgot, err := seen.Forget(keys...)
+	for _, k := range forgot {
+		fmt.Fprintf(out, "stepline serve: delivery %s may run again: redeliver it\n", k)
+	}
+	return err
 }
 
 // reporter prints what became of each accepted event.

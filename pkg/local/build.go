@@ -57,6 +57,7 @@ func (b Build) Execute(ctx context.Context, t engine.Task, env Env) Outcome {
 		BuildID:       fmt.Sprintf("%s:%s-%d", t.Action, t.Run, t.Attempt),
 		BuildNumber:   t.Attempt,
 		SourceVersion: env.Vars["source"]["commit_id"],
+		Started:       env.Started,
 	})
 	if err != nil {
 		return Outcome{Err: fmt.Errorf("run the build: %w", err)}

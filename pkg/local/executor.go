@@ -30,6 +30,9 @@ type Env struct {
 	Artifacts Artifacts
 	// Vars are the run's variables by namespace, for executors that pass them on.
 	Vars map[string]map[string]string
+	// Started is told each process group the attempt starts (builds run in their own), before
+	// the group runs anything, so the group can be ended should stepline be killed.
+	Started func(pgid int)
 }
 
 // Artifacts is the part of the artifact store executors use.

@@ -101,6 +101,12 @@ type Meta struct {
 	// Variables seeds the engine's namespaces (source, env, pipeline, variables) once the
 	// run's id and number are known; nil seeds nothing.
 	Variables func(id string, seq int64) (map[string]map[string]string, error)
+	// Delivery is the idempotency key of the delivery that started the run (stepline serve),
+	// recorded with it.
+	Delivery string
+	// Recorded, when set, is called once the run's record is first written: from then on a
+	// crash leaves a record that a later start reclaims.
+	Recorded func(id string)
 }
 
 type finished struct {
@@ -114,7 +120,7 @@ type finished struct {
 // An error means the run could not be driven (the store failed); the state says how far it got.
 func (r *Runner) Run(ctx context.Context, id string, meta Meta) (engine.State, error) {
 	bg := context.WithoutCancel(ctx)
-	if err := r.reclaim(bg); err != nil {
+	if _, err := Reclaim(bg, r.store, r.dir, store.Filter{Pipeline: r.def.Pipeline}, r.now(), r.log); err != nil {
 		return engine.State{}, err
 	}
 	numbering := store.Scope{Repository: meta.Repo, Pipeline: r.def.Pipeline}
@@ -133,7 +139,7 @@ func (r *Runner) Run(ctx context.Context, id string, meta Meta) (engine.State, e
 	}
 	rec := store.Record{Definition: r.def, State: engine.New(r.def, info), Repo: meta.Repo,
 		Trigger: meta.Trigger, Branch: meta.Branch, Commit: meta.Commit, Logs: map[string]string{},
-		Driver: self()}
+		Driver: self(), Delivery: meta.Delivery}
 	// Locks and the rollback target are the run's environment's (or branch's), known once the
 	// variables have picked the environment.
 	scope := rec.Scope()
@@ -219,6 +225,10 @@ func (r *Runner) Run(ctx context.Context, id string, meta Meta) (engine.State, e
 		}
 		if err := r.save(bg, rec); err != nil {
 			return rec.State, err
+		}
+		if meta.Recorded != nil {
+			meta.Recorded(id)
+			meta.Recorded = nil
 		}
 		for _, stage := range d.Release {
 			if _, err := r.store.Release(bg, scope, stage, id); err != nil {
@@ -349,7 +359,16 @@ func (r *Runner) execute(ctx context.Context, t engine.Task, w logWriter, path s
 		ctx, cancel = context.WithTimeout(ctx, t.Timeout)
 		defer cancel()
 	}
-	out = ex.Execute(ctx, t, Env{Work: work, Log: w, LogPath: path, Artifacts: r.artifacts, Vars: vars})
+	attempt := filepath.Base(work)
+	started := func(pgid int) {
+		if err := recordGroup(r.dir, t.Run, attempt, pgid); err != nil {
+			r.log.WarnContext(ctx, "a kill -9 now would leave this build running", "err", err)
+		}
+	}
+	out = ex.Execute(ctx, t, Env{Work: work, Log: w, LogPath: path, Artifacts: r.artifacts, Vars: vars, Started: started})
+	if err := forgetGroups(r.dir, t.Run, attempt); err != nil {
+		r.log.WarnContext(ctx, "forget the build's process groups", "err", err)
+	}
 	if out.Err != nil {
 		// A failed attempt keeps its scratch directory for whoever investigates it.
 		fmt.Fprintf(w, "\n[stepline] %s/%s attempt %d failed: %v (its files are in %s)\n", t.Stage, t.Action, t.Attempt, out.Err, work)

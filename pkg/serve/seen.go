@@ -79,3 +79,34 @@ func (s *Seen) Commit(key string) error {
 	}
 	return f.Close()
 }
+
+// Forget lets the events of keys be handled again: the runs they started were lost (serve was
+// killed before they ended), so a redelivery must start new ones. It returns the keys that were
+// recorded as handled. The record is rewritten whole, through a temporary file renamed over it,
+// so a crash leaves the old or the new one.
+func (s *Seen) Forget(keys ...string) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var forgot []string
+	for _, k := range keys {
+		if s.done[k] {
+			delete(s.done, k)
+			forgot = append(forgot, k)
+		}
+	}
+	if len(forgot) == 0 {
+		return nil, nil
+	}
+	var b strings.Builder
+	for k := range s.done {
+		b.WriteString(strings.ReplaceAll(k, "\n", " ") + "\n")
+	}
+	tmp := s.path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
+		return nil, fmt.Errorf("forget deliveries: %w", err)
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		return nil, fmt.Errorf("forget deliveries: %w", err)
+	}
+	return forgot, nil
+}

@@ -84,7 +84,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) start(_ context.Context, p *pipeline.Pipeline, ev scm.Event) (func(), error) {
+func (f *fixture) start(_ context.Context, p *pipeline.Pipeline, ev scm.Event, _ string) (func(), error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.startErr != nil && p.Name.Value == f.failing {
@@ -207,4 +207,25 @@ func TestAForcedPushTheProviderDidNotFlagIsFoundByGitAndPathsAreAssumedToMatch(t
 	require.NoError(t, f.srv.Publish(context.Background(), []webhook.Accepted{ev}))
 	assert.ElementsMatch(t, []string{"api@" + f.after[:7], "web@" + f.after[:7]}, f.started,
 		"the changed files cannot be trusted, so the web pipeline's paths filter is assumed to match")
+}
+
+func TestAForgottenDeliveryRunsAgainEvenAfterARestart(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "deliveries")
+	s, err := OpenSeen(path)
+	require.NoError(t, err)
+	for _, k := range []string{"k1", "k2", "k3"} {
+		require.True(t, s.Reserve(k))
+		require.NoError(t, s.Commit(k))
+	}
+	forgot, err := s.Forget("k2", "never-seen")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"k2"}, forgot)
+	assert.True(t, s.Reserve("k2"), "a forgotten delivery is handled again")
+
+	again, err := OpenSeen(path)
+	require.NoError(t, err)
+	assert.True(t, again.Reserve("k2"), "and stays forgotten across a restart")
+	assert.False(t, again.Reserve("k1"), "the others stay handled")
+	assert.False(t, again.Reserve("k3"))
 }

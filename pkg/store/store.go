@@ -82,6 +82,12 @@ type Record struct {
 	// Driver is the local process driving the run, so a later process can tell a run whose
 	// driver died (kill -9, a crash) from one still going; nil on AWS.
 	Driver *Driver `json:"driver,omitempty"`
+	// Delivery is the idempotency key of the webhook delivery `stepline serve` started the run
+	// for, so a serve restarted after a crash can let that delivery run again; "" otherwise.
+	Delivery string `json:"delivery,omitempty"`
+	// Abandoned is set when a later stepline process ended the run because the process
+	// driving it was gone (local.Reclaim): its delivery never ran to the end.
+	Abandoned bool `json:"abandoned,omitempty"`
 	// Provider and Hook name where the source comes from on AWS: the SCM provider and the
 	// registered webhook whose repository secret holds the API token.
 	Provider string `json:"provider,omitempty"`
