@@ -139,10 +139,12 @@ func (d AWSDeploy) finish(ctx context.Context, p deploy.Provider, w deploy.Wait,
 		return Outcome{Err: errors.New(msg)}
 	}
 	vars := out.Outputs
-	if r, ok := p.(outputReader); ok && vars == nil && w.Key != "" {
+	// The stack is the wait's Resource: its Key also carries the deploy's request token, so
+	// that a late event of an earlier deploy finishes nothing (pkg/deploy/cloudformation).
+	if r, ok := p.(outputReader); ok && vars == nil && w.Resource != "" {
 		var err error
-		if vars, err = r.Outputs(ctx, w.Key); err != nil {
-			return Outcome{Err: fmt.Errorf("read the outputs of %s: %w", w.Key, err)}
+		if vars, err = r.Outputs(ctx, w.Resource); err != nil {
+			return Outcome{Err: fmt.Errorf("read the outputs of %s: %w", w.Resource, err)}
 		}
 	}
 	return Outcome{Message: out.Message, Variables: vars}
