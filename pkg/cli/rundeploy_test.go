@@ -152,7 +152,7 @@ pipelines:
 `, "imagedefinitions.json": `[{"name":"app","imageUri":"r/app:2"}]`})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errOut bytes.Buffer
+	var out, errOut syncBuffer
 	done := make(chan int)
 	go func() {
 		done <- Main(ctx, []string{"run", "--plain", "--aws-deploy", "--poll", "200ms", "--state-dir", r.state(), "--repo", r.dir},
