@@ -41,7 +41,6 @@ import (
 	"github.com/stepline/stepline/pkg/waitstep"
 )
 
-
 // deployPipeline builds an image, rolls it out to an ECS service (rolled back to the last
 // successful run's image if it fails), waits for an approval and deploys a stack.
 const deployPipeline = `version: 1

@@ -45,7 +45,6 @@ import (
 	"github.com/stepline/stepline/pkg/store/dynamo/dynamotest"
 )
 
-
 const (
 	notifyToken  = "ghp_StateMachineNotifyTokenNeverLogged9"
 	notifyHook   = "sm-notify-hook-0123456789"
