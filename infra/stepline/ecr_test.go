@@ -68,21 +68,47 @@ func (r samResolver) value(v any) any {
 					return !r.value(a[0]).(bool)
 				case "Fn::Equals":
 					return fmt.Sprint(r.value(a[0])) == fmt.Sprint(r.value(a[1]))
+				case "Fn::Or", "Fn::And":
+					all := fn == "Fn::And"
+					for _, c := range a {
+						if r.value(c).(bool) != all {
+							return !all
+						}
+					}
+					return all
 				case "Fn::Split":
+					// What does not resolve to a string here (an ARN built with Fn::Sub, say)
+					// is left as it is: only the ECR statements are read.
+					str, ok := r.value(a[1]).(string)
+					if !ok {
+						return v
+					}
 					out := []any{}
-					for _, s := range strings.Split(r.value(a[1]).(string), a[0].(string)) {
+					for _, s := range strings.Split(str, a[0].(string)) {
 						out = append(out, s)
 					}
 					return out
 				case "Fn::Join":
+					items, ok := r.value(a[1]).([]any)
+					if !ok {
+						return v
+					}
 					var parts []string
-					for _, p := range r.value(a[1]).([]any) {
-						parts = append(parts, p.(string))
+					for _, p := range items {
+						ps, ok := p.(string)
+						if !ok {
+							return v
+						}
+						parts = append(parts, ps)
 					}
 					return strings.Join(parts, a[0].(string))
 				case "Fn::Select":
 					i, _ := strconv.Atoi(fmt.Sprint(r.value(a[0])))
-					return r.value(a[1]).([]any)[i]
+					items, ok := r.value(a[1]).([]any)
+					if !ok || i >= len(items) {
+						return v
+					}
+					return items[i]
 				case "Fn::Sub":
 					if len(a) == 2 {
 						s := a[0].(string)
@@ -147,7 +173,16 @@ func TestTheBuildProjectPushesToExactlyTheNamedEcrRepositories(t *testing.T) {
 			[]string{push + strings.Join([]string{repo("api"), repo("team/worker"), repo("a"), repo("b.c"), repo("d-e")}, " "), "ecr:GetAuthorizationToken on *"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := samResolver{params: map[string]string{"EcrRepositories": strings.Join(c.repos, ",")}, conditions: conditions}
+			// Every other parameter at its default, as a deploy that names only repositories
+			// leaves them (the deploy targets' conditions then grant nothing, as in CDK).
+			params := map[string]string{}
+			for name, p := range sam["Parameters"].(map[string]any) {
+				if d, ok := p.(map[string]any)["Default"]; ok {
+					params[name] = fmt.Sprint(d)
+				}
+			}
+			params["EcrRepositories"] = strings.Join(c.repos, ",")
+			r := samResolver{params: params, conditions: conditions}
 			samRole := r.value(resources(sam, "AWS::IAM::Role")["BuildProjectRole"]).(map[string]any)
 			assert.Equal(t, c.want, ecrGrants(samRole), "SAM")
 
