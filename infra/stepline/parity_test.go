@@ -75,8 +75,8 @@ func cdkTemplate(t *testing.T) (map[string]any, string) {
 	t.Helper()
 	out := t.TempDir()
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(out), AnalyticsReporting: jsii.Bool(false)})
-	// With every deploy target named, so the stack holds everything SAM's conditions may add.
-	stack := stepline.NewStack(app, "Parity", &stepline.StackProps{Props: withDeployTargets(stepline.Props{FunctionsDir: markedZips(t)})})
+	// With every deploy target and an ECR repository named, so the stack holds everything SAM's conditions may add.
+	stack := stepline.NewStack(app, "Parity", &stepline.StackProps{Props: withDeployTargets(stepline.Props{FunctionsDir: markedZips(t), EcrRepositories: []string{"api"}})})
 	app.Synth(nil)
 	raw, err := json.Marshal(assertions.Template_FromStack(stack, nil).ToJSON())
 	require.NoError(t, err)
