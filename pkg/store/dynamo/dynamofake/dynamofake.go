@@ -109,6 +109,17 @@ func (db *DB) lookup(name *string) (*table, error) {
 }
 
 // keyOf returns the hash and range values of a key or item, refusing one that is not
+// item finds the table a request names and the key of the item it addresses (exact: the
+// key attributes only); db.mu must be held.
+func (db *DB) item(name *string, k map[string]types.AttributeValue, exact bool) (*table, string, string, error) {
+	t, err := db.lookup(name)
+	if err != nil {
+		return nil, "", "", err
+	}
+	h, r, err := t.keyOf(k, exact)
+	return t, h, r, err
+}
+
 // exactly a key when exact.
 func (t *table) keyOf(k map[string]types.AttributeValue, exact bool) (string, string, error) {
 	h, okh := k[t.key.hash].(*types.AttributeValueMemberS)
@@ -223,11 +234,7 @@ func (db *DB) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*d
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	t, err := db.lookup(in.TableName)
-	if err != nil {
-		return nil, err
-	}
-	h, r, err := t.keyOf(in.Key, true)
+	t, h, r, err := db.item(in.TableName, in.Key, true)
 	if err != nil {
 		return nil, err
 	}
@@ -241,11 +248,7 @@ func (db *DB) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*d
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	t, err := db.lookup(in.TableName)
-	if err != nil {
-		return nil, err
-	}
-	h, r, err := t.keyOf(in.Item, false)
+	t, h, r, err := db.item(in.TableName, in.Item, false)
 	if err != nil {
 		return nil, err
 	}
@@ -266,11 +269,7 @@ func (db *DB) DeleteItem(_ context.Context, in *dynamodb.DeleteItemInput, _ ...f
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	t, err := db.lookup(in.TableName)
-	if err != nil {
-		return nil, err
-	}
-	h, r, err := t.keyOf(in.Key, true)
+	t, h, r, err := db.item(in.TableName, in.Key, true)
 	if err != nil {
 		return nil, err
 	}
@@ -289,11 +288,7 @@ func (db *DB) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ ...f
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	t, err := db.lookup(in.TableName)
-	if err != nil {
-		return nil, err
-	}
-	h, r, err := t.keyOf(in.Key, true)
+	t, h, r, err := db.item(in.TableName, in.Key, true)
 	if err != nil {
 		return nil, err
 	}
