@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stepline/stepline/pkg/cost"
+	"github.com/stepline/stepline/pkg/cpimport"
 	"github.com/stepline/stepline/pkg/pipeline"
 )
 
@@ -29,7 +31,9 @@ func newCost(g *globals) *cobra.Command {
 			"execution minutes for the same action durations. CodeBuild costs the same on both and is\n" +
 			"left out. A pipeline that cannot run on AWS (a local deploy) is not priced; it says why.\n" +
 			"Durations default per provider (codebuild 5 min, ecs and codedeploy 10, …);\n" +
-			"--minutes Stage/Action=N or Action=N sets one. Prices: us-east-1, November 2026.",
+			"--minutes Stage/Action=N or Action=N sets one. A pipeline `stepline import` wrote also\n" +
+			"prices the CodePipeline pipeline it came from: V1 by the active month, V2 by the action\n" +
+			"minute of its every action. Prices: us-east-1, November 2026.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(g) },
 	}
@@ -59,6 +63,10 @@ func (o costOptions) run(g *globals) error {
 		}
 		return exit(ExitUsage, err)
 	}
+	origins, err := importedFrom(o.file)
+	if err != nil {
+		return exit(ExitUsage, err)
+	}
 	var all []cost.Estimate
 	var unpriced []string
 	for _, p := range pf.Pipelines {
@@ -82,6 +90,10 @@ func (o costOptions) run(g *globals) error {
 		e, err := cost.Of(def, mine)
 		if err != nil {
 			return exit(ExitFailed, err)
+		}
+		if orig, ok := origins[p.Name.Value]; ok {
+			priced := e.Priced(orig)
+			e.Original = &priced
 		}
 		all = append(all, e)
 	}
@@ -109,6 +121,32 @@ func (o costOptions) run(g *globals) error {
 		fmt.Fprintf(out, "                  %3d Lambda requests, %.2f GB-s   $%.6f\n", e.LambdaRequests, e.LambdaGBSeconds, e.Lambda)
 		fmt.Fprintf(out, "                  total   $%.6f\n", e.Total)
 		fmt.Fprintf(out, "  CodePipeline V2: $%.6f  (%.0f× stepline)\n", e.CodePipeline, e.Cheaper)
+		if o := e.Original; o != nil && o.Type == "V2" {
+			fmt.Fprintf(out, "  imported from CodePipeline V2 pipeline %s: %d action minutes, $%.6f a run  (%.0f× stepline)\n", o.Name, o.Minutes, o.PerRunUSD, o.Times)
+		} else if o != nil {
+			fmt.Fprintf(out, "  imported from CodePipeline V1 pipeline %s: $%.2f a month with a run, whatever the number of runs  (the price of %.0f stepline runs)\n", o.Name, o.PerMonthUSD, o.SteplineRuns)
+		}
 	}
 	return nil
+}
+
+// importedFrom reads the x-codepipeline block `stepline import` writes, by stepline pipeline.
+func importedFrom(file string) (map[string]cost.Original, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read pipeline file: %w", err)
+	}
+	origins, err := cpimport.ReadOrigins(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	out := map[string]cost.Original{}
+	for _, o := range origins {
+		orig := cost.Original{Name: o.Name, Type: o.Type}
+		for _, a := range o.Actions {
+			orig.Actions = append(orig.Actions, cost.OriginalAction{Name: a.Name, Category: a.Category, Owner: a.Owner, Stepline: a.Stepline})
+		}
+		out[o.Pipeline] = orig
+	}
+	return out, nil
 }

@@ -74,6 +74,9 @@ type Estimate struct {
 	Actions         []Action `json:"actions"`
 	// Cheaper is CodePipeline's cost over stepline's.
 	Cheaper float64 `json:"times_cheaper"`
+	// Original is the price of the CodePipeline pipeline this one was imported from, when
+	// the file says (stepline import); nil otherwise.
+	Original *OriginalEstimate `json:"codepipeline_original,omitempty"`
 }
 
 // Of estimates one run of def. minutes overrides durations by "Stage/Action" or "Action".

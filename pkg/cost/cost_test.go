@@ -82,3 +82,33 @@ func TestAPipelineThatCannotRunOnAWSIsNotPriced(t *testing.T) {
 	_, err := Of(p.Definition(), nil)
 	assert.ErrorContains(t, err, "pipeline hello cannot run on AWS: Deploy-Staging/Release: provider local deploys to a directory")
 }
+
+// An imported pipeline's original is priced as CodePipeline bills it: V2 by the minute of
+// every action but approvals and custom actions, each with the minutes of the stepline action
+// it became (or of its category), V1 by the active month.
+func TestTheOriginalOfAnImportedPipelineIsPricedAsCodePipelineBillsIt(t *testing.T) {
+	t.Parallel()
+	e := Estimate{Total: 0.001, Actions: []Action{
+		{Name: "Source/Source", Minutes: 0.25}, {Name: "Build/Image", Minutes: 7.5}, {Name: "Deploy/Service", Minutes: 10},
+	}}
+	original := Original{Name: "api", Type: "V2", Actions: []OriginalAction{
+		{Name: "Source/Repo", Category: "Source", Owner: "AWS", Stepline: "Source/Source"},
+		{Name: "Source/Image", Category: "Source", Owner: "AWS", Stepline: "trigger"},
+		{Name: "Build/Image", Category: "Build", Owner: "AWS", Stepline: "Build/Image"},
+		{Name: "Build/Jenkins", Category: "Build", Owner: "ThirdParty"},
+		{Name: "Test/Grid", Category: "Test", Owner: "Custom"},
+		{Name: "Deploy/Approve", Category: "Approval", Owner: "AWS", Stepline: "Deploy/Approve"},
+		{Name: "Deploy/Service", Category: "Deploy", Owner: "AWS", Stepline: "Deploy/Service"},
+	}}
+	got := e.Priced(original)
+	// 1 + 1 + 8 + 5 (a build's default) + 10; the approval and the custom action are free.
+	assert.Equal(t, 25, got.Minutes)
+	assert.InDelta(t, 25*CodePipelineMinuteUSD, got.PerRunUSD, 1e-12)
+	assert.InDelta(t, got.PerRunUSD/e.Total, got.Times, 1e-9)
+
+	original.Type = "V1"
+	got = e.Priced(original)
+	assert.Equal(t, 0, got.Minutes)
+	assert.InDelta(t, 1.00, got.PerMonthUSD, 1e-12)
+	assert.InDelta(t, 1000, got.SteplineRuns, 1e-9)
+}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 )
 
 // writer writes the pipeline file line by line, remembering which part each line belongs to,
@@ -308,16 +306,17 @@ func value(v any) string {
 // plainRE is what may be written unquoted in flow and block context alike.
 var plainRE = regexp.MustCompile(`^[A-Za-z_/][A-Za-z0-9_./@*-]*$`)
 
-// scalar writes s as a YAML string scalar: plain when yaml.v3 would read it back as the same
-// string, double-quoted (JSON quoting is valid YAML) otherwise.
+// notPlain are the words YAML reads as something else than a string (booleans and null, with
+// YAML 1.1's too, which some readers still take); plainRE already keeps numbers out, since a
+// plain scalar must start with a letter, _ or /.
+var notPlain = map[string]bool{"true": true, "false": true, "null": true, "yes": true, "no": true,
+	"on": true, "off": true, "y": true, "n": true}
+
+// scalar writes s as a YAML string scalar: plain when it reads back as the same string,
+// double-quoted (JSON quoting is valid YAML) otherwise.
 func scalar(s string) string {
-	if plainRE.MatchString(s) {
-		var back any
-		if yaml.Unmarshal([]byte(s), &back) == nil {
-			if str, ok := back.(string); ok && str == s {
-				return s
-			}
-		}
+	if plainRE.MatchString(s) && !notPlain[strings.ToLower(s)] {
+		return s
 	}
 	b, _ := json.Marshal(s)
 	return string(b)
