@@ -1,6 +1,8 @@
 package cpimport
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"testing"
@@ -10,12 +12,18 @@ import (
 
 // FuzzImport checks that Import never panics and is deterministic, that every finding has a
 // position, a message and a rule, and that whatever it writes is a pipeline file stepline
-// accepts without a problem, whose x-codepipeline block reads back.
+// accepts without a problem, whose x-codepipeline block reads back. The JSON seeds are
+// compacted: the fuzzer minimizes every input that finds new code, for up to a minute each,
+// and a third of the size is a third of that time.
 func FuzzImport(f *testing.F) {
 	for _, path := range inputs(f) {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			f.Fatal(err)
+		}
+		var compact bytes.Buffer
+		if json.Compact(&compact, data) == nil {
+			data = compact.Bytes()
 		}
 		f.Add(data)
 	}
