@@ -252,12 +252,12 @@ func TestInitListShowsTheTemplates(t *testing.T) {
 
 func TestDefaultNameMakesADirectoryAnApplicationName(t *testing.T) {
 	for in, want := range map[string]string{
-		"shop":        "shop",
-		"My_Shop":     "my-shop",
-		"2024-report": "report",
-		"a--b..c":     "a-b-c",
-		"ünïcode":     "n-code",
-		"___":         "",
+		"shop":                    "shop",
+		"My_Shop":                 "my-shop",
+		"2024-report":             "report",
+		"a--b..c":                 "a-b-c",
+		"ünïcode":                 "n-code",
+		"___":                     "",
 		strings.Repeat("ab-", 20): "ab-ab-ab-ab-ab-ab-ab-ab-ab-a",
 	} {
 		assert.Equal(t, want, defaultName(in), in)
