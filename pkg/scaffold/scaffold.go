@@ -18,6 +18,8 @@ import (
 	"slices"
 	"strings"
 	"text/template"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/bmatcuk/doublestar/v4"
 
@@ -175,11 +177,11 @@ func (t Template) Check(a Answers) error {
 	if !regionRe.MatchString(a.Region) {
 		add("region %q: expected an AWS region such as us-east-1", a.Region)
 	}
-	if err := scm.CheckBranch(a.ProductionBranch); err != nil || a.ProductionBranch == "" || strings.ContainsAny(a.ProductionBranch, "*?[]{}") {
+	if err := scm.CheckBranch(a.ProductionBranch); err != nil || !printable(a.ProductionBranch) || strings.ContainsAny(a.ProductionBranch, "*?[]{}\"") {
 		add("production branch %q: expected one branch name, not a pattern", a.ProductionBranch)
 	}
 	for _, b := range a.Branches {
-		if b == "" || !doublestar.ValidatePattern(b) || strings.ContainsAny(b, " \t\n\"'#:,\\") || strings.HasPrefix(b, "-") {
+		if !printable(b) || !doublestar.ValidatePattern(b) || strings.ContainsAny(b, " \t\n\"'#:,\\") || strings.HasPrefix(b, "-") {
 			add("branch %q: expected a branch name or a glob such as feature/**", b)
 		}
 	}
@@ -193,6 +195,20 @@ func (t Template) Check(a Answers) error {
 		return &AnswerError{Problems: probs}
 	}
 	return nil
+}
+
+// printable reports whether s is non-empty UTF-8 text without control characters: what a
+// branch name written into YAML and shown in messages may be.
+func printable(s string) bool {
+	if s == "" || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // data is what the template files see.
