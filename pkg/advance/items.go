@@ -27,7 +27,7 @@ func (h *Handler) item(cfg Config, rec store.Record, t engine.Task) (statemachin
 	if err != nil {
 		return statemachine.Item{}, fmt.Errorf("run %s, action %s/%s: %w", t.Run, t.Stage, t.Action, err)
 	}
-	if err := trustedOnly(cfg, kind, t); err != nil {
+	if err := engine.RefuseUntrusted(t); cfg.untrusted && err != nil {
 		return statemachine.Item{}, err
 	}
 	it := statemachine.Item{ID: t.ID(), Kind: kind, Task: t}
@@ -164,18 +164,6 @@ func buildEnvironment(cfg Config, project string, t engine.Task) (*statemachine.
 // <Location>/<Path>/<Name>.
 func OutputLocation(bucket, run, output string) string {
 	return "s3://" + bucket + "/" + trustedPrefix + run + "/" + output + ".zip"
-}
-
-// trustedOnly refuses, before it starts, a task an untrusted run must never run: a deploy or
-// an approval (the wait function's kinds: an untrusted change must never reach a target,
-// nor ask a person to let it through) and the user's own function, whose role stepline
-// does not know. docs/trust.md lists them.
-func trustedOnly(cfg Config, kind statemachine.Kind, t engine.Task) error {
-	if !cfg.untrusted || (kind != statemachine.KindWait && kind != statemachine.KindLambda) {
-		return nil
-	}
-	return fmt.Errorf("action %s/%s (provider %s) refused: this run is untrusted (a pull request from a fork, or a trigger marked trusted: false) and an untrusted run never deploys, asks for approval or invokes a function (docs/trust.md)",
-		t.Stage, t.Action, t.Provider)
 }
 
 // environment lists the action's env (sorted, for stable requests) and what identifies the
