@@ -44,7 +44,7 @@ func TestTheBootstrapStartsARunFromItsSampleEvent(t *testing.T) {
 		State: engine.New(def, engine.RunInfo{ID: "api-1", Seq: 1}), Repo: "octo/api", Provider: "github", Hook: "hook-0123456789abcdef", Commit: "c0ffee"}))
 
 	fn := lambdatest.Start(t, lambdatest.Build(t, "."), map[string]string{
-		"STEPLINE_TABLE": table, "STEPLINE_EVENT_BUS": table, "STEPLINE_BUCKET": "artifacts", "STEPLINE_CODEBUILD_PROJECT": "stepline-build",
+		"STEPLINE_TABLE": table, "STEPLINE_EVENT_BUS": table, "STEPLINE_BUCKET": "artifacts", "STEPLINE_CODEBUILD_PROJECT": "stepline-build", "STEPLINE_CODEBUILD_UNTRUSTED_PROJECT": "stepline-untrusted",
 		"AWS_ENDPOINT_URL": moto.Endpoint, "AWS_REGION": awstest.Region, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
 	})
 	event, err := os.ReadFile(filepath.Join("..", "..", "events", "advance", "start.json"))
@@ -104,7 +104,7 @@ func TestTheBootstrapAbandonsTheRunOfTheSampleAbortedExecution(t *testing.T) {
 	require.NoError(t, db.PutRun(ctx, store.Record{Definition: def, State: st, Repo: "octo/api", Provider: "github", Hook: "hook-0123456789abcdef", Commit: "c0ffee"}))
 
 	fn := lambdatest.Start(t, lambdatest.Build(t, "."), map[string]string{
-		"STEPLINE_TABLE": table, "STEPLINE_EVENT_BUS": table, "STEPLINE_BUCKET": "artifacts", "STEPLINE_CODEBUILD_PROJECT": "stepline-build",
+		"STEPLINE_TABLE": table, "STEPLINE_EVENT_BUS": table, "STEPLINE_BUCKET": "artifacts", "STEPLINE_CODEBUILD_PROJECT": "stepline-build", "STEPLINE_CODEBUILD_UNTRUSTED_PROJECT": "stepline-untrusted",
 		"AWS_ENDPOINT_URL": moto.Endpoint, "AWS_REGION": awstest.Region, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
 	})
 	res, err := fn.Invoke(ctx, raw)

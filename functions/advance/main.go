@@ -8,6 +8,10 @@
 //	STEPLINE_EVENT_BUS          the bus state changes go to (required)
 //	STEPLINE_BUCKET             the artifact bucket (required)
 //	STEPLINE_CODEBUILD_PROJECT  the project builds run in unless an action names one (required)
+//	STEPLINE_CODEBUILD_UNTRUSTED_PROJECT
+//	                            the project every build of an untrusted run runs in: a fork's
+//	                            pull request, a trigger marked trusted: false (required;
+//	                            docs/trust.md)
 //	STEPLINE_CODEBUILD_IMAGE, STEPLINE_CODEBUILD_COMPUTE_TYPE
 //	                            that project's image and compute type, kept by a build in it
 //	                            whose action overrides only part of its environment (optional:
@@ -45,7 +49,9 @@ func main() {
 // build reads the configuration once and wires the handler.
 func build(ctx context.Context, env func(string) string) (*advance.Handler, error) {
 	table, bus, bucket, project := env("STEPLINE_TABLE"), env("STEPLINE_EVENT_BUS"), env("STEPLINE_BUCKET"), env("STEPLINE_CODEBUILD_PROJECT")
-	for name, v := range map[string]string{"STEPLINE_TABLE": table, "STEPLINE_EVENT_BUS": bus, "STEPLINE_BUCKET": bucket, "STEPLINE_CODEBUILD_PROJECT": project} {
+	untrusted := env("STEPLINE_CODEBUILD_UNTRUSTED_PROJECT")
+	for name, v := range map[string]string{"STEPLINE_TABLE": table, "STEPLINE_EVENT_BUS": bus, "STEPLINE_BUCKET": bucket, "STEPLINE_CODEBUILD_PROJECT": project,
+		"STEPLINE_CODEBUILD_UNTRUSTED_PROJECT": untrusted} {
 		if v == "" {
 			return nil, fmt.Errorf("%s must be set", name)
 		}
@@ -56,6 +62,7 @@ func build(ctx context.Context, env func(string) string) (*advance.Handler, erro
 	}
 	db := dynamo.New(dynamodb.NewFromConfig(cfg), table)
 	return advance.New(db, changes.NewEventBridge(eventbridge.NewFromConfig(cfg), bus), sfn.NewFromConfig(cfg),
-		advance.Config{Bucket: bucket, Project: project, Image: env("STEPLINE_CODEBUILD_IMAGE"), ComputeType: env("STEPLINE_CODEBUILD_COMPUTE_TYPE")},
+		advance.Config{Bucket: bucket, Project: project, UntrustedProject: untrusted,
+			Image: env("STEPLINE_CODEBUILD_IMAGE"), ComputeType: env("STEPLINE_CODEBUILD_COMPUTE_TYPE")},
 		advance.WithLogger(lambdacontext.NewLogger())), nil
 }

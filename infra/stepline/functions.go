@@ -104,7 +104,9 @@ func (s *Stepline) functions() {
 			env: map[string]string{
 				"STEPLINE_TABLE": table, "STEPLINE_EVENT_BUS": bus, "STEPLINE_BUCKET": bucket,
 				"STEPLINE_CODEBUILD_PROJECT": s.name("-build"),
-				"STEPLINE_CODEBUILD_IMAGE":   BuildImage, "STEPLINE_CODEBUILD_COMPUTE_TYPE": BuildComputeType,
+				// Where every build of an untrusted run goes (docs/trust.md).
+				"STEPLINE_CODEBUILD_UNTRUSTED_PROJECT": s.name("-untrusted"),
+				"STEPLINE_CODEBUILD_IMAGE":             BuildImage, "STEPLINE_CODEBUILD_COMPUTE_TYPE": BuildComputeType,
 			},
 			policy: []statement{
 				allow(tableActions, tables...),
@@ -118,7 +120,9 @@ func (s *Stepline) functions() {
 			env: map[string]string{"STEPLINE_SECRET_PREFIX": s.secretPrefix()},
 			policy: []statement{
 				allow([]string{"secretsmanager:GetSecretValue"}, secrets),
-				allow([]string{"s3:PutObject", "s3:AbortMultipartUpload"}, bucketArn+"/runs/*"),
+				// A trusted run's source archive under runs/, an untrusted run's under
+				// untrusted/ (docs/trust.md): the task names the key.
+				allow([]string{"s3:PutObject", "s3:AbortMultipartUpload"}, bucketArn+"/runs/*", bucketArn+"/"+UntrustedPrefix+"*"),
 				// A CodeCommit commit is archived from its tree and blobs, read with this role.
 				allow([]string{"codecommit:GetFolder", "codecommit:GetBlob"}, codecommitRepos),
 			}},

@@ -28,8 +28,10 @@ func (s *Stepline) suppressNagFindings() {
 		"Holds short-lived run artifacts only; access logs would need a second bucket, and CloudTrail S3 data events can audit it where required.")
 	suppress("DeadLetterQueue", "AwsSolutions-SQS3",
 		"This queue is itself the dead-letter queue of every EventBridge target and of the trigger queue's messages that failed every receive.")
-	suppress("BuildProject", "AwsSolutions-CB4",
-		"Build artifacts are encrypted with the AWS managed key alias/aws/s3 (docs/stack.md); a customer managed key would add a fixed monthly charge to an idle stack.")
+	for _, project := range []string{"BuildProject", "UntrustedBuildProject"} {
+		suppress(project, "AwsSolutions-CB4",
+			"Build artifacts are encrypted with the AWS managed key alias/aws/s3 (docs/stack.md); a customer managed key would add a fixed monthly charge to an idle stack.")
+	}
 	suppress("PipelineStateMachine", "AwsSolutions-SF1",
 		"ERROR level with execution data (docs/stack.md): ALL would log every transition of every run, and the run history is already in DynamoDB.")
 	suppress("WebhookRoute", "AwsSolutions-APIG4",
@@ -88,6 +90,7 @@ func (s *Stepline) suppressNagFindings() {
 		nagArn("secretsmanager", "secret:"+s.notifySecretPrefix()+"*"))
 	secrets("SourceFunctionRole")
 	objects("SourceFunctionRole", "runs/")
+	objects("SourceFunctionRole", UntrustedPrefix)
 	codecommit("SourceFunctionRole")
 
 	schedules("WaitFunctionRole")
@@ -95,6 +98,7 @@ func (s *Stepline) suppressNagFindings() {
 	s.suppressDeployFindings(suppress, wildcard, nagArn)
 
 	objects("BuildProjectRole", "runs/")
+	objects("UntrustedBuildProjectRole", UntrustedPrefix)
 
 	suppress("PipelineStateMachineRole", wildcard, "lambda actions invoke user functions named at run time; only functions named "+s.name("-action-*")+" can be invoked.",
 		nagArn("lambda", "function:"+s.name("-action-*")))

@@ -3,7 +3,6 @@ package stepline
 import (
 	"fmt"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscodebuild"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/jsii-runtime-go"
 
@@ -63,29 +62,8 @@ func (s *Stepline) pipeline() {
 	buildRole := newRole(s.Construct, "BuildProjectRole", "codebuild.amazonaws.com", buildPolicy...)
 	s.Roles["BuildProjectRole"] = buildRole
 
-	s.BuildProject = awscodebuild.NewCfnProject(s.Construct, jsii.String("BuildProject"), &awscodebuild.CfnProjectProps{
-		Name:        jsii.String(s.name("-build")),
-		Description: jsii.String("stepline codebuild actions: every build overrides source, buildspec and artifacts"),
-		ServiceRole: buildRole.AttrArn(),
-		Source: &awscodebuild.CfnProject_SourceProperty{
-			Type:      jsii.String("NO_SOURCE"),
-			BuildSpec: jsii.String(placeholderBuildspec),
-		},
-		Artifacts: &awscodebuild.CfnProject_ArtifactsProperty{Type: jsii.String("NO_ARTIFACTS")},
-		Environment: &awscodebuild.CfnProject_EnvironmentProperty{
-			Type:        jsii.String("ARM_CONTAINER"),
-			Image:       jsii.String(BuildImage),
-			ComputeType: jsii.String(BuildComputeType),
-		},
-		EncryptionKey: jsii.String("alias/aws/s3"),
-		LogsConfig: &awscodebuild.CfnProject_LogsConfigProperty{
-			CloudWatchLogs: &awscodebuild.CfnProject_CloudWatchLogsConfigProperty{
-				Status:    jsii.String("ENABLED"),
-				GroupName: buildLogs.Ref(),
-			},
-		},
-	})
-	s.BuildProject.OverrideLogicalId(jsii.String("BuildProject"))
+	s.BuildProject = s.codeBuildProject("BuildProject", s.name("-build"),
+		"stepline codebuild actions: every build overrides source, buildspec and artifacts", buildRole, buildLogs)
 
 	logs := s.logGroup("PipelineLogGroup", "/aws/vendedlogs/states/"+s.name("-pipeline"))
 	arns := map[string]string{}

@@ -58,6 +58,9 @@ type Stepline struct {
 	StateMachine awsstepfunctions.CfnStateMachine
 	// BuildProject is the CodeBuild project every codebuild action runs in.
 	BuildProject awscodebuild.CfnProject
+	// UntrustedBuildProject is the project every build of an untrusted run runs in
+	// (docs/trust.md).
+	UntrustedBuildProject awscodebuild.CfnProject
 	// HttpApi receives webhooks and approval clicks.
 	HttpApi awsapigatewayv2.CfnApi
 	// ScheduleGroup holds the schedules the trigger and wait functions create.
@@ -82,6 +85,7 @@ func New(scope constructs.Construct, id string, props *Props) *Stepline {
 	s.functions()
 	s.routes()
 	s.pipeline()
+	s.untrusted()
 	s.rules()
 	s.alarms()
 	s.outputs()
@@ -164,4 +168,5 @@ func (s *Stepline) outputs() {
 	s.output("NotifyFunctionRoleArn", "Role the notify function publishes with: let it in the policy of another topic of this account",
 		*s.Roles["NotifyFunctionRole"].AttrArn())
 	s.output("BuildProjectName", "CodeBuild project of codebuild actions", *s.BuildProject.Ref())
+	s.output("UntrustedBuildProjectName", "CodeBuild project of the codebuild actions of untrusted runs", *s.UntrustedBuildProject.Ref())
 }

@@ -47,9 +47,9 @@ func TestTemplateHasTheResourcesOfDocsStackMd(t *testing.T) {
 			"AWS::Lambda::EventSourceMapping":  2,  // the trigger and notify queues feed their functions
 			"AWS::Lambda::EventInvokeConfig":   2,  // the deadline schedules invoke the wait function, ExecutionEndedRule the advance function, asynchronously
 			"AWS::Lambda::Permission":          4,  // three routes invoke their function, ExecutionEndedRule the advance function
-			"AWS::IAM::Role":                   10, // seven functions, build project, state machine, scheduler
-			"AWS::Logs::LogGroup":              10, // seven functions, state machine, builds, API access log
-			"AWS::CodeBuild::Project":          1,
+			"AWS::IAM::Role":                   11, // seven functions, two build projects, state machine, scheduler
+			"AWS::Logs::LogGroup":              11, // seven functions, state machine, two projects' builds, API access log
+			"AWS::CodeBuild::Project":          2,  // trusted and untrusted builds (docs/trust.md)
 			"AWS::StepFunctions::StateMachine": 1,
 			"AWS::Scheduler::ScheduleGroup":    1,
 			"AWS::Events::Rule":                4,
@@ -75,7 +75,9 @@ func TestTemplateHasTheResourcesOfDocsStackMd(t *testing.T) {
 			"DeadLetterQueue": "AWS::SQS::Queue", "NotificationTopic": "AWS::SNS::Topic",
 			"NotificationSubscription": "AWS::SNS::Subscription",
 			"BuildProject":             "AWS::CodeBuild::Project", "BuildProjectRole": "AWS::IAM::Role",
-			"PipelineStateMachine": "AWS::StepFunctions::StateMachine", "PipelineStateMachineRole": "AWS::IAM::Role",
+			"UntrustedBuildProject": "AWS::CodeBuild::Project", "UntrustedBuildProjectRole": "AWS::IAM::Role",
+			"UntrustedBuildProjectLogGroup": "AWS::Logs::LogGroup",
+			"PipelineStateMachine":          "AWS::StepFunctions::StateMachine", "PipelineStateMachineRole": "AWS::IAM::Role",
 			"PipelineLogGroup": "AWS::Logs::LogGroup", "BuildProjectLogGroup": "AWS::Logs::LogGroup", "SchedulerRole": "AWS::IAM::Role",
 			"ScheduleGroup": "AWS::Scheduler::ScheduleGroup", "SourceEventRule": "AWS::Events::Rule",
 			"AwsEventRule": "AWS::Events::Rule", "NotificationRule": "AWS::Events::Rule", "ExecutionEndedRule": "AWS::Events::Rule",
@@ -104,10 +106,11 @@ func TestTemplateHasTheResourcesOfDocsStackMd(t *testing.T) {
 		}
 	})
 
-	t.Run("the outputs are the eleven of docs/stack.md", func(t *testing.T) {
+	t.Run("the outputs are the twelve of docs/stack.md", func(t *testing.T) {
 		outputs := slices.Sorted(maps.Keys(doc["Outputs"].(map[string]any)))
 		assert.Equal(t, []string{"ApiUrl", "ArtifactBucketName", "BuildProjectName", "EventBusName",
-			"NotificationTopicArn", "NotifyFunctionRoleArn", "NotifySecretPrefix", "SecretPrefix", "StateMachineArn", "TableName", "WebhookUrl"}, outputs)
+			"NotificationTopicArn", "NotifyFunctionRoleArn", "NotifySecretPrefix", "SecretPrefix", "StateMachineArn", "TableName",
+			"UntrustedBuildProjectName", "WebhookUrl"}, outputs)
 		tmpl.HasOutput(jsii.String("SecretPrefix"), map[string]any{"Value": "cix/repos/"})
 		tmpl.HasOutput(jsii.String("NotifySecretPrefix"), map[string]any{"Value": "cix/notify/"})
 		tmpl.HasOutput(jsii.String("NotifyFunctionRoleArn"), map[string]any{"Value": getAtt("NotifyFunctionRole", "Arn")})
@@ -173,14 +176,17 @@ var wantActions = map[string][]string{
 		"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"},
 	"BuildProjectRole": {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
 		"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:GetBucketAcl", "s3:GetBucketLocation"},
+	"UntrustedBuildProjectRole": {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+		"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:GetBucketAcl", "s3:GetBucketLocation"},
 	"SchedulerRole": {"lambda:InvokeFunction", "sqs:SendMessage"},
 }
 
 // wantPrincipal is the service each role trusts.
 var wantPrincipal = map[string]string{
-	"PipelineStateMachineRole": "states.amazonaws.com",
-	"BuildProjectRole":         "codebuild.amazonaws.com",
-	"SchedulerRole":            "scheduler.amazonaws.com",
+	"PipelineStateMachineRole":  "states.amazonaws.com",
+	"BuildProjectRole":          "codebuild.amazonaws.com",
+	"UntrustedBuildProjectRole": "codebuild.amazonaws.com",
+	"SchedulerRole":             "scheduler.amazonaws.com",
 }
 
 // statements returns every statement of a role's inline policies.
@@ -306,7 +312,7 @@ func TestRolesHoldExactlyTheActionsOfDocsStackMd(t *testing.T) {
 			{"TriggerFunctionRole", "sqs:ChangeMessageVisibility", []any{getAtt("TriggerQueue", "Arn")}},
 			{"AdvanceFunctionRole", "states:SendTaskSuccess", []any{sm}},
 			{"AdvanceFunctionRole", "sqs:SendMessage", []any{getAtt("DeadLetterQueue", "Arn")}},
-			{"SourceFunctionRole", "s3:AbortMultipartUpload", []any{within("ArtifactBucket", "/runs/*")}},
+			{"SourceFunctionRole", "s3:AbortMultipartUpload", []any{within("ArtifactBucket", "/runs/*"), within("ArtifactBucket", "/untrusted/*")}},
 			{"TriggerFunctionRole", "codecommit:GetDifferences", []any{sub(prefix + "codecommit" + region + "*")}},
 			{"SourceFunctionRole", "codecommit:GetBlob", []any{sub(prefix + "codecommit" + region + "*")}},
 			{"WaitFunctionRole", "dynamodb:PutItem", items},
@@ -325,6 +331,9 @@ func TestRolesHoldExactlyTheActionsOfDocsStackMd(t *testing.T) {
 			{"BuildProjectRole", "s3:GetObjectVersion", []any{within("ArtifactBucket", "/runs/*")}},
 			{"BuildProjectRole", "s3:GetBucketAcl", []any{getAtt("ArtifactBucket", "Arn")}},
 			{"BuildProjectRole", "s3:GetBucketLocation", []any{getAtt("ArtifactBucket", "Arn")}},
+			{"UntrustedBuildProjectRole", "logs:CreateLogGroup", []any{sub(prefix + "logs" + region + "log-group:/aws/codebuild/cix-untrusted"), getAtt("UntrustedBuildProjectLogGroup", "Arn")}},
+			{"UntrustedBuildProjectRole", "s3:PutObject", []any{within("ArtifactBucket", "/untrusted/*")}},
+			{"UntrustedBuildProjectRole", "s3:GetObject", []any{within("ArtifactBucket", "/untrusted/*")}},
 			{"SchedulerRole", "lambda:InvokeFunction", []any{sub(prefix + "lambda" + region + "function:cix-wait")}},
 			{"SchedulerRole", "sqs:SendMessage", []any{getAtt("TriggerQueue", "Arn")}},
 			{"PipelineStateMachineRole", "lambda:InvokeFunction", []any{
@@ -570,7 +579,7 @@ func TestFunctionsMatchTheFunctionTable(t *testing.T) {
 	}{
 		{"WebhookFunction", "webhook", 256, 10, []string{"STEPLINE_EVENT_BUS", "STEPLINE_BUCKET", "STEPLINE_SECRET_PREFIX", "STEPLINE_ALLOWED_REPOS"}},
 		{"TriggerFunction", "trigger", 256, 60, []string{"STEPLINE_TABLE", "STEPLINE_STATE_MACHINE_ARN", "STEPLINE_BUCKET", "STEPLINE_SECRET_PREFIX", "STEPLINE_SCHEDULER_ROLE_ARN", "STEPLINE_SCHEDULE_GROUP", "STEPLINE_TRIGGER_QUEUE_ARN"}},
-		{"AdvanceFunction", "advance", 512, 60, []string{"STEPLINE_TABLE", "STEPLINE_EVENT_BUS", "STEPLINE_BUCKET", "STEPLINE_CODEBUILD_PROJECT", "STEPLINE_CODEBUILD_IMAGE", "STEPLINE_CODEBUILD_COMPUTE_TYPE"}},
+		{"AdvanceFunction", "advance", 512, 60, []string{"STEPLINE_TABLE", "STEPLINE_EVENT_BUS", "STEPLINE_BUCKET", "STEPLINE_CODEBUILD_PROJECT", "STEPLINE_CODEBUILD_UNTRUSTED_PROJECT", "STEPLINE_CODEBUILD_IMAGE", "STEPLINE_CODEBUILD_COMPUTE_TYPE"}},
 		{"SourceFunction", "source", 1024, 900, []string{"STEPLINE_SECRET_PREFIX"}},
 		{"WaitFunction", "wait", 256, 900, []string{"STEPLINE_TABLE", "STEPLINE_EVENT_BUS", "STEPLINE_API_URL", "STEPLINE_SCHEDULER_ROLE_ARN", "STEPLINE_SCHEDULE_GROUP", "STEPLINE_STATE_MACHINE_ARN", "STEPLINE_BUCKET"}},
 		{"CallbackFunction", "callback", 256, 10, []string{"STEPLINE_TABLE", "STEPLINE_EVENT_BUS"}},

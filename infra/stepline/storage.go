@@ -39,6 +39,13 @@ func (s *Stepline) storage() {
 					Prefix:           jsii.String("runs/"),
 					ExpirationInDays: jsii.Number(float64(s.Props.ArtifactRetentionDays)),
 				},
+				// Untrusted runs' artifacts (docs/trust.md), kept as long as the trusted ones.
+				&awss3.CfnBucket_RuleProperty{
+					Id:               jsii.String("ExpireUntrustedRuns"),
+					Status:           jsii.String("Enabled"),
+					Prefix:           jsii.String(UntrustedPrefix),
+					ExpirationInDays: jsii.Number(float64(s.Props.ArtifactRetentionDays)),
+				},
 				&awss3.CfnBucket_RuleProperty{
 					Id:               jsii.String("ExpireWebhookEvents"),
 					Status:           jsii.String("Enabled"),

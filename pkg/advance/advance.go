@@ -61,6 +61,34 @@ type Config struct {
 	// only some of image, compute_type and privileged keeps these for the others. Unset, such
 	// an action must set all three.
 	Image, ComputeType string
+	// UntrustedProject is the project every build of an untrusted run runs in (docs/trust.md):
+	// its role reads and writes untrusted/* of Bucket only, where no deploy reads. It has
+	// Project's environment. Unset, an untrusted run's builds are refused.
+	UntrustedProject string
+	// untrusted is set on the Config of an untrusted run's tasks (forRun).
+	untrusted bool
+}
+
+// Artifact prefixes of Bucket: a trusted run's artifacts (which deploys read) and an
+// untrusted run's (which nothing trusted reads), each followed by the run's id.
+const (
+	trustedPrefix   = "runs/"
+	untrustedPrefix = "untrusted/"
+)
+
+// forRun returns the configuration rec's tasks are built with: an untrusted run's builds go
+// to UntrustedProject and its artifacts under untrusted/<run>/.
+func (c Config) forRun(rec store.Record) Config {
+	c.untrusted = !rec.Trusted()
+	return c
+}
+
+// prefix is where the configuration's runs keep their artifacts.
+func (c Config) prefix() string {
+	if c.untrusted {
+		return untrustedPrefix
+	}
+	return trustedPrefix
 }
 
 // Handler is functions/advance's handler. Build it with New.
@@ -157,7 +185,7 @@ func (h *Handler) step(ctx context.Context, in Input, cancel *engine.Input) (sta
 	}
 
 	now := h.now()
-	inputs := h.inputs(in.State)
+	inputs := h.inputs(h.cfg.forRun(rec), in.State)
 	if cancel != nil {
 		inputs = []engine.Input{*cancel}
 	}
@@ -270,8 +298,9 @@ func (h *Handler) route(rec store.Record, st engine.State, d engine.Decision, no
 			out.Status = st.Status.String()
 		}
 	case len(d.Start) > 0:
+		cfg := h.cfg.forRun(rec)
 		for _, t := range d.Start {
-			it, err := h.item(rec, t)
+			it, err := h.item(cfg, rec, t)
 			if err != nil {
 				failed = append(failed, t.Failed(err.Error(), true))
 				continue

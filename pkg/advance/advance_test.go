@@ -103,7 +103,7 @@ func newFixture(t *testing.T) *fixture {
 	p, err := f.Pipeline("")
 	require.NoError(t, err)
 	x := &fixture{t: t, def: p.Definition(), db: store.NewMemory(), pub: &published{}, sfn: &stepFunctions{}}
-	x.h = advance.New(x.db, x.pub, x.sfn.client(t), advance.Config{Bucket: "artifacts", Project: "stepline-build"},
+	x.h = advance.New(x.db, x.pub, x.sfn.client(t), advance.Config{Bucket: "artifacts", Project: "stepline-build", UntrustedProject: "stepline-untrusted"},
 		advance.WithClock(func() time.Time { return time.Unix(1_795_000_000, 0) }))
 	return x
 }

@@ -16,7 +16,7 @@ var finalErrors = []string{statemachine.ErrSourceNotFound, statemachine.ErrSourc
 	statemachine.ErrSourceInvalidArchive, statemachine.ErrActionRejected}
 
 // inputs turns what a wave brought back into engine inputs.
-func (h *Handler) inputs(s statemachine.State) []engine.Input {
+func (h *Handler) inputs(cfg Config, s statemachine.State) []engine.Input {
 	var out []engine.Input
 	for _, o := range s.Outcomes() {
 		if o.Task.Kind == statemachine.KindPark && o.Error != nil && o.Error.Error == "States.Timeout" {
@@ -24,12 +24,12 @@ func (h *Handler) inputs(s statemachine.State) []engine.Input {
 			// lock again, which grants it if it is free.
 			continue
 		}
-		out = append(out, h.input(o))
+		out = append(out, input(cfg, o))
 	}
 	return out
 }
 
-func (h *Handler) input(o statemachine.Outcome) engine.Input {
+func input(cfg Config, o statemachine.Outcome) engine.Input {
 	t := o.Task.Task
 	if o.Task.Kind == statemachine.KindPark {
 		return parkInput(t.Stage, o)
@@ -47,7 +47,7 @@ func (h *Handler) input(o statemachine.Outcome) engine.Input {
 		}
 		return t.Succeeded(map[string]string{firstOr(t.Outputs, "source"): "s3://" + out.Artifact.Bucket + "/" + out.Artifact.Key}, nil)
 	case statemachine.KindCodeBuild:
-		return BuildResult(h.cfg, t, o.Output)
+		return BuildResult(cfg, t, o.Output)
 	default:
 		var out struct {
 			Outputs   map[string]string `json:"outputs"`
@@ -89,7 +89,7 @@ func BuildResult(cfg Config, t engine.Task, raw json.RawMessage) engine.Input {
 	}
 	outputs := map[string]string{}
 	for _, name := range t.Outputs {
-		outputs[name] = OutputLocation(cfg.Bucket, t.Run, name)
+		outputs[name] = "s3://" + cfg.Bucket + "/" + cfg.prefix() + t.Run + "/" + name + ".zip"
 	}
 	var vars map[string]string
 	if len(out.Build.Exported) > 0 {

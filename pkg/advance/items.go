@@ -21,11 +21,14 @@ const (
 	defaultLambdaTimeout = 15 * time.Minute
 )
 
-// item builds the state machine's view of one task.
-func (h *Handler) item(rec store.Record, t engine.Task) (statemachine.Item, error) {
+// item builds the state machine's view of one task, with cfg (Config.forRun of rec).
+func (h *Handler) item(cfg Config, rec store.Record, t engine.Task) (statemachine.Item, error) {
 	kind, err := statemachine.KindOf(t.Provider)
 	if err != nil {
 		return statemachine.Item{}, fmt.Errorf("run %s, action %s/%s: %w", t.Run, t.Stage, t.Action, err)
+	}
+	if err := engine.RefuseUntrusted(t); cfg.untrusted && err != nil {
+		return statemachine.Item{}, err
 	}
 	it := statemachine.Item{ID: t.ID(), Kind: kind, Task: t}
 	timeout := t.Timeout
@@ -37,12 +40,12 @@ func (h *Handler) item(rec store.Record, t engine.Task) (statemachine.Item, erro
 			Repository: rec.Repo,
 			Commit:     rec.Commit,
 			Hook:       rec.Hook,
-			Bucket:     h.cfg.Bucket,
-			Key:        "runs/" + t.Run + "/" + firstOr(t.Outputs, "source") + ".zip",
+			Bucket:     cfg.Bucket,
+			Key:        cfg.prefix() + t.Run + "/" + firstOr(t.Outputs, "source") + ".zip",
 		}
 	case statemachine.KindCodeBuild:
 		timeout = cmp.Or(timeout, defaultBuildTimeout)
-		cb, err := CodeBuildRequest(h.cfg, t)
+		cb, err := CodeBuildRequest(cfg, t)
 		if err != nil {
 			return statemachine.Item{}, err
 		}
@@ -65,7 +68,8 @@ func (h *Handler) item(rec store.Record, t engine.Task) (statemachine.Item, erro
 
 // CodeBuildRequest builds the StartBuild overrides of a build attempt: the primary input as
 // an S3 source, the other inputs as secondary sources named after their artifacts, the buildspec, the action's environment, the first output as the primary
-// artifact and the rest as secondary artifacts, all under runs/<run>/ of cfg.Bucket. The state
+// artifact and the rest as secondary artifacts, all under runs/<run>/ of cfg.Bucket (untrusted/<run>/, in
+// the untrusted project, for an untrusted run: Config.forRun). The state
 // machine and `stepline run --aws` start builds from it.
 func CodeBuildRequest(cfg Config, t engine.Task) (*statemachine.CodeBuild, error) {
 	timeout := cmp.Or(t.Timeout, defaultBuildTimeout)
@@ -77,7 +81,15 @@ func CodeBuildRequest(cfg Config, t engine.Task) (*statemachine.CodeBuild, error
 		return nil, fmt.Errorf("build %s/%s: %w", t.Stage, t.Action, err)
 	}
 	project, _ := t.Config["project"].(string)
-	if project == "" {
+	switch {
+	case cfg.untrusted && project != "":
+		// A project the action names has a role stepline knows nothing of.
+		return nil, fmt.Errorf("build %s/%s names project %s: an untrusted run builds only in the stack's untrusted project (docs/trust.md)", t.Stage, t.Action, project)
+	case cfg.untrusted && cfg.UntrustedProject == "":
+		return nil, fmt.Errorf("build %s/%s: this run is untrusted and the stack names no untrusted project to build it in (STEPLINE_CODEBUILD_UNTRUSTED_PROJECT)", t.Stage, t.Action)
+	case cfg.untrusted:
+		project = cfg.UntrustedProject
+	case project == "":
 		project = cfg.Project
 	}
 	buildspec, _ := t.Config["buildspec"].(string)
@@ -104,7 +116,7 @@ func CodeBuildRequest(cfg Config, t engine.Task) (*statemachine.CodeBuild, error
 		cb.SecondarySources = append(cb.SecondarySources, statemachine.SecondarySource{Type: "S3", Location: loc, SourceIdentifier: in.Name})
 	}
 	for i, out := range t.Outputs {
-		a := statemachine.Artifacts{Type: "S3", Location: cfg.Bucket, Path: "runs/" + t.Run, Name: out + ".zip", Packaging: "ZIP"}
+		a := statemachine.Artifacts{Type: "S3", Location: cfg.Bucket, Path: cfg.prefix() + t.Run, Name: out + ".zip", Packaging: "ZIP"}
 		if i == 0 {
 			cb.Artifacts = a
 			continue
@@ -131,7 +143,7 @@ func buildEnvironment(cfg Config, project string, t engine.Task) (*statemachine.
 	if !hasImage && !hasCompute && !hasPrivileged {
 		return nil, nil
 	}
-	if project == cfg.Project && cfg.Image != "" && cfg.ComputeType != "" {
+	if (project == cfg.Project || project == cfg.UntrustedProject) && cfg.Image != "" && cfg.ComputeType != "" {
 		image, compute = cmp.Or(image, cfg.Image), cmp.Or(compute, cfg.ComputeType)
 	} else if !hasImage || !hasCompute || !hasPrivileged {
 		return nil, fmt.Errorf("project %s: set image, compute_type and privileged together: stepline does not know the environment of the project it would keep the others from", project)
@@ -148,10 +160,10 @@ func buildEnvironment(cfg Config, project string, t engine.Task) (*statemachine.
 	return &statemachine.BuildEnvironment{Image: image, ComputeType: compute, PrivilegedMode: privileged, ImagePullCredentialsType: pull}, nil
 }
 
-// OutputLocation is where a build's output artifact lands: CodeBuild writes
+// OutputLocation is where a trusted run's build output artifact lands: CodeBuild writes
 // <Location>/<Path>/<Name>.
 func OutputLocation(bucket, run, output string) string {
-	return "s3://" + bucket + "/runs/" + run + "/" + output + ".zip"
+	return "s3://" + bucket + "/" + trustedPrefix + run + "/" + output + ".zip"
 }
 
 // environment lists the action's env (sorted, for stable requests) and what identifies the

@@ -114,8 +114,8 @@ func (o serveOptions) run(ctx context.Context, g *globals) error {
 	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRuns()
 	var runs sync.WaitGroup
-	start := func(_ context.Context, p *pipeline.Pipeline, ev scm.Event, key string) (func(), error) {
-		return o.prepareRun(runCtx, g, &runs, out, co.Root, stateDir, p, ev, key)
+	start := func(_ context.Context, p *pipeline.Pipeline, ev scm.Event, key string, untrusted bool) (func(), error) {
+		return o.prepareRun(runCtx, g, &runs, out, co.Root, stateDir, p, ev, key, untrusted)
 	}
 	srv := serve.New(co.Root, o.file, seen, start, reporter(out, o.file), log)
 	// serve has no registry: one hook id, any provider, the given secrets.
@@ -207,7 +207,7 @@ func (o serveOptions) webhookSecrets() ([]string, error) {
 
 // prepareRun builds the runner of one local run of p for ev and returns what starts it in the
 // background.
-func (o serveOptions) prepareRun(ctx context.Context, g *globals, runs *sync.WaitGroup, out io.Writer, root, stateDir string, p *pipeline.Pipeline, ev scm.Event, key string) (func(), error) {
+func (o serveOptions) prepareRun(ctx context.Context, g *globals, runs *sync.WaitGroup, out io.Writer, root, stateDir string, p *pipeline.Pipeline, ev scm.Event, key string, untrusted bool) (func(), error) {
 	def := p.Definition()
 	head := ev.Head()
 	prefix := fmt.Sprintf("[%s %.7s] ", def.Pipeline, head)
@@ -216,6 +216,11 @@ func (o serveOptions) prepareRun(ctx context.Context, g *globals, runs *sync.Wai
 	lr := localRun{
 		repo: root, commit: head, stateDir: stateDir, autoApprove: o.autoApprove, extract: o.extract,
 		in: input, out: w, view: local.NewView(w, def, false, nil),
+	}
+	if untrusted {
+		// Apart from the artifacts trusted runs deploy and roll back to (docs/trust.md).
+		lr.artifacts = artifact.NewLocal(filepath.Join(stateDir, "untrusted", "artifacts"), artifact.WithLimits(o.extract))
+		fmt.Fprintln(w, "untrusted run (a fork's pull request, or a trigger marked trusted: false): builds only, no secrets, no deploys")
 	}
 	// The delivery says where the commit lives: its provider and repository get the statuses.
 	var statuses *statusSink
@@ -240,7 +245,7 @@ func (o serveOptions) prepareRun(ctx context.Context, g *globals, runs *sync.Wai
 		Variables: func(id string, seq int64) (map[string]map[string]string, error) {
 			return p.RunVariables(source, id, seq)
 		},
-		Delivery: key}
+		Delivery: key, Untrusted: untrusted}
 	return func() {
 		// The delivery counts as handled once the run has a record: a crash before that
 		// leaves nothing to reclaim, so the redelivery must still start the run.

@@ -70,9 +70,9 @@ var Integrations = []Integration{
 				return []string{project + name}, nil
 			}
 			if _, ok := params["ProjectName.$"]; ok {
-				// The stack's project, or one the action names, which docs/pipeline.md
-				// requires to be named <Name>-*.
-				return []string{project + "${BuildProject}", project + "${Name}-example"}, nil
+				// The stack's project, its untrusted runs' project (docs/trust.md), or one
+				// the action names, which docs/pipeline.md requires to be named <Name>-*.
+				return []string{project + "${BuildProject}", project + "${UntrustedBuildProject}", project + "${Name}-example"}, nil
 			}
 			return nil, fmt.Errorf("names no ProjectName")
 		},

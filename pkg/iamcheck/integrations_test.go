@@ -48,10 +48,11 @@ func TestTheStateMachineRoleIsCheckedAgainstTheRows(t *testing.T) {
 	def := []byte(`{"StartAt": "Build", "States": {
 	  "Build": {"Type": "Task", "Resource": "arn:aws:states:::codebuild:startBuild.sync", "Parameters": {"ProjectName.$": "$.p"}, "Next": "Advance"},
 	  "Advance": {"Type": "Task", "Resource": "${AdvanceFunctionArn}", "End": true}}}`)
-	template := func(rule string) *Template {
+	template := func(rule, untrusted string) *Template {
 		doc := map[string]any{"Resources": map[string]any{
-			"Project":         map[string]any{"Type": "AWS::CodeBuild::Project", "Properties": map[string]any{"Name": "stepline-build"}},
-			"AdvanceFunction": map[string]any{"Type": "AWS::Lambda::Function", "Properties": map[string]any{"FunctionName": "stepline-advance"}},
+			"Project":               map[string]any{"Type": "AWS::CodeBuild::Project", "Properties": map[string]any{"Name": "stepline-build"}},
+			"UntrustedBuildProject": map[string]any{"Type": "AWS::CodeBuild::Project", "Properties": map[string]any{"Name": untrusted}},
+			"AdvanceFunction":       map[string]any{"Type": "AWS::Lambda::Function", "Properties": map[string]any{"FunctionName": "stepline-advance"}},
 			"Machine": map[string]any{"Type": "AWS::StepFunctions::StateMachine", "Properties": map[string]any{
 				"RoleArn":                 map[string]any{"Fn::GetAtt": []any{"Role", "Arn"}},
 				"DefinitionSubstitutions": map[string]any{"AdvanceFunctionArn": map[string]any{"Fn::GetAtt": []any{"AdvanceFunction", "Arn"}}},
@@ -72,13 +73,17 @@ func TestTheStateMachineRoleIsCheckedAgainstTheRows(t *testing.T) {
 		require.NoError(t, err)
 		return tmpl
 	}
-	assert.Empty(t, CheckStateMachine(template("StepFunctionsGetEventForCodeBuildStartBuildRule"), "Machine", def, "stepline"))
+	assert.Empty(t, CheckStateMachine(template("StepFunctionsGetEventForCodeBuildStartBuildRule", "stepline-untrusted"), "Machine", def, "stepline"))
 
-	problems := CheckStateMachine(template("StepFunctionsGetEventsForCodeBuildRule"), "Machine", def, "stepline")
+	problems := CheckStateMachine(template("StepFunctionsGetEventsForCodeBuildRule", "stepline-untrusted"), "Machine", def, "stepline")
 	require.Len(t, problems, 3, "PutTargets, PutRule, DescribeRule on the rule the page names")
 	assert.Contains(t, problems[0], "state Build (Resource arn:aws:states:::codebuild:startBuild.sync) needs events:PutTargets on arn:aws:events:us-east-1:123456789012:rule/StepFunctionsGetEventForCodeBuildStartBuildRule")
 	assert.Contains(t, problems[0], "https://docs.aws.amazon.com/step-functions/latest/dg/codebuild-iam.html")
 
-	assert.Len(t, CheckStateMachine(template("StepFunctionsGetEventForCodeBuildStartBuildRule"), "Machine", def, "other"), 3,
+	assert.Len(t, CheckStateMachine(template("StepFunctionsGetEventForCodeBuildStartBuildRule", "stepline-untrusted"), "Machine", def, "other"), 3,
 		"a stack named otherwise may not build in other-* projects under a stepline-* grant")
+
+	problems = CheckStateMachine(template("StepFunctionsGetEventForCodeBuildStartBuildRule", "untrusted-builds"), "Machine", def, "stepline")
+	require.Len(t, problems, 3, "StartBuild, StopBuild and BatchGetBuilds on the untrusted project too")
+	assert.Contains(t, problems[0], "project/untrusted-builds")
 }

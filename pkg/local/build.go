@@ -51,9 +51,18 @@ func (b Build) Execute(ctx context.Context, t engine.Task, env Env) Outcome {
 		fmt.Fprintln(env.Log, err)
 		return failf(err)
 	}
+	secrets, source := b.Secrets, b.SecretSource
+	if env.Untrusted {
+		// An untrusted build runs code nobody vetted: it gets no secret, neither the run's
+		// nor the buildspec's parameter-store and secrets-manager values (docs/trust.md).
+		secrets, source = nil, nil
+		if len(b.Secrets) > 0 || b.SecretSource != nil {
+			fmt.Fprintln(env.Log, "[stepline] this run is untrusted: its build gets no secrets")
+		}
+	}
 	res, err := buildspec.Run(ctx, spec, buildspec.Options{
 		SrcDir: src, OutDir: filepath.Join(env.Work, "out"), Env: vars, Log: env.Log,
-		Secrets: b.Secrets, SecretSource: b.SecretSource,
+		Secrets: secrets, SecretSource: source,
 		BuildID:       fmt.Sprintf("%s:%s-%d", t.Action, t.Run, t.Attempt),
 		BuildNumber:   t.Attempt,
 		SourceVersion: env.Vars["source"]["commit_id"],

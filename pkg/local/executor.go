@@ -33,6 +33,9 @@ type Env struct {
 	// Started is told each process group the attempt starts (builds run in their own), before
 	// the group runs anything, so the group can be ended should stepline be killed.
 	Started func(pgid int)
+	// Untrusted is set for an untrusted run's attempts (docs/trust.md): a build then gets no
+	// secrets, whatever its executor was given.
+	Untrusted bool
 }
 
 // Artifacts is the part of the artifact store executors use.

@@ -107,6 +107,10 @@ type Meta struct {
 	// Recorded, when set, is called once the run's record is first written: from then on a
 	// crash leaves a record that a later start reclaims.
 	Recorded func(id string)
+	// Untrusted marks a run its trigger did not trust (trigger.Decision.Untrusted;
+	// docs/trust.md), as a fork's pull request is whatever this says: its builds get no
+	// secrets and it never deploys, asks for approval or invokes a function.
+	Untrusted bool
 }
 
 type finished struct {
@@ -139,7 +143,8 @@ func (r *Runner) Run(ctx context.Context, id string, meta Meta) (engine.State, e
 	}
 	rec := store.Record{Definition: r.def, State: engine.New(r.def, info), Repo: meta.Repo,
 		Trigger: meta.Trigger, Branch: meta.Branch, Commit: meta.Commit, Logs: map[string]string{},
-		Driver: self(), Delivery: meta.Delivery}
+		Driver: self(), Delivery: meta.Delivery, Untrusted: meta.Untrusted}
+	trusted := rec.Trusted()
 	// Locks and the rollback target are the run's environment's (or branch's), known once the
 	// variables have picked the environment.
 	scope := rec.Scope()
@@ -217,7 +222,7 @@ func (r *Runner) Run(ctx context.Context, id string, meta Meta) (engine.State, e
 				if prev != nil {
 					<-prev
 				}
-				out := r.execute(tctx, t, w, path, st.Vars)
+				out := r.execute(tctx, t, w, path, st.Vars, trusted)
 				w.Close()
 				close(done)
 				results <- finished{task: t, outcome: out, external: path}
@@ -340,12 +345,16 @@ func (r *Runner) acquire(ctx context.Context, scope store.Scope, stage, id strin
 	return nil, nil
 }
 
-func (r *Runner) execute(ctx context.Context, t engine.Task, w logWriter, path string, vars map[string]map[string]string) (out Outcome) {
+func (r *Runner) execute(ctx context.Context, t engine.Task, w logWriter, path string, vars map[string]map[string]string, trusted bool) (out Outcome) {
 	defer func() {
 		if p := recover(); p != nil {
 			out = Outcome{Err: fmt.Errorf("executor panic: %v", p), Final: true}
 		}
 	}()
+	if err := engine.RefuseUntrusted(t); !trusted && err != nil {
+		fmt.Fprintln(w, err)
+		return failf(err)
+	}
 	ex := r.executors[t.Provider]
 	if ex == nil {
 		return failf(fmt.Errorf("provider %q cannot run locally", t.Provider))
@@ -365,7 +374,7 @@ func (r *Runner) execute(ctx context.Context, t engine.Task, w logWriter, path s
 			r.log.WarnContext(ctx, "a kill -9 now would leave this build running", "err", err)
 		}
 	}
-	out = ex.Execute(ctx, t, Env{Work: work, Log: w, LogPath: path, Artifacts: r.artifacts, Vars: vars, Started: started})
+	out = ex.Execute(ctx, t, Env{Work: work, Log: w, LogPath: path, Artifacts: r.artifacts, Vars: vars, Started: started, Untrusted: !trusted})
 	if err := forgetGroups(r.dir, t.Run, attempt); err != nil {
 		r.log.WarnContext(ctx, "forget the build's process groups", "err", err)
 	}

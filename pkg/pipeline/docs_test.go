@@ -10,16 +10,19 @@ import (
 )
 
 // TestDocumentedFilesAreValid parses every complete file (a yaml block starting with
-// "version: 1") in docs/pipeline.md, so the reference cannot drift from the parser.
+// "version: 1") in docs/pipeline.md and docs/trust.md, so the reference cannot drift from the
+// parser.
 func TestDocumentedFilesAreValid(t *testing.T) {
 	t.Parallel()
-	doc, err := os.ReadFile("../../docs/pipeline.md")
-	require.NoError(t, err)
-	blocks := regexp.MustCompile("(?s)```yaml\n(version: 1\n.*?)```").FindAllSubmatch(doc, -1)
-	require.NotEmpty(t, blocks)
-	for _, b := range blocks {
-		_, err := Parse("docs/pipeline.md", b[1])
-		assert.NoError(t, err, "%s", b[1])
+	for _, name := range []string{"docs/pipeline.md", "docs/trust.md"} {
+		doc, err := os.ReadFile("../../" + name)
+		require.NoError(t, err)
+		blocks := regexp.MustCompile("(?s)```yaml\n(version: 1\n.*?)```").FindAllSubmatch(doc, -1)
+		require.NotEmpty(t, blocks, name)
+		for _, b := range blocks {
+			_, err := Parse(name, b[1])
+			assert.NoError(t, err, "%s", b[1])
+		}
 	}
 }
 

@@ -129,7 +129,14 @@ type Trigger struct {
 	Keys   *Filter
 	Cron   String
 	Branch String
+	// Trusted is nil when not written (trusted). false makes every run the trigger starts
+	// untrusted (docs/trust.md): its builds run apart, with no repository secrets, and it
+	// never deploys. A fork's pull request is untrusted whatever it says.
+	Trusted *Bool
 }
+
+// Untrusted reports whether the trigger marks its runs untrusted (trusted: false).
+func (t *Trigger) Untrusted() bool { return t.Trusted != nil && !t.Trusted.Value }
 
 // Filter is an include/exclude pair of doublestar glob lists. A value passes when it matches
 // some Include pattern (or Include is empty) and no Exclude pattern.

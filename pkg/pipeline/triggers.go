@@ -12,11 +12,11 @@ var triggerKeys = []struct {
 	on   string
 	keys []string
 }{
-	{OnPush, []string{"branches", "tags", "paths"}},
-	{OnPullRequest, []string{"events", "branches", "paths"}},
-	{OnImage, []string{"repository", "tags"}},
-	{OnObject, []string{"bucket", "keys"}},
-	{OnSchedule, []string{"cron", "branch"}},
+	{OnPush, []string{"branches", "tags", "paths", "trusted"}},
+	{OnPullRequest, []string{"events", "branches", "paths", "trusted"}},
+	{OnImage, []string{"repository", "tags", "trusted"}},
+	{OnObject, []string{"bucket", "keys", "trusted"}},
+	{OnSchedule, []string{"cron", "branch", "trusted"}},
 }
 
 func triggerKinds() []string {
@@ -127,6 +127,10 @@ func (d *decoder) decodeTrigger(n *yaml.Node) *Trigger {
 			}
 		case "branch":
 			t.Branch = d.str(p.val, "branch")
+		case "trusted":
+			if b, ok := d.boolOK(p.val, "trusted"); ok {
+				t.Trusted = &b
+			}
 		}
 	}
 	d.require(n, ps, "trigger", "on")

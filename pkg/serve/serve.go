@@ -21,9 +21,12 @@ import (
 // Starter prepares a local run of pipeline p for event ev, whose idempotency key is key (the
 // run records it, so a serve restarted after a crash can let the delivery run again), and returns the function that starts
 // it (without waiting for it), or why the pipeline cannot run here (it needs AWS providers).
+// untrusted is the matching trigger's verdict (trigger.Decision.Untrusted: a fork's pull
+// request, a trigger marked trusted: false): such a run builds apart, with no secrets, and
+// never deploys (docs/trust.md).
 // Every matching pipeline is prepared before any starts, so a pipeline that cannot run never
 // makes a redelivery start the others again.
-type Starter func(ctx context.Context, p *pipeline.Pipeline, ev scm.Event, key string) (start func(), err error)
+type Starter func(ctx context.Context, p *pipeline.Pipeline, ev scm.Event, key string, untrusted bool) (start func(), err error)
 
 // Reporter is told what became of each event: the trigger decisions, or why it was dropped.
 type Reporter func(ev webhook.Accepted, decisions []trigger.Decision, note string)
@@ -107,7 +110,7 @@ func (s *Server) handle(ctx context.Context, a webhook.Accepted) error {
 		if err != nil {
 			return err
 		}
-		start, err := s.start(ctx, p, ev, a.Key)
+		start, err := s.start(ctx, p, ev, a.Key, d.Untrusted)
 		if err != nil {
 			// Permanent for this commit: a redelivery would fail the same way.
 			s.report(a, nil, fmt.Sprintf("pipeline %s is not run here: %v", d.Pipeline, err))

@@ -84,16 +84,20 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) start(_ context.Context, p *pipeline.Pipeline, ev scm.Event, _ string) (func(), error) {
+func (f *fixture) start(_ context.Context, p *pipeline.Pipeline, ev scm.Event, _ string, untrusted bool) (func(), error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.startErr != nil && p.Name.Value == f.failing {
 		return nil, f.startErr
 	}
+	name := p.Name.Value + "@" + ev.Head()[:7]
+	if untrusted {
+		name += " (untrusted)"
+	}
 	return func() {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		f.started = append(f.started, p.Name.Value+"@"+ev.Head()[:7])
+		f.started = append(f.started, name)
 	}, nil
 }
 
@@ -228,4 +232,26 @@ func TestAForgottenDeliveryRunsAgainEvenAfterARestart(t *testing.T) {
 	assert.True(t, again.Reserve("k2"), "and stays forgotten across a restart")
 	assert.False(t, again.Reserve("k1"), "the others stay handled")
 	assert.False(t, again.Reserve("k3"))
+}
+
+func TestAForksPullRequestStartsAnUntrustedRun(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	head := commit(t, f.dir, map[string]string{".stepline.yml": `version: 1
+pipelines:
+  - name: pr
+    triggers:
+      - {on: pull_request, branches: [main]}
+    stages:
+      - name: Build
+        actions:
+          - {name: Build, provider: codebuild, buildspec: b.yml}
+`})
+	pr := func(key string, fork bool) webhook.Accepted {
+		return webhook.Accepted{Key: key, Event: scm.Event{Provider: scm.GitHub, Kind: scm.KindPullRequest, Ref: "refs/pull/7/head",
+			Branch: "feature", After: head, PullRequest: &scm.PullRequest{Number: 7, Action: scm.PROpened,
+				SourceBranch: "feature", TargetBranch: "main", HeadSHA: head, Fork: fork}}}
+	}
+	require.NoError(t, f.srv.Publish(context.Background(), []webhook.Accepted{pr("own", false), pr("fork", true)}))
+	assert.Equal(t, []string{"pr@" + head[:7], "pr@" + head[:7] + " (untrusted)"}, f.started)
 }

@@ -96,7 +96,7 @@ func newWorld(t *testing.T, file string) *world {
 	p, err := f.Pipeline("")
 	require.NoError(t, err)
 	w := &world{t: t, def: p.Definition(), db: store.NewMemory(), events: &events{}, sfn: &tokens{}}
-	w.adv = advance.New(w.db, w.events, w.sfn, advance.Config{Bucket: "artifacts", Project: "stepline-build",
+	w.adv = advance.New(w.db, w.events, w.sfn, advance.Config{Bucket: "artifacts", Project: "stepline-build", UntrustedProject: "stepline-untrusted",
 		Image: "aws/codebuild/amazonlinux-aarch64-standard:3.0", ComputeType: "BUILD_GENERAL1_SMALL"},
 		advance.WithClock(func() time.Time { return time.Unix(1_795_000_000, 0) }))
 	return w

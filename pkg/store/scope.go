@@ -27,20 +27,23 @@ type Scope struct {
 	// Branch is the run's branch when it has no environment, empty otherwise: runs that
 	// deploy to one environment share its lanes whatever branch they come from.
 	Branch string
-	// Fork marks a pull request from a fork, whose branch is the fork's: its runs must never
-	// share lanes or rollback targets with this repository's branch of the same name.
+	// Fork marks an untrusted run (Record.Trusted): a pull request from a fork, whose branch
+	// is the fork's, or a run of a trigger marked `trusted: false`. Its runs must never share
+	// lanes or rollback targets with this repository's trusted runs of the same branch, nor
+	// take an environment's: an untrusted success must never become a rollback target.
 	Fork bool
 }
 
 // Scope returns the scope of the run: its repository, pipeline, and environment or branch.
 func (r Record) Scope() Scope {
 	s := Scope{Provider: r.Provider, Repository: r.Repo, Pipeline: r.Pipeline()}
-	if env := r.State.Vars["env"]["name"]; env != "" {
+	trusted := r.Trusted()
+	if env := r.State.Vars["env"]["name"]; env != "" && trusted {
 		s.Environment = env
 		return s
 	}
 	s.Branch = r.Branch
-	s.Fork = r.State.Vars["source"]["fork"] == "true"
+	s.Fork = !trusted
 	return s
 }
 
@@ -83,7 +86,7 @@ func (s Scope) String() string {
 	case s.Environment != "":
 		b.WriteString(" in environment " + s.Environment)
 	case s.Fork:
-		b.WriteString(" on fork branch " + s.Branch)
+		b.WriteString(" on branch " + s.Branch + " (untrusted)")
 	case s.Branch != "":
 		b.WriteString(" on branch " + s.Branch)
 	}

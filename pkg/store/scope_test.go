@@ -36,6 +36,13 @@ func TestRecordScopeIsTheEnvironmentWhenTheRunHasOneAndTheBranchOtherwise(t *tes
 		{"a fork's pull request is apart from this repository's branch of the same name",
 			withVars("main", map[string]map[string]string{"source": {"fork": "true"}}),
 			store.Scope{Provider: "github", Repository: "acme/shop", Pipeline: "api", Branch: "main", Fork: true}},
+		{"a run its trigger did not trust is apart from the trusted runs of its environment and branch",
+			func() store.Record {
+				r := withVars("main", map[string]map[string]string{"env": {"name": "prod"}})
+				r.Untrusted = true
+				return r
+			}(),
+			store.Scope{Provider: "github", Repository: "acme/shop", Pipeline: "api", Branch: "main", Fork: true}},
 		{"a tag's run without an environment has no branch",
 			withVars("", nil),
 			store.Scope{Provider: "github", Repository: "acme/shop", Pipeline: "api"}},

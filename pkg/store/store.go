@@ -98,6 +98,17 @@ type Record struct {
 	// Step is the last answer functions/advance gave, keyed by its input, so a retried
 	// invocation answers the same without advancing twice.
 	Step *Step `json:"step,omitempty"`
+	// Untrusted marks a run its trigger did not trust (trigger.Decision.Untrusted): its builds
+	// run apart (the untrusted project and artifact prefix on AWS, a separate artifact store
+	// locally), with no secrets, and it never deploys. Trusted is what the drivers ask.
+	Untrusted bool `json:"untrusted,omitempty"`
+}
+
+// Trusted reports whether the run may deploy, get secrets and write where deploys read: not
+// when its trigger marked it untrusted, and never for a fork's pull request, whatever the
+// record says (docs/trust.md).
+func (r Record) Trusted() bool {
+	return !r.Untrusted && r.State.Vars["source"]["fork"] != "true"
 }
 
 // Step is one remembered advance: a digest of its input and the answer.

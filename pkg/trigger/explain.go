@@ -8,6 +8,7 @@ import (
 // Format returns the one-line explanation of d for the pipeline file named file:
 //
 //	api: runs — push trigger #1 (.stepline.yml:12:9): branch "main" matches "main"; environment prod
+//	api: runs — pull_request trigger #2 (.stepline.yml:14:9): …; untrusted: builds apart, never deploys
 //	web: does not run — push trigger #2 (.stepline.yml:20:30): branch "feature/x" is not included by [main]
 //	api: does not run — .stepline.yml:3:5: a ping starts nothing
 //
@@ -25,6 +26,9 @@ func Format(file string, d Decision) string {
 	reason := d.Reason
 	if d.Run && d.Environment != "" {
 		reason += "; environment " + d.Environment
+	}
+	if d.Run && d.Untrusted {
+		reason += "; untrusted: builds apart, never deploys"
 	}
 	return fmt.Sprintf("%s: %s — %s: %s", d.Pipeline, verdict, where, reason)
 }

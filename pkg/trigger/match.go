@@ -41,6 +41,10 @@ type Decision struct {
 	// hold #{…} variables, which only the run's variables resolve (Pipeline.RunVariables), so
 	// the caller expands it. Empty when the pipeline does not run or no environment matches.
 	Environment string `json:"environment,omitempty"`
+	// Untrusted is true when the run the decision starts is untrusted (docs/trust.md): a
+	// pull request from a fork, or a trigger the file marks `trusted: false`. Its builds run
+	// apart from the trusted ones, with no repository secrets, and it never deploys.
+	Untrusted bool `json:"untrusted,omitempty"`
 }
 
 // MatchFile decides every pipeline of f for ev, in file order.
@@ -71,7 +75,8 @@ func Match(p *pipeline.Pipeline, ev scm.Event) Decision {
 		}
 		if r.ok {
 			d.Run, d.Trigger, d.On, d.Pos, d.Reason = true, i, t.On.Value, t.Pos, r.reason
-			if ev.PullRequest == nil || !ev.PullRequest.Fork {
+			d.Untrusted = t.Untrusted() || isFork(ev)
+			if !isFork(ev) {
 				if e := p.Environment(runBranch(ev)); e != nil {
 					d.Environment = e.Name.Value
 				}
@@ -89,6 +94,10 @@ func Match(p *pipeline.Pipeline, ev scm.Event) Decision {
 	d.Trigger, d.On, d.Pos, d.Reason = bestAt, p.Triggers[bestAt].On.Value, best.pos, best.reason
 	return d
 }
+
+// isFork reports whether ev is a pull request from a fork: code its author wrote, whoever
+// they are, which no pipeline file can make trusted.
+func isFork(ev scm.Event) bool { return ev.PullRequest != nil && ev.PullRequest.Fork }
 
 // gate applies the rules that concern the event alone, whatever the triggers say, and
 // returns why the event starts nothing, or "".

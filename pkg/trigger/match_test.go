@@ -1,6 +1,7 @@
 package trigger
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -133,4 +134,33 @@ pipelines:
 
 	pr.PullRequest.Fork = false
 	assert.Equal(t, "prod", MatchFile(f, pr)[0].Environment, "the same branch of this repository does get it")
+}
+
+func TestAForksPullRequestAndAnUntrustedTriggerStartUntrustedRuns(t *testing.T) {
+	t.Parallel()
+	f := parse(t, pipelineYAML(`{on: push, branches: [main]}`, `{on: push, branches: ["**"], trusted: false}`,
+		`{on: pull_request, trusted: true}`, `{on: image, repository: api, trusted: false}`))
+	p := f.Pipelines[0]
+	fork := pr("opened", "main", "main")
+	fork.PullRequest.Fork = true
+	cases := []struct {
+		name      string
+		ev        scm.Event
+		untrusted bool
+	}{
+		{"a push a trusted trigger matches is trusted", push("main"), false},
+		{"a push only a trusted: false trigger matches is untrusted", push("feature/x"), true},
+		{"a pull request of this repository is trusted", pr("opened", "feature/x", "main"), false},
+		{"a fork's pull request is untrusted even where the trigger says trusted: true", fork, true},
+		{"an image trigger marked trusted: false starts untrusted runs", image("api", "latest"), true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			d := Match(p, c.ev)
+			require.True(t, d.Run, d.Reason)
+			assert.Equal(t, c.untrusted, d.Untrusted)
+			assert.Equal(t, c.untrusted, strings.Contains(Format(".stepline.yml", d), "untrusted"))
+		})
+	}
 }

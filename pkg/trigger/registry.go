@@ -14,6 +14,8 @@ type Schedule struct {
 	Trigger    int    `json:"trigger"`
 	Expression string `json:"expression"`
 	Branch     string `json:"branch"`
+	// Untrusted is the trigger's `trusted: false`: its runs are untrusted (docs/trust.md).
+	Untrusted bool `json:"untrusted,omitempty"`
 }
 
 // Schedules lists the schedule triggers of f in file order. A trigger without a branch runs
@@ -29,7 +31,7 @@ func Schedules(f *pipeline.File, defaultBranch string) []Schedule {
 			if branch == "" {
 				branch = defaultBranch
 			}
-			out = append(out, Schedule{Pipeline: p.Name.Value, Trigger: i, Expression: t.Cron.Value, Branch: branch})
+			out = append(out, Schedule{Pipeline: p.Name.Value, Trigger: i, Expression: t.Cron.Value, Branch: branch, Untrusted: t.Untrusted()})
 		}
 	}
 	return out

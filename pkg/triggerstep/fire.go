@@ -84,7 +84,7 @@ func (h *Handler) fire(ctx context.Context, in ScheduleInput) error {
 	ev := scm.Event{Provider: reg.Provider, Kind: KindSchedule, Repository: scm.Repository{FullName: reg.Repo, DefaultBranch: reg.Branch},
 		Ref: scm.BranchRef(s.Branch), Branch: s.Branch, After: head}
 	l := launch{key: scheduleKey(in, at), source: ev.Variables(), trigger: "schedule " + s.Expression, repo: reg.Repo, branch: s.Branch,
-		commit: head, provider: reg.Provider, hook: reg.Hook,
+		commit: head, provider: reg.Provider, hook: reg.Hook, untrusted: s.Untrusted,
 		reason: fmt.Sprintf("schedule trigger #%d %q fired for %s", in.Trigger+1, s.Expression, at.UTC().Format(time.RFC3339))}
 	return h.start(ctx, log.With("commit", head), p, l)
 }

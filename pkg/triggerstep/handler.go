@@ -297,7 +297,7 @@ func (h *Handler) push(ctx context.Context, log *slog.Logger, e events.CloudWatc
 			continue
 		}
 		l := launch{key: key, source: ev.Variables(), trigger: triggerOf(ev), repo: ev.Repository.FullName,
-			branch: ev.Branch, commit: ev.Head(), provider: ev.Provider, hook: hook, reason: dec.Reason}
+			branch: ev.Branch, commit: ev.Head(), provider: ev.Provider, hook: hook, reason: dec.Reason, untrusted: dec.Untrusted}
 		if err := h.start(ctx, log, p, l); err != nil {
 			errs = append(errs, err)
 		}

@@ -110,7 +110,7 @@ func (h *Handler) startRegistered(ctx context.Context, log *slog.Logger, id stri
 				continue
 			}
 			l := launch{key: registeredKey(kind, id, reg.Provider, reg.Repo), source: source, trigger: triggerText,
-				repo: reg.Repo, branch: reg.Branch, commit: reg.Commit, provider: reg.Provider, hook: reg.Hook, reason: dec.Reason}
+				repo: reg.Repo, branch: reg.Branch, commit: reg.Commit, provider: reg.Provider, hook: reg.Hook, reason: dec.Reason, untrusted: dec.Untrusted}
 			if err := h.start(ctx, rlog, p, l); err != nil {
 				errs = append(errs, err)
 			}

@@ -85,3 +85,24 @@ func TestARunIDTakenByAnotherRepositoryIsNeverTakenOver(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "acme/colliding", got.Repo)
 }
+
+func TestARunOfATriggerMarkedUntrustedIsRecordedUntrustedAndApartFromProd(t *testing.T) {
+	r := newMemRig(t)
+	succeededRun(t, r, "old-prod", memRepoName, "main", "prod", "s3://a/prod.zip")
+	r.repo.set(commitA, `version: 1
+pipelines:
+  - name: web
+    triggers: [{on: push, branches: ["**"], trusted: false}]
+    environments:
+      - {branches: [main], name: prod}
+    stages: [{name: Build, actions: [{name: Build, provider: codebuild, inputs: [source]}]}]
+`)
+	require.NoError(t, r.h.Handle(r.ctx, pushTo(t, "main", commitA, time.Date(2026, 12, 1, 11, 0, 0, 0, time.UTC))), r.logs.String())
+
+	rec := startedFor(t, r, commitA)
+	assert.True(t, rec.Untrusted, "the record keeps the trigger's verdict")
+	assert.False(t, rec.Trusted())
+	assert.Equal(t, store.Scope{Provider: "github", Repository: memRepoName, Pipeline: "web", Branch: "main", Fork: true}, rec.Scope(),
+		"an untrusted run neither shares prod's lanes nor becomes its rollback target")
+	assert.Empty(t, rec.State.Previous, "nor rolls back to prod's artifacts")
+}

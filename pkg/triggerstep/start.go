@@ -26,6 +26,9 @@ type launch struct {
 	trigger, repo, branch, commit, provider, hook string
 	// reason is the matching trigger's explanation, for the log.
 	reason string
+	// untrusted is the matching trigger's verdict (trigger.Decision.Untrusted), kept with
+	// the run: its builds run apart and it never deploys (docs/trust.md).
+	untrusted bool
 }
 
 // start creates the run of p and starts its execution, unless the execution the event names
@@ -61,7 +64,7 @@ func (h *Handler) start(ctx context.Context, log *slog.Logger, p *pipeline.Pipel
 	def := p.Definition()
 	rec := store.Record{Definition: def, State: engine.New(def, engine.RunInfo{ID: id, Seq: seq, Variables: vars}),
 		Repo: l.repo, Trigger: l.trigger, Branch: l.branch, Commit: l.commit,
-		Provider: l.provider, Hook: l.hook, ExecutionARN: arn, Updated: h.now().UTC()}
+		Provider: l.provider, Hook: l.hook, ExecutionARN: arn, Updated: h.now().UTC(), Untrusted: l.untrusted}
 	// The rollback target is the last success of this run's own environment (or branch), never
 	// another's: its scope is known once the variables have picked the environment.
 	switch last, err := h.runs.LastSucceeded(ctx, rec.Scope()); {
