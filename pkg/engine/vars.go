@@ -63,6 +63,10 @@ func expand(s string, vars map[string]map[string]string) (string, error) {
 		ref := rest[open+2 : open+end]
 		ns, name, ok := strings.Cut(ref, ".")
 		val, found := vars[ns][name]
+		if ok && ns == "env" && vars["env"] == nil {
+			// The usual cause, named: an action written for an environment ran without one.
+			return s, fmt.Errorf("unresolved variable #{%s}: the run has no environment (none serves its branch, or it is a pull request from a fork, which never gets one)", ref)
+		}
 		if !ok || !found {
 			return s, fmt.Errorf("unresolved variable #{%s}", ref)
 		}
