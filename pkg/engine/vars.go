@@ -43,6 +43,12 @@ func resolve(v any, vars map[string]map[string]string) (any, error) {
 	}
 }
 
+// Expand resolves every #{namespace.name} of s from vars as an action's settings are
+// resolved when it starts: an unknown variable is an error, never text passed on. Tools that
+// must know a setting's value before any run (the stack names a pipeline will deploy, for a
+// permission proof) resolve it with the run's namespaces (pipeline.Pipeline.RunVariables).
+func Expand(s string, vars map[string]map[string]string) (string, error) { return expand(s, vars) }
+
 // expand replaces the variables of one string.
 func expand(s string, vars map[string]map[string]string) (string, error) {
 	if !strings.Contains(s, "#{") {
