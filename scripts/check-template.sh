@@ -2,7 +2,7 @@
 # Checks the SAM template offline: cfn-lint on template.yml, the SAM transform (no AWS account,
 # no network: scripts/sam-transform.py), and cfn-lint on the plain CloudFormation it yields.
 # With --cdk, the synthesized CDK template is linted as well, so both ways of deploying the
-# stack pass the same checks.
+# stack pass the same checks. The examples' CloudFormation templates are linted too.
 #
 #   scripts/check-template.sh [--cdk FILE] [OUT_JSON]
 #
@@ -69,6 +69,11 @@ fi
 if [ -n "$cdk" ]; then
   lint "the CDK template" "$cdk"
 fi
+
+# The examples' CloudFormation templates are what users deploy as they are.
+for f in examples/pr-preview/shared.yml examples/pr-preview/preview.yml; do
+  lint "an example's template" "$f"
+done
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "check-template: FAILED:" >&2

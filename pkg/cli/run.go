@@ -166,7 +166,7 @@ func (o runOptions) run(ctx context.Context, g *globals) error {
 	meta := local.Meta{Repo: co.Root, Trigger: "manual", Branch: co.Branch, Commit: co.Commit,
 		Variables: func(id string, seq int64) (map[string]map[string]string, error) {
 			return p.RunVariables(source, id, seq)
-		}}
+		}, URL: p.RunURL(source)}
 	if o.dirty {
 		meta.Trigger = "manual (dirty)"
 	}

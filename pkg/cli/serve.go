@@ -245,7 +245,7 @@ func (o serveOptions) prepareRun(ctx context.Context, g *globals, runs *sync.Wai
 		Variables: func(id string, seq int64) (map[string]map[string]string, error) {
 			return p.RunVariables(source, id, seq)
 		},
-		Delivery: key, Untrusted: untrusted}
+		URL: p.RunURL(source), Delivery: key, Untrusted: untrusted}
 	return func() {
 		// The delivery counts as handled once the run has a record: a crash before that
 		// leaves nothing to reclaim, so the redelivery must still start the run.

@@ -112,6 +112,32 @@ func TestRunPostsTheCommitStatusOfEachPipelineChange(t *testing.T) {
 	}
 }
 
+// A run whose environment has a url (here from the build's exported variable) links its
+// succeeded status there; the pending one still links to the run.
+func TestRunLinksASucceededStatusToItsEnvironmentsURL(t *testing.T) {
+	t.Parallel()
+	api := newStatusAPI(t, http.StatusCreated)
+	r := newRepo(t, map[string]string{".stepline.yml": `version: 1
+pipelines:
+  - name: app
+    environments:
+      - {branches: ["**"], name: preview, url: "https://#{build.HOST}/#{pipeline.run_number}"}
+    stages:
+      - name: Build
+        actions:
+          - {name: Build, provider: codebuild, buildspec: build.yml, inputs: [source], namespace: build}
+`, "build.yml": "version: 0.2\nenv:\n  exported-variables: [HOST]\nphases:\n  build:\n    commands:\n      - HOST=pr-7.preview.example.com\n"})
+	res := r.stepline("", "run", "--plain", "--status-token", statusToken, "--status-provider", "github",
+		"--status-repo", "acme/app", "--status-api-url", api.srv.URL, "--status-link", "https://ci.example.com/runs/{run}")
+	require.Equal(t, ExitOK, res.code, "stdout:\n%s\nstderr:\n%s", res.out, res.err)
+	got := api.posted()
+	require.Len(t, got, 2, "%+v", got)
+	assert.Equal(t, "https://ci.example.com/runs/"+r.runID("app-1"), got[0].TargetURL)
+	assert.Equal(t, "success", got[1].State)
+	assert.Equal(t, "https://pr-7.preview.example.com/1", got[1].TargetURL)
+	assert.Equal(t, "app/preview", got[1].Context)
+}
+
 func TestRunFindsTheStatusRepositoryInTheOriginRemote(t *testing.T) {
 	t.Parallel()
 	api := newStatusAPI(t, http.StatusCreated)
@@ -178,6 +204,8 @@ pipelines:
     triggers:
       - on: push
         branches: [main]
+    environments:
+      - {branches: [main], name: prod, url: "https://web.example.com/#{source.short_commit_id}"}
     stages:
       - name: Build
         actions:
@@ -200,7 +228,8 @@ pipelines:
 	for i, state := range []string{"pending", "success"} {
 		assert.Equal(t, "/repos/Codertocat/Hello-World/statuses/"+head, got[i].Path, "the delivery's repository")
 		assert.Equal(t, state, got[i].State)
-		assert.Equal(t, "web", got[i].Context)
+		assert.Equal(t, "web/prod", got[i].Context)
 	}
+	assert.Equal(t, "https://web.example.com/"+head[:7], got[1].TargetURL, "the succeeded status links to the environment's url")
 	assert.NotContains(t, out.String(), statusToken)
 }

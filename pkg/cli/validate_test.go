@@ -34,3 +34,11 @@ func TestValidateGolden(t *testing.T) {
 		})
 	}
 }
+
+// examples/pr-preview, the documented pull-request preview pattern (docs/previews.md), is a
+// file validate accepts: both its pipelines, the preview's environment url included.
+func TestThePullRequestPreviewExampleIsValid(t *testing.T) {
+	res := call("validate", "-f", "../../examples/pr-preview/.stepline.yml")
+	require.Equal(t, 0, res.code, res.out+res.err)
+	assert.Contains(t, res.out, "valid (2 pipelines: preview, preview-teardown)")
+}

@@ -71,6 +71,9 @@ type State struct {
 	PreviousRun string `json:"prun,omitempty"`
 	// Message says why the run ended when it did not succeed.
 	Message string `json:"m,omitempty"`
+	// URL is the run's environment's address as written, #{…} included: EnvironmentURL
+	// resolves it.
+	URL string `json:"url,omitempty"`
 }
 
 // StageState is one stage of a run.
@@ -119,6 +122,10 @@ type RunInfo struct {
 	Variables map[string]map[string]string
 	// Previous holds the artifacts of the pipeline's last successful run, if any.
 	Previous map[string]string
+	// URL is the address of the run's environment as written in the pipeline file; its
+	// variables may name actions' outputs, so it is resolved only when asked
+	// (State.EnvironmentURL).
+	URL string
 }
 
 // New returns the state of a run that has not started. The first Advance starts it.
@@ -130,6 +137,7 @@ func New(def Definition, info RunInfo) State {
 		Seq:      info.Seq,
 		Stages:   make([]StageState, len(def.Stages)),
 		Previous: cloneFlat(info.Previous),
+		URL:      info.URL,
 	}
 	for i, sg := range def.Stages {
 		st.Stages[i].Actions = make([]ActionState, len(sg.Actions))
@@ -143,6 +151,17 @@ func New(def Definition, info RunInfo) State {
 		}
 	}
 	return st
+}
+
+// EnvironmentURL returns the address of the run's environment with its variables resolved,
+// and false when the run has none or one of its variables is not known (yet): an action whose
+// output it names has not run, or did not export that name.
+func (s State) EnvironmentURL() (string, bool) {
+	if s.URL == "" {
+		return "", false
+	}
+	u, err := expand(s.URL, s.Vars)
+	return u, err == nil
 }
 
 // Done reports whether the run has ended.

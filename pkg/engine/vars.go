@@ -43,6 +43,12 @@ func resolve(v any, vars map[string]map[string]string) (any, error) {
 	}
 }
 
+// Expand resolves every #{namespace.name} of s from vars as an action's settings are
+// resolved when it starts: an unknown variable is an error, never text passed on. Tools that
+// must know a setting's value before any run (the stack names a pipeline will deploy, for a
+// permission proof) resolve it with the run's namespaces (pipeline.Pipeline.RunVariables).
+func Expand(s string, vars map[string]map[string]string) (string, error) { return expand(s, vars) }
+
 // expand replaces the variables of one string.
 func expand(s string, vars map[string]map[string]string) (string, error) {
 	if !strings.Contains(s, "#{") {
@@ -63,6 +69,10 @@ func expand(s string, vars map[string]map[string]string) (string, error) {
 		ref := rest[open+2 : open+end]
 		ns, name, ok := strings.Cut(ref, ".")
 		val, found := vars[ns][name]
+		if ok && ns == "env" && vars["env"] == nil {
+			// The usual cause, named: an action written for an environment ran without one.
+			return s, fmt.Errorf("unresolved variable #{%s}: the run has no environment (none serves its branch, or it is a pull request from a fork, which never gets one)", ref)
+		}
 		if !ok || !found {
 			return s, fmt.Errorf("unresolved variable #{%s}", ref)
 		}

@@ -101,6 +101,9 @@ type Meta struct {
 	// Variables seeds the engine's namespaces (source, env, pipeline, variables) once the
 	// run's id and number are known; nil seeds nothing.
 	Variables func(id string, seq int64) (map[string]map[string]string, error)
+	// URL is the address of the run's environment as written (Pipeline.RunURL), the link of
+	// the commit status a successful run posts.
+	URL string
 	// Delivery is the idempotency key of the delivery that started the run (stepline serve),
 	// recorded with it.
 	Delivery string
@@ -135,7 +138,7 @@ func (r *Runner) Run(ctx context.Context, id string, meta Meta) (engine.State, e
 	if id == "" {
 		id = store.RunID(numbering, seq)
 	}
-	info := engine.RunInfo{ID: id, Seq: seq}
+	info := engine.RunInfo{ID: id, Seq: seq, URL: meta.URL}
 	if meta.Variables != nil {
 		if info.Variables, err = meta.Variables(id, seq); err != nil {
 			return engine.State{}, err

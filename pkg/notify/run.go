@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"net/url"
 	"strconv"
 	"time"
 
@@ -26,6 +27,10 @@ type Run struct {
 	// Refs maps "Stage/Action" to the action's latest executor reference (a CodeBuild build
 	// id), for the log link of an action that failed.
 	Refs map[string]string
+	// URL is the address of the run's environment (the pipeline file's environment url, its
+	// variables resolved): an absolute http(s) URL, or "" when the run has none, or when it
+	// does not resolve yet or to such an address.
+	URL string
 }
 
 // Failure is the action that failed a run (or a stage).
@@ -58,6 +63,9 @@ func RunOf(rec store.Record) Run {
 		r.Started = engine.Time(st.Started)
 	}
 	r.Failure = failure(rec)
+	if u, ok := st.EnvironmentURL(); ok && webAddress(u) {
+		r.URL = u
+	}
 	for i, sg := range st.Stages {
 		for j, as := range sg.Actions {
 			if as.External != "" && i < len(rec.Definition.Stages) && j < len(rec.Definition.Stages[i].Actions) {
@@ -115,3 +123,11 @@ func (r Run) Title() string {
 
 // ShortCommit is the commit's first seven characters.
 func (r Run) ShortCommit() string { return r.Commit[:min(len(r.Commit), 7)] }
+
+// webAddress reports whether s is an absolute http or https URL without credentials: what a
+// commit status may link to. An environment url is checked here because its variables (a
+// stack's output) are only known at the end of the run.
+func webAddress(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil
+}

@@ -15,7 +15,8 @@ import (
 // succeeded → succeeded, with the duration; failed → failed, with the failed stage, action
 // and reason; superseded and canceled → stopped, so no status stays in progress. Stage and
 // action changes, approvals, and runs without a commit (image or object triggers) set none.
-// link is the run's link (Links.Run).
+// link is the run's link (Links.Run); a succeeded run whose environment has an address
+// (Run.URL, a preview's) links there instead, as the place to look at what it deployed.
 func StatusFor(c Change, run Run, link string) (commitstatus.Status, bool) {
 	kind, ok := c.Kind()
 	if !ok || c.DetailType != changes.DetailPipeline || !sourcearchive.ValidCommit(run.Commit) || run.Repository == "" {
@@ -31,6 +32,10 @@ func StatusFor(c Change, run Run, link string) (commitstatus.Status, bool) {
 		s.State, s.Description, s.Duration = commitstatus.Succeeded, "Succeeded", took
 		if took > 0 {
 			s.Description += " in " + took.String()
+		}
+		if run.URL != "" {
+			s.URL = run.URL
+			s.Description += ": Details opens " + run.Environment
 		}
 	case PipelineFailed:
 		s.State, s.Description, s.Duration = commitstatus.Failed, failedText(c, run), took

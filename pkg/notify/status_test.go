@@ -88,6 +88,41 @@ func TestAPipelineWithoutEnvironmentsKeysItsStatusByItsName(t *testing.T) {
 	}
 }
 
+// A preview's environment url, resolved from the deploy's stack output, is where a succeeded
+// run's status links; until the run has succeeded, and when the url does not resolve to a web
+// address, the status links to the run.
+func TestASucceededRunWithAnEnvironmentURLLinksToIt(t *testing.T) {
+	t.Parallel()
+	preview := func(url, output string) store.Record {
+		return record(func(r *store.Record) {
+			r.State.URL = url
+			if output != "" {
+				r.State.Vars["stack"] = map[string]string{"URL": output}
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name, change string
+		rec          store.Record
+		link, desc   string
+	}{
+		{"a succeeded run links to its environment", "SUCCEEDED", preview("#{stack.URL}/", "https://pr-7.preview.example.com"),
+			"https://pr-7.preview.example.com/", "Succeeded in 4m12s: Details opens prod"},
+		{"a started run links to the run", "STARTED", preview("#{stack.URL}/", "https://pr-7.preview.example.com"), runLink, "Running"},
+		{"a failed run links to the run", "FAILED", preview("https://pr-#{source.pr_number}.preview.example.com", ""), runLink, "Failed"},
+		{"an output that never came leaves the run's link", "SUCCEEDED", preview("#{stack.URL}", ""), runLink, "Succeeded in 4m12s"},
+		{"an output that is no web address leaves the run's link", "SUCCEEDED", preview("#{stack.URL}", "javascript:alert(1)"), runLink, "Succeeded in 4m12s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, ok := StatusFor(change(t, changes.DetailPipeline, tc.change, "", "", ""), RunOf(tc.rec), runLink)
+			if !ok || s.URL != tc.link || s.Description != tc.desc {
+				t.Errorf("StatusFor = %q, %q, %v; want %q, %q", s.URL, s.Description, ok, tc.link, tc.desc)
+			}
+		})
+	}
+}
+
 func TestEachChangeIsTheKindOfNotificationPeopleChoose(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

@@ -153,6 +153,10 @@ type Environment struct {
 	Branches  []String
 	Name      String
 	Variables []Var
+	// URL is the environment's address (a preview's, say), the link of the commit status a
+	// successful run posts; empty when not written. Unlike Name and Variables it is resolved
+	// once the run has succeeded, so it may read every namespace, actions' outputs included.
+	URL String
 }
 
 // Stage on_failure results and retry scopes, as written in the file.

@@ -250,7 +250,7 @@ func (d *decoder) decodePipeline(n *yaml.Node) *Pipeline {
 	return pl
 }
 
-var environmentKeys = []string{"branches", "name", "variables"}
+var environmentKeys = []string{"branches", "name", "variables", "url"}
 
 func (d *decoder) decodeEnvironment(n *yaml.Node) *Environment {
 	n = d.resolve(n)
@@ -284,10 +284,27 @@ func (d *decoder) decodeEnvironment(n *yaml.Node) *Environment {
 				}
 				d.site(v.Value, scopeEnvironment, nil)
 			}
+		case "url":
+			e.URL = d.str(p.val, "url")
+			if n := d.resolve(p.val); n != nil && n.Kind == yaml.ScalarNode {
+				d.checkURL(e.URL)
+			}
+			d.site(e.URL, scopeRunEnd, nil)
 		default:
 			d.unknownKey(p.key, "environment", environmentKeys)
 		}
 	}
 	d.require(n, ps, "environment", "branches", "name")
 	return e
+}
+
+// checkURL checks an environment's url as far as it is known before the run: an absolute
+// http or https address, unless a variable supplies its start (a stack's URL output, say),
+// which notify checks again once resolved.
+func (d *decoder) checkURL(u String) {
+	v := u.Value
+	if strings.HasPrefix(v, "#{") || strings.HasPrefix(v, "https://") || strings.HasPrefix(v, "http://") {
+		return
+	}
+	d.report(u.Pos, RuleValue, "url %q is not an http or https address: write https://host/path (variables allowed)", clip(v))
 }

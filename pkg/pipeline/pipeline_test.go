@@ -243,6 +243,25 @@ func TestRunVariablesResolveInRunOrder(t *testing.T) {
 	assert.ErrorContains(t, err, "unresolved variable #{source.short_commit_id}", "a missing source value is an error, not empty text")
 }
 
+// The run's url is its environment's, as written (resolved only once the run has succeeded);
+// a fork's pull request, which gets no environment, gets no url either.
+func TestRunURLIsTheEnvironmentsAsWritten(t *testing.T) {
+	t.Parallel()
+	f := mustParse(t, `
+		version: 1
+		pipelines:
+		  - name: preview
+		    environments:
+		      - {branches: [main], name: prod}
+		      - {branches: ["**"], name: "pr-#{source.pr_number}", url: "#{stack.URL}/?pr=#{source.pr_number}"}
+		    stages: [{name: S, actions: [{name: A, provider: cloudformation, stack: "p-#{env.name}", template: "source::t.yml", namespace: stack}]}]
+	`)
+	p := f.Pipelines[0]
+	assert.Equal(t, "#{stack.URL}/?pr=#{source.pr_number}", p.RunURL(map[string]string{"branch": "feat/x", "pr_number": "7", "fork": "false"}))
+	assert.Empty(t, p.RunURL(map[string]string{"branch": "feat/x", "pr_number": "7", "fork": "true"}), "a fork gets no environment")
+	assert.Empty(t, p.RunURL(map[string]string{"branch": "main"}), "prod has no url")
+}
+
 func TestNamespacesListWhatActionsCanRead(t *testing.T) {
 	t.Parallel()
 	f := mustParse(t, `

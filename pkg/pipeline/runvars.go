@@ -37,9 +37,7 @@ func (p *Pipeline) RunVariables(source map[string]string, executionID string, ru
 		resolved[v.Name.Value] = s
 	}
 	vars["variables"] = resolved
-	// A fork's pull request gets no environment: its branch name is the fork's, and must not
-	// pick, say, the prod environment of this repository's main.
-	if e := p.Environment(source["branch"]); e != nil && source["fork"] != "true" {
+	if e := p.runEnvironment(source); e != nil {
 		env := map[string]string{}
 		name, err := expand(e.Name.Value, vars)
 		if err != nil {
@@ -81,4 +79,25 @@ func expand(s string, vars map[string]map[string]string) (string, error) {
 	}
 	b.WriteString(s[last:])
 	return b.String(), nil
+}
+
+// RunURL returns the url of the environment a run with these source values gets, as written
+// (its #{…} resolved only once the run has succeeded, engine.State.EnvironmentURL): the
+// engine.RunInfo.URL seed. It is "" when the environment has no url, when no environment
+// matches, and for a pull request from a fork, which gets no environment (RunVariables).
+func (p *Pipeline) RunURL(source map[string]string) string {
+	if e := p.runEnvironment(source); e != nil {
+		return e.URL.Value
+	}
+	return ""
+}
+
+// runEnvironment is the environment a run with these source values gets, or nil. A fork's
+// pull request gets none: its branch name is the fork's, and must not pick, say, the prod
+// environment of this repository's main.
+func (p *Pipeline) runEnvironment(source map[string]string) *Environment {
+	if source["fork"] == "true" {
+		return nil
+	}
+	return p.Environment(source["branch"])
 }

@@ -28,6 +28,9 @@ const (
 	scopeVariables scope = iota
 	scopeEnvironment
 	scopeAction
+	// scopeRunEnd is an environment's url, resolved once the run has succeeded: every
+	// namespace is known by then.
+	scopeRunEnd
 )
 
 func (s scope) String() string {
@@ -36,6 +39,8 @@ func (s scope) String() string {
 		return "pipeline variables"
 	case scopeEnvironment:
 		return "environments"
+	case scopeRunEnd:
+		return "environment urls"
 	}
 	return "actions"
 }
@@ -139,11 +144,14 @@ func (d *decoder) checkVariables(pi *pipelineIndex) {
 					d.report(at, RuleVariable, "%s: unknown variable %q in namespace %s%s", r.text, r.name, r.ns, diag.DidYouMean(r.name, names))
 				}
 			case pi.namespaces[r.ns] != nil:
-				if site.scope != scopeAction {
+				switch site.scope {
+				case scopeAction:
+					pi.deps = append(pi.deps, dep{from: site.action, to: pi.namespaces[r.ns], at: at, what: r.text, variable: true})
+				case scopeRunEnd:
+					// Resolved after the last action: it orders nothing.
+				default:
 					d.report(at, RuleVariable, "%s: action namespaces cannot be used in %s, which are resolved before any action runs", r.text, site.scope)
-					continue
 				}
-				pi.deps = append(pi.deps, dep{from: site.action, to: pi.namespaces[r.ns], at: at, what: r.text, variable: true})
 			default:
 				d.report(at, RuleVariable, "%s: unknown namespace %q%s", r.text, r.ns, diag.DidYouMean(r.ns, known))
 			}

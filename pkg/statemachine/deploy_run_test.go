@@ -238,8 +238,11 @@ func read(t *testing.T, path string) string {
 	return string(b)
 }
 
-// put writes the build's output artifact where advance.OutputLocation says it is.
-func (d *deployWorld) put(run string, files map[string]string) {
+// put writes the build's output artifact bin where advance.OutputLocation says it is.
+func (d *deployWorld) put(run string, files map[string]string) { d.putArtifact(run, "bin", files) }
+
+// putArtifact writes the output artifact name of run's build.
+func (d *deployWorld) putArtifact(run, name string, files map[string]string) {
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	for name, body := range files {
@@ -249,7 +252,7 @@ func (d *deployWorld) put(run string, files map[string]string) {
 		require.NoError(d.t, err)
 	}
 	require.NoError(d.t, zw.Close())
-	_, err := d.s3.PutObject(d.ctx, &s3.PutObjectInput{Bucket: aws.String("artifacts"), Key: aws.String("runs/" + run + "/bin.zip"), Body: bytes.NewReader(buf.Bytes())})
+	_, err := d.s3.PutObject(d.ctx, &s3.PutObjectInput{Bucket: aws.String("artifacts"), Key: aws.String("runs/" + run + "/" + name + ".zip"), Body: bytes.NewReader(buf.Bytes())})
 	require.NoError(d.t, err)
 }
 
@@ -293,7 +296,7 @@ func (d *deployWorld) waitState(in json.RawMessage) (any, error) {
 		d.deliver("codedeploy/deployment-success.json", map[string]string{"deploymentId": key[1], "application": d.cluster + "-app", "deploymentGroup": "blue-green"})
 	case t.Provider == "cloudformation":
 		stack, tok, _ := strings.Cut(key[1], "#")
-		d.deliver("cloudformation/create-complete.json", map[string]string{"stack-id": stack, "client-request-token": tok})
+		d.deliver(d.stackEvent(stack), map[string]string{"stack-id": stack, "client-request-token": tok})
 	}
 	select {
 	case a := <-d.answers.ch(token):
@@ -304,6 +307,17 @@ func (d *deployWorld) waitState(in json.RawMessage) (any, error) {
 	case <-time.After(20 * time.Second):
 		return nil, asltest.NamedError{Name: "States.Timeout", Msg: "nobody answered the wait's token"}
 	}
+}
+
+// stackEvent is the sample "CloudFormation Stack Status Change" event of the status the stack
+// (moto finishes at once) has reached: its creation, update or deletion.
+func (d *deployWorld) stackEvent(id string) string {
+	out, err := d.cfn.DescribeStacks(d.ctx, &awscfn.DescribeStacksInput{StackName: aws.String(id)})
+	require.NoError(d.t, err)
+	sample := map[string]string{"CREATE_COMPLETE": "create-complete.json", "UPDATE_COMPLETE": "update-complete.json",
+		"DELETE_COMPLETE": "delete-complete.json"}[string(out.Stacks[0].StackStatus)]
+	require.NotEmpty(d.t, sample, "stack %s is %s", id, out.Stacks[0].StackStatus)
+	return "cloudformation/" + sample
 }
 
 // deliver sends a sample event, its detail fields set, to the wait function as the stack's

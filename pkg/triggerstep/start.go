@@ -62,7 +62,7 @@ func (h *Handler) start(ctx context.Context, log *slog.Logger, p *pipeline.Pipel
 		return permanentError{err: err}
 	}
 	def := p.Definition()
-	rec := store.Record{Definition: def, State: engine.New(def, engine.RunInfo{ID: id, Seq: seq, Variables: vars}),
+	rec := store.Record{Definition: def, State: engine.New(def, engine.RunInfo{ID: id, Seq: seq, Variables: vars, URL: p.RunURL(l.source)}),
 		Repo: l.repo, Trigger: l.trigger, Branch: l.branch, Commit: l.commit,
 		Provider: l.provider, Hook: l.hook, ExecutionARN: arn, Updated: h.now().UTC(), Untrusted: l.untrusted}
 	// The rollback target is the last success of this run's own environment (or branch), never
