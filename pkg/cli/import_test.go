@@ -30,7 +30,7 @@ func TestImportedDefinitionsRoundTripThroughValidateAndCost(t *testing.T) {
 		"cfn-static-site.yml": {"V2", 8},
 		// The S3 source (a trigger) 1, the stack 5, the Step Functions invoke (not imported:
 		// an Invoke's 1), the approval 0, the stack deletion 5.
-		"cfn-sam-pipeline.json": {"V2", 12},
+		"cfn-sam-pipeline.json":        {"V2", 12},
 		"v1-codecommit-changeset.json": {"V1", 0},
 		"v1-third-party.json":          {"V1", 0},
 	} {
