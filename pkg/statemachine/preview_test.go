@@ -100,7 +100,7 @@ func newPreviewWorld(t *testing.T, shared string) *previewWorld {
 
 	db := store.NewMemory()
 	w := &world{t: t, db: db, events: &events{}, sfn: &tokens{}}
-	w.adv = advance.New(db, w.events, w.sfn, advance.Config{Bucket: "artifacts", Project: "stepline-build",
+	w.adv = advance.New(db, w.events, w.sfn, advance.Config{Bucket: "artifacts", Project: "stepline-build", UntrustedProject: "stepline-untrusted",
 		Image: "aws/codebuild/amazonlinux-aarch64-standard:3.0", ComputeType: "BUILD_GENERAL1_SMALL"},
 		advance.WithClock(time.Now))
 	d := &deployWorld{world: w, ctx: ctx, answers: &answers{}, deadlines: &deadlines{}, cfn: cfn,
