@@ -100,3 +100,38 @@ func (e *Refused) Error() string {
 func refuse(op, run, format string, args ...any) error {
 	return &Refused{Op: op, Run: run, Reason: fmt.Sprintf(format, args...)}
 }
+
+// page selects f's runs from recs (newest first) and cuts the page f.Token names. The token
+// is the id of the previous page's last run, so runs started meanwhile do not shift a page.
+func page(recs []store.Record, f Filter) (Page, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	start := 0
+	if f.Token != "" {
+		start = -1
+		for i, r := range recs {
+			if r.ID() == f.Token {
+				start = i + 1
+				break
+			}
+		}
+		if start < 0 {
+			return Page{}, fmt.Errorf("page token %q names no run: list from the start again", f.Token)
+		}
+	}
+	var p Page
+	for _, r := range recs[start:] {
+		if (f.Pipeline != "" && r.Pipeline() != f.Pipeline) || (f.Branch != "" && r.Branch != f.Branch) ||
+			(f.Status != "" && r.State.Status != f.Status) {
+			continue
+		}
+		if len(p.Runs) == limit {
+			p.Next = p.Runs[limit-1].ID()
+			break
+		}
+		p.Runs = append(p.Runs, r)
+	}
+	return p, nil
+}
