@@ -128,7 +128,7 @@ pipelines:
           - {name: After, provider: codebuild, run_order: 2, buildspec: after.yml, inputs: [source]}
 `)
 	r := newRepo(t, map[string]string{".stepline.yml": file,
-		"slow.yml": "version: 0.2\nphases:\n  build:\n    commands:\n      - touch " + marks + "/slow.started\n      - " + waitFor(marks+"/go") + "\n",
+		"slow.yml":  "version: 0.2\nphases:\n  build:\n    commands:\n      - touch " + marks + "/slow.started\n      - " + waitFor(marks+"/go") + "\n",
 		"after.yml": "version: 0.2\nphases:\n  build:\n    commands:\n      - touch " + marks + "/after.ran\n",
 	})
 	run := r.background("run", "--plain")
