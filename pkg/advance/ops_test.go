@@ -143,4 +143,3 @@ func TestAStopExecutionFromTheCommandLineSaysWhoStoppedTheRun(t *testing.T) {
 	assert.Equal(t, engine.Canceled, rec.State.Status)
 	assert.Equal(t, "abandoned by arn:aws:iam::123456789012:user/ana: hung", rec.State.Message)
 }
-

@@ -33,7 +33,7 @@ type launch struct {
 func (h *Handler) start(ctx context.Context, log *slog.Logger, p *pipeline.Pipeline, l launch) error {
 	pl := p.Name.Value
 	name := ExecutionName(l.key, pl)
-	arn, _ := executionARN(h.stateMachine, name)
+	arn, _ := ExecutionARN(h.stateMachine, name)
 	log = log.With("pipeline", pl, "execution", name)
 	_, err := h.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 	var missing *sfntypes.ExecutionDoesNotExist
