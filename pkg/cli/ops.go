@@ -26,6 +26,9 @@ type target struct {
 	// repo is the repository local starts read (stepline start --repo); "" is the working
 	// directory's.
 	repo string
+	// repository names the registered repository of `stepline start --aws`
+	// (provider:owner/name).
+	repository string
 }
 
 func (t *target) flags(f *pflag.FlagSet) {
@@ -46,7 +49,7 @@ type operated struct {
 // stack's.
 func (g *globals) operator(ctx context.Context, t target) (operated, error) {
 	if t.aws {
-		return g.awsOperator(ctx, t.stack)
+		return g.awsOperator(ctx, t)
 	}
 	dir, err := g.state(ctx)
 	if err != nil {
@@ -249,11 +252,12 @@ func newStart(g *globals) *cobra.Command {
 		Short: "Start a run of a pipeline on a branch or a commit",
 		Long: "Start a run of a pipeline on a branch's head or on a commit, with the pipeline file at that\n" +
 			"commit. Locally the run is driven in this process as `stepline run` would (approvals asked\n" +
-			"in the terminal); with --aws the deployed stepline runs it and the command prints its id.\n" +
+			"in the terminal); with --aws --repository provider:owner/name the deployed stepline runs it\n" +
+			"(the commit must be pushed: its source step fetches it) and the command prints its id.\n" +
 			"Exit status: 0 started (locally: and succeeded), 1 refused or the run did not succeed.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if branch == "" && commit == "" && !t.aws {
+			if branch == "" && commit == "" {
 				dir := t.repo
 				if dir == "" {
 					dir = "."
@@ -280,6 +284,7 @@ func newStart(g *globals) *cobra.Command {
 	f.StringVar(&branch, "branch", "", "the branch (default: the current one locally)")
 	f.StringVar(&commit, "commit", "", "the commit (default: the branch's head)")
 	f.StringVar(&t.repo, "repo", "", "the repository (default: the one containing the working directory)")
+	f.StringVar(&t.repository, "repository", "", "with --aws: the registered repository to start, provider:owner/name (e.g. github:octo/api); its revisions are read from --repo")
 	t.flags(f)
 	return cmd
 }

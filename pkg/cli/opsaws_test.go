@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -152,5 +153,29 @@ func TestApproveRetryAndStopADeployedStacksRuns(t *testing.T) {
 
 	res = s.stepline("start", "--pipeline", "api", "--branch", "main")
 	assert.Equal(t, ExitFailed, res.code)
-	assert.Contains(t, res.err, "start refused: not available with --aws yet")
+	assert.Contains(t, res.err, "start refused: name the repository to start")
+}
+
+func TestStartOnADeployedStackRunsACommitOfTheClone(t *testing.T) {
+	s := newOnStack(t)
+	ctx := context.Background()
+	r := newRepo(t, map[string]string{".stepline.yml": gatedFile})
+	require.NoError(t, s.db.PutRegistration(ctx, dynamo.Registration{Provider: "github", Repo: "octo/rel", Branch: "main",
+		Hook: "hook-0123456789abcdef", Pushed: engine.Time(1_795_000_000_000)}))
+	head := r.git("rev-parse", "HEAD")
+
+	res := s.stepline("start", "--repository", "github:octo/rel", "--repo", r.dir, "--branch", "main")
+	require.Equal(t, ExitOK, res.code, res.err)
+	assert.Regexp(t, `^started: run rel-1-[0-9a-f]+ is PENDING\n$`, res.out)
+	id := strings.Fields(res.out)[2]
+	rec, err := s.db.GetRun(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, head, rec.Commit)
+	assert.Equal(t, "RUNNING", string(s.execution(rec.ExecutionARN).Status))
+
+	res = s.stepline("start", "--repository", "github:octo/rel", "--repo", r.dir, "--branch", "nope")
+	assert.Equal(t, ExitFailed, res.code)
+	assert.Contains(t, res.err, "start refused:")
+	res = s.stepline("start", "--repository", "octo/rel", "--repo", r.dir, "--branch", "main")
+	assert.Equal(t, ExitUsage, res.code)
 }

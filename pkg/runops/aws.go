@@ -18,6 +18,8 @@ import (
 	"github.com/stepline/stepline/pkg/advance"
 	"github.com/stepline/stepline/pkg/approval"
 	"github.com/stepline/stepline/pkg/engine"
+	"github.com/stepline/stepline/pkg/pipeline"
+	"github.com/stepline/stepline/pkg/scm"
 	"github.com/stepline/stepline/pkg/statemachine"
 	"github.com/stepline/stepline/pkg/store"
 	"github.com/stepline/stepline/pkg/store/dynamo"
@@ -33,6 +35,10 @@ type AWSStore interface {
 	PutToken(ctx context.Context, run, task, token string, expires time.Time) error
 	Token(ctx context.Context, run, task string) (string, error)
 	DeleteToken(ctx context.Context, run, task string) error
+	// SeqFor and LastSucceeded number a started run and find its rollback target, as the
+	// trigger does (triggerstep.Runs).
+	SeqFor(ctx context.Context, scope store.Scope, key string) (int64, error)
+	LastSucceeded(ctx context.Context, scope store.Scope) (store.Record, error)
 }
 
 var (
@@ -44,6 +50,7 @@ var (
 type Executions interface {
 	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
 	StopExecution(ctx context.Context, in *sfn.StopExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StopExecutionOutput, error)
+	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, optFns ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
 	SendTaskSuccess(ctx context.Context, in *sfn.SendTaskSuccessInput, optFns ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error)
 	SendTaskFailure(ctx context.Context, in *sfn.SendTaskFailureInput, optFns ...func(*sfn.Options)) (*sfn.SendTaskFailureOutput, error)
 }
@@ -108,6 +115,11 @@ type AWS struct {
 	ids          Caller
 	stateMachine string
 	now          func() time.Time
+
+	// provider, repo, registry and revs are what Start needs (WithRepository).
+	provider, repo string
+	registry       Registry
+	revs           Revisions
 
 	mu  sync.Mutex
 	who string
@@ -311,9 +323,76 @@ func (a *AWS) resume(ctx context.Context, op string, rec store.Record, in engine
 	return nil
 }
 
-// Start implements Operator. Starting a run on AWS needs the repository's pipeline file at
-// the commit, which the trigger reads with the repository's token: push, or replay the
-// delivery (`stepline webhook send`), instead.
-func (a *AWS) Start(ctx context.Context, pipeline, branch, commit string) (string, error) {
-	return "", refuse(OpStart, "", "not available with --aws yet: the deployed trigger starts runs from pushes; push to %s, or send the delivery again", branch)
+// Revisions resolves the revisions of the repository a run starts from and reads files at
+// them: the command line reads the user's clone (pkg/local), which holds what was pushed.
+type Revisions interface {
+	// Resolve returns the full id of commit (empty: branch's head), and its message and author.
+	Resolve(ctx context.Context, branch, commit string) (id, message, author string, err error)
+	// File returns path at commit.
+	File(ctx context.Context, commit, path string) ([]byte, error)
+}
+
+// Registry reads a repository's registration (stepline repo add and the trigger keep it).
+type Registry interface {
+	Registration(ctx context.Context, provider, repo string) (dynamo.Registration, error)
+}
+
+var _ Registry = (*dynamo.Store)(nil)
+
+// WithRepository lets Start start runs of provider's repo ("github", "octo/api"), registered
+// in the stack, reading its revisions with revs.
+func (a *AWS) WithRepository(provider, repo string, registry Registry, revs Revisions) *AWS {
+	a.provider, a.repo, a.registry, a.revs = provider, repo, registry, revs
+	return a
+}
+
+// Start implements Operator: the pipeline file at the commit is read from Revisions, and the
+// run is created and its execution started by the trigger's own code
+// (triggerstep.StartManual), named after the commit and the time, with the repository's
+// registered hook for the source step.
+func (a *AWS) Start(ctx context.Context, name, branch, commit string) (string, error) {
+	if a.repo == "" || a.revs == nil {
+		return "", refuse(OpStart, "", "name the repository to start (provider:owner/name, as stepline repo add registered it)")
+	}
+	if branch == "" {
+		return "", refuse(OpStart, "", "name the branch the run builds")
+	}
+	reg, err := a.registry.Registration(ctx, a.provider, a.repo)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", refuse(OpStart, "", "%s:%s is not registered in this stack (stepline repo add, then push to its default branch)", a.provider, a.repo)
+	}
+	if err != nil {
+		return "", err
+	}
+	id, message, author, err := a.revs.Resolve(ctx, branch, commit)
+	if err != nil {
+		return "", refuse(OpStart, "", "%v", err)
+	}
+	data, err := a.revs.File(ctx, id, triggerstep.PipelineFile)
+	if err != nil {
+		return "", refuse(OpStart, "", "%v", err)
+	}
+	f, err := pipeline.Parse(triggerstep.PipelineFile, data)
+	if err != nil {
+		return "", refuse(OpStart, "", "%s at %.12s: %v", triggerstep.PipelineFile, id, err)
+	}
+	p, err := f.Pipeline(name)
+	if err != nil {
+		return "", refuse(OpStart, "", "%v", err)
+	}
+	who, err := a.identity(ctx)
+	if err != nil {
+		return "", err
+	}
+	key := fmt.Sprintf("manual-%.12s-%s", id, strconv.FormatInt(a.now().UnixMilli(), 36))
+	ev := scm.Event{Provider: a.provider, Kind: scm.KindPush, Delivery: key,
+		Repository: scm.Repository{FullName: a.repo, DefaultBranch: reg.Branch},
+		Ref:        "refs/heads/" + branch, Branch: branch, After: id,
+		Commits: []scm.Commit{{ID: id, Message: message, Author: author}}, Sender: who}
+	run, err := triggerstep.StartManual(ctx, a.db, a.sfn, a.stateMachine, p, triggerstep.Manual{Key: key, Event: ev, Hook: reg.Hook}, a.now)
+	var bad *scm.RefError
+	if errors.As(err, &bad) {
+		return "", refuse(OpStart, "", "%v", err)
+	}
+	return run, err
 }

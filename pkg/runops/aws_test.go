@@ -293,10 +293,30 @@ func TestAWSApprovalAnswersTheKeptTaskToken(t *testing.T) {
 	refusedWith(t, d.op.Approve(ctx, ended.ID(), "Release", "Approve", ""), "the run has ended")
 }
 
-func TestAWSStartIsRefusedWithTheReason(t *testing.T) {
+func TestAWSStartCreatesTheRunAndStartsItsExecutionAsTheTriggerDoes(t *testing.T) {
 	d := newDeployed(t)
+	ctx := context.Background()
+	head := strings.Repeat("ab", 20)
+	_, err := d.op.Start(ctx, "api", "main", "")
+	refusedWith(t, err, "name the repository to start")
+
+	d.op.WithRepository("github", "octo/api", d.db, clone{commit: head})
+	_, err = d.op.Start(ctx, "api", "main", "")
+	refusedWith(t, err, "github:octo/api is not registered in this stack")
+	require.NoError(t, d.db.PutRegistration(ctx, dynamo.Registration{Provider: "github", Repo: "octo/api", Branch: "main",
+		Commit: head, Hook: "hook-0123456789abcdef", File: []byte(releasePipeline), Pushed: engine.Time(1_795_000_000_000)}))
 	d.calls.take()
-	_, err := d.op.Start(context.Background(), "api", "main", "")
-	refusedWith(t, err, "not available with --aws")
-	assert.Empty(t, d.calls.take())
+
+	id, err := d.op.Start(ctx, "api", "main", "")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
+		"states:DescribeExecution", "states:StartExecution", "sts:GetCallerIdentity"}, d.calls.take())
+	rec, err := d.db.GetRun(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, head, rec.Commit)
+	assert.Equal(t, "hook-0123456789abcdef", rec.Hook)
+	ex, err := d.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(rec.ExecutionARN)})
+	require.NoError(t, err)
+	assert.Equal(t, "RUNNING", string(ex.Status))
+	assert.JSONEq(t, `{"run":"`+id+`"}`, aws.ToString(ex.Input), "the trigger's execution input")
 }

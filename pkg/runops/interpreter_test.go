@@ -3,6 +3,7 @@ package runops_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -22,6 +24,7 @@ import (
 	"github.com/stepline/stepline/pkg/statemachine"
 	"github.com/stepline/stepline/pkg/statemachine/asltest"
 	"github.com/stepline/stepline/pkg/store"
+	"github.com/stepline/stepline/pkg/store/dynamo"
 )
 
 const releasePipeline = `version: 1
@@ -116,6 +119,15 @@ func (c *cloud) StartExecution(_ context.Context, in *sfn.StartExecutionInput, _
 	c.mu.Unlock()
 	go func() { done <- asltest.Interpret(c.t, input, c.handlers()) }()
 	return &sfn.StartExecutionOutput{ExecutionArn: aws.String(arn)}, nil
+}
+
+func (c *cloud) DescribeExecution(_ context.Context, in *sfn.DescribeExecutionInput, _ ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.execs[*in.ExecutionArn] == nil {
+		return nil, &sfntypes.ExecutionDoesNotExist{Message: aws.String("Execution Does Not Exist: " + *in.ExecutionArn)}
+	}
+	return &sfn.DescribeExecutionOutput{ExecutionArn: in.ExecutionArn, Status: sfntypes.ExecutionStatusRunning}, nil
 }
 
 func (c *cloud) StopExecution(_ context.Context, in *sfn.StopExecutionInput, _ ...func(*sfn.Options)) (*sfn.StopExecutionOutput, error) {
@@ -362,4 +374,55 @@ func endedEvent(t *testing.T, arn, status, errName, cause string) advance.Input 
 		in.Detail.Error, in.Detail.Cause = nil, nil
 	}
 	return in
+}
+
+// clone is the user's clone for Start: one commit holding the pipeline file.
+type clone struct{ commit string }
+
+func (c clone) Resolve(_ context.Context, branch, commit string) (string, string, string, error) {
+	if branch != "main" || (commit != "" && commit != c.commit) {
+		return "", "", "", errors.New("no such revision")
+	}
+	return c.commit, "Add the release stage", "ana", nil
+}
+
+func (c clone) File(_ context.Context, commit, path string) ([]byte, error) {
+	if commit != c.commit || path != ".stepline.yml" {
+		return nil, errors.New("no such file")
+	}
+	return []byte(releasePipeline), nil
+}
+
+// registry holds octo/api, registered with its hook.
+type registry struct{}
+
+func (registry) Registration(_ context.Context, provider, repo string) (dynamo.Registration, error) {
+	if provider != "github" || repo != "octo/api" {
+		return dynamo.Registration{}, store.ErrNotFound
+	}
+	return dynamo.Registration{Provider: provider, Repo: repo, Branch: "main", Hook: "hook-0123456789abcdef"}, nil
+}
+
+func TestOnTheStateMachineAStartedRunRunsTheCommitFromItsSource(t *testing.T) {
+	ctx := context.Background()
+	c := newCloud(t)
+	head := strings.Repeat("ab", 20)
+	c.op.WithRepository("github", "octo/api", registry{}, clone{commit: head})
+	id, err := c.op.Start(ctx, "api", "main", "")
+	require.NoError(t, err)
+	rec := c.record(id)
+	assert.Equal(t, "manual (stepline start)", rec.Trigger)
+	assert.Equal(t, head, rec.Commit)
+	assert.Equal(t, "hook-0123456789abcdef", rec.Hook)
+	assert.Equal(t, "ana", rec.State.Vars["source"]["author"], "the commit's author, as a push would say")
+	assert.Equal(t, "Add the release stage", rec.State.Vars["source"]["commit_message"])
+	c.kept(id, 1)
+	require.NoError(t, c.op.Approve(ctx, id, "Release", "Approve", ""))
+	ex := c.ended(rec.ExecutionARN)
+	require.Empty(t, ex.Error, ex.Cause)
+	assert.Equal(t, []string{"Advance", "Route", "Source"}, ex.Entered[:3])
+	assert.Equal(t, engine.Succeeded, c.record(id).State.Status)
+
+	_, err = c.op.Start(ctx, "api", "nope", "")
+	refusedWith(t, err, "no such revision")
 }
