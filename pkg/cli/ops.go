@@ -129,9 +129,9 @@ func newRetry(g *globals) *cobra.Command {
 	var all bool
 	cmd := &cobra.Command{
 		Use:   "retry RUN [STAGE] [--all]",
-		Short: "Retry the failed stage of a failed run: its failed actions, or all of them",
-		Long: "Retry the stage a FAILED run failed in (STAGE defaults to it), as CodePipeline's\n" +
-			"RetryStageExecution: the failed actions run again, or with --all every action of the\n" +
+		Short: "Retry the stage a failed or stopped run ended in: its failed actions, or all of them",
+		Long: "Retry the stage a FAILED or stopped (CANCELED) run ended in (STAGE defaults to it), as\n" +
+			"CodePipeline's RetryStageExecution: the actions that did not succeed run again, or with --all every action of the\n" +
 			"stage, and the run goes on from there. Locally the run is driven in this process until it\n" +
 			"ends; with --aws a new execution resumes it and the command returns at once.\n" +
 			"Exit status: 0 retried (locally: and succeeded), 1 refused, failed again or canceled.",

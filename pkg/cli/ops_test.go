@@ -193,7 +193,7 @@ pipelines:
 
 	res = r.stepline("", "retry", "app-1", "Source")
 	assert.Equal(t, ExitFailed, res.code)
-	assert.Contains(t, res.err, "refused: the run failed in stage Build, not in Source")
+	assert.Contains(t, res.err, "refused: the run ended in stage Build, not in Source")
 
 	require.NoError(t, os.WriteFile(filepath.Join(marks, "fixed"), nil, 0o644))
 	res = r.stepline("", "retry", "app-1")
@@ -204,7 +204,7 @@ pipelines:
 
 	res = r.stepline("", "retry", "app-1")
 	assert.Equal(t, ExitFailed, res.code)
-	assert.Contains(t, res.err, "only a FAILED run can be retried; this one is SUCCEEDED")
+	assert.Contains(t, res.err, "only a FAILED or stopped (CANCELED) run can be retried; this one is SUCCEEDED")
 
 	id := r.runID("app-1")
 	assert.Contains(t, trace(r.events(), id), "pipeline:RESUMED")

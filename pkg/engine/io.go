@@ -24,8 +24,9 @@ const (
 	// KindApproval is a person's decision on a waiting approval (Status Succeeded or Failed),
 	// with Message their comment and Who their name: ops.go.
 	KindApproval InputKind = "approval"
-	// KindRetry reopens a FAILED run at its failed Stage: the failed actions run again, or
-	// all of the stage's with All (CodePipeline's RetryStageExecution).
+	// KindRetry reopens a FAILED or stopped run at the Stage it ended in: the actions that did
+	// not succeed run again, or all of the stage's with All (CodePipeline's
+	// RetryStageExecution).
 	KindRetry InputKind = "retry"
 	// KindStop stops a run once its running actions have finished; nothing new starts. A
 	// KindCancel is the abandoning stop: it stops them at once.

@@ -43,17 +43,18 @@ func CheckDecision(def Definition, st State, stage, action string) error {
 }
 
 // CheckRetry says why stage of the run cannot be retried; nil when it can: the run FAILED in
-// that stage.
+// that stage, or was stopped (CANCELED) in it, as CodePipeline retries a stopped execution's
+// stage (https://docs.aws.amazon.com/codepipeline/latest/userguide/pipelines-stop.html).
 func CheckRetry(def Definition, st State, stage string) error {
 	i, _, err := lookup(def, stage, "")
 	if err != nil {
 		return err
 	}
-	if st.Status != Failed {
-		return notAllowed("only a FAILED run can be retried; this one is %s", st.Status)
+	if st.Status != Failed && st.Status != Canceled {
+		return notAllowed("only a FAILED or stopped (CANCELED) run can be retried; this one is %s", st.Status)
 	}
-	if i != st.Stage || st.Stages[i].Status != Failed {
-		return notAllowed("the run failed in stage %s, not in %s", def.Stages[st.Stage].Name, stage)
+	if sg := st.Stages[i].Status; i != st.Stage || (sg != Failed && sg != Canceled) {
+		return notAllowed("the run ended in stage %s, not in %s", def.Stages[st.Stage].Name, stage)
 	}
 	return nil
 }
@@ -178,7 +179,7 @@ func (a *advancer) decide(in Input) {
 	a.failAttempt(i, j, "rejected"+by(in.Who)+colon(in.Message), true)
 }
 
-// retry reopens the run at its failed stage. The stage asks for its lock again (another run
+// retry reopens the run at the stage it failed or was stopped in. The stage asks for its lock again (another run
 // may hold it by now); its succeeded actions keep their results unless in.All. A stage that
 // was rolled back runs all its actions again: what it deployed was replaced by the rollback.
 func (a *advancer) retry(in Input) {

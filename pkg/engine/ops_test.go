@@ -109,6 +109,25 @@ func TestRetryOfAFailedStage(t *testing.T) {
 		d = r.grant()
 		assert.Equal(t, []string{"Deploy/B#2"}, names(d.Start))
 	})
+	t.Run("a stopped run's stage runs its stopped and never-run actions again", func(t *testing.T) {
+		def := sourced(ModeQueued, Stage{Name: "Deploy", Actions: []Action{act("A", "local", in("source")), act("B", "local", order(2), in("source"))}})
+		r := newRun(t, def, RunInfo{})
+		r.advance()
+		r.grant()
+		r.succeed("Source", "Source")
+		r.grant()
+		r.advance(Input{Kind: KindStop})
+		d := r.succeed("Deploy", "A")
+		require.Equal(t, Canceled, r.st.Status)
+		require.NoError(t, CheckRetry(r.def, r.st, "Deploy"))
+		d = r.advance(Input{Kind: KindRetry, Stage: "Deploy"})
+		require.Equal(t, "Deploy", d.Acquire)
+		d = r.grant()
+		assert.Equal(t, []string{"Deploy/B#1"}, names(d.Start), "A finished before the stop; B never ran")
+		d = r.succeed("Deploy", "B")
+		assert.True(t, d.Done)
+		assert.Equal(t, Succeeded, r.st.Status)
+	})
 	t.Run("the run's result from before the retry does not count", func(t *testing.T) {
 		r := failedDeploy(t, ModeParallel)
 		old := r.task("Deploy", "B")
@@ -126,8 +145,8 @@ func TestRetryOfAFailedStage(t *testing.T) {
 			r := newRun(t, approvalThenDeploy(ModeParallel), RunInfo{})
 			r.advance()
 			return r
-		}, "Source", "only a FAILED run"},
-		{"a stage other than the failed one cannot be retried", func(t *testing.T) *run { return failedDeploy(t, ModeParallel) }, "Source", "failed in stage Deploy, not in Source"},
+		}, "Source", "only a FAILED or stopped (CANCELED) run"},
+		{"a stage other than the failed one cannot be retried", func(t *testing.T) *run { return failedDeploy(t, ModeParallel) }, "Source", "ended in stage Deploy, not in Source"},
 		{"a stage that does not exist cannot be retried", func(t *testing.T) *run { return failedDeploy(t, ModeParallel) }, "Nope", "no stage Nope"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -220,7 +220,7 @@ func TestAWSRetryStartsOneExecutionThatResumesTheRun(t *testing.T) {
 	rec := d.run("api-1", 1, succeed, fail)
 	require.Equal(t, engine.Failed, rec.State.Status)
 
-	refusedWith(t, d.op.Retry(ctx, rec.ID(), "Release", false), "failed in stage Build, not in Release")
+	refusedWith(t, d.op.Retry(ctx, rec.ID(), "Release", false), "ended in stage Build, not in Release")
 	require.NoError(t, d.op.Retry(ctx, rec.ID(), "Build", true))
 	assert.Equal(t, []string{"dynamodb:GetItem", "dynamodb:PutItem", "states:StartExecution", "sts:GetCallerIdentity"}, d.calls.take())
 

@@ -30,8 +30,9 @@ type Operator interface {
 	Approve(ctx context.Context, run, stage, action, comment string) error
 	// Reject rejects it: the action fails for good, and the stage with it.
 	Reject(ctx context.Context, run, stage, action, comment string) error
-	// Retry runs the failed actions of stage of a FAILED run again, or all of the stage's
-	// actions with all; the run reopens IN_PROGRESS (CodePipeline's RetryStageExecution).
+	// Retry runs the actions of stage that did not succeed again, or all of the stage's
+	// actions with all, in a run that FAILED or was stopped (CANCELED) in that stage; the run
+	// reopens IN_PROGRESS (CodePipeline's RetryStageExecution).
 	Retry(ctx context.Context, run, stage string, all bool) error
 	// Stop stops a run in progress: its running actions finish and nothing new starts, or,
 	// with abandon, they are stopped at once. Either way the run ends CANCELED with reason.
