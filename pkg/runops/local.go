@@ -164,7 +164,10 @@ func (l *Local) Stop(ctx context.Context, run string, abandon bool, reason strin
 		return refusal(OpStop, run, err)
 	}
 	if !alive(rec.Driver) {
-		if rec.Driver != nil && !sameHost(rec.Driver) {
+		switch {
+		case rec.Driver == nil:
+			return refuse(OpStop, run, "no local process drives it")
+		case !sameHost(rec.Driver):
 			return refuse(OpStop, run, "it is driven by a process on host %s; stop it there", rec.Driver.Host)
 		}
 		_, err := local.Reclaim(ctx, l.db, l.dir, store.Filter{Pipeline: rec.Pipeline()}, l.now(), l.log)
