@@ -54,7 +54,7 @@ func documented(t *testing.T) map[string][]string {
 
 // TestTheOperationsPageListsTheIAMActionsOfEachAWSCommand runs what each --aws command does
 // against a stack on moto, as the command line does it (the stack's outputs, the run found by
-// its id or a prefix, then the operation), and compares the IAM actions of the calls it made
+// its exact id, then the operation), and compares the IAM actions of the calls it made
 // with the page's table. GetCallerIdentity needs no permission but is listed so the reader
 // sees the call.
 func TestTheOperationsPageListsTheIAMActionsOfEachAWSCommand(t *testing.T) {
@@ -74,8 +74,10 @@ func TestTheOperationsPageListsTheIAMActionsOfEachAWSCommand(t *testing.T) {
 		db := dynamo.New(dynamodb.NewFromConfig(cfg), s.Table)
 		return runops.NewAWS(db, sfn.NewFromConfig(cfg), sts.NewFromConfig(cfg), s.StateMachine), db
 	}
-	find := func(db *dynamo.Store, prefix string) store.Record {
-		rec, err := db.FindRun(ctx, prefix)
+	// The command line finds the run its argument names; an exact id is one GetItem (a
+	// prefix would be a Query, which the page lists apart).
+	find := func(db *dynamo.Store, id string) store.Record {
+		rec, err := db.GetRun(ctx, id)
 		require.NoError(t, err)
 		return rec
 	}
@@ -99,7 +101,7 @@ func TestTheOperationsPageListsTheIAMActionsOfEachAWSCommand(t *testing.T) {
 	record("runs")
 
 	_, db = open()
-	find(db, "api-2")
+	find(db, "api-2-bbbb")
 	find(db, good.ID())
 	record("show")
 
@@ -107,7 +109,7 @@ func TestTheOperationsPageListsTheIAMActionsOfEachAWSCommand(t *testing.T) {
 		require.NoError(t, plain.PutToken(ctx, waiting.ID(), approval.TaskKey("Release", "Approve", 1), "token", engine.Time(1_900_000_000_000)))
 		c.take()
 		op, db = open()
-		rec := find(db, "api-3")
+		rec := find(db, "api-3-cccc")
 		decide := op.Approve
 		if command == "reject" {
 			decide = op.Reject
@@ -117,16 +119,16 @@ func TestTheOperationsPageListsTheIAMActionsOfEachAWSCommand(t *testing.T) {
 	}
 
 	op, db = open()
-	require.NoError(t, op.Retry(ctx, find(db, "api-2").ID(), "Build", false))
+	require.NoError(t, op.Retry(ctx, find(db, "api-2-bbbb").ID(), "Build", false))
 	record("retry")
 
 	op, db = open()
-	require.NoError(t, op.Stop(ctx, find(db, "api-4").ID(), false, ""))
-	require.NoError(t, op.Stop(ctx, find(db, "api-4").ID(), true, ""))
+	require.NoError(t, op.Stop(ctx, find(db, "api-4-dddd").ID(), false, ""))
+	require.NoError(t, op.Stop(ctx, find(db, "api-4-dddd").ID(), true, ""))
 	record("stop")
 
 	op, db = open()
-	require.NoError(t, op.Rollback(ctx, find(db, "api-5").ID(), "Release", find(db, "api-1").ID()))
+	require.NoError(t, op.Rollback(ctx, find(db, "api-5-eeee").ID(), "Release", find(db, "api-1-aaaa").ID()))
 	record("rollback")
 
 	op, _ = open()
