@@ -214,6 +214,7 @@ func (r *Runner) drive(ctx context.Context, rec store.Record, inputs []engine.In
 		if engine.NeedsPrevious(inputs) {
 			inputs = append(r.previous(bg, scope, id), inputs...)
 		}
+		applied := len(inputs) > 0
 		st, d, err := engine.Advance(r.def, rec.State, inputs, r.now())
 		if err != nil {
 			return rec.State, err
@@ -256,8 +257,12 @@ func (r *Runner) drive(ctx context.Context, rec store.Record, inputs []engine.In
 				results <- finished{task: t, outcome: out, external: path}
 			}()
 		}
-		if err := r.save(bg, rec); err != nil {
-			return rec.State, err
+		// A turn that woke only to look for requests and found none changed nothing: it is not
+		// written, so a long build does not rewrite its record twice a second.
+		if quiet := !applied && len(d.Events)+len(d.Start)+len(d.Stop)+len(d.Release) == 0; !quiet || recorded != nil {
+			if err := r.save(bg, rec); err != nil {
+				return rec.State, err
+			}
 		}
 		if recorded != nil {
 			recorded(id)
