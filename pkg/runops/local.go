@@ -42,6 +42,10 @@ type Driver interface {
 type Local struct {
 	db     LocalStore
 	driver Driver
+	// bg, when set, is the context runs are driven in by Retry, Rollback and Start, which
+	// then return at once (WithBackground); done hears of each end.
+	bg     context.Context
+	done   func(id string, err error)
 	who    string
 	dir    string
 	settle time.Duration
@@ -61,6 +65,13 @@ func WithWho(who string) LocalOption { return func(l *Local) { l.who = who } }
 // WithSettle sets how long an approval or stop waits for the driving process to take it
 // before saying that it is queued but not yet taken (default 10s).
 func WithSettle(d time.Duration) LocalOption { return func(l *Local) { l.settle = d } }
+
+// WithBackground makes Retry, Rollback and Start return as soon as the run is under way and
+// drive it on in ctx (a server's, such as the dashboard's), telling done (when not nil) how
+// each ended. Without it they return once the run has ended, as the command line wants.
+func WithBackground(ctx context.Context, done func(id string, err error)) LocalOption {
+	return func(l *Local) { l.bg, l.done = ctx, done }
+}
 
 // WithLocalLogger sets the logger of what Local does besides its answers.
 func WithLocalLogger(log *slog.Logger) LocalOption { return func(l *Local) { l.log = log } }
@@ -149,8 +160,29 @@ func (l *Local) Retry(ctx context.Context, run, stage string, all bool) error {
 	if l.driver == nil {
 		return refuse(OpRetry, run, "this stepline cannot drive local runs here")
 	}
-	_, err = l.driver.Resume(ctx, rec, engine.Input{Kind: engine.KindRetry, Stage: stage, All: all, Who: l.who})
-	return err
+	return l.resume(ctx, rec, engine.Input{Kind: engine.KindRetry, Stage: stage, All: all, Who: l.who})
+}
+
+// resume drives rec again with in, here or in the background.
+func (l *Local) resume(ctx context.Context, rec store.Record, in engine.Input) error {
+	if l.bg == nil {
+		_, err := l.driver.Resume(ctx, rec, in)
+		return err
+	}
+	go func() {
+		_, err := l.driver.Resume(l.bg, rec, in)
+		l.ended(rec.ID(), err)
+	}()
+	return nil
+}
+
+func (l *Local) ended(id string, err error) {
+	if err != nil {
+		l.log.Warn("a run driven in the background could not be driven to its end", "run", id, "err", err)
+	}
+	if l.done != nil {
+		l.done(id, err)
+	}
 }
 
 // Stop implements Operator. A run whose driving process is gone (killed, crashed) is ended
@@ -202,18 +234,41 @@ func (l *Local) Rollback(ctx context.Context, run, stage, to string) error {
 	if l.driver == nil {
 		return refuse(OpRollback, run, "this stepline cannot drive local runs here")
 	}
-	_, err = l.driver.Resume(ctx, rec, in)
-	return err
+	return l.resume(ctx, rec, in)
 }
 
 // Start implements Operator: the run is driven in this process; Start returns its id once it
-// has ended.
+// has ended, or (WithBackground) once it is recorded.
 func (l *Local) Start(ctx context.Context, pipeline, branch, commit string) (string, error) {
 	if l.driver == nil {
 		return "", refuse(OpStart, "", "this stepline cannot drive local runs here")
 	}
-	st, err := l.driver.Start(ctx, pipeline, branch, commit, nil)
-	return st.Run, err
+	if l.bg == nil {
+		st, err := l.driver.Start(ctx, pipeline, branch, commit, nil)
+		return st.Run, err
+	}
+	recorded := make(chan string, 1)
+	failed := make(chan error, 1)
+	go func() {
+		st, err := l.driver.Start(l.bg, pipeline, branch, commit, func(id string) { recorded <- id })
+		if st.Run == "" {
+			failed <- fmt.Errorf("the run did not start: %w", err)
+			return
+		}
+		select {
+		case recorded <- st.Run: // a driver that never said it recorded the run
+		default:
+		}
+		l.ended(st.Run, err)
+	}()
+	select {
+	case id := <-recorded:
+		return id, nil
+	case err := <-failed:
+		return "", err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 }
 
 // driven refuses a decision for a run no live process drives: nobody would take it.

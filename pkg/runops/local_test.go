@@ -62,3 +62,47 @@ func TestLocalRefusesDecisionsNobodyWouldTakeAndEndsRunsWhoseDriverIsGone(t *tes
 	_, err = op.Runs(ctx, runops.Filter{Token: "api-9"})
 	assert.ErrorContains(t, err, "names no run")
 }
+
+// slowDriver drives runs until release is closed; started is told each start.
+type slowDriver struct {
+	release chan struct{}
+	resumed chan store.Record
+}
+
+func (d slowDriver) Resume(_ context.Context, rec store.Record, _ engine.Input) (engine.State, error) {
+	d.resumed <- rec
+	<-d.release
+	return rec.State, nil
+}
+
+func (d slowDriver) Start(_ context.Context, _, _, _ string, started func(string)) (engine.State, error) {
+	if started != nil {
+		started("api-7-ffff")
+	}
+	<-d.release
+	return engine.State{Run: "api-7-ffff", Status: engine.Succeeded}, nil
+}
+
+func TestLocalInTheBackgroundAnswersOnceTheRunIsUnderWay(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := store.NewBolt(filepath.Join(dir, "stepline.db"))
+	d := slowDriver{release: make(chan struct{}), resumed: make(chan store.Record, 1)}
+	ended := make(chan string, 2)
+	op := runops.NewLocal(db, dir, d, runops.WithBackground(ctx, func(id string, err error) {
+		assert.NoError(t, err)
+		ended <- id
+	}))
+
+	id, err := op.Start(ctx, "api", "main", "")
+	require.NoError(t, err)
+	assert.Equal(t, "api-7-ffff", id, "the id comes back while the run goes on")
+	failed := localRun(t, db, "api-1-aaaa", 1, nil, succeed, fail)
+	require.NoError(t, op.Retry(ctx, failed.ID(), "Build", false))
+	assert.Equal(t, failed.ID(), (<-d.resumed).ID())
+	assert.Empty(t, ended, "nothing has ended yet")
+	close(d.release)
+	got := []string{<-ended, <-ended}
+	assert.ElementsMatch(t, []string{"api-7-ffff", "api-1-aaaa"}, got)
+}
