@@ -132,7 +132,15 @@ type Input struct {
 	// Execution Status Change" event instead (ExecutionEndedRule): an execution that ended
 	// outside the state machine's own paths is abandoned the same way.
 	ExecutionEvent
+	// Resume is the first input of an execution started to reopen an ended run (a retry or
+	// a rollback, pkg/runops): {"run": id, "resume": <engine.Input>}.
+	Resume *engine.Input `json:"resume,omitempty"`
 }
+
+// StopKey is the token-store item (next to the run's task tokens) where a stop asked while
+// actions run waits for the next Advance: the state machine cannot be told anything while a
+// wave runs, so the stop is applied when the wave comes back (pkg/runops writes it).
+const StopKey = "stop#request"
 
 // Errors at the Lambda boundary, named as the state machine retries them
 // (statemachine.ErrAdvanceConflict, statemachine.ErrAdvanceUnavailable).
@@ -161,6 +169,11 @@ func (h *Handler) Handle(ctx context.Context, in Input) (statemachine.State, err
 		return statemachine.State{}, h.ended(ctx, in)
 	case in.Abandon != nil:
 		return h.step(ctx, in, &engine.Input{Kind: engine.KindCancel, Message: "the run could not advance: " + failure(in.Abandon)})
+	case in.Resume != nil:
+		if in.Resume.Kind != engine.KindRetry && in.Resume.Kind != engine.KindRollback {
+			return statemachine.State{}, fmt.Errorf("run %s: an execution resumes a run with a retry or a rollback, not %q", in.Run, in.Resume.Kind)
+		}
+		return h.step(ctx, in, in.Resume)
 	}
 	return h.step(ctx, in, nil)
 }
@@ -188,6 +201,13 @@ func (h *Handler) step(ctx context.Context, in Input, cancel *engine.Input) (sta
 	inputs := h.inputs(h.cfg.forRun(rec), in.State)
 	if cancel != nil {
 		inputs = []engine.Input{*cancel}
+	}
+	stop, err := h.stopRequest(ctx, rec.ID())
+	if err != nil {
+		return statemachine.State{}, err
+	}
+	if stop != nil {
+		inputs = append(inputs, *stop)
 	}
 	st := rec.State
 	var events []engine.Event
@@ -259,11 +279,35 @@ func (h *Handler) step(ctx context.Context, in Input, cancel *engine.Input) (sta
 	if err := h.store.PutRun(ctx, rec); err != nil {
 		return statemachine.State{}, &AdvanceUnavailable{Msg: fmt.Sprintf("save run %s: %v", rec.ID(), err)}
 	}
+	if stop != nil {
+		if err := h.store.DeleteToken(ctx, rec.ID(), StopKey); err != nil {
+			// Applied already: a second copy is ignored by the engine (the run is stopping
+			// or has ended).
+			h.log.WarnContext(ctx, "forget the applied stop request", "run", rec.ID(), "error", err)
+		}
+	}
 	for _, n := range notify {
 		h.answerPark(ctx, n)
 	}
 	h.log.InfoContext(ctx, "advanced", "run", rec.ID(), "status", st.Status.String(), "route", out.Route, "tasks", len(out.Tasks)+btoi(out.Task != nil), "events", len(events))
 	return out, nil
+}
+
+// stopRequest reads the stop a person asked for while the wave ran (StopKey), if any.
+func (h *Handler) stopRequest(ctx context.Context, run string) (*engine.Input, error) {
+	raw, err := h.store.Token(ctx, run, StopKey)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, &AdvanceUnavailable{Msg: fmt.Sprintf("read the stop request of %s: %v", run, err)}
+	}
+	var in engine.Input
+	if err := json.Unmarshal([]byte(raw), &in); err != nil || in.Kind != engine.KindStop {
+		h.log.WarnContext(ctx, "a stop request that is not one; ignored", "run", run)
+		return nil, nil
+	}
+	return &in, nil
 }
 
 // previous reads the artifacts of the newest successful run of the run's scope (its

@@ -71,9 +71,16 @@ func (h *Handler) ended(ctx context.Context, in Input) error {
 	case rec.State.Status.Final():
 		log.InfoContext(ctx, "execution ended after its run; nothing to release", "run_status", rec.State.Status.String())
 		return nil
+	case rec.ExecutionARN != "" && rec.ExecutionARN != d.ExecutionArn:
+		// A retry or a rollback resumed the run in a newer execution, which drives it now.
+		log.InfoContext(ctx, "an earlier execution of a resumed run ended; ignored", "current", rec.ExecutionARN)
+		return nil
 	}
 	msg := "the execution ended " + d.Status + " outside the state machine's paths"
-	if e := (statemachine.TaskError{Error: deref(d.Error), Cause: deref(d.Cause)}); e != (statemachine.TaskError{}) {
+	if e := (statemachine.TaskError{Error: deref(d.Error), Cause: deref(d.Cause)}); e.Error == statemachine.ErrRunStopped && e.Cause != "" {
+		// StopExecution from stepline stop: its cause says who stopped the run and why.
+		msg = e.Cause
+	} else if e != (statemachine.TaskError{}) {
 		msg += ": " + strings.TrimPrefix(failure(&e), ": ")
 	}
 	log.WarnContext(ctx, "abandoning the run of an execution that ended outside the state machine's paths")

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/stepline/stepline/pkg/approval"
 	"github.com/stepline/stepline/pkg/engine"
 	"github.com/stepline/stepline/pkg/statemachine"
 )
@@ -33,6 +34,11 @@ func input(cfg Config, o statemachine.Outcome) engine.Input {
 	t := o.Task.Task
 	if o.Task.Kind == statemachine.KindPark {
 		return parkInput(t.Stage, o)
+	}
+	if t.Provider == engine.ProviderApproval {
+		if in, ok := decision(t, o); ok {
+			return in
+		}
 	}
 	if o.Error != nil {
 		return t.Failed(failure(o.Error), slices.Contains(finalErrors, o.Error.Error))
@@ -63,6 +69,27 @@ func input(cfg Config, o statemachine.Outcome) engine.Input {
 		}
 		return t.Succeeded(out.Outputs, out.Variables)
 	}
+}
+
+// decision reads a person's answer to an approval: the page's or `stepline approve --aws`'s
+// approval.Output, or `stepline reject --aws`'s approval.Rejection. Anything else (a timeout,
+// the page's plain rejection) is read as any other outcome.
+func decision(t engine.Task, o statemachine.Outcome) (engine.Input, bool) {
+	in := engine.Input{Kind: engine.KindApproval, Stage: t.Stage, Action: t.Action, Attempt: t.Attempt}
+	if o.Error != nil {
+		r, ok := approval.ParseRejection(o.Error.Cause)
+		if o.Error.Error != statemachine.ErrActionRejected || !ok {
+			return engine.Input{}, false
+		}
+		in.Status, in.Who, in.Message = engine.Failed, r.By, r.Comment
+		return in, true
+	}
+	var out approval.Output
+	if json.Unmarshal(o.Output, &out) != nil || !out.Approved {
+		return engine.Input{}, false
+	}
+	in.Status, in.Who, in.Message = engine.Succeeded, out.By, out.Comment
+	return in, true
 }
 
 // BuildResult reads a finished build, {"build": <CodeBuild's Build>} as the state machine's

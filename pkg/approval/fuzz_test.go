@@ -103,3 +103,24 @@ func FuzzHandle(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseRejection reads any cause: a Rejection's own cause reads back as it was written,
+// and a cause that names nobody (the page's plain comment, an empty JSON object) is not one.
+func FuzzParseRejection(f *testing.F) {
+	f.Add("arn:aws:iam::123456789012:user/ana", "not on a Friday", "rejected on the approval page")
+	f.Add("", "", `{"by":"","comment":"x"}`)
+	f.Add("ana", "<script>", `{"by":"bo"}`)
+	f.Fuzz(func(t *testing.T, by, comment, cause string) {
+		if r, ok := ParseRejection(cause); ok && r.By == "" {
+			t.Fatalf("%q read as a rejection by nobody", cause)
+		}
+		written := Rejection{By: by, Comment: comment}
+		r, ok := ParseRejection(written.Cause())
+		if ok != (by != "") {
+			t.Fatalf("a rejection by %q reads back: %v", by, ok)
+		}
+		if ok && r != written && utf8.ValidString(by) && utf8.ValidString(comment) {
+			t.Fatalf("read back %+v, wrote %+v", r, written)
+		}
+	})
+}

@@ -41,6 +41,32 @@ type Output struct {
 	Comment  string `json:"comment,omitempty"`
 	// Time is when it was approved, RFC 3339.
 	Time string `json:"time"`
+	// By is who approved when known: the caller's IAM identity for `stepline approve --aws`
+	// (pkg/runops); the page's links carry no identity.
+	By string `json:"by,omitempty"`
+}
+
+// Rejection is the cause `stepline reject --aws` sends with ActionRejected: who rejected, and
+// their comment, as JSON so functions/advance can record both (a cause from the page is the
+// bare comment).
+type Rejection struct {
+	By      string `json:"by"`
+	Comment string `json:"comment,omitempty"`
+}
+
+// Cause encodes the rejection as SendTaskFailure's cause.
+func (r Rejection) Cause() string {
+	b, _ := json.Marshal(r)
+	return string(b)
+}
+
+// ParseRejection reads a cause Rejection.Cause wrote; false for any other cause.
+func ParseRejection(cause string) (Rejection, bool) {
+	var r Rejection
+	if json.Unmarshal([]byte(cause), &r) != nil || r.By == "" {
+		return Rejection{}, false
+	}
+	return r, true
 }
 
 // Handler is functions/callback's handler. Build it with New.

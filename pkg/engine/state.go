@@ -74,6 +74,9 @@ type State struct {
 	// URL is the run's environment's address as written, #{…} included: EnvironmentURL
 	// resolves it.
 	URL string `json:"url,omitempty"`
+	// Stopping is the reason of a stop asked for while actions still run: nothing new starts,
+	// and the run ends CANCELED with it once they have finished.
+	Stopping string `json:"stop,omitempty"`
 }
 
 // StageState is one stage of a run.

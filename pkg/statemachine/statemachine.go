@@ -246,4 +246,7 @@ const (
 	// function's schedule fails an approval's task with it). Final for approvals, as the
 	// engine never retries them.
 	ErrActionTimedOut = "ActionTimedOut"
+	// ErrRunStopped is the error StopExecution is given by `stepline stop` (pkg/runops); its
+	// cause, who stopped the run and why, becomes the run's message.
+	ErrRunStopped = "RunStopped"
 )

@@ -331,7 +331,7 @@ func (run chaosRun) check(t *testing.T, c *chaos, runs *dynamo.Store, claims int
 		var in struct{ Run string }
 		require.NoError(t, json.Unmarshal([]byte(input), &in))
 		rec, err := runs.GetRun(ctx, in.Run)
-		arn, _ := executionARN(testStateMachine, name)
+		arn, _ := ExecutionARN(testStateMachine, name)
 		if err != nil || rec.Commit != commit || rec.ExecutionARN != arn {
 			wrong++
 			t.Errorf("execution %s names run %q: %v (record of commit %.12s, execution %s)", name, in.Run, err, rec.Commit, rec.ExecutionARN)

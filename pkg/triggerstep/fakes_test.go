@@ -264,7 +264,7 @@ func (m *memSFN) StartExecution(_ context.Context, in *sfn.StartExecutionInput, 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.starts = append(m.starts, *in)
-	arn, _ := executionARN(aws.ToString(in.StateMachineArn), aws.ToString(in.Name))
+	arn, _ := ExecutionARN(aws.ToString(in.StateMachineArn), aws.ToString(in.Name))
 	if err := startOnce(m.names, arn, aws.ToString(in.Name), aws.ToString(in.Input), false); err != nil {
 		return nil, err
 	}

@@ -193,7 +193,7 @@ func TestExecutionNamesAreValidAndDistinct(t *testing.T) {
 		assert.False(t, dup, "%q and %q share %s", p, seen[n], n)
 		seen[n] = p
 	}
-	arn, ok := executionARN("arn:aws:states:us-east-1:123456789012:stateMachine:stepline", "n")
+	arn, ok := ExecutionARN("arn:aws:states:us-east-1:123456789012:stateMachine:stepline", "n")
 	assert.True(t, ok)
 	assert.Equal(t, "arn:aws:states:us-east-1:123456789012:execution:stepline:n", arn)
 }

@@ -144,7 +144,7 @@ func New(runs Runs, secrets Secrets, objects objectGetter, sf executions, stateM
 	if runs == nil || secrets == nil || sf == nil {
 		return nil, errors.New("triggerstep: runs, secrets and a Step Functions client are required")
 	}
-	if _, ok := executionARN(stateMachine, "x"); !ok {
+	if _, ok := ExecutionARN(stateMachine, "x"); !ok {
 		return nil, fmt.Errorf("triggerstep: %q is not a state machine ARN", stateMachine)
 	}
 	h := &Handler{runs: runs, secrets: secrets, objects: objects, sfn: sf, stateMachine: stateMachine,

@@ -91,7 +91,7 @@ func (f *fakeSFN) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fail(http.StatusInternalServerError, "InternalServerError", "internal error")
 			return
 		}
-		arn, _ := executionARN(in.StateMachineArn, in.Name)
+		arn, _ := ExecutionARN(in.StateMachineArn, in.Name)
 		if err := startOnce(f.executions, arn, in.Name, in.Input, f.closed); err != nil {
 			fail(http.StatusBadRequest, "ExecutionAlreadyExists", "Execution Already Exists: '"+arn+"'")
 			return

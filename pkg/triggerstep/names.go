@@ -36,9 +36,9 @@ func ExecutionName(key, pipeline string) string {
 	return name + suffix
 }
 
-// executionARN derives the ARN of the execution name of stateMachine:
+// ExecutionARN derives the ARN of the execution name of stateMachine:
 // arn:aws:states:REGION:ACCOUNT:stateMachine:NAME becomes …:execution:NAME:name.
-func executionARN(stateMachine, name string) (string, bool) {
+func ExecutionARN(stateMachine, name string) (string, bool) {
 	before, after, ok := strings.Cut(stateMachine, ":stateMachine:")
 	if !ok || after == "" {
 		return "", false

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/stepline/stepline/pkg/engine"
 	"github.com/stepline/stepline/pkg/pipeline"
+	"github.com/stepline/stepline/pkg/scm"
 	"github.com/stepline/stepline/pkg/store"
 )
 
@@ -29,6 +31,8 @@ type launch struct {
 	// untrusted is the matching trigger's verdict (trigger.Decision.Untrusted), kept with
 	// the run: its builds run apart and it never deploys (docs/trust.md).
 	untrusted bool
+	// id, when set, receives the id of the run started (StartManual).
+	id *string
 }
 
 // start creates the run of p and starts its execution, unless the execution the event names
@@ -36,13 +40,16 @@ type launch struct {
 func (h *Handler) start(ctx context.Context, log *slog.Logger, p *pipeline.Pipeline, l launch) error {
 	pl := p.Name.Value
 	name := ExecutionName(l.key, pl)
-	arn, _ := executionARN(h.stateMachine, name)
+	arn, _ := ExecutionARN(h.stateMachine, name)
 	log = log.With("pipeline", pl, "execution", name)
 	_, err := h.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 	var missing *sfntypes.ExecutionDoesNotExist
 	switch {
 	case err == nil:
 		log.InfoContext(ctx, "trigger: the execution was already started for this event")
+		if l.id != nil {
+			return fmt.Errorf("pipeline %s: execution %s was started already", pl, name)
+		}
 		return nil
 	case !errors.As(err, &missing):
 		return fmt.Errorf("pipeline %s: look for execution %s: %w", pl, name, err)
@@ -57,6 +64,9 @@ func (h *Handler) start(ctx context.Context, log *slog.Logger, p *pipeline.Pipel
 		return fmt.Errorf("pipeline %s: %w", pl, err)
 	}
 	id := store.RunID(numbering, seq)
+	if l.id != nil {
+		*l.id = id
+	}
 	vars, err := p.RunVariables(l.source, id, seq)
 	if err != nil {
 		return permanentError{err: err}
@@ -101,4 +111,36 @@ func (h *Handler) start(ctx context.Context, log *slog.Logger, p *pipeline.Pipel
 	}
 	log.InfoContext(ctx, "trigger: execution started", "run", id, "reason", l.reason, "arn", aws.ToString(out.ExecutionArn))
 	return nil
+}
+
+// Manual is a run a person starts on a branch or a commit (`stepline start --aws`,
+// pkg/runops), rather than an event.
+type Manual struct {
+	// Key is the start's idempotency key: the execution is named after it and the pipeline,
+	// so a start asked twice with one key starts one run.
+	Key string
+	// Event is the source revision as a push of it would carry it: provider, repository,
+	// branch, head commit and its message and author, who asked (Sender).
+	Event scm.Event
+	// Hook is the registered webhook whose repository secret the source step reads with.
+	Hook string
+}
+
+// StartManual creates the run of p for m and starts its execution, exactly as the trigger
+// starts a run for an event (the same record, run number, rollback target and execution
+// input), and returns the run's id. It runs with the caller's credentials: runs is the
+// stack's table, sf its Step Functions.
+func StartManual(ctx context.Context, runs Runs, sf executions, stateMachine string, p *pipeline.Pipeline, m Manual, now func() time.Time) (string, error) {
+	if err := m.Event.Check(); err != nil {
+		return "", err
+	}
+	h := &Handler{runs: runs, sfn: sf, stateMachine: stateMachine, now: now, log: slog.New(slog.DiscardHandler)}
+	var id string
+	ev := m.Event
+	l := launch{key: m.Key, source: ev.Variables(), trigger: "manual (stepline start)", repo: ev.Repository.FullName,
+		branch: ev.Branch, commit: ev.Head(), provider: ev.Provider, hook: m.Hook, reason: "started by " + ev.Sender, id: &id}
+	if err := h.start(ctx, h.log, p, l); err != nil {
+		return "", err
+	}
+	return id, nil
 }
