@@ -23,7 +23,7 @@ var funcs = template.FuncMap{
 		}
 		return t.Local().Format("2006-01-02 15:04:05")
 	},
-	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"path": url.PathEscape,
 	"query": func(kv ...string) template.URL {
 		v := url.Values{}
