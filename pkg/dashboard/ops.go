@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/stepline/stepline/pkg/engine"
 	"github.com/stepline/stepline/pkg/store"
 )
 
@@ -94,11 +95,26 @@ func (h *Handler) runButtons(v RunView) []Button {
 		}
 	}
 	for _, s := range v.Stages {
-		if s.Succeeded || s.Failed {
+		if (s.Succeeded || s.Failed) && s.deploys() {
 			out = append(out, h.button("rollback", v.ID, s.Name))
 		}
 	}
 	return out
+}
+
+// deploys reports whether the stage has an action a rollback runs again: anything but a
+// source, a build or an approval.
+func (s StageView) deploys() bool {
+	for _, g := range s.Groups {
+		for _, a := range g {
+			switch a.Provider {
+			case engine.ProviderSource, engine.ProviderApproval, "codebuild":
+			default:
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // confirmView is a confirmation page: what will be done, and the form that does it.
@@ -149,7 +165,7 @@ func (h *Handler) rollbackTargets(ctx context.Context, rec store.Record) ([]RunR
 	scope, now := rec.Scope().Key(), h.now()
 	var out []RunRow
 	for _, o := range recs {
-		if o.ID() != rec.ID() && o.State.Seq < rec.State.Seq && o.State.Status == "SUCCEEDED" && o.Scope().Key() == scope {
+		if o.ID() != rec.ID() && o.State.Seq < rec.State.Seq && o.State.Status == engine.Succeeded && o.Scope().Key() == scope {
 			out = append(out, rowOf(o, now))
 		}
 	}

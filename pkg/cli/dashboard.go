@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stepline/stepline/pkg/dashboard"
+	"github.com/stepline/stepline/pkg/store"
+)
+
+type dashboardOptions struct {
+	port  int
+	open  bool
+	hosts []string
+	// live is how often an open page's server-sent events read the local store.
+	live time.Duration
+}
+
+// livePoll is how often the dashboard reads a local run's record and log for open pages.
+const livePoll = 250 * time.Millisecond
+
+func newDashboard(g *globals) *cobra.Command {
+	o := dashboardOptions{live: livePoll}
+	cmd := &cobra.Command{
+		Use:   "dashboard [--port N] [--open]",
+		Short: "Show the runs in a web page on this machine: the stage graph, logs and buttons",
+		Long: "Serve the dashboard on 127.0.0.1 (a free port unless --port) and print its URL: the\n" +
+			"pipelines, their runs, each run's stage → action graph with statuses, durations, attempts,\n" +
+			"exported variables, artifacts and logs, kept live while runs go on. Only this machine can\n" +
+			"reach it: it listens on the loopback address and answers only to loopback host names\n" +
+			"(--host adds one); a button changes a run only from the dashboard's own pages (Origin and\n" +
+			"a per-session token are checked). With --open it opens in the browser ($BROWSER, else the\n" +
+			"system's). Stop with Ctrl-C.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), g) },
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.port, "port", 0, "the port on 127.0.0.1 to listen on (0: a free one)")
+	f.BoolVar(&o.open, "open", false, "open the dashboard in the browser")
+	f.StringArrayVar(&o.hosts, "host", nil, "a host name the dashboard also answers to (repeatable), for a name of your own that points at this machine")
+	return cmd
+}
+
+func (o dashboardOptions) run(ctx context.Context, g *globals) error {
+	dir, err := g.state(ctx)
+	if err != nil {
+		return exit(ExitUsage, err)
+	}
+	db := store.NewBolt(filepath.Join(dir, "stepline.db"))
+	h := dashboard.New(db, dashboard.WithLocalLogs(dir, o.live), dashboard.WithHosts(o.hosts...),
+		dashboard.WithMode("local: "+dir), dashboard.WithLogger(g.logger()),
+		dashboard.WithoutOperations("operations come with `stepline approve|retry|stop` (not yet wired here)"))
+	return serveDashboard(ctx, g, h, o.port, o.open)
+}
+
+// serveDashboard serves h on 127.0.0.1:port until ctx ends, printing the URL and opening it
+// in the browser when asked.
+func serveDashboard(ctx context.Context, g *globals, h http.Handler, port int, open bool) error {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return exit(ExitUsage, fmt.Errorf("listen on 127.0.0.1:%d: %w", port, err))
+	}
+	url := "http://" + ln.Addr().String() + "/"
+	fmt.Fprintf(g.stdio.Out, "stepline dashboard: %s\n", url)
+	if open {
+		if err := openBrowser(url); err != nil {
+			fmt.Fprintf(g.stdio.Err, "warning: could not open a browser (%v); open %s yourself\n", err, url)
+		}
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	select {
+	case err := <-served:
+		return exit(ExitFailed, err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	// Open event streams never end by themselves: Close cuts them once Shutdown has waited.
+	if err := hs.Shutdown(shutdown); err != nil {
+		_ = hs.Close()
+	}
+	return nil
+}
+
+// openBrowser opens url with $BROWSER when set, else with the system's opener.
+func openBrowser(url string) error {
+	name, args := "", []string{url}
+	switch {
+	case os.Getenv("BROWSER") != "":
+		name = os.Getenv("BROWSER")
+	case runtime.GOOS == "darwin":
+		name = "open"
+	case runtime.GOOS == "windows":
+		name, args = "rundll32", []string{"url.dll,FileProtocolHandler", url}
+	default:
+		name = "xdg-open"
+	}
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return errors.New(name + " is not installed")
+	}
+	cmd := exec.Command(path, args...)
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	go func() { _ = cmd.Wait() }()
+	return nil
+}
