@@ -69,7 +69,7 @@ func (r *repo) stepline(stdin string, args ...string) result {
 	r.t.Helper()
 	var out, errOut bytes.Buffer
 	full := append(append([]string(nil), args...), "--state-dir", r.state())
-	if len(args) > 0 && args[0] == "run" {
+	if len(args) > 0 && (args[0] == "run" || args[0] == "start") {
 		full = append(full, "--repo", r.dir)
 	}
 	code := Main(context.Background(), full, IO{In: strings.NewReader(stdin), Out: &out, Err: &errOut})

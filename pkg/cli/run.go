@@ -25,8 +25,11 @@ type runOptions struct {
 	file, pipeline, repo       string
 	dirty, autoApprove, follow bool
 	plain                      bool
-	env                        []string
-	secrets                    buildSecrets
+	// waitApprovals leaves approvals to `stepline approve` and `reject` (or the dashboard)
+	// instead of asking in the terminal.
+	waitApprovals bool
+	env           []string
+	secrets       buildSecrets
 	// aws runs builds in CodeBuild with artifacts in bucket, from the default credentials.
 	aws             bool
 	bucket, project string
@@ -64,6 +67,7 @@ func newRun(g *globals) *cobra.Command {
 	f.StringVar(&o.repo, "repo", "", "the repository (default: the one containing the working directory)")
 	f.BoolVar(&o.dirty, "dirty", false, "build the working tree with its uncommitted changes instead of HEAD")
 	f.BoolVar(&o.autoApprove, "auto-approve", false, "approve every manual approval without asking")
+	f.BoolVar(&o.waitApprovals, "wait-approvals", false, "do not ask approvals in the terminal: wait for `stepline approve` or `reject` from another terminal (or the dashboard)")
 	f.BoolVar(&o.follow, "follow", false, "stream every action's log to the terminal")
 	f.BoolVar(&o.plain, "plain", false, "print one line per state change even on a terminal")
 	f.StringArrayVar(&o.env, "env", nil, "an environment variable K=V for every build of the run, or NAME to pass this shell's NAME on (repeatable; builds see only a few host variables)")
@@ -133,7 +137,7 @@ func (o runOptions) run(ctx context.Context, g *globals) error {
 	view := local.NewView(out, def, g.stdio.TTY && !o.plain && !o.follow, nil)
 	lr := localRun{
 		repo: co.Root, commit: co.Commit, dirty: o.dirty, stateDir: stateDir,
-		autoApprove: o.autoApprove, in: g.stdio.In, out: out, env: o.env, follow: o.follow,
+		autoApprove: o.autoApprove, awaitApprovals: o.waitApprovals, in: g.stdio.In, out: out, env: o.env, follow: o.follow,
 		view: view, pause: view.Pause, extract: o.extract,
 		secrets: secretEnv, secretSource: secretSource,
 	}
@@ -201,9 +205,12 @@ func (o runOptions) run(ctx context.Context, g *globals) error {
 type localRun struct {
 	repo, commit, stateDir string
 	dirty, autoApprove     bool
-	in                     io.Reader
-	out                    io.Writer
-	env                    []string
+	// awaitApprovals waits for approvals decided from another process (local.Await) instead
+	// of asking in the terminal.
+	awaitApprovals bool
+	in             io.Reader
+	out            io.Writer
+	env            []string
 	// secrets and secretSource reach every local build (--secret-env, --aws-secrets); serve
 	// gives neither, since what it builds may come from anyone's pull request.
 	secrets      []string
@@ -237,14 +244,17 @@ func newLocalRunner(g *globals, def engine.Definition, c localRun) (*local.Runne
 		return nil, nil, fmt.Errorf("pipeline %s uses providers that need AWS: %s (local runs support codebuild, local and approval; ecs, codedeploy, cloudformation and s3 with stepline run --aws-deploy)",
 			def.Pipeline, strings.Join(missing, ", "))
 	}
+	db := store.NewBolt(filepath.Join(c.stateDir, "stepline.db"))
 	opts := []local.Option{
 		local.WithSinks(append([]local.Sink{c.view, local.NewEventLog(filepath.Join(c.stateDir, "events.jsonl"), g.logger())}, c.sinks...)...),
 		local.WithLogger(g.logger()),
+		// Approvals and stops asked from other processes (stepline approve, stop, the
+		// dashboard) reach the run through the history.
+		local.WithRequests(db),
 	}
 	if c.follow {
 		opts = append(opts, local.WithLogs(local.FollowLogs(c.out)))
 	}
-	db := store.NewBolt(filepath.Join(c.stateDir, "stepline.db"))
 	return local.NewRunner(def, db, arts, executors, c.stateDir, opts...), db, nil
 }
 
@@ -260,6 +270,9 @@ func localExecutors(c localRun) map[string]local.Executor {
 		"codebuild":             build,
 		"local":                 local.Deploy{Root: filepath.Join(c.stateDir, "deploy")},
 		engine.ProviderApproval: local.NewApproval(c.autoApprove, c.in, c.out, c.pause),
+	}
+	if c.awaitApprovals && !c.autoApprove {
+		executors[engine.ProviderApproval] = local.Await{Out: c.out}
 	}
 	if c.deploy != nil {
 		for _, p := range awsDeployProviders {

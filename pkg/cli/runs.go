@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
+	"math"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/stepline/stepline/pkg/engine"
 	"github.com/stepline/stepline/pkg/local"
+	"github.com/stepline/stepline/pkg/runops"
 	"github.com/stepline/stepline/pkg/store"
 )
 
@@ -23,20 +25,27 @@ const (
 )
 
 func newRuns(g *globals) *cobra.Command {
-	var f store.Filter
+	var f runops.Filter
+	var t target
+	var status string
 	cmd := &cobra.Command{
-		Use:   "runs [--pipeline NAME] [--limit N]",
-		Short: "List the runs of this repository, newest first",
+		Use:   "runs [--pipeline NAME] [--branch NAME] [--status STATUS] [--limit N] [--aws --stack NAME]",
+		Short: "List the runs of this repository (or with --aws of a deployed stepline), newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, err := g.state(cmd.Context())
+			ops, err := g.operator(cmd.Context(), t)
 			if err != nil {
-				return exit(ExitUsage, err)
+				return err
 			}
-			recs, err := store.NewBolt(filepath.Join(dir, "stepline.db")).ListRuns(cmd.Context(), f)
+			f.Status = engine.Status(strings.ToUpper(status))
+			if f.Limit <= 0 {
+				f.Limit = math.MaxInt
+			}
+			pg, err := ops.Runs(cmd.Context(), f)
 			if err != nil {
-				return exit(ExitUsage, fmt.Errorf("read the run history in %s: %w", dir, err))
+				return exit(ExitUsage, fmt.Errorf("read the run history in %s: %w", ops.where, err))
 			}
+			recs := pg.Runs
 			if len(recs) == 0 {
 				fmt.Fprintln(g.stdio.Out, "no runs yet")
 				return nil
@@ -53,27 +62,28 @@ func newRuns(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&f.Pipeline, "pipeline", "p", "", "only this pipeline's runs")
+	cmd.Flags().StringVar(&f.Branch, "branch", "", "only this branch's runs")
+	cmd.Flags().StringVar(&status, "status", "", "only runs in this status (SUCCEEDED, FAILED, IN_PROGRESS, CANCELED, SUPERSEDED)")
 	cmd.Flags().IntVarP(&f.Limit, "limit", "n", 20, "at most this many runs (0: all)")
+	t.flags(cmd.Flags())
 	return cmd
 }
 
 func newShow(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "show RUN",
-		Short: "Show one run: stages, actions, durations and log files",
+	var t target
+	cmd := &cobra.Command{
+		Use:   "show RUN [--aws --stack NAME]",
+		Short: "Show one run: stages, actions, durations, log files and who did what",
 		Long:  "Show one run: stages, actions, durations and log files. RUN may be a unique prefix of a run id.",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir, err := g.state(cmd.Context())
+			ops, err := g.operator(cmd.Context(), t)
 			if err != nil {
-				return exit(ExitUsage, err)
+				return err
 			}
-			rec, err := findRun(cmd.Context(), store.NewBolt(filepath.Join(dir, "stepline.db")), args[0])
-			if errors.Is(err, store.ErrNotFound) {
-				return exit(ExitFailed, fmt.Errorf("no run %q in %s (see `stepline runs`)", args[0], dir))
-			}
+			rec, err := ops.run(cmd.Context(), args[0])
 			if err != nil {
-				return exit(ExitFailed, err)
+				return err
 			}
 			out := g.stdio.Out
 			fmt.Fprintf(out, "run %s of pipeline %s (%s, branch %s, commit %s)\n", local.Printable(rec.ID(), maxCell), local.Printable(rec.Pipeline(), maxCell),
@@ -81,9 +91,14 @@ func newShow(g *globals) *cobra.Command {
 			for _, line := range local.Table(rec.Definition, withLogs(rec.State, rec), time.Now(), true) {
 				fmt.Fprintln(out, line)
 			}
+			if rec.State.Stopping != "" {
+				fmt.Fprintf(out, "  %s; running actions finish first\n", local.Printable(rec.State.Stopping, 200))
+			}
 			return nil
 		},
 	}
+	t.flags(cmd.Flags())
+	return cmd
 }
 
 // findRun finds the run id names: its exact id, a unique prefix of one, or, when the prefix

@@ -71,7 +71,7 @@ func newServe(g *globals) *cobra.Command {
 	f.StringArrayVar(&o.secrets, "secret", nil, "a webhook secret deliveries may be signed with (repeatable; visible to every user in ps: prefer --secret-file)")
 	f.StringVar(&o.hook, "hook", defaultHook, "the hook id in the URL path")
 	f.StringVar(&o.repository, "repository", "", "accept deliveries only for this repository (owner/name); default: any")
-	f.BoolVar(&o.autoApprove, "auto-approve", false, "approve manual approvals; without it they are rejected, since serve has no terminal to ask")
+	f.BoolVar(&o.autoApprove, "auto-approve", false, "approve manual approvals; without it they wait for `stepline approve` or `reject` (or the dashboard), since serve has no terminal to ask")
 	f.IntVar(&o.maxBody, "max-body", webhook.DefaultMaxBody, "the largest body accepted, in bytes")
 	addExtractFlags(f, &o.extract)
 	f.DurationVar(&o.readTimeout, "read-timeout", 30*time.Second, "the longest a request may take to arrive, headers and body (a slow client is cut off)")
@@ -214,7 +214,7 @@ func (o serveOptions) prepareRun(ctx context.Context, g *globals, runs *sync.Wai
 	w := &prefixWriter{w: out, prefix: prefix}
 	var input io.Reader = strings.NewReader("")
 	lr := localRun{
-		repo: root, commit: head, stateDir: stateDir, autoApprove: o.autoApprove, extract: o.extract,
+		repo: root, commit: head, stateDir: stateDir, autoApprove: o.autoApprove, awaitApprovals: true, extract: o.extract,
 		in: input, out: w, view: local.NewView(w, def, false, nil),
 	}
 	// The delivery says where the commit lives: its provider and repository get the statuses.

@@ -20,7 +20,7 @@ func Advance(def Definition, st State, inputs []Input, now time.Time) (State, De
 		return st, Decision{}, err
 	}
 	a := &advancer{def: &def, s: st.clone(), now: now, ms: millis(now)}
-	if a.s.Done() {
+	if a.s.Done() && !slices.ContainsFunc(inputs, reopens) {
 		for _, in := range inputs {
 			a.ignore(in, "the run has ended")
 		}
@@ -33,7 +33,7 @@ func Advance(def Definition, st State, inputs []Input, now time.Time) (State, De
 		a.event(PipelineEvent, Started, -1, -1, "")
 	}
 	for _, in := range inputs {
-		if a.s.Done() {
+		if a.s.Done() && !reopens(in) {
 			a.ignore(in, "the run has ended")
 			continue
 		}
@@ -128,6 +128,8 @@ func (a *advancer) apply(in Input) {
 		a.enter()
 	case KindResult:
 		a.result(in)
+	case KindApproval, KindRetry, KindStop, KindRollback:
+		a.operate(in)
 	case KindPrevious:
 		for _, sg := range a.s.Stages {
 			if sg.RollingBack {
@@ -259,6 +261,10 @@ func (a *advancer) timeouts() {
 // progress moves the run on as far as it can go now: through stage locks, run-order groups,
 // stage retries, rollbacks and into the next stages.
 func (a *advancer) progress() {
+	if a.s.Stopping != "" {
+		a.finishStop()
+		return
+	}
 	for !a.s.Done() {
 		sg := a.current()
 		switch sg.Status {

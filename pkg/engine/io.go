@@ -21,6 +21,18 @@ const (
 	// because a run that waited behind others must roll back to the newest success, not to
 	// the one current when it started. Ignored once a rollback has begun.
 	KindPrevious InputKind = "previous"
+	// KindApproval is a person's decision on a waiting approval (Status Succeeded or Failed),
+	// with Message their comment and Who their name: ops.go.
+	KindApproval InputKind = "approval"
+	// KindRetry reopens a FAILED run at its failed Stage: the failed actions run again, or
+	// all of the stage's with All (CodePipeline's RetryStageExecution).
+	KindRetry InputKind = "retry"
+	// KindStop stops a run once its running actions have finished; nothing new starts. A
+	// KindCancel is the abandoning stop: it stops them at once.
+	KindStop InputKind = "stop"
+	// KindRollback reopens a finished run to run Stage's deploy actions again with Outputs,
+	// the artifacts of By, an earlier successful run of its scope.
+	KindRollback InputKind = "rollback"
 )
 
 // Input is one thing that happened to a run. Inputs are matched to the run's state by stage,
@@ -46,6 +58,11 @@ type Input struct {
 	// By names the superseding run; for KindPrevious, the run whose artifacts Outputs holds,
 	// which a rollback's messages name.
 	By string `json:"by,omitempty"`
+	// Who is the person an approval, retry, stop or rollback came from, as the backend knows
+	// them (a local user, an IAM identity).
+	Who string `json:"who,omitempty"`
+	// All makes a retry run every action of the stage, not only the failed ones.
+	All bool `json:"all,omitempty"`
 }
 
 // Task is one action attempt the caller must start now.

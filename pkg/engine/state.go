@@ -71,6 +71,9 @@ type State struct {
 	PreviousRun string `json:"prun,omitempty"`
 	// Message says why the run ended when it did not succeed.
 	Message string `json:"m,omitempty"`
+	// Stopping is the reason of a stop asked for while actions still run: nothing new starts,
+	// and the run ends CANCELED with it once they have finished.
+	Stopping string `json:"stop,omitempty"`
 }
 
 // StageState is one stage of a run.

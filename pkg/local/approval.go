@@ -94,3 +94,24 @@ func (a *Approval) Execute(ctx context.Context, t engine.Task, env Env) Outcome 
 		}
 	}
 }
+
+// Await leaves approvals to a person outside the run: `stepline approve` or `reject`, or the
+// dashboard, queue the decision in the store (store.Requests), the runner feeds it to the
+// engine, and the engine stops this wait. It is the approval executor of runs no terminal
+// answers for (`stepline serve`, `stepline run --wait-approvals`).
+type Await struct {
+	// Out, when set, is told once per approval what it waits for.
+	Out io.Writer
+}
+
+// Execute waits until the attempt is stopped: by the decision, a stop of the run, or the
+// approval's timeout.
+func (a Await) Execute(ctx context.Context, t engine.Task, env Env) Outcome {
+	how := fmt.Sprintf("stepline approve %s %s %s (or stepline reject)", t.Run, t.Stage, t.Action)
+	fmt.Fprintf(env.Log, "[stepline] waiting for a decision: %s\n", how)
+	if a.Out != nil {
+		fmt.Fprintf(a.Out, "%s/%s waits for approval: %s\n", t.Stage, t.Action, how)
+	}
+	<-ctx.Done()
+	return Outcome{Err: fmt.Errorf("no decision: %w", ctx.Err())}
+}

@@ -48,6 +48,42 @@ func Inspect(ctx context.Context, dir string) (Checkout, error) {
 	return c, nil
 }
 
+// InspectRev reads the commit rev names in the repository containing dir, as a run started
+// on it sees it (`stepline start`): rev is a branch (its head), or a commit on branch. The
+// working tree is not looked at.
+func InspectRev(ctx context.Context, dir, branch, rev string) (Checkout, error) {
+	root, err := git(ctx, dir, "rev-parse", "--show-toplevel")
+	if err != nil {
+		return Checkout{}, fmt.Errorf("%s is not inside a git repository: %w", dir, err)
+	}
+	if rev == "" {
+		rev = branch
+	}
+	if branch != "" {
+		if _, err := git(ctx, root, "rev-parse", "--verify", "--quiet", "refs/heads/"+branch); err != nil {
+			return Checkout{}, fmt.Errorf("the repository %s has no branch %q", root, branch)
+		}
+	}
+	c := Checkout{Root: root, Branch: branch}
+	if c.Commit, err = git(ctx, root, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}"); err != nil {
+		return Checkout{}, fmt.Errorf("the repository %s has no commit %q", root, rev)
+	}
+	info, _ := git(ctx, root, "log", "-1", "--format=%an%x00%B", c.Commit)
+	c.Author, c.Message, _ = strings.Cut(info, "\x00")
+	c.Message = strings.TrimSpace(c.Message)
+	c.Origin, _ = git(ctx, root, "remote", "get-url", "origin")
+	return c, nil
+}
+
+// File returns the contents of path at the checkout's commit.
+func (c Checkout) File(ctx context.Context, path string) ([]byte, error) {
+	out, err := exec.CommandContext(ctx, "git", "-C", c.Root, "show", c.Commit+":"+path).Output()
+	if err != nil {
+		return nil, fmt.Errorf("read %s at %.7s: %w", path, c.Commit, err)
+	}
+	return out, nil
+}
+
 // Variables is the source namespace of a local run, with the names a webhook event fills in
 // on AWS, so a pipeline file behaves the same in both places.
 func (c Checkout) Variables() map[string]string {

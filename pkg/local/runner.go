@@ -44,6 +44,7 @@ type Runner struct {
 	now       func() time.Time
 	poll      time.Duration
 	log       *slog.Logger
+	requests  store.Requests
 }
 
 // LogStreamer opens the log of an attempt; the runner writes every attempt's output to it.
@@ -61,6 +62,10 @@ func WithClock(now func() time.Time) Option { return func(r *Runner) { r.now = n
 // WithLockPoll sets how often a run waiting for a stage lock asks again; other stepline
 // processes sharing the state directory hand locks over only through the store.
 func WithLockPoll(d time.Duration) Option { return func(r *Runner) { r.poll = d } }
+
+// WithRequests makes the runner take the requests other processes queue for its run
+// (`stepline approve`, `stop`, the dashboard) at every turn, asking at least every lock poll.
+func WithRequests(q store.Requests) Option { return func(r *Runner) { r.requests = q } }
 
 // WithLogs replaces how attempt logs are opened (for streaming them with --follow).
 func WithLogs(l LogStreamer) Option { return func(r *Runner) { r.logs = l } }
@@ -149,6 +154,28 @@ func (r *Runner) Run(ctx context.Context, id string, meta Meta) (engine.State, e
 		return engine.State{}, fmt.Errorf("find the last successful run: %w", err)
 	}
 
+	return r.drive(ctx, rec, nil, meta.Recorded)
+}
+
+// Resume drives rec, a run of this runner's pipeline recorded earlier, again from this
+// process, starting with in: a retry or a rollback that reopens the ended run (pkg/runops).
+// It returns once the run has ended again, as Run does.
+func (r *Runner) Resume(ctx context.Context, rec store.Record, in engine.Input) (engine.State, error) {
+	if rec.Pipeline() != r.def.Pipeline {
+		return rec.State, fmt.Errorf("run %s is of pipeline %s, not %s", rec.ID(), rec.Pipeline(), r.def.Pipeline)
+	}
+	if rec.Logs == nil {
+		rec.Logs = map[string]string{}
+	}
+	rec.Driver, rec.Abandoned = self(), false
+	return r.drive(ctx, rec, []engine.Input{in}, nil)
+}
+
+// drive runs the engine loop over rec from its recorded state, first applying inputs, until
+// the run ends. recorded, when set, is called once the record is first written.
+func (r *Runner) drive(ctx context.Context, rec store.Record, inputs []engine.Input, recorded func(string)) (engine.State, error) {
+	bg := context.WithoutCancel(ctx)
+	id, seq, scope := rec.ID(), rec.State.Seq, rec.Scope()
 	results := make(chan finished)
 	var wg sync.WaitGroup
 	running := map[string]context.CancelFunc{}
@@ -168,7 +195,6 @@ func (r *Runner) Run(ctx context.Context, id string, meta Meta) (engine.State, e
 		}
 	}()
 
-	var inputs []engine.Input
 	var canceled bool
 	defer func() {
 		// A run that stops being driven (a store error) gives its stage lock back, or every
@@ -178,6 +204,13 @@ func (r *Runner) Run(ctx context.Context, id string, meta Meta) (engine.State, e
 		}
 	}()
 	for {
+		if r.requests != nil {
+			asked, err := r.requests.TakeRequests(bg, id)
+			if err != nil {
+				r.log.WarnContext(bg, "read the requests of the run; asking again at the next turn", "err", err)
+			}
+			inputs = append(inputs, asked...)
+		}
 		if engine.NeedsPrevious(inputs) {
 			inputs = append(r.previous(bg, scope, id), inputs...)
 		}
@@ -226,9 +259,9 @@ func (r *Runner) Run(ctx context.Context, id string, meta Meta) (engine.State, e
 		if err := r.save(bg, rec); err != nil {
 			return rec.State, err
 		}
-		if meta.Recorded != nil {
-			meta.Recorded(id)
-			meta.Recorded = nil
+		if recorded != nil {
+			recorded(id)
+			recorded = nil
 		}
 		for _, stage := range d.Release {
 			if _, err := r.store.Release(bg, scope, stage, id); err != nil {
@@ -259,7 +292,12 @@ func (r *Runner) Run(ctx context.Context, id string, meta Meta) (engine.State, e
 // a lock poll, or cancellation (reported once).
 func (r *Runner) wait(ctx context.Context, d engine.Decision, results <-chan finished, running map[string]context.CancelFunc, canceled bool) ([]engine.Input, bool) {
 	var timer <-chan time.Time
-	if wait := waitFor(d, r.now(), r.poll); wait > 0 {
+	wait := waitFor(d, r.now(), r.poll)
+	if r.requests != nil && (wait == 0 || r.poll < wait) {
+		// Requests from other processes arrive only through the store.
+		wait = r.poll
+	}
+	if wait > 0 {
 		t := time.NewTimer(wait)
 		defer t.Stop()
 		timer = t.C

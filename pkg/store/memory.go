@@ -29,6 +29,8 @@ type Memory struct {
 	tokens map[[2]string]string
 	// claims are SeqFor's run numbers, by counter scope key and event key.
 	claims map[[2]string]int64
+	// requests are the inputs queued for runs (Requests).
+	requests map[string][]engine.Input
 }
 
 // laneKey is a lane's scope (Scope.Key) and stage.
