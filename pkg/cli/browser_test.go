@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -122,35 +121,6 @@ func (r *repo) startDashboard(args ...string) *dashboardCmd {
 	d := &dashboardCmd{url: url, stop: func() { cancel(); <-done }}
 	r.t.Cleanup(d.stop)
 	return d
-}
-
-// background runs a stepline command in-process in the background, its output kept.
-type background struct {
-	mu   sync.Mutex
-	out  strings.Builder
-	code chan int
-}
-
-func (b *background) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.out.Write(p)
-}
-
-func (b *background) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.out.String()
-}
-
-func (r *repo) background(ctx context.Context, args ...string) *background {
-	b := &background{code: make(chan int, 1)}
-	full := append(append([]string(nil), args...), "--state-dir", r.state())
-	if args[0] == "run" {
-		full = append(full, "--repo", r.dir, "--plain")
-	}
-	go func() { b.code <- Main(ctx, full, IO{In: strings.NewReader(""), Out: b, Err: b}) }()
-	return b
 }
 
 // firstRun waits for the first run's record and returns its id.

@@ -16,32 +16,36 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stepline/stepline/pkg/dashboard"
+	"github.com/stepline/stepline/pkg/runops"
 	"github.com/stepline/stepline/pkg/store"
 )
 
 type dashboardOptions struct {
+	target
 	port  int
 	open  bool
 	hosts []string
-	// live is how often an open page's server-sent events read the local store.
-	live time.Duration
 }
 
 // livePoll is how often the dashboard reads a local run's record and log for open pages.
 const livePoll = 250 * time.Millisecond
 
 func newDashboard(g *globals) *cobra.Command {
-	o := dashboardOptions{live: livePoll}
+	var o dashboardOptions
 	cmd := &cobra.Command{
-		Use:   "dashboard [--port N] [--open]",
-		Short: "Show the runs in a web page on this machine: the stage graph, logs and buttons",
+		Use:   "dashboard [--port N] [--open] [--aws --stack NAME]",
+		Short: "Show and steer the runs in a web page on this machine: the stage graph, logs and buttons",
 		Long: "Serve the dashboard on 127.0.0.1 (a free port unless --port) and print its URL: the\n" +
 			"pipelines, their runs, each run's stage → action graph with statuses, durations, attempts,\n" +
-			"exported variables, artifacts and logs, kept live while runs go on. Only this machine can\n" +
-			"reach it: it listens on the loopback address and answers only to loopback host names\n" +
-			"(--host adds one); a button changes a run only from the dashboard's own pages (Origin and\n" +
-			"a per-session token are checked). With --open it opens in the browser ($BROWSER, else the\n" +
-			"system's). Stop with Ctrl-C.",
+			"exported variables, artifacts and logs, kept live while runs go on, and the buttons of\n" +
+			"`stepline approve|reject|retry|stop|rollback|start`, each behind a confirmation.\n" +
+			"The runs are this repository's (.stepline, or --state-dir); retries, rollbacks and starts\n" +
+			"from the page run in this process, and stop with it. With --aws they are the runs of the\n" +
+			"deployed stepline of --stack, read and changed with your AWS credentials; pages then poll.\n" +
+			"Only this machine can reach it: it listens on the loopback address and answers only to\n" +
+			"loopback host names (--host adds one); a button changes a run only from the dashboard's\n" +
+			"own pages (Origin and a per-session token are checked). --open opens it in the browser\n" +
+			"($BROWSER, else the system's). Stop with Ctrl-C.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), g) },
 	}
@@ -49,18 +53,31 @@ func newDashboard(g *globals) *cobra.Command {
 	f.IntVar(&o.port, "port", 0, "the port on 127.0.0.1 to listen on (0: a free one)")
 	f.BoolVar(&o.open, "open", false, "open the dashboard in the browser")
 	f.StringArrayVar(&o.hosts, "host", nil, "a host name the dashboard also answers to (repeatable), for a name of your own that points at this machine")
+	o.target.flags(f)
 	return cmd
 }
 
 func (o dashboardOptions) run(ctx context.Context, g *globals) error {
-	dir, err := g.state(ctx)
-	if err != nil {
-		return exit(ExitUsage, err)
+	opts := []dashboard.Option{dashboard.WithHosts(o.hosts...), dashboard.WithLogger(g.logger()), dashboard.WithDriveContext(ctx)}
+	var ops runops.Operator
+	if o.aws {
+		op, err := g.awsOperator(ctx, o.stack)
+		if err != nil {
+			return err
+		}
+		ops = op.Operator
+		opts = append(opts, dashboard.WithMode("AWS: stack "+o.stack))
+	} else {
+		dir, err := g.state(ctx)
+		if err != nil {
+			return exit(ExitUsage, err)
+		}
+		ops = runops.NewLocal(store.NewBolt(filepath.Join(dir, "stepline.db")), dir,
+			&cliDriver{g: g, dir: dir, repo: o.repo, awaitApprovals: true}, runops.WithLocalLogger(g.logger()))
+		opts = append(opts, dashboard.WithLocalLogs(dir, livePoll), dashboard.WithMode("local: "+dir))
 	}
-	db := store.NewBolt(filepath.Join(dir, "stepline.db"))
-	h := dashboard.New(db, dashboard.WithLocalLogs(dir, o.live), dashboard.WithHosts(o.hosts...),
-		dashboard.WithMode("local: "+dir), dashboard.WithLogger(g.logger()),
-		dashboard.WithoutOperations("operations come with `stepline approve|retry|stop` (not yet wired here)"))
+	h := dashboard.New(ops, append(opts, dashboard.WithOperator(ops))...)
+	defer h.Wait()
 	return serveDashboard(ctx, g, h, o.port, o.open)
 }
 

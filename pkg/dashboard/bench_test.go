@@ -12,12 +12,13 @@ import (
 	"time"
 
 	"github.com/stepline/stepline/pkg/engine"
+	"github.com/stepline/stepline/pkg/runops"
 	"github.com/stepline/stepline/pkg/store"
 )
 
 // historyOf writes runs runs of three pipelines over five branches each into a bbolt file, as
 // the local runner leaves them: every stage done, variables, artifacts and log paths.
-func historyOf(b *testing.B, runs int) (*store.Bolt, string) {
+func historyOf(b *testing.B, runs int) (*store.Bolt, string, string) {
 	b.Helper()
 	dir := b.TempDir()
 	db := store.NewBolt(filepath.Join(dir, "stepline.db"))
@@ -42,7 +43,7 @@ func historyOf(b *testing.B, runs int) (*store.Bolt, string) {
 			middle = rec.ID()
 		}
 	}
-	return db, middle
+	return db, dir, middle
 }
 
 // cpuTime is the CPU time this process has used, user and system: on a loaded machine the
@@ -63,7 +64,7 @@ func cpuTime(b *testing.B) time.Duration {
 // client) spent per load. The baseline, measured in the same run, is the
 // store's own ListRuns of the whole history, which the pipelines view cannot avoid.
 func BenchmarkFirstLoad(b *testing.B) {
-	db, middle := historyOf(b, 1000)
+	db, dir, middle := historyOf(b, 1000)
 	ctx := context.Background()
 	start := time.Now()
 	const base = 20
@@ -85,7 +86,7 @@ func BenchmarkFirstLoad(b *testing.B) {
 			cpu0 := cpuTime(b)
 			for b.Loop() {
 				t0 := time.Now()
-				srv := httptest.NewServer(New(db))
+				srv := httptest.NewServer(New(runops.NewLocal(db, dir, nil)))
 				for _, p := range []string{page.path, "/assets/style.css", "/assets/app.js"} {
 					resp, err := srv.Client().Get(srv.URL + p)
 					if err != nil {

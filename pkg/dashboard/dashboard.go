@@ -18,19 +18,21 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/stepline/stepline/pkg/runops"
 	"github.com/stepline/stepline/pkg/store"
 )
 
 //go:embed assets
 var assets embed.FS
 
-// Reader is the run history the views read: store.Store (bbolt locally, DynamoDB on AWS)
-// provides it.
+// Reader is the run history the views read: runops' Operator, over the local store or a
+// deployed stepline's table.
 type Reader interface {
-	GetRun(ctx context.Context, id string) (store.Record, error)
-	ListRuns(ctx context.Context, f store.Filter) ([]store.Record, error)
+	Runs(ctx context.Context, f runops.Filter) (runops.Page, error)
+	Run(ctx context.Context, id string) (store.Record, error)
 }
 
 // Handler serves the dashboard.
@@ -47,6 +49,10 @@ type Handler struct {
 	mux   *http.ServeMux
 	// mode names where the runs are, for the page header.
 	mode string
+	// drive is the context of the runs an operation drives in this process (a local retry,
+	// rollback or start): they outlive the request that asked, not the dashboard.
+	drive  context.Context
+	driven sync.WaitGroup
 }
 
 // Option configures a Handler.
@@ -82,13 +88,17 @@ func WithHosts(hosts ...string) Option {
 	}
 }
 
+// WithDriveContext is the context of the runs local operations drive in this process:
+// canceling it cancels them (the dashboard stopping). Wait waits for them.
+func WithDriveContext(ctx context.Context) Option { return func(h *Handler) { h.drive = ctx } }
+
 // WithMode names where the runs are kept ("local: /repo/.stepline", "AWS: stack x"), shown
 // in every page's header.
 func WithMode(mode string) Option { return func(h *Handler) { h.mode = mode } }
 
 // New returns the dashboard over runs.
 func New(runs Reader, opts ...Option) *Handler {
-	h := &Handler{runs: runs, now: time.Now, log: slog.New(slog.DiscardHandler), guard: newGuard(nil),
+	h := &Handler{runs: runs, now: time.Now, drive: context.Background(), log: slog.New(slog.DiscardHandler), guard: newGuard(nil),
 		why: "this dashboard is read-only"}
 	for _, o := range opts {
 		o(h)
@@ -97,6 +107,9 @@ func New(runs Reader, opts ...Option) *Handler {
 	h.routes()
 	return h
 }
+
+// Wait waits for the runs the dashboard's operations drove in this process to return.
+func (h *Handler) Wait() { h.driven.Wait() }
 
 func (h *Handler) routes() {
 	m := http.NewServeMux()

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stepline/stepline/pkg/engine"
+	"github.com/stepline/stepline/pkg/runops"
 	"github.com/stepline/stepline/pkg/store"
 )
 
@@ -114,9 +116,9 @@ func (c *calls) Start(_ context.Context, pipeline, branch, commit string) (strin
 	return "hello-99-new", c.add("start " + pipeline + " " + branch + " " + commit)
 }
 
-func newServer(t *testing.T, db store.Store, opts ...Option) *httptest.Server {
+func newServer(t *testing.T, db *store.Memory, opts ...Option) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(New(db, append([]Option{WithClock(func() time.Time { return t0.Add(time.Hour) })}, opts...)...))
+	srv := httptest.NewServer(New(runops.NewLocal(db, t.TempDir(), nil), append([]Option{WithClock(func() time.Time { return t0.Add(time.Hour) })}, opts...)...))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -168,18 +170,19 @@ func TestRunsOfAPipelineFilterByBranchAndStatusAndPage(t *testing.T) {
 	}
 	srv := newServer(t, db)
 	_, body := get(t, srv.Client(), srv.URL+"/pipelines/hello?branch=dev&status=failed")
-	assert.Contains(t, body, "Runs 1–10 of 10", "every sixth run is a failed run of dev")
+	assert.Equal(t, 10, strings.Count(body, `<td data-label="Run">`), "every sixth run is a failed run of dev")
 	assert.Contains(t, body, "hello-60-abc")
 	assert.NotContains(t, body, "hello-58-abc", "a succeeded run of dev is filtered out")
 	assert.NotContains(t, body, "hello-57-abc", "a failed run of main is filtered out")
 
 	_, first := get(t, srv.Client(), srv.URL+"/pipelines/hello")
-	assert.Contains(t, first, "Runs 1–25 of 60")
-	assert.Contains(t, first, `href="?page=2"`)
-	_, third := get(t, srv.Client(), srv.URL+"/pipelines/hello?page=3")
-	assert.Contains(t, third, "Runs 51–60 of 60")
+	assert.Equal(t, 25, strings.Count(first, `<td data-label="Run">`))
+	assert.Contains(t, first, `href="?token=hello-36-abc"`, "the next page starts after the last run shown")
+	_, third := get(t, srv.Client(), srv.URL+"/pipelines/hello?token=hello-11-abc")
+	assert.Equal(t, 10, strings.Count(third, `<td data-label="Run">`))
 	assert.Contains(t, third, "hello-1-abc")
 	assert.NotContains(t, third, "Older →")
+	assert.Contains(t, third, `href="?">← Newest`)
 }
 
 func TestARunShowsItsGraphVariablesArtifactsAndTimeline(t *testing.T) {
@@ -454,4 +457,21 @@ func abs(n int) int {
 		return -n
 	}
 	return n
+}
+
+func TestARefusedOperationShowsTheReason(t *testing.T) {
+	t.Parallel()
+	db := store.NewMemory()
+	put(t, db, failedDeploy(record(2, "main", engine.Failed, "m")))
+	op := &calls{err: &runops.Refused{Op: runops.OpRetry, Run: "hello-2-abc", Reason: "stage Build did not fail"}}
+	srv := newServer(t, db, WithOperator(op))
+	c, tok := session(t, srv, "/runs/hello-2-abc/confirm/retry?stage=Build")
+	code, body := post(t, c, srv.URL+"/runs/hello-2-abc/retry", srv.URL, url.Values{"csrf": {tok}, "stage": {"Build"}})
+	assert.Equal(t, http.StatusConflict, code)
+	assert.Contains(t, body, "stage Build did not fail")
+
+	op.err = errors.New("the disk is full")
+	code, body = post(t, c, srv.URL+"/runs/hello-2-abc/approve", srv.URL, url.Values{"csrf": {tok}, "stage": {"Approve"}, "action": {"Promote"}})
+	assert.Equal(t, http.StatusInternalServerError, code, "a failure that is not a refusal is the server's")
+	assert.Contains(t, body, "the disk is full")
 }

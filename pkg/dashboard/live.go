@@ -44,7 +44,7 @@ func (h *Handler) logPath(rec store.Record, stage, action string) (string, error
 // runLog answers an action's log as plain text, for a page without the script and for
 // downloading.
 func (h *Handler) runLog(w http.ResponseWriter, r *http.Request) {
-	rec, err := h.runs.GetRun(r.Context(), r.PathValue("id"))
+	rec, err := h.runs.Run(r.Context(), r.PathValue("id"))
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -96,7 +96,7 @@ func (h *Handler) runEvents(w http.ResponseWriter, r *http.Request) {
 	tick := time.NewTicker(h.live)
 	defer tick.Stop()
 	for {
-		rec, err := h.runs.GetRun(ctx, id)
+		rec, err := h.runs.Run(ctx, id)
 		if err != nil {
 			send("error", strconv.Quote(err.Error()))
 			return

@@ -6,8 +6,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/stepline/stepline/pkg/engine"
+	"github.com/stepline/stepline/pkg/runops"
 	"github.com/stepline/stepline/pkg/store"
 )
 
@@ -135,7 +137,7 @@ func (h *Handler) confirmPage(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	rec, err := h.runs.GetRun(r.Context(), r.PathValue("id"))
+	rec, err := h.runs.Run(r.Context(), r.PathValue("id"))
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -158,14 +160,14 @@ func (h *Handler) confirmPage(w http.ResponseWriter, r *http.Request) {
 
 // rollbackTargets are the runs of rec's scope older than rec that succeeded, newest first.
 func (h *Handler) rollbackTargets(ctx context.Context, rec store.Record) ([]RunRow, error) {
-	recs, err := h.runs.ListRuns(ctx, store.Filter{Pipeline: rec.Pipeline()})
+	recs, err := h.all(ctx, runops.Filter{Pipeline: rec.Pipeline(), Status: engine.Succeeded})
 	if err != nil {
 		return nil, err
 	}
 	scope, now := rec.Scope().Key(), h.now()
 	var out []RunRow
 	for _, o := range recs {
-		if o.ID() != rec.ID() && o.State.Seq < rec.State.Seq && o.State.Status == engine.Succeeded && o.Scope().Key() == scope {
+		if o.ID() != rec.ID() && o.State.Seq < rec.State.Seq && o.Scope().Key() == scope {
 			out = append(out, rowOf(o, now))
 		}
 	}
@@ -197,11 +199,12 @@ func (h *Handler) operate(w http.ResponseWriter, r *http.Request) {
 	case "reject":
 		err = h.ops.Reject(ctx, id, stage, action, comment)
 	case "retry", "retry-all":
-		err = h.ops.Retry(ctx, id, stage, op == "retry-all")
+		_, err = inBackground(h, func(ctx context.Context) (string, error) { return "", h.ops.Retry(ctx, id, stage, op == "retry-all") })
 	case "stop", "abandon":
 		err = h.ops.Stop(ctx, id, op == "abandon", comment)
 	case "rollback":
-		err = h.ops.Rollback(ctx, id, stage, r.PostFormValue("to"))
+		to := r.PostFormValue("to")
+		_, err = inBackground(h, func(ctx context.Context) (string, error) { return "", h.ops.Rollback(ctx, id, stage, to) })
 	}
 	if err != nil {
 		h.refused(w, r, ops[op].verb, err)
@@ -243,14 +246,54 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusConflict, "error", "Not available", "Start is not available: "+h.why)
 		return
 	}
-	id, err := h.ops.Start(r.Context(), strings.TrimSpace(r.PostFormValue("pipeline")),
-		strings.TrimSpace(r.PostFormValue("branch")), strings.TrimSpace(r.PostFormValue("commit")))
+	pipeline := strings.TrimSpace(r.PostFormValue("pipeline"))
+	branch, commit := strings.TrimSpace(r.PostFormValue("branch")), strings.TrimSpace(r.PostFormValue("commit"))
+	id, err := inBackground(h, func(ctx context.Context) (string, error) { return h.ops.Start(ctx, pipeline, branch, commit) })
 	if err != nil {
 		h.refused(w, r, "Start", err)
+		return
+	}
+	if id == "" {
+		// Locally Start answers once the run has ended; until then it is the pipeline's newest.
+		http.Redirect(w, r, "/pipelines/"+url.PathEscape(pipeline)+"?done=start", http.StatusSeeOther)
 		return
 	}
 	http.Redirect(w, r, "/runs/"+url.PathEscape(id)+"?done=start", http.StatusSeeOther)
 }
 
+// settle is how long a page waits for an operation that drives a run here (a local retry,
+// rollback or start drives it to its end) before showing the run: long enough for a refusal,
+// which comes before anything runs.
+const settle = 2 * time.Second
+
+// inBackground runs op with the dashboard's drive context, not the request's, and returns
+// its answer when it ends within settle, else the zero value and nil while it goes on.
+func inBackground[T any](h *Handler, op func(ctx context.Context) (T, error)) (T, error) {
+	type answer struct {
+		v   T
+		err error
+	}
+	done := make(chan answer, 1)
+	h.driven.Add(1)
+	go func() {
+		defer h.driven.Done()
+		v, err := op(h.drive)
+		if err != nil && !isRefusal(err) {
+			h.log.ErrorContext(h.drive, "a run driven by the dashboard failed", "err", err)
+		}
+		done <- answer{v, err}
+	}()
+	select {
+	case a := <-done:
+		return a.v, a.err
+	case <-time.After(settle):
+		var zero T
+		return zero, nil
+	}
+}
+
 // isRefusal reports whether err says the run's state does not allow the operation.
-func isRefusal(err error) bool { return false }
+func isRefusal(err error) bool {
+	var r *runops.Refused
+	return errors.As(err, &r)
+}

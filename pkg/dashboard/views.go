@@ -1,15 +1,16 @@
 package dashboard
 
 import (
+	"context"
 	"html/template"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/stepline/stepline/pkg/engine"
+	"github.com/stepline/stepline/pkg/runops"
 	"github.com/stepline/stepline/pkg/store"
 )
 
@@ -33,7 +34,7 @@ var funcs = template.FuncMap{
 			}
 		}
 		if len(v) == 0 {
-			return ""
+			return "?" // an empty href would keep the page's own query
 		}
 		return template.URL("?" + v.Encode())
 	},
@@ -67,8 +68,28 @@ type pipelinesView struct {
 	Start     Button
 }
 
+// historyPage is how many runs the pipelines view reads at a time.
+const historyPage = 1000
+
+// all reads every run of f, newest first.
+func (h *Handler) all(ctx context.Context, f runops.Filter) ([]store.Record, error) {
+	f.Limit = historyPage
+	var out []store.Record
+	for {
+		p, err := h.runs.Runs(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Runs...)
+		if p.Next == "" {
+			return out, nil
+		}
+		f.Token = p.Next
+	}
+}
+
 func (h *Handler) pipelinesPage(w http.ResponseWriter, r *http.Request) {
-	recs, err := h.runs.ListRuns(r.Context(), store.Filter{})
+	recs, err := h.all(r.Context(), runops.Filter{})
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -83,53 +104,33 @@ func (h *Handler) pipelinesPage(w http.ResponseWriter, r *http.Request) {
 
 // runsView is one pipeline's runs, filtered and paged.
 type runsView struct {
-	Pipeline         string
-	Branch, Status   string
-	Branches         []string
-	Statuses         []string
-	Runs             []RunRow
-	Page             int
-	Prev, Next       int
-	Total, From, To  int
-	Start            Button
-	FilterStatusWord map[string]string
+	Pipeline       string
+	Branch, Status string
+	Statuses       []string
+	Runs           []RunRow
+	// Token is the page's token (empty: the newest runs), Next the following page's.
+	Token, Next string
+	Start       Button
+	// Done is the operation just performed (a start), shown once.
+	Done string
 }
 
 func (h *Handler) runsPage(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	q := r.URL.Query()
-	v := runsView{Pipeline: name, Branch: q.Get("branch"), Status: strings.ToUpper(q.Get("status")), Page: 1, Start: h.button("start", ""),
-		Statuses: []string{"IN_PROGRESS", "WAITING", "SUCCEEDED", "FAILED", "CANCELED", "SUPERSEDED"}}
-	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 1 {
-		v.Page = n
-	}
-	recs, err := h.runs.ListRuns(r.Context(), store.Filter{Pipeline: name})
+	v := runsView{Pipeline: name, Branch: q.Get("branch"), Status: strings.ToUpper(q.Get("status")), Token: q.Get("token"), Done: q.Get("done"),
+		Start:    h.button("start", ""),
+		Statuses: []string{"IN_PROGRESS", "SUCCEEDED", "FAILED", "CANCELED", "SUPERSEDED"}}
+	p, err := h.runs.Runs(r.Context(), runops.Filter{Pipeline: name, Branch: v.Branch, Status: engine.Status(v.Status), Limit: pageSize, Token: v.Token})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	now := h.now()
-	var rows []RunRow
-	for _, rec := range recs {
-		if !slices.Contains(v.Branches, rec.Branch) && rec.Branch != "" {
-			v.Branches = append(v.Branches, rec.Branch)
-		}
-		if (v.Branch == "" || rec.Branch == v.Branch) && (v.Status == "" || string(rec.State.Status) == v.Status ||
-			v.Status == "PENDING" && rec.State.Status == engine.Pending) {
-			rows = append(rows, rowOf(rec, now))
-		}
+	for _, rec := range p.Runs {
+		v.Runs = append(v.Runs, rowOf(rec, now))
 	}
-	slices.Sort(v.Branches)
-	v.Total = len(rows)
-	from := min((v.Page-1)*pageSize, len(rows))
-	to := min(from+pageSize, len(rows))
-	v.Runs, v.From, v.To = rows[from:to], from+1, to
-	if v.Page > 1 {
-		v.Prev = v.Page - 1
-	}
-	if to < len(rows) {
-		v.Next = v.Page + 1
-	}
+	v.Next = p.Next
 	if q.Get("fragment") != "" {
 		h.fragment(w, r, "runs", "list", v)
 		return
@@ -150,7 +151,10 @@ type runPage struct {
 func (h *Handler) runPageData(r *http.Request, rec store.Record) runPage {
 	v := runView(rec, h.now())
 	q := r.URL.Query()
-	p := runPage{RunView: v, Live: h.liveMode(), Done: q.Get("done")}
+	p := runPage{RunView: v, Live: h.liveMode()}
+	if op, ok := ops[q.Get("done")]; ok {
+		p.Done = op.verb
+	}
 	if a, ok := v.action(q.Get("stage"), q.Get("action")); ok {
 		p.Selected = &a
 	} else if a, ok := v.current(); ok {
@@ -192,7 +196,7 @@ func (v RunView) current() (ActionView, bool) {
 }
 
 func (h *Handler) runPage(w http.ResponseWriter, r *http.Request) {
-	rec, err := h.runs.GetRun(r.Context(), r.PathValue("id"))
+	rec, err := h.runs.Run(r.Context(), r.PathValue("id"))
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -203,7 +207,7 @@ func (h *Handler) runPage(w http.ResponseWriter, r *http.Request) {
 // runLive answers the fragment of a run page that changes, or 304 while the record is the
 // one the page has (polling on AWS sends its version as If-None-Match).
 func (h *Handler) runLive(w http.ResponseWriter, r *http.Request) {
-	rec, err := h.runs.GetRun(r.Context(), r.PathValue("id"))
+	rec, err := h.runs.Run(r.Context(), r.PathValue("id"))
 	if err != nil {
 		h.fail(w, r, err)
 		return
