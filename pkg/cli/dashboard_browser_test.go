@@ -2,9 +2,9 @@ package cli
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -33,7 +33,7 @@ func TestDashboardShowsHelloLiveUntilItFinishes(t *testing.T) {
 
 	// The run goes on; the page follows it through Build, Deploy-Staging, Approve and
 	// Deploy-Prod without a reload.
-	within(t, ctx, 5*time.Minute, waitText("#live h1 .status", "Succeeded"))
+	within(t, ctx, 4*time.Minute, waitText("#live h1 .status", "Succeeded"))
 	got := <-run
 	require.Equal(t, ExitOK, got.code, got.out+got.err)
 	assert.True(t, js[bool](t, ctx, `window.notReloaded === true`), "the page was updated in place, not reloaded")

@@ -19,10 +19,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stepline/stepline/pkg/artifact"
+	"github.com/stepline/stepline/pkg/dashboard"
 	"github.com/stepline/stepline/pkg/local"
 	"github.com/stepline/stepline/pkg/notify/commitstatus"
 	"github.com/stepline/stepline/pkg/pipeline"
 	"github.com/stepline/stepline/pkg/reposecret"
+	"github.com/stepline/stepline/pkg/runops"
 	"github.com/stepline/stepline/pkg/scm"
 	"github.com/stepline/stepline/pkg/serve"
 	"github.com/stepline/stepline/pkg/store"
@@ -132,10 +134,20 @@ func (o serveOptions) run(ctx context.Context, g *globals) error {
 	for _, p := range scm.Providers() {
 		fmt.Fprintf(out, "  %-16s %s/webhooks/%s/%s\n", p, base, p, o.hook)
 	}
+	fmt.Fprintf(out, "  %-16s %s/ (from this machine only)\n", "dashboard", base)
 	if o.readTimeout <= 0 {
 		return exit(ExitUsage, errors.New("--read-timeout must be positive"))
 	}
-	hs := newHTTPServer(h.Mux(), o.readTimeout)
+	// The same dashboard as `stepline dashboard` beside the webhooks: its pages answer to
+	// loopback host names only, whatever address serve listens on.
+	ops := runops.NewLocal(store.NewBolt(filepath.Join(stateDir, "stepline.db")), stateDir,
+		&cliDriver{g: g, dir: stateDir, repo: co.Root, awaitApprovals: true}, runops.WithLocalLogger(log))
+	dash := dashboard.New(ops, dashboard.WithOperator(ops), dashboard.WithLocalLogs(stateDir, livePoll),
+		dashboard.WithMode("stepline serve: "+stateDir), dashboard.WithLogger(log), dashboard.WithDriveContext(runCtx))
+	defer dash.Wait()
+	mux := h.Mux()
+	mux.Handle("/", dash)
+	hs := newHTTPServer(mux, o.readTimeout)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	select {

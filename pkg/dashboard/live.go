@@ -83,6 +83,8 @@ func (h *Handler) runEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	offset, _ := strconv.ParseInt(q.Get("offset"), 10, 64)
 	rc := http.NewResponseController(w)
+	// A stream lasts as long as the run: a server's write timeout (serve's) must not cut it.
+	_ = rc.SetWriteDeadline(time.Time{})
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)

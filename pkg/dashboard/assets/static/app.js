@@ -65,6 +65,8 @@
              "&action=" + encodeURIComponent(raw.getAttribute("data-action"));
       }
       var es = new EventSource(base + "/events" + q);
+      // Every connection streams the log from its start: a reconnection must not repeat it.
+      es.addEventListener("open", function () { if (log) log.textContent = ""; });
       es.addEventListener("state", function () { fetchLive(); });
       es.addEventListener("log", function (e) {
         if (!log) return;
