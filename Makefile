@@ -98,7 +98,7 @@ bench: build-cli ## run the benchmarks recorded in BENCHMARKS.md
 .PHONY: screenshots
 screenshots: ## the dashboard's screenshots in docs/img (success, failure, waiting for approval), taken by its browser tests in headless Chromium
 	./scripts/check-tools.sh
-	$(GO) test -count=1 -run '^TestDashboard(ShowsHello|Approval|Retry)' ./pkg/cli -dashboard.screenshots=$(CURDIR)/docs/img
+	$(GO) test -count=1 -run '^TestDashboard(ShowsHello|Approval|Retries)' ./pkg/cli -dashboard.screenshots=$(CURDIR)/docs/img
 
 .PHONY: fuzz
 fuzz: node-tools ## run every fuzz target for FUZZTIME each (default 60s; the GitHub targets are seeded from the npm examples)

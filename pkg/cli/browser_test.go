@@ -86,7 +86,7 @@ func shot(t *testing.T, ctx context.Context, name string) {
 	if *screenshotDir == "" {
 		return
 	}
-	png := read(t, ctx, 20*time.Second, chromedp.FullScreenshot(100))
+	png := read(t, ctx, 20*time.Second, chromedp.CaptureScreenshot())
 	require.NoError(t, os.MkdirAll(*screenshotDir, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(*screenshotDir, name+".png"), png, 0o644))
 }
