@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -474,4 +477,57 @@ func TestARefusedOperationShowsTheReason(t *testing.T) {
 	code, body = post(t, c, srv.URL+"/runs/hello-2-abc/approve", srv.URL, url.Values{"csrf": {tok}, "stage": {"Approve"}, "action": {"Promote"}})
 	assert.Equal(t, http.StatusInternalServerError, code, "a failure that is not a refusal is the server's")
 	assert.Contains(t, body, "the disk is full")
+}
+
+// TestTheColoursPassWCAGContrast checks the style sheet's colours against the backgrounds
+// they are drawn on: 4.5:1 at least, WCAG 2.1 AA for normal text
+// (https://www.w3.org/TR/WCAG21/#contrast-minimum).
+func TestTheColoursPassWCAGContrast(t *testing.T) {
+	t.Parallel()
+	css, err := assets.ReadFile("assets/static/style.css")
+	require.NoError(t, err)
+	vars := map[string]string{}
+	for _, m := range regexp.MustCompile(`--([a-z]+): (#[0-9a-f]{6})`).FindAllStringSubmatch(string(css), -1) {
+		vars[m[1]] = m[2]
+	}
+	for _, pair := range [][2]string{
+		{"fg", "bg"}, {"muted", "bg"}, {"muted", "panel"}, {"link", "bg"}, {"link", "panel"},
+		{"ok", "bg"}, {"ok", "panel"}, {"failed", "bg"}, {"failed", "panel"}, {"running", "bg"}, {"running", "panel"},
+		{"waiting", "bg"}, {"waiting", "panel"}, {"stopped", "bg"}, {"stopped", "panel"},
+		{"#ffffff", "link"}, {"#ffffff", "failed"}, {"#ffffff", "#14213d"}, {"#e6e9ef", "#14213d"}, {"#e6edf3", "#0d1117"},
+	} {
+		fg, bg := vars[pair[0]], vars[pair[1]]
+		if strings.HasPrefix(pair[0], "#") {
+			fg = pair[0]
+		}
+		if strings.HasPrefix(pair[1], "#") {
+			bg = pair[1]
+		}
+		require.NotEmpty(t, fg, pair[0])
+		require.NotEmpty(t, bg, pair[1])
+		assert.GreaterOrEqual(t, contrast(fg, bg), 4.5, "%s on %s", pair[0], pair[1])
+	}
+}
+
+// contrast is the WCAG contrast ratio of two #rrggbb colours.
+func contrast(a, b string) float64 {
+	la, lb := luminance(a), luminance(b)
+	if la < lb {
+		la, lb = lb, la
+	}
+	return (la + 0.05) / (lb + 0.05)
+}
+
+func luminance(hex string) float64 {
+	var rgb [3]float64
+	for i := range rgb {
+		v, _ := strconv.ParseUint(hex[1+2*i:3+2*i], 16, 8)
+		c := float64(v) / 255
+		if c <= 0.03928 {
+			rgb[i] = c / 12.92
+		} else {
+			rgb[i] = math.Pow((c+0.055)/1.055, 2.4)
+		}
+	}
+	return 0.2126*rgb[0] + 0.7152*rgb[1] + 0.0722*rgb[2]
 }
