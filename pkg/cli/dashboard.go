@@ -96,12 +96,8 @@ func serveDashboard(ctx context.Context, g *globals, h http.Handler, port int, o
 		}
 	}
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	select {
-	case err := <-served:
+	if err := serveUntil(ctx, hs, ln); err != nil {
 		return exit(ExitFailed, err)
-	case <-ctx.Done():
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

@@ -90,28 +90,12 @@ func TestDashboardShowsACommitMessageWithAScriptAsText(t *testing.T) {
 	assert.NotContains(t, read(t, ctx, 5*time.Second, chromedp.Title()), "pwned")
 }
 
-// gatedPipeline builds, waits for an approval, then deploys.
-const gatedPipeline = `version: 1
-pipelines:
-  - name: rel
-    stages:
-      - name: Build
-        actions:
-          - {name: Build, provider: codebuild, buildspec: buildspec.yml, inputs: [source]}
-      - name: Approve
-        actions:
-          - {name: Gate, provider: approval, message: "ship it?"}
-      - name: Prod
-        actions:
-          - {name: Release, provider: local, inputs: [source], path: prod}
-`
-
-// waitingRun starts the gated pipeline with approvals left to others and waits until it
+// waitingRun starts a pipeline that waits for an approval (ops_test.go's gatedFile) with approvals left to others and waits until it
 // waits for its approval.
 func waitingRun(t *testing.T) (*repo, <-chan result, string) {
-	r := newRepo(t, map[string]string{".stepline.yml": gatedPipeline, "buildspec.yml": echoBuildspec})
+	r := newRepo(t, map[string]string{".stepline.yml": gatedFile})
 	run := r.background("run", "--wait-approvals", "--plain")
-	rec := r.until("rel-1", waitingFor(2, 0))
+	rec := r.until("rel-1", waitingFor(1, 0))
 	return r, run, rec.ID()
 }
 
@@ -135,7 +119,7 @@ func TestDashboardRefusesACrossOriginPost(t *testing.T) {
 	assert.Contains(t, body, "a request from another site cannot change a run")
 	time.Sleep(time.Second) // a request that got through would be taken within half a second
 	rec := r.until("rel-1", func(store.Record) bool { return true })
-	assert.Equal(t, engine.InProgress, rec.State.Stages[2].Actions[0].Status, "the run still waits for its approval")
+	assert.Equal(t, engine.InProgress, rec.State.Stages[1].Actions[0].Status, "the run still waits for its approval")
 
 	res := r.stepline("", "reject", id, "Approve", "Gate", "-m", "end of test")
 	require.Equal(t, ExitOK, res.code, res.out+res.err)

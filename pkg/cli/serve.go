@@ -143,17 +143,13 @@ func (o serveOptions) run(ctx context.Context, g *globals) error {
 	ops := runops.NewLocal(store.NewBolt(filepath.Join(stateDir, "stepline.db")), stateDir,
 		&cliDriver{g: g, dir: stateDir, repo: co.Root, awaitApprovals: true}, runops.WithLocalLogger(log))
 	dash := dashboard.New(ops, dashboard.WithOperator(ops), dashboard.WithLocalLogs(stateDir, livePoll),
-		dashboard.WithMode("stepline serve: "+stateDir), dashboard.WithLogger(log), dashboard.WithDriveContext(runCtx))
+		dashboard.WithMode("stepline serve: "+stateDir), dashboard.WithLogger(log), dashboard.WithDriveContext(ctx))
 	defer dash.Wait()
 	mux := h.Mux()
 	mux.Handle("/", dash)
 	hs := newHTTPServer(mux, o.readTimeout)
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	select {
-	case err := <-served:
+	if err := serveUntil(ctx, hs, ln); err != nil {
 		return exit(ExitFailed, err)
-	case <-ctx.Done():
 	}
 	fmt.Fprintln(out, "stepline serve: stopping; running runs are canceled")
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -162,6 +158,18 @@ func (o serveOptions) run(ctx context.Context, g *globals) error {
 	cancelRuns()
 	runs.Wait()
 	return exit(ExitCanceled, nil)
+}
+
+// serveUntil serves ln with hs until ctx ends (nil) or serving fails.
+func serveUntil(ctx context.Context, hs *http.Server, ln net.Listener) error {
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+		return nil
+	}
 }
 
 // newHTTPServer bounds how long a client may hold a connection: the headers and the whole body

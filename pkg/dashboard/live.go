@@ -131,6 +131,8 @@ func (h *Handler) runEvents(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-h.drive.Done(): // the dashboard is stopping: a stream would hold its shutdown
+			return
 		case <-tick.C:
 		}
 	}
