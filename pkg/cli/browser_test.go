@@ -157,10 +157,13 @@ func exampleRepo(t *testing.T, dir string) *repo {
 	return newRepo(t, files)
 }
 
-// text reads the text of the first element the CSS selector sel matches.
+// text reads the text of the first element the CSS selector sel matches. It is read in the
+// page in one step: live updates replace elements, so a node found in one step may be gone in
+// the next.
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	return read(t, ctx, 10*time.Second, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
+	within(t, ctx, 10*time.Second, visible(sel))
+	return js[string](t, ctx, fmt.Sprintf(`(document.querySelector(%q) || {innerText: ""}).innerText`, sel))
 }
 
 // until waits, for as long as the step's context allows, until the JavaScript condition holds.
