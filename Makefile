@@ -93,6 +93,12 @@ bench: build-cli ## run the benchmarks recorded in BENCHMARKS.md
 	$(GO) test -run '^$$' -bench ColdStart -count 1 -benchtime 50x ./functions/webhook
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./pkg/store/dynamo
 	$(GO) test -run '^$$' -bench Stream1GiB -benchtime 1x ./pkg/sourcearchive
+	$(GO) test -run '^$$' -bench FirstLoad -benchmem -count 1 ./pkg/dashboard
+
+.PHONY: screenshots
+screenshots: ## the dashboard's screenshots in docs/img (success, failure, waiting for approval), taken by its browser tests in headless Chromium
+	./scripts/check-tools.sh
+	$(GO) test -count=1 -run '^TestDashboard(ShowsHello|Approval|Retries)' ./pkg/cli -dashboard.screenshots=$(CURDIR)/docs/img
 
 .PHONY: fuzz
 fuzz: node-tools ## run every fuzz target for FUZZTIME each (default 60s; the GitHub targets are seeded from the npm examples)

@@ -91,7 +91,7 @@ func newRoot(stdio IO) *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.stateDir, "state-dir", "", "where runs, artifacts and logs are kept (default: .stepline in the repository)")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log diagnostics to standard error")
-	root.AddCommand(newInit(g), newValidate(g), newBuild(g), newRun(g), newRuns(g), newShow(g), newApprove(g, true), newApprove(g, false), newRetry(g), newStop(g), newRollback(g), newStart(g), newServe(g), newWebhook(g), newTrigger(g), newCost(g), newImport(g), newRepoCmd(g), newNotify(g))
+	root.AddCommand(newInit(g), newValidate(g), newBuild(g), newRun(g), newRuns(g), newShow(g), newApprove(g, true), newApprove(g, false), newRetry(g), newStop(g), newRollback(g), newStart(g), newServe(g), newWebhook(g), newTrigger(g), newCost(g), newImport(g), newRepoCmd(g), newNotify(g), newDashboard(g))
 	return root
 }
 

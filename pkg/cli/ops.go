@@ -318,6 +318,9 @@ func (g *globals) afterResume(ctx context.Context, ops operated, t target, id, w
 type cliDriver struct {
 	g         *globals
 	dir, repo string
+	// awaitApprovals makes the runs it drives wait for approvals given from elsewhere (the
+	// dashboard's buttons, `stepline approve`) instead of asking on the terminal.
+	awaitApprovals bool
 }
 
 // Resume implements runops.Driver.
@@ -372,6 +375,6 @@ func (d *cliDriver) Start(ctx context.Context, name, branch, commit string, star
 func (d *cliDriver) runner(def engine.Definition, repo, commit string) (*local.Runner, error) {
 	out := d.g.stdio.Out
 	runner, _, err := newLocalRunner(d.g, def, localRun{repo: repo, commit: commit, stateDir: d.dir,
-		in: d.g.stdio.In, out: out, view: local.NewView(out, def, false, nil)})
+		in: d.g.stdio.In, out: out, view: local.NewView(out, def, false, nil), awaitApprovals: d.awaitApprovals})
 	return runner, err
 }

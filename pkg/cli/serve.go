@@ -19,10 +19,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stepline/stepline/pkg/artifact"
+	"github.com/stepline/stepline/pkg/dashboard"
 	"github.com/stepline/stepline/pkg/local"
 	"github.com/stepline/stepline/pkg/notify/commitstatus"
 	"github.com/stepline/stepline/pkg/pipeline"
 	"github.com/stepline/stepline/pkg/reposecret"
+	"github.com/stepline/stepline/pkg/runops"
 	"github.com/stepline/stepline/pkg/scm"
 	"github.com/stepline/stepline/pkg/serve"
 	"github.com/stepline/stepline/pkg/store"
@@ -132,16 +134,22 @@ func (o serveOptions) run(ctx context.Context, g *globals) error {
 	for _, p := range scm.Providers() {
 		fmt.Fprintf(out, "  %-16s %s/webhooks/%s/%s\n", p, base, p, o.hook)
 	}
+	fmt.Fprintf(out, "  %-16s %s/ (from this machine only)\n", "dashboard", base)
 	if o.readTimeout <= 0 {
 		return exit(ExitUsage, errors.New("--read-timeout must be positive"))
 	}
-	hs := newHTTPServer(h.Mux(), o.readTimeout)
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	select {
-	case err := <-served:
+	// The same dashboard as `stepline dashboard` beside the webhooks: its pages answer to
+	// loopback host names only, whatever address serve listens on.
+	ops := runops.NewLocal(store.NewBolt(filepath.Join(stateDir, "stepline.db")), stateDir,
+		&cliDriver{g: g, dir: stateDir, repo: co.Root, awaitApprovals: true}, runops.WithLocalLogger(log))
+	dash := dashboard.New(ops, dashboard.WithOperator(ops), dashboard.WithLocalLogs(stateDir, livePoll),
+		dashboard.WithMode("stepline serve: "+stateDir), dashboard.WithLogger(log), dashboard.WithDriveContext(ctx))
+	defer dash.Wait()
+	mux := h.Mux()
+	mux.Handle("/", dash)
+	hs := newHTTPServer(mux, o.readTimeout)
+	if err := serveUntil(ctx, hs, ln); err != nil {
 		return exit(ExitFailed, err)
-	case <-ctx.Done():
 	}
 	fmt.Fprintln(out, "stepline serve: stopping; running runs are canceled")
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -150,6 +158,18 @@ func (o serveOptions) run(ctx context.Context, g *globals) error {
 	cancelRuns()
 	runs.Wait()
 	return exit(ExitCanceled, nil)
+}
+
+// serveUntil serves ln with hs until ctx ends (nil) or serving fails.
+func serveUntil(ctx context.Context, hs *http.Server, ln net.Listener) error {
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+		return nil
+	}
 }
 
 // newHTTPServer bounds how long a client may hold a connection: the headers and the whole body

@@ -1,0 +1,115 @@
+package dashboard
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// sessionCookie names the cookie holding a browser's session id; the session's token, which
+// every form carries, is an HMAC of it under a key that lives only in this process.
+const sessionCookie = "stepline_session"
+
+// guard keeps other sites and other host names away from the dashboard. The dashboard listens
+// on a loopback address, so the dangers are a page on another site posting to it (cross-site
+// request forgery: a run approved by visiting a web page) and a host name that resolves to
+// 127.0.0.1 (DNS rebinding: another site reading the pages as its own origin).
+type guard struct {
+	key   []byte
+	hosts []string
+}
+
+func newGuard(hosts []string) *guard {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key) // crypto/rand.Read never fails (Go 1.24)
+	return &guard{key: key, hosts: hosts}
+}
+
+var (
+	errHost    = errors.New("this dashboard answers only to a loopback address or a host name it was given (--host)")
+	errOrigin  = errors.New("a request from another site cannot change a run: the Origin is not this dashboard's")
+	errSession = errors.New("the form's session token is missing or wrong: reload the page and try again")
+)
+
+// checkHost refuses a request whose Host is neither a loopback address, localhost, nor one of
+// the configured host names: a rebinding name's requests carry that name.
+func (g *guard) checkHost(r *http.Request) error {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if strings.EqualFold(host, "localhost") || slices.Contains(g.hosts, strings.ToLower(host)) {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return errHost
+}
+
+// session returns the browser's session id, setting a new one when it has none.
+func (g *guard) session(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(sessionCookie); err == nil && validSession(c.Value) {
+		return c.Value
+	}
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	id := hex.EncodeToString(b)
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	return id
+}
+
+func validSession(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+// token is the session's form token.
+func (g *guard) token(session string) string {
+	m := hmac.New(sha256.New, g.key)
+	m.Write([]byte(session))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// checkPost refuses a changing request unless it comes from a page of this dashboard: its
+// Origin (or, from a browser that sends none, its Referer) is this dashboard's, the browser
+// does not call it cross-site, and the form's token is the session cookie's.
+func (g *guard) checkPost(r *http.Request) error {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
+		return errOrigin
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		ref, err := url.Parse(r.Header.Get("Referer"))
+		if err != nil || ref.Host == "" {
+			return errOrigin
+		}
+		origin = ref.Scheme + "://" + ref.Host
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if origin != scheme+"://"+r.Host {
+		return errOrigin
+	}
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || !validSession(c.Value) {
+		return errSession
+	}
+	if !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(g.token(c.Value))) {
+		return errSession
+	}
+	return nil
+}
