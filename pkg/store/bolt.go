@@ -3,12 +3,14 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -27,13 +29,19 @@ var ErrBusy = errors.New("another stepline process holds it")
 // first without decoding a record that will not be returned. Scopes are keyed by Scope.Key,
 // which no other scope's key prefixes, followed by NUL.
 var (
-	bucketRuns      = []byte("runs")            // run id → JSON Record
-	bucketCounters  = []byte("counters")        // Scope.Counter key → last run number, decimal
-	bucketLanes     = []byte("scope_lanes")     // scope NUL stage → JSON engine.Lane
-	bucketByTime    = []byte("by_time")         // orderKey → run id: every pipeline
-	bucketPipeline  = []byte("pipeline")        // pipeline NUL orderKey → run id
-	bucketSucceeded = []byte("scope_succeeded") // scope NUL orderKey → run id, succeeded runs only
+	bucketRuns        = []byte("runs")            // run id → JSON Record, its definition apart
+	bucketDefinitions = []byte("definitions")     // run id → JSON engine.Definition, written once
+	bucketRunKeys     = []byte("run_keys")        // run id → its index keys (indexKeys), as last written
+	bucketCounters    = []byte("counters")        // Scope.Counter key → last run number, decimal
+	bucketLanes       = []byte("scope_lanes")     // scope NUL stage → JSON engine.Lane
+	bucketByTime      = []byte("by_time")         // orderKey → run id: every pipeline
+	bucketPipeline    = []byte("pipeline")        // pipeline NUL orderKey → run id
+	bucketSucceeded   = []byte("scope_succeeded") // scope NUL orderKey → run id, succeeded runs only
+	bucketUnfinished  = []byte("unfinished")      // pipeline NUL orderKey → run id, runs not done only
 )
+
+// indexes are the buckets a run's index keys go to, in the order of their tags in run_keys.
+var indexes = [][]byte{bucketByTime, bucketPipeline, bucketSucceeded, bucketUnfinished}
 
 // Buckets of stores written before runs were scoped (see migrate): counters, lanes and
 // succeeded runs keyed by the pipeline name alone.
@@ -124,7 +132,12 @@ func (b *Bolt) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 				return fmt.Errorf("index the runs by scope: %w", err)
 			}
 		}
-		for _, name := range [][]byte{bucketRuns, bucketCounters, bucketLanes, bucketByTime, bucketPipeline, bucketSucceeded} {
+		if tx.Bucket(bucketUnfinished) == nil {
+			if err := migrateUnfinished(tx); err != nil {
+				return fmt.Errorf("index the unfinished runs: %w", err)
+			}
+		}
+		for _, name := range [][]byte{bucketRuns, bucketDefinitions, bucketRunKeys, bucketCounters, bucketLanes, bucketByTime, bucketPipeline, bucketSucceeded, bucketUnfinished} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -177,6 +190,44 @@ func migrate(tx *bolt.Tx) error {
 	})
 }
 
+// migrateUnfinished brings a store written before the unfinished index up to date, once,
+// inside the first write transaction that finds no such index: every run's index keys are
+// recorded (so a later PutRun replaces them without decoding the record) and its unfinished
+// entry written. Records keep their definition inline until they are next written; decode
+// reads both forms. A record that cannot be decoded is left out of the new indexes.
+func migrateUnfinished(tx *bolt.Tx) error {
+	for _, name := range [][]byte{bucketUnfinished, bucketRunKeys} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return err
+		}
+	}
+	runs := tx.Bucket(bucketRuns)
+	if runs == nil {
+		return nil
+	}
+	type entry struct{ id, keys []byte }
+	var found []entry
+	err := runs.ForEach(func(id, data []byte) error {
+		r, err := decode(string(id), data)
+		if err != nil || checkRecord(r) != nil {
+			return nil
+		}
+		found = append(found, entry{bytes.Clone(id), indexKeys(r)})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// The index keys before this version were the same but for the unfinished one; putting
+	// them all again is harmless.
+	for _, e := range found {
+		if err := putIndexKeys(tx, e.id, e.keys); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // NextSeq implements Store.
 func (b *Bolt) NextSeq(ctx context.Context, scope Scope) (int64, error) {
 	if err := scope.check(); err != nil {
@@ -221,43 +272,88 @@ func (b *Bolt) PutRun(ctx context.Context, r Record) error {
 	return nil
 }
 
-// putRun writes r and its index entries in tx.
+// putRun writes r and its index entries in tx. What it costs does not grow with the history
+// nor, beyond encoding the state, with the pipeline: the old index entries come from run_keys
+// (no old record is decoded), and the definition is written only when the run is created.
 func putRun(tx *bolt.Tx, r Record) error {
-	data, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
 	id := []byte(r.ID())
-	runs := tx.Bucket(bucketRuns)
-	// A replaced record may have moved (a start time set, a status changed): drop the old
-	// index entries before writing the new ones.
-	if old := runs.Get(id); old != nil {
-		prev, err := decode(r.ID(), old)
+	defs := tx.Bucket(bucketDefinitions)
+	if defs.Get(id) == nil {
+		def, err := json.Marshal(r.Definition)
 		if err != nil {
 			return err
 		}
-		if err := indexRun(tx, prev, (*bolt.Bucket).Delete); err != nil {
+		if err := defs.Put(id, def); err != nil {
 			return err
 		}
 	}
-	if err := runs.Put(id, data); err != nil {
+	withoutDef := r
+	withoutDef.Definition = engine.Definition{}
+	data, err := json.Marshal(withoutDef)
+	if err != nil {
 		return err
 	}
-	return indexRun(tx, r, func(bk *bolt.Bucket, k []byte) error { return bk.Put(k, id) })
+	runKeys := tx.Bucket(bucketRunKeys)
+	keys := indexKeys(r)
+	old := runKeys.Get(id)
+	if old == nil && tx.Bucket(bucketRuns).Get(id) != nil {
+		// Not indexed since migrateUnfinished: only a file edited by hand gets here.
+		return fmt.Errorf("run %s has no index keys", r.ID())
+	}
+	if !bytes.Equal(old, keys) {
+		if err := eachIndexKey(old, func(bk int, k []byte) error { return tx.Bucket(indexes[bk]).Delete(k) }); err != nil {
+			return err
+		}
+		if err := putIndexKeys(tx, id, keys); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bucketRuns).Put(id, data)
 }
 
-// indexRun applies op to every index key of r.
-func indexRun(tx *bolt.Tx, r Record, op func(*bolt.Bucket, []byte) error) error {
+// putIndexKeys writes run id's entries under keys (indexKeys) and records them in run_keys.
+func putIndexKeys(tx *bolt.Tx, id, keys []byte) error {
+	err := eachIndexKey(keys, func(bk int, k []byte) error { return tx.Bucket(indexes[bk]).Put(k, id) })
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketRunKeys).Put(id, keys)
+}
+
+// indexKeys encodes r's index keys: for each, the position of its bucket in indexes, the
+// key's length as a uvarint and the key.
+func indexKeys(r Record) []byte {
 	order := orderKey(r)
-	if err := op(tx.Bucket(bucketByTime), order); err != nil {
-		return err
+	var out []byte
+	add := func(bk int, key []byte) {
+		out = append(out, byte(bk))
+		out = binary.AppendUvarint(out, uint64(len(key)))
+		out = append(out, key...)
 	}
-	inPipeline := append(pipelinePrefix(r.Pipeline()), order...)
-	if err := op(tx.Bucket(bucketPipeline), inPipeline); err != nil {
-		return err
-	}
+	add(0, order)
+	add(1, append(pipelinePrefix(r.Pipeline()), order...))
 	if r.State.Status == engine.Succeeded {
-		return op(tx.Bucket(bucketSucceeded), succeededKey(r))
+		add(2, succeededKey(r))
+	}
+	if !r.State.Done() {
+		add(3, append(pipelinePrefix(r.Pipeline()), order...))
+	}
+	return out
+}
+
+// eachIndexKey calls fn with each bucket position and key indexKeys encoded in keys.
+func eachIndexKey(keys []byte, fn func(bk int, key []byte) error) error {
+	for len(keys) > 0 {
+		bk := int(keys[0])
+		n, w := binary.Uvarint(keys[1:])
+		if bk >= len(indexes) || w <= 0 || uint64(len(keys)-1-w) < n {
+			return errors.New("damaged index keys")
+		}
+		start := 1 + w
+		if err := fn(bk, keys[start:start+int(n)]); err != nil {
+			return err
+		}
+		keys = keys[start+int(n):]
 	}
 	return nil
 }
@@ -319,7 +415,7 @@ func getRun(tx *bolt.Tx, id string) (Record, error) {
 	if data == nil {
 		return Record{}, ErrNotFound
 	}
-	return decode(id, data)
+	return readRun(tx, id, data)
 }
 
 // findRun finds the run named or uniquely prefixed by prefix in tx, reading at most
@@ -342,7 +438,7 @@ func findRun(tx *bolt.Tx, prefix string) (Record, error) {
 	case 0:
 		return Record{}, ErrNotFound
 	case 1:
-		return decode(found[0], data)
+		return readRun(tx, found[0], data)
 	}
 	return Record{}, Ambiguous(prefix, found)
 }
@@ -351,6 +447,11 @@ func findRun(tx *bolt.Tx, prefix string) (Record, error) {
 func (b *Bolt) ListRuns(ctx context.Context, f Filter) ([]Record, error) {
 	var recs []Record
 	err := b.view(ctx, func(tx *bolt.Tx) error {
+		if f.Unfinished {
+			var err error
+			recs, err = unfinished(tx, f)
+			return err
+		}
 		index, prefix := tx.Bucket(bucketByTime), []byte(nil)
 		if f.Pipeline != "" {
 			index, prefix = tx.Bucket(bucketPipeline), pipelinePrefix(f.Pipeline)
@@ -364,6 +465,36 @@ func (b *Bolt) ListRuns(ctx context.Context, f Filter) ([]Record, error) {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
 	return recs, nil
+}
+
+// unfinished reads the runs f selects that are not done from the unfinished index, which
+// holds only those: what it reads does not grow with the history. A file no write has
+// migrated yet has no such index, and its pipeline index is walked instead.
+func unfinished(tx *bolt.Tx, f Filter) ([]Record, error) {
+	var prefix []byte
+	if f.Pipeline != "" {
+		prefix = pipelinePrefix(f.Pipeline)
+	}
+	index := tx.Bucket(bucketUnfinished)
+	if index == nil {
+		index = tx.Bucket(bucketByTime)
+		if f.Pipeline != "" {
+			index = tx.Bucket(bucketPipeline)
+		}
+	}
+	var recs []Record
+	err := newestFirst(tx, index, prefix, func(r Record) bool {
+		if !r.State.Done() {
+			recs = append(recs, r)
+		}
+		return true
+	})
+	// Without a pipeline the index is ordered by pipeline first.
+	slices.SortFunc(recs, compareNewest)
+	if f.Limit > 0 && len(recs) > f.Limit {
+		recs = recs[:f.Limit]
+	}
+	return recs, err
 }
 
 // LastSucceeded implements Store.
@@ -421,7 +552,7 @@ func newestFirst(tx *bolt.Tx, index *bolt.Bucket, prefix []byte, yield func(Reco
 		if data == nil {
 			return fmt.Errorf("index entry %q names missing run %q", k, v)
 		}
-		r, err := decode(string(v), data)
+		r, err := readRun(tx, string(v), data)
 		if err != nil {
 			return err
 		}
@@ -430,6 +561,24 @@ func newestFirst(tx *bolt.Tx, index *bolt.Bucket, prefix []byte, yield func(Reco
 		}
 	}
 	return nil
+}
+
+// readRun decodes the record of run id stored as data in tx, with its definition, which is
+// kept apart (records written before it was are whole).
+func readRun(tx *bolt.Tx, id string, data []byte) (Record, error) {
+	r, err := decode(id, data)
+	if err != nil {
+		return Record{}, err
+	}
+	if defs := tx.Bucket(bucketDefinitions); defs != nil {
+		if def := defs.Get([]byte(id)); def != nil {
+			r.Definition = engine.Definition{}
+			if err := json.Unmarshal(def, &r.Definition); err != nil {
+				return Record{}, fmt.Errorf("decode the definition of run %s: %w", id, err)
+			}
+		}
+	}
+	return r, nil
 }
 
 // Acquire implements Store.

@@ -252,3 +252,117 @@ func TestBoltOpensAStoreFromBeforeScopedRunsAndMigratesIt(t *testing.T) {
 		return nil
 	}))
 }
+
+func TestBoltWritesARunsDefinitionOnceAndKeepsItThroughStateChanges(t *testing.T) {
+	t.Parallel()
+	s := store.NewBolt(filepath.Join(t.TempDir(), "history.db"))
+	r := record("api", "r1", 1, engine.InProgress)
+	require.NoError(t, s.PutRun(t.Context(), r))
+
+	// A state change written with no definition at all: the store keeps the one written when
+	// the run was created instead of encoding the whole pipeline again.
+	changed := r
+	changed.Definition = engine.Definition{}
+	changed.State.Status = engine.Succeeded
+	require.NoError(t, s.PutRun(t.Context(), changed))
+
+	got, err := s.GetRun(t.Context(), "r1")
+	require.NoError(t, err)
+	assert.Equal(t, r.Definition, got.Definition)
+	assert.Equal(t, engine.Succeeded, got.State.Status)
+	recs, err := s.ListRuns(t.Context(), store.Filter{Pipeline: "api"})
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	assert.Equal(t, r.Definition, recs[0].Definition)
+}
+
+func TestBoltReplacesARunWithoutDecodingItsOldRecord(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "history.db")
+	s := store.NewBolt(path)
+	r := record("api", "r1", 1, engine.InProgress)
+	require.NoError(t, s.PutRun(t.Context(), r))
+	// Spoil the stored record: a PutRun that decoded it to find its old index keys would fail.
+	db, err := bolt.Open(path, 0o644, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("runs")).Put([]byte("r1"), []byte("{not json"))
+	}))
+	require.NoError(t, db.Close())
+
+	r.State.Status, r.State.Started = engine.Succeeded, 5000
+	require.NoError(t, s.PutRun(t.Context(), r))
+
+	recs, err := s.ListRuns(t.Context(), store.Filter{Pipeline: "api"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"r1"}, []string{recs[0].ID()}, "the old index entries are gone")
+	assert.Len(t, recs, 1)
+	last, err := s.LastSucceeded(t.Context(), testScope("api"))
+	require.NoError(t, err)
+	assert.Equal(t, int64(5000), last.State.Started)
+	unfinished, err := s.ListRuns(t.Context(), store.Filter{Unfinished: true})
+	require.NoError(t, err)
+	assert.Empty(t, unfinished)
+}
+
+// scopedStore writes a history file as stepline wrote it before the unfinished index: whole
+// records, scoped indexes, no index keys kept per run.
+func scopedStore(t *testing.T, path string, recs ...store.Record) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o644, nil)
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		bk := map[string]*bolt.Bucket{}
+		for _, name := range []string{"runs", "counters", "scope_lanes", "by_time", "pipeline", "scope_succeeded"} {
+			b, err := tx.CreateBucket([]byte(name))
+			require.NoError(t, err)
+			bk[name] = b
+		}
+		for _, r := range recs {
+			data, err := json.Marshal(r)
+			require.NoError(t, err)
+			order := fmt.Sprintf("%020d%020d%s", r.State.Started, r.State.Seq, r.ID())
+			require.NoError(t, bk["runs"].Put([]byte(r.ID()), data))
+			require.NoError(t, bk["by_time"].Put([]byte(order), []byte(r.ID())))
+			require.NoError(t, bk["pipeline"].Put([]byte(r.Pipeline()+"\x00"+order), []byte(r.ID())))
+			if r.State.Status == engine.Succeeded {
+				require.NoError(t, bk["scope_succeeded"].Put([]byte(r.Scope().Key()+"\x00"+order), []byte(r.ID())))
+			}
+		}
+		return nil
+	}))
+}
+
+func TestBoltIndexesTheUnfinishedRunsOfAStoreFromBeforeTheIndex(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "history.db")
+	running := record("api", "api-2", 2, engine.InProgress)
+	scopedStore(t, path, record("api", "api-1", 1, engine.Succeeded), running, record("web", "web-1", 1, engine.Failed))
+	s := store.NewBolt(path)
+
+	recs, err := s.ListRuns(t.Context(), store.Filter{Pipeline: "api", Unfinished: true})
+	require.NoError(t, err, "read before any write has migrated the file")
+	assert.Equal(t, []string{"api-2"}, []string{recs[0].ID()})
+	assert.Len(t, recs, 1)
+
+	_, err = s.NextSeq(t.Context(), testScope("api"))
+	require.NoError(t, err)
+	recs, err = s.ListRuns(t.Context(), store.Filter{Unfinished: true})
+	require.NoError(t, err, "after the write has migrated it")
+	require.Len(t, recs, 1)
+	assert.Equal(t, running.Definition, recs[0].Definition, "a whole record of the old form")
+
+	running.State.Status = engine.Succeeded
+	require.NoError(t, s.PutRun(t.Context(), running))
+	recs, err = s.ListRuns(t.Context(), store.Filter{Unfinished: true})
+	require.NoError(t, err)
+	assert.Empty(t, recs)
+	all, err := s.ListRuns(t.Context(), store.Filter{})
+	require.NoError(t, err)
+	assert.Len(t, all, 3, "no run listed twice")
+	last, err := s.LastSucceeded(t.Context(), testScope("api"))
+	require.NoError(t, err)
+	assert.Equal(t, "api-2", last.ID())
+	assert.Equal(t, running.Definition, last.Definition)
+}
