@@ -29,8 +29,9 @@ var ErrBusy = errors.New("another stepline process holds it")
 // first without decoding a record that will not be returned. Scopes are keyed by Scope.Key,
 // which no other scope's key prefixes, followed by NUL.
 var (
-	bucketRuns        = []byte("runs")            // run id → JSON Record, its definition apart
+	bucketRuns        = []byte("runs")            // run id → JSON Record without its definition and stages' actions
 	bucketDefinitions = []byte("definitions")     // run id → JSON engine.Definition, written once
+	bucketStages      = []byte("run_stages")      // stageKey → JSON stagePart: a stage's actions and logs
 	bucketRunKeys     = []byte("run_keys")        // run id → its index keys (indexKeys), as last written
 	bucketCounters    = []byte("counters")        // Scope.Counter key → last run number, decimal
 	bucketLanes       = []byte("scope_lanes")     // scope NUL stage → JSON engine.Lane
@@ -137,7 +138,7 @@ func (b *Bolt) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 				return fmt.Errorf("index the unfinished runs: %w", err)
 			}
 		}
-		for _, name := range [][]byte{bucketRuns, bucketDefinitions, bucketRunKeys, bucketCounters, bucketLanes, bucketByTime, bucketPipeline, bucketSucceeded, bucketUnfinished} {
+		for _, name := range [][]byte{bucketRuns, bucketDefinitions, bucketStages, bucketRunKeys, bucketCounters, bucketLanes, bucketByTime, bucketPipeline, bucketSucceeded, bucketUnfinished} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -273,26 +274,10 @@ func (b *Bolt) PutRun(ctx context.Context, r Record) error {
 }
 
 // putRun writes r and its index entries in tx. What it costs does not grow with the history
-// nor, beyond encoding the state, with the pipeline: the old index entries come from run_keys
-// (no old record is decoded), and the definition is written only when the run is created.
+// nor, much, with the pipeline: the old index entries come from run_keys (no old record is
+// decoded), and the record is written by parts, only those that changed (writeRecord).
 func putRun(tx *bolt.Tx, r Record) error {
 	id := []byte(r.ID())
-	defs := tx.Bucket(bucketDefinitions)
-	if defs.Get(id) == nil {
-		def, err := json.Marshal(r.Definition)
-		if err != nil {
-			return err
-		}
-		if err := defs.Put(id, def); err != nil {
-			return err
-		}
-	}
-	withoutDef := r
-	withoutDef.Definition = engine.Definition{}
-	data, err := json.Marshal(withoutDef)
-	if err != nil {
-		return err
-	}
 	runKeys := tx.Bucket(bucketRunKeys)
 	keys := indexKeys(r)
 	old := runKeys.Get(id)
@@ -308,7 +293,7 @@ func putRun(tx *bolt.Tx, r Record) error {
 			return err
 		}
 	}
-	return tx.Bucket(bucketRuns).Put(id, data)
+	return writeRecord(tx, r)
 }
 
 // putIndexKeys writes run id's entries under keys (indexKeys) and records them in run_keys.
@@ -561,24 +546,6 @@ func newestFirst(tx *bolt.Tx, index *bolt.Bucket, prefix []byte, yield func(Reco
 		}
 	}
 	return nil
-}
-
-// readRun decodes the record of run id stored as data in tx, with its definition, which is
-// kept apart (records written before it was are whole).
-func readRun(tx *bolt.Tx, id string, data []byte) (Record, error) {
-	r, err := decode(id, data)
-	if err != nil {
-		return Record{}, err
-	}
-	if defs := tx.Bucket(bucketDefinitions); defs != nil {
-		if def := defs.Get([]byte(id)); def != nil {
-			r.Definition = engine.Definition{}
-			if err := json.Unmarshal(def, &r.Definition); err != nil {
-				return Record{}, fmt.Errorf("decode the definition of run %s: %w", id, err)
-			}
-		}
-	}
-	return r, nil
 }
 
 // Acquire implements Store.

@@ -1,0 +1,138 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/stepline/stepline/pkg/engine"
+)
+
+// A run's record is kept by Bolt in parts, so that a state change, which touches one stage,
+// writes about one stage's worth of bytes whatever the size of the pipeline: the definition
+// once, when the run is created (bucketDefinitions); each stage's action states and log paths
+// under its own key (bucketStages), rewritten only when their bytes change; and the rest (the
+// run's status, variables, artifacts, stage headers) as the record in bucketRuns. Records of
+// stores from before the parts hold everything inline; readRun reads both.
+
+// stagePart is what bucketStages holds for one stage of a run.
+type stagePart struct {
+	Actions []engine.ActionState `json:"a"`
+	// Logs are the run's log paths of this stage's actions ("Stage/Action" keys).
+	Logs map[string]string `json:"logs,omitempty"`
+}
+
+// stageKey is the key of stage i of run id: the id's length, the id and i, so no run's keys
+// run into another's whatever the ids hold.
+func stageKey(id string, i int) []byte {
+	k := binary.AppendUvarint(nil, uint64(len(id)))
+	k = append(k, id...)
+	return binary.AppendUvarint(k, uint64(i))
+}
+
+// writeRecord writes r's parts in tx, skipping those whose bytes are already stored.
+func writeRecord(tx *bolt.Tx, r Record) error {
+	id := r.ID()
+	defs := tx.Bucket(bucketDefinitions)
+	if defs.Get([]byte(id)) == nil {
+		def, err := json.Marshal(r.Definition)
+		if err != nil {
+			return err
+		}
+		if err := defs.Put([]byte(id), def); err != nil {
+			return err
+		}
+	}
+	stageOf := make(map[string]int, len(r.Definition.Stages))
+	for i, sg := range r.Definition.Stages {
+		stageOf[sg.Name] = i
+	}
+	parts := make([]stagePart, len(r.State.Stages))
+	head := r
+	head.Definition = engine.Definition{}
+	head.Logs = nil
+	for key, path := range r.Logs {
+		name, _, _ := strings.Cut(key, "/")
+		if i, ok := stageOf[name]; ok && i < len(parts) {
+			if parts[i].Logs == nil {
+				parts[i].Logs = map[string]string{}
+			}
+			parts[i].Logs[key] = path
+			continue
+		}
+		if head.Logs == nil {
+			head.Logs = map[string]string{}
+		}
+		head.Logs[key] = path
+	}
+	head.State.Stages = make([]engine.StageState, len(r.State.Stages))
+	stages := tx.Bucket(bucketStages)
+	for i, sg := range r.State.Stages {
+		parts[i].Actions = sg.Actions
+		sg.Actions = nil
+		head.State.Stages[i] = sg
+		data, err := json.Marshal(parts[i])
+		if err != nil {
+			return err
+		}
+		key := stageKey(id, i)
+		if bytes.Equal(stages.Get(key), data) {
+			continue
+		}
+		if err := stages.Put(key, data); err != nil {
+			return err
+		}
+	}
+	data, err := json.Marshal(head)
+	if err != nil {
+		return err
+	}
+	runs := tx.Bucket(bucketRuns)
+	if bytes.Equal(runs.Get([]byte(id)), data) {
+		return nil
+	}
+	return runs.Put([]byte(id), data)
+}
+
+// readRun decodes the record of run id stored as data in tx, with its definition and stages.
+func readRun(tx *bolt.Tx, id string, data []byte) (Record, error) {
+	r, err := decode(id, data)
+	if err != nil {
+		return Record{}, err
+	}
+	if defs := tx.Bucket(bucketDefinitions); defs != nil {
+		if def := defs.Get([]byte(id)); def != nil {
+			r.Definition = engine.Definition{}
+			if err := json.Unmarshal(def, &r.Definition); err != nil {
+				return Record{}, fmt.Errorf("decode the definition of run %s: %w", id, err)
+			}
+		}
+	}
+	stages := tx.Bucket(bucketStages)
+	if stages == nil {
+		return r, nil
+	}
+	for i := range r.State.Stages {
+		data := stages.Get(stageKey(id, i))
+		if data == nil {
+			continue // a record from before the parts: the actions are inline
+		}
+		var part stagePart
+		if err := json.Unmarshal(data, &part); err != nil {
+			return Record{}, fmt.Errorf("decode stage %d of run %s: %w", i, id, err)
+		}
+		r.State.Stages[i].Actions = part.Actions
+		if len(part.Logs) > 0 {
+			if r.Logs == nil {
+				r.Logs = map[string]string{}
+			}
+			maps.Copy(r.Logs, part.Logs)
+		}
+	}
+	return r, nil
+}
