@@ -32,6 +32,7 @@ var (
 	bucketRuns        = []byte("runs")            // run id → JSON Record without its definition and stages' actions
 	bucketDefinitions = []byte("definitions")     // run id → JSON engine.Definition, written once
 	bucketStages      = []byte("run_stages")      // stageKey → JSON stagePart: a stage's actions and logs
+	bucketRevisions   = []byte("run_revisions")   // run id → random bytes, new with every write of the run
 	bucketRunKeys     = []byte("run_keys")        // run id → its index keys (indexKeys), as last written
 	bucketCounters    = []byte("counters")        // Scope.Counter key → last run number, decimal
 	bucketLanes       = []byte("scope_lanes")     // scope NUL stage → JSON engine.Lane
@@ -40,6 +41,10 @@ var (
 	bucketSucceeded   = []byte("scope_succeeded") // scope NUL orderKey → run id, succeeded runs only
 	bucketUnfinished  = []byte("unfinished")      // pipeline NUL orderKey → run id, runs not done only
 )
+
+// buckets are every bucket of a history file, which each write transaction makes sure of.
+var buckets = [][]byte{bucketRuns, bucketDefinitions, bucketStages, bucketRevisions, bucketRunKeys, bucketCounters,
+	bucketLanes, bucketByTime, bucketPipeline, bucketSucceeded, bucketUnfinished}
 
 // indexes are the buckets a run's index keys go to, in the order of their tags in run_keys.
 var indexes = [][]byte{bucketByTime, bucketPipeline, bucketSucceeded, bucketUnfinished}
@@ -64,7 +69,13 @@ type Bolt struct {
 	path    string
 	timeout time.Duration
 	mu      sync.RWMutex
+	// written holds what this Bolt last wrote of each run it is writing (under mu), so
+	// that a state change encodes only the stages that changed (writeRecord).
+	written map[string]*written
 }
+
+// maxWritten bounds Bolt.written: the runs one process drives at once.
+const maxWritten = 64
 
 var _ Store = (*Bolt)(nil)
 
@@ -138,7 +149,7 @@ func (b *Bolt) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 				return fmt.Errorf("index the unfinished runs: %w", err)
 			}
 		}
-		for _, name := range [][]byte{bucketRuns, bucketDefinitions, bucketStages, bucketRunKeys, bucketCounters, bucketLanes, bucketByTime, bucketPipeline, bucketSucceeded, bucketUnfinished} {
+		for _, name := range buckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -267,7 +278,12 @@ func (b *Bolt) PutRun(ctx context.Context, r Record) error {
 	if err := checkRecord(r); err != nil {
 		return err
 	}
-	if err := b.update(ctx, func(tx *bolt.Tx) error { return putRun(tx, r) }); err != nil {
+	err := b.update(ctx, func(tx *bolt.Tx) error {
+		w, err := putRun(tx, r, b.written[r.ID()])
+		b.remember(r, w)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("put run %s: %w", r.ID(), err)
 	}
 	return nil
@@ -276,24 +292,45 @@ func (b *Bolt) PutRun(ctx context.Context, r Record) error {
 // putRun writes r and its index entries in tx. What it costs does not grow with the history
 // nor, much, with the pipeline: the old index entries come from run_keys (no old record is
 // decoded), and the record is written by parts, only those that changed (writeRecord).
-func putRun(tx *bolt.Tx, r Record) error {
+// last is what this process wrote of the run before, if it still holds; the returned value
+// is what it writes now.
+func putRun(tx *bolt.Tx, r Record, last *written) (*written, error) {
 	id := []byte(r.ID())
 	runKeys := tx.Bucket(bucketRunKeys)
 	keys := indexKeys(r)
 	old := runKeys.Get(id)
 	if old == nil && tx.Bucket(bucketRuns).Get(id) != nil {
 		// Not indexed since migrateUnfinished: only a file edited by hand gets here.
-		return fmt.Errorf("run %s has no index keys", r.ID())
+		return nil, fmt.Errorf("run %s has no index keys", r.ID())
 	}
 	if !bytes.Equal(old, keys) {
 		if err := eachIndexKey(old, func(bk int, k []byte) error { return tx.Bucket(indexes[bk]).Delete(k) }); err != nil {
-			return err
+			return nil, err
 		}
 		if err := putIndexKeys(tx, id, keys); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return writeRecord(tx, r)
+	return writeRecord(tx, r, last)
+}
+
+// remember keeps w as what was last written of r, forgetting ended runs (no state change
+// follows) and, past maxWritten, any other.
+func (b *Bolt) remember(r Record, w *written) {
+	if w == nil || r.State.Done() {
+		delete(b.written, r.ID())
+		return
+	}
+	if b.written == nil {
+		b.written = map[string]*written{}
+	}
+	for id := range b.written {
+		if len(b.written) < maxWritten {
+			break
+		}
+		delete(b.written, id)
+	}
+	b.written[r.ID()] = w
 }
 
 // putIndexKeys writes run id's entries under keys (indexKeys) and records them in run_keys.

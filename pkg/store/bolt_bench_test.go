@@ -35,7 +35,7 @@ func seed(b *testing.B, s *Bolt, n int) {
 			if i%10 == 0 {
 				status = engine.Succeeded
 			}
-			if err := putRun(tx, benchRecord([]string{"api", "web", "worker"}[i%3], int64(i+1), status)); err != nil {
+			if _, err := putRun(tx, benchRecord([]string{"api", "web", "worker"}[i%3], int64(i+1), status), nil); err != nil {
 				return err
 			}
 		}
@@ -65,7 +65,7 @@ func BenchmarkBoltPutRun(b *testing.B) {
 		}
 		defer db.Close()
 		err = db.Update(func(tx *bolt.Tx) error {
-			for _, name := range [][]byte{bucketRuns, bucketByTime, bucketPipeline, bucketSucceeded} {
+			for _, name := range buckets {
 				if _, err := tx.CreateBucket(name); err != nil {
 					return err
 				}
@@ -77,7 +77,7 @@ func BenchmarkBoltPutRun(b *testing.B) {
 		}
 		for i := 0; b.Loop(); i++ {
 			r := benchRecord("api", int64(i+1), engine.Succeeded)
-			if err := db.Update(func(tx *bolt.Tx) error { return putRun(tx, r) }); err != nil {
+			if err := db.Update(func(tx *bolt.Tx) error { _, err := putRun(tx, r, nil); return err }); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -115,9 +115,9 @@ func BenchmarkBoltReads(b *testing.B) {
 			}
 		}
 	})
-	b.Run("GetRun by prefix", func(b *testing.B) {
+	b.Run("FindRun by prefix", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := s.GetRun(b.Context(), "7f3a"); err != nil {
+			if _, err := s.FindRun(b.Context(), "7f3a"); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -2,10 +2,12 @@ package store
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -35,18 +37,39 @@ func stageKey(id string, i int) []byte {
 	return binary.AppendUvarint(k, uint64(i))
 }
 
-// writeRecord writes r's parts in tx, skipping those whose bytes are already stored.
-func writeRecord(tx *bolt.Tx, r Record) error {
+// written is what a Bolt last wrote of a run: the revision it stored with it and a copy of
+// each stage's part. While the stored revision is that one, nobody else has written the run
+// since, and a stage equal to its copy is stored as it is: it is neither encoded nor
+// written again.
+type written struct {
+	revision []byte
+	stages   []stagePart
+}
+
+// writeRecord writes r's parts in tx, skipping those that last shows unchanged and those
+// whose bytes are already stored, and returns what it wrote.
+func writeRecord(tx *bolt.Tx, r Record, last *written) (*written, error) {
 	id := r.ID()
 	defs := tx.Bucket(bucketDefinitions)
 	if defs.Get([]byte(id)) == nil {
 		def, err := json.Marshal(r.Definition)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := defs.Put([]byte(id), def); err != nil {
-			return err
+			return nil, err
 		}
+	}
+	revisions := tx.Bucket(bucketRevisions)
+	if last != nil && (!bytes.Equal(revisions.Get([]byte(id)), last.revision) || len(last.stages) != len(r.State.Stages)) {
+		last = nil // written by another process since, or by hand
+	}
+	next := &written{revision: make([]byte, 8), stages: make([]stagePart, len(r.State.Stages))}
+	if _, err := rand.Read(next.revision); err != nil {
+		return nil, err
+	}
+	if err := revisions.Put([]byte(id), next.revision); err != nil {
+		return nil, err
 	}
 	stageOf := make(map[string]int, len(r.Definition.Stages))
 	for i, sg := range r.Definition.Stages {
@@ -76,27 +99,32 @@ func writeRecord(tx *bolt.Tx, r Record) error {
 		parts[i].Actions = sg.Actions
 		sg.Actions = nil
 		head.State.Stages[i] = sg
+		if last != nil && slices.Equal(last.stages[i].Actions, parts[i].Actions) && maps.Equal(last.stages[i].Logs, parts[i].Logs) {
+			next.stages[i] = last.stages[i]
+			continue
+		}
+		next.stages[i] = stagePart{Actions: slices.Clone(parts[i].Actions), Logs: maps.Clone(parts[i].Logs)}
 		data, err := json.Marshal(parts[i])
 		if err != nil {
-			return err
+			return nil, err
 		}
 		key := stageKey(id, i)
 		if bytes.Equal(stages.Get(key), data) {
 			continue
 		}
 		if err := stages.Put(key, data); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	data, err := json.Marshal(head)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	runs := tx.Bucket(bucketRuns)
 	if bytes.Equal(runs.Get([]byte(id)), data) {
-		return nil
+		return next, nil
 	}
-	return runs.Put([]byte(id), data)
+	return next, runs.Put([]byte(id), data)
 }
 
 // readRun decodes the record of run id stored as data in tx, with its definition and stages.

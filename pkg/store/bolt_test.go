@@ -366,3 +366,56 @@ func TestBoltIndexesTheUnfinishedRunsOfAStoreFromBeforeTheIndex(t *testing.T) {
 	assert.Equal(t, "api-2", last.ID())
 	assert.Equal(t, running.Definition, last.Definition)
 }
+
+func TestBoltWritesAStateChangeMadeInPlaceAfterTheLastWrite(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "history.db")
+	s := store.NewBolt(path)
+	r := record("api", "r1", 1, engine.InProgress)
+	require.NoError(t, s.PutRun(t.Context(), r))
+
+	// The same backing array as the record written: what the store remembers of it must be
+	// its own copy, or this change would look like no change.
+	r.State.Stages[0].Actions[0].Status = engine.Succeeded
+	require.NoError(t, s.PutRun(t.Context(), r))
+
+	got, err := store.NewBolt(path).GetRun(t.Context(), "r1")
+	require.NoError(t, err)
+	assert.Equal(t, engine.Succeeded, got.State.Stages[0].Actions[0].Status)
+}
+
+func TestBoltRewritesARunAnotherProcessWroteSinceItsOwnLastWrite(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "history.db")
+	mine, other := store.NewBolt(path), store.NewBolt(path) // two stepline processes
+	r := record("api", "r1", 1, engine.InProgress)
+	r.Logs = map[string]string{"Build/Build": "/logs/1"}
+	require.NoError(t, mine.PutRun(t.Context(), r))
+
+	theirs := r
+	theirs.State.Stages = []engine.StageState{{Actions: []engine.ActionState{{Status: engine.Failed, Attempt: 1}}}}
+	theirs.Logs = map[string]string{"Build/Build": "/logs/theirs"}
+	require.NoError(t, other.PutRun(t.Context(), theirs))
+	// Back to what this store wrote last: unchanged for it, but no longer what is stored.
+	require.NoError(t, mine.PutRun(t.Context(), r))
+
+	got, err := store.NewBolt(path).GetRun(t.Context(), "r1")
+	require.NoError(t, err)
+	assert.Equal(t, r.State.Stages, got.State.Stages)
+	assert.Equal(t, r.Logs, got.Logs)
+}
+
+func TestBoltKeepsEachStagesLogsWithItAndOthersWithTheRun(t *testing.T) {
+	t.Parallel()
+	s := store.NewBolt(filepath.Join(t.TempDir(), "history.db"))
+	r := record("api", "r1", 1, engine.InProgress)
+	r.Logs = map[string]string{"Build/Build": "/logs/build", "Gone/Action": "/logs/gone", "no stage": "/logs/x"}
+	require.NoError(t, s.PutRun(t.Context(), r))
+	delete(r.Logs, "Build/Build")
+	r.Logs["no stage"] = "/logs/y"
+	require.NoError(t, s.PutRun(t.Context(), r))
+
+	got, err := s.GetRun(t.Context(), "r1")
+	require.NoError(t, err)
+	assert.Equal(t, r.Logs, got.Logs)
+}
