@@ -40,10 +40,11 @@ func pastRun(d engine.Definition, i int) store.Record {
 // numbering, the rollback target, locks, every state change written) in a bbolt history of
 // 0, 100, 1,000 and 10,000 past runs. Issue 11 point 11: a run with 10,000 past runs costs
 // at most 1.2 times one with none, in time and in memory. Each size reports ns/op, B/op and
-// its ratios to the 0-history run measured first in the same process (x-time, x-bytes); the
-// benchmark fails when the bytes a run allocates grow by half or its time triples, which a
-// start that read the history (0.98 s and 213 MiB at 10,000 runs before the unfinished
-// index) would do many times over.
+// its ratios to the 0-history run measured first in the same process (x-time, x-bytes). It
+// fails when the bytes a run allocates pass 1.2 times those with no history, or its time
+// doubles (time is a noisy measure on a shared machine: the target stays 1.2): a start that
+// read the history (0.98 s and 213 MiB at 10,000 runs before the unfinished index) would
+// pass both many times over.
 func BenchmarkRunStartByHistory(b *testing.B) {
 	d := def(engine.ModeQueued)
 	var baseNs, baseBytes float64
@@ -77,7 +78,7 @@ func BenchmarkRunStartByHistory(b *testing.B) {
 			}
 			b.ReportMetric(ns/baseNs, "x-time")
 			b.ReportMetric(bytes/baseBytes, "x-bytes")
-			if bytes > 1.5*baseBytes || ns > 3*baseNs {
+			if bytes > 1.2*baseBytes || ns > 2*baseNs {
 				b.Errorf("with %d past runs a run costs %.0f ns and %.0f bytes, against %.0f ns and %.0f bytes with none: it reads the history", past, ns, bytes, baseNs, baseBytes)
 			}
 		})

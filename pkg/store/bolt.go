@@ -28,23 +28,42 @@ var ErrBusy = errors.New("another stepline process holds it")
 // Bucket names. Index keys end in orderKey, so a bucket scanned backwards yields runs newest
 // first without decoding a record that will not be returned. Scopes are keyed by Scope.Key,
 // which no other scope's key prefixes, followed by NUL.
+//
+// A run that has ended is in the history's buckets (runs, definitions, run_keys) and its
+// indexes (by_time, pipeline, scope_succeeded); a run that has not is apart, in buckets that
+// hold only the runs not done (active_*, and the unfinished index), so that the writes of its
+// every state change touch buckets the size of what runs, not of the history. It moves once,
+// when it ends, its stages then written inline (no state change follows).
 var (
-	bucketRuns        = []byte("runs")            // run id → JSON Record without its definition and stages' actions
-	bucketDefinitions = []byte("definitions")     // run id → JSON engine.Definition, written once
-	bucketStages      = []byte("run_stages")      // stageKey → JSON stagePart: a stage's actions and logs
-	bucketRevisions   = []byte("run_revisions")   // run id → random bytes, new with every write of the run
-	bucketRunKeys     = []byte("run_keys")        // run id → its index keys (indexKeys), as last written
-	bucketCounters    = []byte("counters")        // Scope.Counter key → last run number, decimal
-	bucketLanes       = []byte("scope_lanes")     // scope NUL stage → JSON engine.Lane
-	bucketByTime      = []byte("by_time")         // orderKey → run id: every pipeline
-	bucketPipeline    = []byte("pipeline")        // pipeline NUL orderKey → run id
-	bucketSucceeded   = []byte("scope_succeeded") // scope NUL orderKey → run id, succeeded runs only
-	bucketUnfinished  = []byte("unfinished")      // pipeline NUL orderKey → run id, runs not done only
+	bucketRuns              = []byte("runs")               // ended run id → JSON Record without its definition
+	bucketDefinitions       = []byte("definitions")        // ended run id → JSON engine.Definition
+	bucketRunKeys           = []byte("run_keys")           // ended run id → its index keys (indexKeys), as last written
+	bucketActiveRuns        = []byte("active_runs")        // the same three for the runs not done, the record without its stages' actions
+	bucketActiveDefinitions = []byte("active_definitions") //
+	bucketActiveKeys        = []byte("active_keys")        //
+	bucketActiveStages      = []byte("active_stages")      // stageKey → JSON stagePart: a stage's actions and logs, of a run not done
+	bucketRevisions         = []byte("active_revisions")   // run id → random bytes, new with every write of a run not done
+	bucketCounters          = []byte("counters")           // Scope.Counter key → last run number, decimal
+	bucketLanes             = []byte("scope_lanes")        // scope NUL stage → JSON engine.Lane
+	bucketByTime            = []byte("by_time")            // orderKey → run id: every pipeline's ended runs
+	bucketPipeline          = []byte("pipeline")           // pipeline NUL orderKey → ended run id
+	bucketSucceeded         = []byte("scope_succeeded")    // scope NUL orderKey → run id, succeeded runs only
+	bucketUnfinished        = []byte("unfinished")         // pipeline NUL orderKey → run id, runs not done only
 )
 
 // buckets are every bucket of a history file, which each write transaction makes sure of.
-var buckets = [][]byte{bucketRuns, bucketDefinitions, bucketStages, bucketRevisions, bucketRunKeys, bucketCounters,
+var buckets = [][]byte{bucketRuns, bucketDefinitions, bucketRunKeys, bucketActiveRuns,
+	bucketActiveDefinitions, bucketActiveStages, bucketActiveKeys, bucketRevisions, bucketCounters,
 	bucketLanes, bucketByTime, bucketPipeline, bucketSucceeded, bucketUnfinished}
+
+// place names the buckets of a run's record: its head, definition, stages (nil: inline) and
+// index keys.
+type place struct{ runs, defs, stages, keys []byte }
+
+var (
+	ended   = place{bucketRuns, bucketDefinitions, nil, bucketRunKeys}
+	running = place{bucketActiveRuns, bucketActiveDefinitions, bucketActiveStages, bucketActiveKeys}
+)
 
 // indexes are the buckets a run's index keys go to, in the order of their tags in run_keys.
 var indexes = [][]byte{bucketByTime, bucketPipeline, bucketSucceeded, bucketUnfinished}
@@ -217,27 +236,43 @@ func migrateUnfinished(tx *bolt.Tx) error {
 	if runs == nil {
 		return nil
 	}
-	type entry struct{ id, keys []byte }
+	type entry struct {
+		id          []byte
+		before, now []byte
+	}
 	var found []entry
 	err := runs.ForEach(func(id, data []byte) error {
 		r, err := decode(string(id), data)
 		if err != nil || checkRecord(r) != nil {
 			return nil
 		}
-		found = append(found, entry{bytes.Clone(id), indexKeys(r)})
+		found = append(found, entry{bytes.Clone(id), legacyIndexKeys(r), indexKeys(r)})
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	// The index keys before this version were the same but for the unfinished one; putting
-	// them all again is harmless.
 	for _, e := range found {
-		if err := putIndexKeys(tx, e.id, e.keys); err != nil {
+		if err := eachIndexKey(e.before, func(bk int, k []byte) error { return tx.Bucket(indexes[bk]).Delete(k) }); err != nil {
+			return err
+		}
+		// The record stays where it is until it is next written (loadRun reads it there).
+		if err := putIndexKeys(tx, e.id, e.now, ended); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// legacyIndexKeys are the index keys a run had before the unfinished index: a run not done
+// was in by_time and pipeline too.
+func legacyIndexKeys(r Record) []byte {
+	done := r
+	done.State.Status = engine.Failed
+	if r.State.Status == engine.Succeeded {
+		done.State.Status = engine.Succeeded
+	}
+	return indexKeys(done)
 }
 
 // NextSeq implements Store.
@@ -290,28 +325,71 @@ func (b *Bolt) PutRun(ctx context.Context, r Record) error {
 }
 
 // putRun writes r and its index entries in tx. What it costs does not grow with the history
-// nor, much, with the pipeline: the old index entries come from run_keys (no old record is
-// decoded), and the record is written by parts, only those that changed (writeRecord).
-// last is what this process wrote of the run before, if it still holds; the returned value
-// is what it writes now.
+// nor, much, with the pipeline: a run not done is written apart from the history (place), the
+// old index entries come from its index keys (no old record is decoded), and the record is
+// written by parts, only those that changed (writeRecord). last is what this process wrote of
+// the run before, if it still holds; the returned value is what it writes now.
 func putRun(tx *bolt.Tx, r Record, last *written) (*written, error) {
 	id := []byte(r.ID())
-	runKeys := tx.Bucket(bucketRunKeys)
+	here, other := running, ended
+	if r.State.Done() {
+		here, other = ended, running
+	}
 	keys := indexKeys(r)
-	old := runKeys.Get(id)
-	if old == nil && tx.Bucket(bucketRuns).Get(id) != nil {
+	old, moved := tx.Bucket(here.keys).Get(id), false
+	if old == nil {
+		old, moved = tx.Bucket(other.keys).Get(id), true
+	}
+	if old == nil && (tx.Bucket(ended.runs).Get(id) != nil || tx.Bucket(running.runs).Get(id) != nil) {
 		// Not indexed since migrateUnfinished: only a file edited by hand gets here.
 		return nil, fmt.Errorf("run %s has no index keys", r.ID())
 	}
-	if !bytes.Equal(old, keys) {
-		if err := eachIndexKey(old, func(bk int, k []byte) error { return tx.Bucket(indexes[bk]).Delete(k) }); err != nil {
-			return nil, err
-		}
-		if err := putIndexKeys(tx, id, keys); err != nil {
+	old = bytes.Clone(old)
+	if old != nil && moved {
+		if err := move(tx, r, other, here); err != nil {
 			return nil, err
 		}
 	}
-	return writeRecord(tx, r, last)
+	if moved || !bytes.Equal(old, keys) {
+		if err := eachIndexKey(old, func(bk int, k []byte) error { return tx.Bucket(indexes[bk]).Delete(k) }); err != nil {
+			return nil, err
+		}
+		if err := putIndexKeys(tx, id, keys, here); err != nil {
+			return nil, err
+		}
+	}
+	if r.State.Done() {
+		last = nil
+		if err := tx.Bucket(bucketRevisions).Delete(id); err != nil {
+			return nil, err
+		}
+	}
+	return writeRecord(tx, r, last, here)
+}
+
+// move takes run r's record out of from, keeping its definition for to: the rest is
+// written anew.
+func move(tx *bolt.Tx, r Record, from, to place) error {
+	id := []byte(r.ID())
+	if def := bytes.Clone(tx.Bucket(from.defs).Get(id)); def != nil {
+		if err := tx.Bucket(to.defs).Put(id, def); err != nil {
+			return err
+		}
+	}
+	for _, name := range [][]byte{from.runs, from.defs, from.keys} {
+		if err := tx.Bucket(name).Delete(id); err != nil {
+			return err
+		}
+	}
+	for i := range r.State.Stages {
+		if from.stages == nil {
+			break
+		}
+		if err := tx.Bucket(from.stages).Delete(stageKey(r.ID(), i)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // remember keeps w as what was last written of r, forgetting ended runs (no state change
@@ -333,13 +411,13 @@ func (b *Bolt) remember(r Record, w *written) {
 	b.written[r.ID()] = w
 }
 
-// putIndexKeys writes run id's entries under keys (indexKeys) and records them in run_keys.
-func putIndexKeys(tx *bolt.Tx, id, keys []byte) error {
+// putIndexKeys writes run id's entries under keys (indexKeys) and records them in at.
+func putIndexKeys(tx *bolt.Tx, id, keys []byte, at place) error {
 	err := eachIndexKey(keys, func(bk int, k []byte) error { return tx.Bucket(indexes[bk]).Put(k, id) })
 	if err != nil {
 		return err
 	}
-	return tx.Bucket(bucketRunKeys).Put(id, keys)
+	return tx.Bucket(at.keys).Put(id, keys)
 }
 
 // indexKeys encodes r's index keys: for each, the position of its bucket in indexes, the
@@ -352,13 +430,14 @@ func indexKeys(r Record) []byte {
 		out = binary.AppendUvarint(out, uint64(len(key)))
 		out = append(out, key...)
 	}
+	if !r.State.Done() {
+		add(3, append(pipelinePrefix(r.Pipeline()), order...))
+		return out
+	}
 	add(0, order)
 	add(1, append(pipelinePrefix(r.Pipeline()), order...))
 	if r.State.Status == engine.Succeeded {
 		add(2, succeededKey(r))
-	}
-	if !r.State.Done() {
-		add(3, append(pipelinePrefix(r.Pipeline()), order...))
 	}
 	return out
 }
@@ -427,61 +506,85 @@ func (b *Bolt) lookUp(ctx context.Context, verb, id string, look func(*bolt.Tx, 
 	return r, nil
 }
 
-// getRun reads the run named id in tx.
+// getRun reads the run named id in tx, wherever it is (place).
 func getRun(tx *bolt.Tx, id string) (Record, error) {
-	runs := tx.Bucket(bucketRuns)
-	if runs == nil || id == "" {
+	if id == "" {
 		return Record{}, ErrNotFound
 	}
-	data := runs.Get([]byte(id))
-	if data == nil {
-		return Record{}, ErrNotFound
+	for _, at := range []place{running, ended} {
+		if runs := tx.Bucket(at.runs); runs != nil {
+			if data := runs.Get([]byte(id)); data != nil {
+				return readRun(tx, at, id, data)
+			}
+		}
 	}
-	return readRun(tx, id, data)
+	return Record{}, ErrNotFound
 }
 
 // findRun finds the run named or uniquely prefixed by prefix in tx, reading at most
-// MaxMatches+1 keys.
+// MaxMatches+1 keys of each place.
 func findRun(tx *bolt.Tx, prefix string) (Record, error) {
-	if r, err := getRun(tx, prefix); !errors.Is(err, ErrNotFound) {
+	if r, err := getRun(tx, prefix); !errors.Is(err, ErrNotFound) || prefix == "" {
 		return r, err
 	}
-	runs := tx.Bucket(bucketRuns)
-	if runs == nil || prefix == "" {
-		return Record{}, ErrNotFound
-	}
 	var found []string
-	var data []byte
-	c := runs.Cursor()
-	for k, v := c.Seek([]byte(prefix)); k != nil && bytes.HasPrefix(k, []byte(prefix)) && len(found) <= MaxMatches; k, v = c.Next() {
-		found, data = append(found, string(k)), v
+	for _, at := range []place{running, ended} {
+		runs := tx.Bucket(at.runs)
+		if runs == nil {
+			continue
+		}
+		c := runs.Cursor()
+		n := 0
+		for k, _ := c.Seek([]byte(prefix)); k != nil && bytes.HasPrefix(k, []byte(prefix)) && n <= MaxMatches; k, _ = c.Next() {
+			found, n = append(found, string(k)), n+1
+		}
 	}
+	slices.Sort(found)
+	found = slices.Compact(found)
 	switch len(found) {
 	case 0:
 		return Record{}, ErrNotFound
 	case 1:
-		return readRun(tx, found[0], data)
+		return getRun(tx, found[0])
 	}
-	return Record{}, Ambiguous(prefix, found)
+	return Record{}, Ambiguous(prefix, found[:min(len(found), MaxMatches+1)])
 }
 
-// ListRuns implements Store.
+// ListRuns implements Store. The ended runs come from the history's indexes, newest first;
+// the runs not done (a few, apart) are merged in at their places.
 func (b *Bolt) ListRuns(ctx context.Context, f Filter) ([]Record, error) {
 	var recs []Record
 	err := b.view(ctx, func(tx *bolt.Tx) error {
-		if f.Unfinished {
-			var err error
-			recs, err = unfinished(tx, f)
+		active, err := unfinished(tx, Filter{Pipeline: f.Pipeline, Limit: f.Limit})
+		if err != nil || f.Unfinished {
+			recs = active
 			return err
 		}
+		seen := map[string]bool{}
+		for _, r := range active {
+			seen[r.ID()] = true
+		}
+		full := func() bool { return f.Limit > 0 && len(recs) >= f.Limit }
 		index, prefix := tx.Bucket(bucketByTime), []byte(nil)
 		if f.Pipeline != "" {
 			index, prefix = tx.Bucket(bucketPipeline), pipelinePrefix(f.Pipeline)
 		}
-		return newestFirst(tx, index, prefix, func(r Record) bool {
-			recs = append(recs, r)
-			return f.Limit <= 0 || len(recs) < f.Limit
+		err = newestFirst(tx, index, prefix, func(r Record) bool {
+			if seen[r.ID()] {
+				return true // a run not done in a file no write has migrated yet
+			}
+			for len(active) > 0 && compareNewest(active[0], r) < 0 && !full() {
+				recs, active = append(recs, active[0]), active[1:]
+			}
+			if !full() {
+				recs = append(recs, r)
+			}
+			return !full()
 		})
+		for len(active) > 0 && !full() {
+			recs, active = append(recs, active[0]), active[1:]
+		}
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
@@ -550,8 +653,7 @@ func (b *Bolt) LastSucceeded(ctx context.Context, scope Scope) (Record, error) {
 // newestFirst walks the keys of index that start with prefix from the last backwards and
 // calls yield with each run's record until it returns false. A missing index is empty.
 func newestFirst(tx *bolt.Tx, index *bolt.Bucket, prefix []byte, yield func(Record) bool) error {
-	runs := tx.Bucket(bucketRuns)
-	if index == nil || runs == nil {
+	if index == nil {
 		return nil
 	}
 	c := index.Cursor()
@@ -570,11 +672,10 @@ func newestFirst(tx *bolt.Tx, index *bolt.Bucket, prefix []byte, yield func(Reco
 		}
 	}
 	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Prev() {
-		data := runs.Get(v)
-		if data == nil {
+		r, err := getRun(tx, string(v))
+		if errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("index entry %q names missing run %q", k, v)
 		}
-		r, err := readRun(tx, string(v), data)
 		if err != nil {
 			return err
 		}

@@ -241,6 +241,9 @@ func BenchmarkBoltRunByPipelineSize(b *testing.B) {
 				return
 			}
 			b.ReportMetric(perAction/base, "x-100")
+			if perAction > 1.5*base {
+				b.Errorf("at %d actions the store costs %.0f µs per action, %.2f times its cost at 100", n, perAction, perAction/base)
+			}
 		})
 	}
 }

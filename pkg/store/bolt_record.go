@@ -15,12 +15,13 @@ import (
 	"github.com/stepline/stepline/pkg/engine"
 )
 
-// A run's record is kept by Bolt in parts, so that a state change, which touches one stage,
-// writes about one stage's worth of bytes whatever the size of the pipeline: the definition
-// once, when the run is created (bucketDefinitions); each stage's action states and log paths
-// under its own key (bucketStages), rewritten only when their bytes change; and the rest (the
-// run's status, variables, artifacts, stage headers) as the record in bucketRuns. Records of
-// stores from before the parts hold everything inline; readRun reads both.
+// A run's record is kept by Bolt in parts while the run is not done, so that a state change,
+// which touches one stage, writes about one stage's worth of bytes whatever the size of the
+// pipeline: the definition once, when the run is created; each stage's action states and log
+// paths under its own key (bucketActiveStages), encoded and written only when they changed;
+// and the rest (the run's status, variables, artifacts, stage headers) as the record. An ended
+// run is written once more, into the history (place), with its stages inline. Records of
+// stores from before the parts hold everything inline; readRun reads every form.
 
 // stagePart is what bucketStages holds for one stage of a run.
 type stagePart struct {
@@ -48,9 +49,9 @@ type written struct {
 
 // writeRecord writes r's parts in tx, skipping those that last shows unchanged and those
 // whose bytes are already stored, and returns what it wrote.
-func writeRecord(tx *bolt.Tx, r Record, last *written) (*written, error) {
+func writeRecord(tx *bolt.Tx, r Record, last *written, at place) (*written, error) {
 	id := r.ID()
-	defs := tx.Bucket(bucketDefinitions)
+	defs := tx.Bucket(at.defs)
 	if defs.Get([]byte(id)) == nil {
 		def, err := json.Marshal(r.Definition)
 		if err != nil {
@@ -65,19 +66,25 @@ func writeRecord(tx *bolt.Tx, r Record, last *written) (*written, error) {
 		last = nil // written by another process since, or by hand
 	}
 	next := &written{revision: make([]byte, 8), stages: make([]stagePart, len(r.State.Stages))}
-	if _, err := rand.Read(next.revision); err != nil {
-		return nil, err
+	if !r.State.Done() {
+		// An ended run is written once more at most: nothing to remember.
+		if _, err := rand.Read(next.revision); err != nil {
+			return nil, err
+		}
+		if err := revisions.Put([]byte(id), next.revision); err != nil {
+			return nil, err
+		}
 	}
-	if err := revisions.Put([]byte(id), next.revision); err != nil {
-		return nil, err
+	head := r
+	head.Definition = engine.Definition{}
+	if at.stages == nil {
+		return nil, putChanged(tx.Bucket(at.runs), []byte(id), head)
 	}
 	stageOf := make(map[string]int, len(r.Definition.Stages))
 	for i, sg := range r.Definition.Stages {
 		stageOf[sg.Name] = i
 	}
 	parts := make([]stagePart, len(r.State.Stages))
-	head := r
-	head.Definition = engine.Definition{}
 	head.Logs = nil
 	for key, path := range r.Logs {
 		name, _, _ := strings.Cut(key, "/")
@@ -94,7 +101,7 @@ func writeRecord(tx *bolt.Tx, r Record, last *written) (*written, error) {
 		head.Logs[key] = path
 	}
 	head.State.Stages = make([]engine.StageState, len(r.State.Stages))
-	stages := tx.Bucket(bucketStages)
+	stages := tx.Bucket(at.stages)
 	for i, sg := range r.State.Stages {
 		parts[i].Actions = sg.Actions
 		sg.Actions = nil
@@ -116,24 +123,26 @@ func writeRecord(tx *bolt.Tx, r Record, last *written) (*written, error) {
 			return nil, err
 		}
 	}
-	data, err := json.Marshal(head)
-	if err != nil {
-		return nil, err
-	}
-	runs := tx.Bucket(bucketRuns)
-	if bytes.Equal(runs.Get([]byte(id)), data) {
-		return next, nil
-	}
-	return next, runs.Put([]byte(id), data)
+	return next, putChanged(tx.Bucket(at.runs), []byte(id), head)
 }
 
-// readRun decodes the record of run id stored as data in tx, with its definition and stages.
-func readRun(tx *bolt.Tx, id string, data []byte) (Record, error) {
+// putChanged writes v as JSON under key in bk, unless those bytes are there already.
+func putChanged(bk *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil || bytes.Equal(bk.Get(key), data) {
+		return err
+	}
+	return bk.Put(key, data)
+}
+
+// readRun decodes the record of run id stored as data in tx at at, with its definition and
+// stages.
+func readRun(tx *bolt.Tx, at place, id string, data []byte) (Record, error) {
 	r, err := decode(id, data)
 	if err != nil {
 		return Record{}, err
 	}
-	if defs := tx.Bucket(bucketDefinitions); defs != nil {
+	if defs := tx.Bucket(at.defs); defs != nil {
 		if def := defs.Get([]byte(id)); def != nil {
 			r.Definition = engine.Definition{}
 			if err := json.Unmarshal(def, &r.Definition); err != nil {
@@ -141,10 +150,10 @@ func readRun(tx *bolt.Tx, id string, data []byte) (Record, error) {
 			}
 		}
 	}
-	stages := tx.Bucket(bucketStages)
-	if stages == nil {
-		return r, nil
+	if at.stages == nil || tx.Bucket(at.stages) == nil {
+		return r, nil // stages inline
 	}
+	stages := tx.Bucket(at.stages)
 	for i := range r.State.Stages {
 		data := stages.Get(stageKey(id, i))
 		if data == nil {

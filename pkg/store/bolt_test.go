@@ -286,7 +286,8 @@ func TestBoltReplacesARunWithoutDecodingItsOldRecord(t *testing.T) {
 	db, err := bolt.Open(path, 0o644, nil)
 	require.NoError(t, err)
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte("runs")).Put([]byte("r1"), []byte("{not json"))
+		// A run not done is kept apart from the history's runs.
+		return tx.Bucket([]byte("active_runs")).Put([]byte("r1"), []byte("{not json"))
 	}))
 	require.NoError(t, db.Close())
 

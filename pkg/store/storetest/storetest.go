@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ListRuns returns runs newest first by start time then seq", listOrder},
 		{"ListRuns keeps only the filtered pipeline's runs", listFilter},
 		{"ListRuns returns at most Limit runs, the newest ones", listLimit},
+		{"ListRuns returns at most Limit runs, running and ended ones in one order", listLimitMixed},
 		{"ListRuns of an empty store returns nothing and no error", listEmpty},
 		{"ListRuns moves a replaced run to its new place without duplicating it", listAfterReplace},
 		{"ListRuns with Unfinished returns only the runs not done, newest first", listUnfinished},
@@ -354,6 +355,22 @@ func listLimit(t *testing.T, s store.Store) {
 	assert.Equal(t, []string{"api-5", "api-4"}, list(t, s, store.Filter{Pipeline: "api", Limit: 2}))
 	assert.Equal(t, []string{"web-1", "api-5", "api-4"}, list(t, s, store.Filter{Limit: 3}))
 	assert.Len(t, list(t, s, store.Filter{Limit: 100}), 6)
+}
+
+func listLimitMixed(t *testing.T, s store.Store) {
+	put(t, s,
+		run("api", "api-1", 1, 100, engine.Succeeded),
+		run("api", "api-2", 2, 200, engine.InProgress),
+		run("web", "web-1", 1, 250, engine.InProgress),
+		run("api", "api-3", 3, 300, engine.Failed),
+		run("api", "api-4", 4, 400, engine.InProgress),
+		run("api", "api-5", 5, 500, engine.Canceled),
+	)
+
+	assert.Equal(t, []string{"api-5", "api-4", "api-3"}, list(t, s, store.Filter{Pipeline: "api", Limit: 3}))
+	assert.Equal(t, []string{"api-5", "api-4", "api-3", "web-1"}, list(t, s, store.Filter{Limit: 4}))
+	assert.Equal(t, []string{"api-5", "api-4", "api-3", "api-2", "api-1"}, list(t, s, store.Filter{Pipeline: "api"}))
+	assert.Equal(t, []string{"api-4", "api-2"}, list(t, s, store.Filter{Pipeline: "api", Unfinished: true}))
 }
 
 func listEmpty(t *testing.T, s store.Store) {
