@@ -8,26 +8,7 @@ import (
 
 // bigDefinition is a 500-action pipeline: 10 stages of 50 actions in 5 run-order groups, each
 // action consuming the previous group's artifact and exporting variables.
-func bigDefinition() Definition {
-	def := sourced(ModeQueued)
-	prev := "source"
-	for s := 0; s < 10; s++ {
-		st := Stage{Name: fmt.Sprintf("Stage%d", s)}
-		for j := 0; j < 50; j++ {
-			group := j/10 + 1
-			a := Action{Name: fmt.Sprintf("A%d", j), Provider: "codebuild", RunOrder: group, Inputs: []string{prev},
-				Namespace: fmt.Sprintf("ns%d_%d", s, j),
-				Config:    map[string]any{"buildspec": "buildspec.yml", "env": map[string]any{"V": "#{source.commit_id}"}}}
-			if j%10 == 9 {
-				a.Outputs = []string{fmt.Sprintf("art%d_%d", s, j)}
-			}
-			st.Actions = append(st.Actions, a)
-		}
-		def.Stages = append(def.Stages, st)
-		prev = fmt.Sprintf("art%d_%d", s, 49)
-	}
-	return def
-}
+func bigDefinition() Definition { return sizedDefinition(500) }
 
 // BenchmarkAdvance measures one Advance call of a 500-action pipeline: one action result in,
 // decisions out, halfway through the run (target: under 1 ms per call).

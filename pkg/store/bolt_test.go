@@ -180,16 +180,30 @@ func testScope(pipeline string) store.Scope { return store.Scope{Pipeline: pipel
 // lanes and succeeded runs keyed by the pipeline name alone.
 func oldStore(t *testing.T, path string, recs ...store.Record) {
 	t.Helper()
+	writeHistory(t, path, []string{"runs", "seq", "lanes", "by_time", "pipeline", "succeeded"},
+		func(r store.Record) string { return r.Pipeline() }, recs, func(bk map[string]*bolt.Bucket) error {
+			require.NoError(t, bk["seq"].Put([]byte("api"), []byte("2")))
+			lane, _ := json.Marshal(engine.Lane{Holder: "api-2"})
+			return bk["lanes"].Put([]byte("api\x00Deploy"), lane)
+		})
+}
+
+// writeHistory writes recs into a new bbolt file at path as an older stepline did: whole
+// records in runs, their index entries in by_time, pipeline and the last of names (succeeded
+// runs only, keyed by succeededBy), then whatever more does.
+func writeHistory(t *testing.T, path string, names []string, succeededBy func(store.Record) string, recs []store.Record, more func(map[string]*bolt.Bucket) error) {
+	t.Helper()
 	db, err := bolt.Open(path, 0o644, nil)
 	require.NoError(t, err)
 	defer db.Close()
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
 		bk := map[string]*bolt.Bucket{}
-		for _, name := range []string{"runs", "seq", "lanes", "by_time", "pipeline", "succeeded"} {
+		for _, name := range names {
 			b, err := tx.CreateBucket([]byte(name))
 			require.NoError(t, err)
 			bk[name] = b
 		}
+		succeeded := bk[names[len(names)-1]]
 		for _, r := range recs {
 			data, err := json.Marshal(r)
 			require.NoError(t, err)
@@ -198,12 +212,13 @@ func oldStore(t *testing.T, path string, recs ...store.Record) {
 			require.NoError(t, bk["by_time"].Put([]byte(order), []byte(r.ID())))
 			require.NoError(t, bk["pipeline"].Put([]byte(r.Pipeline()+"\x00"+order), []byte(r.ID())))
 			if r.State.Status == engine.Succeeded {
-				require.NoError(t, bk["succeeded"].Put([]byte(r.Pipeline()+"\x00"+order), []byte(r.ID())))
+				require.NoError(t, succeeded.Put([]byte(succeededBy(r)+"\x00"+order), []byte(r.ID())))
 			}
 		}
-		require.NoError(t, bk["seq"].Put([]byte("api"), []byte("2")))
-		lane, _ := json.Marshal(engine.Lane{Holder: "api-2"})
-		return bk["lanes"].Put([]byte("api\x00Deploy"), lane)
+		if more == nil {
+			return nil
+		}
+		return more(bk)
 	}))
 }
 
@@ -310,29 +325,8 @@ func TestBoltReplacesARunWithoutDecodingItsOldRecord(t *testing.T) {
 // records, scoped indexes, no index keys kept per run.
 func scopedStore(t *testing.T, path string, recs ...store.Record) {
 	t.Helper()
-	db, err := bolt.Open(path, 0o644, nil)
-	require.NoError(t, err)
-	defer db.Close()
-	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		bk := map[string]*bolt.Bucket{}
-		for _, name := range []string{"runs", "counters", "scope_lanes", "by_time", "pipeline", "scope_succeeded"} {
-			b, err := tx.CreateBucket([]byte(name))
-			require.NoError(t, err)
-			bk[name] = b
-		}
-		for _, r := range recs {
-			data, err := json.Marshal(r)
-			require.NoError(t, err)
-			order := fmt.Sprintf("%020d%020d%s", r.State.Started, r.State.Seq, r.ID())
-			require.NoError(t, bk["runs"].Put([]byte(r.ID()), data))
-			require.NoError(t, bk["by_time"].Put([]byte(order), []byte(r.ID())))
-			require.NoError(t, bk["pipeline"].Put([]byte(r.Pipeline()+"\x00"+order), []byte(r.ID())))
-			if r.State.Status == engine.Succeeded {
-				require.NoError(t, bk["scope_succeeded"].Put([]byte(r.Scope().Key()+"\x00"+order), []byte(r.ID())))
-			}
-		}
-		return nil
-	}))
+	writeHistory(t, path, []string{"runs", "counters", "scope_lanes", "by_time", "pipeline", "scope_succeeded"},
+		func(r store.Record) string { return r.Scope().Key() }, recs, nil)
 }
 
 func TestBoltIndexesTheUnfinishedRunsOfAStoreFromBeforeTheIndex(t *testing.T) {
