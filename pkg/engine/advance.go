@@ -19,7 +19,7 @@ func Advance(def Definition, st State, inputs []Input, now time.Time) (State, De
 	if err := match(def, st); err != nil {
 		return st, Decision{}, err
 	}
-	a := &advancer{def: &def, s: st.clone(), now: now, ms: millis(now)}
+	a := &advancer{def: &def, s: st.clone(), own: make([]bool, len(st.Stages)), now: now, ms: millis(now)}
 	if a.s.Done() && !slices.ContainsFunc(inputs, reopens) {
 		for _, in := range inputs {
 			a.ignore(in, "the run has ended")
@@ -74,6 +74,9 @@ func match(def Definition, st State) error {
 type advancer struct {
 	def *Definition
 	s   State
+	// own marks the stages whose actions this call has copied (stage): until then they are
+	// the caller's.
+	own []bool
 	d   Decision
 	now time.Time
 	ms  int64
@@ -144,7 +147,19 @@ func (a *advancer) apply(in Input) {
 	}
 }
 
-func (a *advancer) current() *StageState { return &a.s.Stages[a.s.Stage] }
+func (a *advancer) current() *StageState { return a.stage(a.s.Stage) }
+
+// stage returns stage i of the state being advanced, to change: its actions are copied the
+// first time, as clone leaves them shared with the caller's state. A call copies the stages
+// it touches, not the whole run.
+func (a *advancer) stage(i int) *StageState {
+	sg := &a.s.Stages[i]
+	if !a.own[i] {
+		sg.Actions = slices.Clone(sg.Actions)
+		a.own[i] = true
+	}
+	return sg
+}
 
 func (a *advancer) find(stage, action string) (int, int, bool) {
 	for i := range a.def.Stages {
@@ -166,7 +181,7 @@ func (a *advancer) result(in Input) {
 		a.ignore(in, "no such action")
 		return
 	}
-	as := &a.s.Stages[i].Actions[j]
+	as := &a.stage(i).Actions[j]
 	if as.Status != InProgress || as.Attempt != in.Attempt {
 		a.ignore(in, fmt.Sprintf("attempt %d is not running (attempt %d is %s)", in.Attempt, as.Attempt, as.Status))
 		return
@@ -191,9 +206,7 @@ func (a *advancer) result(in Input) {
 				a.s.Artifacts[name] = in.Outputs[name]
 			}
 			if act.Namespace != "" {
-				for k, v := range in.Variables {
-					a.s.setVar(act.Namespace, k, v)
-				}
+				a.s.setVars(act.Namespace, in.Variables)
 			}
 		}
 		as.Status = Succeeded
@@ -211,7 +224,7 @@ func (a *advancer) result(in Input) {
 // backoff or leaves it failed for the stage to handle.
 func (a *advancer) failAttempt(i, j int, msg string, final bool) {
 	act := &a.def.Stages[i].Actions[j]
-	as := &a.s.Stages[i].Actions[j]
+	as := &a.stage(i).Actions[j]
 	as.Status = Failed
 	as.Ended = a.ms
 	as.Deadline = 0
@@ -470,7 +483,7 @@ func (a *advancer) release() {
 // failed before it could start (an unresolvable variable or a missing artifact).
 func (a *advancer) start(i, j int) bool {
 	act := &a.def.Stages[i].Actions[j]
-	as := &a.s.Stages[i].Actions[j]
+	as := &a.stage(i).Actions[j]
 	as.Attempt++
 	as.Tries++
 	as.Status = InProgress
@@ -495,7 +508,7 @@ func (a *advancer) start(i, j int) bool {
 // task cannot run.
 func (a *advancer) task(i, j int, problem *error) Task {
 	act := &a.def.Stages[i].Actions[j]
-	as := &a.s.Stages[i].Actions[j]
+	as := &a.stage(i).Actions[j]
 	t := Task{
 		Run: a.s.Run, Pipeline: a.s.Pipeline, Stage: a.def.Stages[i].Name, Action: act.Name,
 		Attempt: as.Attempt, Provider: act.Provider, Outputs: act.Outputs,

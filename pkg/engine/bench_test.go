@@ -8,26 +8,7 @@ import (
 
 // bigDefinition is a 500-action pipeline: 10 stages of 50 actions in 5 run-order groups, each
 // action consuming the previous group's artifact and exporting variables.
-func bigDefinition() Definition {
-	def := sourced(ModeQueued)
-	prev := "source"
-	for s := 0; s < 10; s++ {
-		st := Stage{Name: fmt.Sprintf("Stage%d", s)}
-		for j := 0; j < 50; j++ {
-			group := j/10 + 1
-			a := Action{Name: fmt.Sprintf("A%d", j), Provider: "codebuild", RunOrder: group, Inputs: []string{prev},
-				Namespace: fmt.Sprintf("ns%d_%d", s, j),
-				Config:    map[string]any{"buildspec": "buildspec.yml", "env": map[string]any{"V": "#{source.commit_id}"}}}
-			if j%10 == 9 {
-				a.Outputs = []string{fmt.Sprintf("art%d_%d", s, j)}
-			}
-			st.Actions = append(st.Actions, a)
-		}
-		def.Stages = append(def.Stages, st)
-		prev = fmt.Sprintf("art%d_%d", s, 49)
-	}
-	return def
-}
+func bigDefinition() Definition { return sizedDefinition(500) }
 
 // BenchmarkAdvance measures one Advance call of a 500-action pipeline: one action result in,
 // decisions out, halfway through the run (target: under 1 ms per call).
@@ -88,4 +69,77 @@ func BenchmarkStateJSON(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(size), "state-bytes")
+}
+
+// sizedDefinition is a pipeline of n actions (n a multiple of 50) shaped like bigDefinition's:
+// stages of 50 actions in 5 run-order groups, with inputs, namespaces and artifacts.
+func sizedDefinition(n int) Definition {
+	def := sourced(ModeQueued)
+	prev := "source"
+	for s := range n / 50 {
+		st := Stage{Name: fmt.Sprintf("Stage%d", s)}
+		for j := range 50 {
+			a := Action{Name: fmt.Sprintf("A%d", j), Provider: "codebuild", RunOrder: j/10 + 1, Inputs: []string{prev},
+				Namespace: fmt.Sprintf("ns%d_%d", s, j),
+				Config:    map[string]any{"buildspec": "buildspec.yml", "env": map[string]any{"V": "#{source.commit_id}"}}}
+			if j%10 == 9 {
+				a.Outputs = []string{fmt.Sprintf("art%d_%d", s, j)}
+			}
+			st.Actions = append(st.Actions, a)
+		}
+		def.Stages = append(def.Stages, st)
+		prev = fmt.Sprintf("art%d_%d", s, 49)
+	}
+	return def
+}
+
+// wholeRun drives a run of def from its start to its end, each action's result arriving on
+// its own as a real run's do, and returns the number of Advance calls.
+func wholeRun(tb testing.TB, def Definition) int {
+	now := time.Unix(1_800_000_000, 0)
+	st := New(def, RunInfo{ID: "r", Variables: map[string]map[string]string{"source": {"commit_id": "abc"}}})
+	st, d, err := Advance(def, st, nil, now)
+	calls := 1
+	var pending []Task
+	for err == nil && !d.Done {
+		pending = append(pending, d.Start...)
+		var in []Input
+		switch {
+		case d.Acquire != "":
+			in = []Input{{Kind: KindGranted, Stage: d.Acquire}}
+		case len(pending) > 0:
+			t := pending[0]
+			pending = pending[1:]
+			outs := map[string]string{}
+			for _, o := range t.Outputs {
+				outs[o] = "s3://bucket/" + o
+			}
+			in = []Input{t.Succeeded(outs, map[string]string{"X": "1"})}
+		default:
+			tb.Fatalf("the run is stuck at stage %d", st.Stage)
+		}
+		st, d, err = Advance(def, st, in, now)
+		calls++
+	}
+	if err != nil || st.Status != Succeeded {
+		tb.Fatalf("run ended %s: %v", st.Status, err)
+	}
+	return calls
+}
+
+// BenchmarkWholeRun measures a whole run, every Advance call of it, by pipeline size (issue
+// 11 point 12: the engine's cost near linear in the actions), up to the largest pipeline the
+// pipeline file allows (50 stages of 50 actions). ns/action at 1,000 and 2,500 actions
+// against that at 100 says how far from linear it is.
+func BenchmarkWholeRun(b *testing.B) {
+	for _, n := range []int{100, 1_000, 2_500} {
+		def := sizedDefinition(n)
+		b.Run(fmt.Sprintf("actions=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				wholeRun(b, def)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/action")
+		})
+	}
 }

@@ -164,7 +164,7 @@ func (a *advancer) operate(in Input) {
 // attempt's executor (a terminal prompt, a wait for the store) is listed to stop.
 func (a *advancer) decide(in Input) {
 	i, j, _ := a.find(in.Stage, in.Action)
-	as := &a.s.Stages[i].Actions[j]
+	as := &a.stage(i).Actions[j]
 	if in.Attempt != 0 && in.Attempt != as.Attempt {
 		a.ignore(in, fmt.Sprintf("attempt %d is not the waiting one (attempt %d is)", in.Attempt, as.Attempt))
 		return

@@ -22,7 +22,11 @@ import (
 // Before a run's stage locks are given back, what its builds left running (their process
 // groups, recorded in dir's runs/<run>/groups) is stopped, so the run the lock goes to never
 // builds beside an orphan of the run before it.
+//
+// Only unfinished runs are read (store.Filter.Unfinished, an index of its own in the stores),
+// so what a start costs does not grow with the history.
 func Reclaim(ctx context.Context, st Store, dir string, f store.Filter, now time.Time, log *slog.Logger) ([]store.Record, error) {
+	f.Unfinished = true
 	runs, err := st.ListRuns(ctx, f)
 	if err != nil {
 		return nil, fmt.Errorf("read the runs: %w", err)

@@ -240,6 +240,9 @@ func (d *decoder) decodePipeline(n *yaml.Node) *Pipeline {
 			if sn != nil && sn.Kind == yaml.SequenceNode && len(items) == 0 {
 				d.report(pos(sn), RuleRequired, "stages: the list is empty: declare at least one stage")
 			}
+			if len(items) > MaxStages {
+				d.report(pos(items[MaxStages]), RuleSize, "stages: %d stages; a pipeline has at most %d, CodePipeline's quota (a run's record must fit in one DynamoDB item on AWS): merge stages", len(items), MaxStages)
+			}
 		case "notifications":
 			pl.Notifications = d.decodeNotifications(p.val)
 		default:

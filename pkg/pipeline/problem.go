@@ -18,6 +18,7 @@ const (
 	RuleCycle      = "cycle"
 	RuleValue      = "value"
 	RuleWave       = "wave"
+	RuleSize       = "size"
 	RuleSecret     = "secret"
 	// RuleRunnable: a pipeline whose actions can never all run in one place.
 	RuleRunnable = "runnable"

@@ -392,3 +392,43 @@ func TestWaveRule(t *testing.T) {
 		})
 	}
 }
+
+// sized is a pipeline of stages stages, the first with actions actions (in run orders of
+// MaxWave), the others with one.
+func sized(stages, actions int) string {
+	var b strings.Builder
+	b.WriteString("version: 1\npipelines:\n  - name: p\n    stages:\n")
+	for s := range stages {
+		fmt.Fprintf(&b, "      - name: S%d\n        actions:\n", s)
+		n := 1
+		if s == 0 {
+			n = actions
+		}
+		for i := range n {
+			fmt.Fprintf(&b, "          - {name: A%d, provider: codebuild, run_order: %d, inputs: [source]}\n", i, i/MaxWave+1)
+		}
+	}
+	return b.String()
+}
+
+func TestSizeRule(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, 50, MaxStages, "CodePipeline's quota, docs/pipeline.md and pkg/store/dynamo's size test")
+	require.Equal(t, 50, MaxActions, "CodePipeline's quota, docs/pipeline.md and pkg/store/dynamo's size test")
+	for _, c := range []struct {
+		name            string
+		stages, actions int
+		want            []expect
+	}{
+		{"the largest pipeline allowed passes", MaxStages, MaxActions, nil},
+		{"one stage more is reported at it", MaxStages + 1, 1, []expect{
+			expect(fmt.Sprintf("%d:9 size stages: 51 stages; a pipeline has at most 50", 5+3*MaxStages))}},
+		{"one action more is reported at it", 1, MaxActions + 1, []expect{
+			expect(fmt.Sprintf("%d:13 size stage \"S0\" has 51 actions; a stage has at most 50", 7+MaxActions))}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			assertProblems(t, problemsOf(t, sized(c.stages, c.actions)), c.want...)
+		})
+	}
+}

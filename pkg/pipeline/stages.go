@@ -69,6 +69,9 @@ func (d *decoder) decodeStage(n *yaml.Node, index int) *Stage {
 		if an.Kind == yaml.SequenceNode && len(items) == 0 {
 			d.report(pos(an), RuleRequired, "actions: the list is empty: declare at least one action")
 		}
+		if len(items) > MaxActions {
+			d.report(pos(items[MaxActions]), RuleSize, "stage %q has %d actions; a stage has at most %d, CodePipeline's quota (a run's record must fit in one DynamoDB item on AWS): move some to another stage", st.Name.Value, len(items), MaxActions)
+		}
 	}
 	d.require(n, ps, "stage", "name", "actions")
 	return st

@@ -88,6 +88,16 @@ func (d *decoder) validatePipeline(pi *pipelineIndex) {
 // TestTheWidestWaveStaysUnderHalfTheStateLimit measures it in the interpreter).
 const MaxWave = 15
 
+// MaxStages and MaxActions bound a pipeline's size as CodePipeline's quotas do (stages per
+// pipeline, actions per stage: https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html).
+// On AWS a run's whole record, every action's state included, is one DynamoDB item of at most
+// 400 KB: pkg/store/dynamo's TestTheRecordOfTheLargestPipelineValidateAcceptsFitsInAnItem
+// measures a run of the largest pipeline these allow, every name at its longest.
+const (
+	MaxStages  = 50
+	MaxActions = 50
+)
+
 // checkWave reports a run_order group of st with more than MaxWave actions, at the first
 // action beyond the limit.
 func (d *decoder) checkWave(st *Stage) {

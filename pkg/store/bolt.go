@@ -3,12 +3,14 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -26,14 +28,45 @@ var ErrBusy = errors.New("another stepline process holds it")
 // Bucket names. Index keys end in orderKey, so a bucket scanned backwards yields runs newest
 // first without decoding a record that will not be returned. Scopes are keyed by Scope.Key,
 // which no other scope's key prefixes, followed by NUL.
+//
+// A run that has ended is in the history's buckets (runs, definitions, run_keys) and its
+// indexes (by_time, pipeline, scope_succeeded); a run that has not is apart, in buckets that
+// hold only the runs not done (active_*, and the unfinished index), so that the writes of its
+// every state change touch buckets the size of what runs, not of the history. It moves once,
+// when it ends, its stages then written inline (no state change follows).
 var (
-	bucketRuns      = []byte("runs")            // run id → JSON Record
-	bucketCounters  = []byte("counters")        // Scope.Counter key → last run number, decimal
-	bucketLanes     = []byte("scope_lanes")     // scope NUL stage → JSON engine.Lane
-	bucketByTime    = []byte("by_time")         // orderKey → run id: every pipeline
-	bucketPipeline  = []byte("pipeline")        // pipeline NUL orderKey → run id
-	bucketSucceeded = []byte("scope_succeeded") // scope NUL orderKey → run id, succeeded runs only
+	bucketRuns              = []byte("runs")               // ended run id → JSON Record without its definition
+	bucketDefinitions       = []byte("definitions")        // ended run id → JSON engine.Definition
+	bucketRunKeys           = []byte("run_keys")           // ended run id → its index keys (indexKeys), as last written
+	bucketActiveRuns        = []byte("active_runs")        // the same three for the runs not done, the record without its stages' actions
+	bucketActiveDefinitions = []byte("active_definitions") //
+	bucketActiveKeys        = []byte("active_keys")        //
+	bucketActiveStages      = []byte("active_stages")      // stageKey → JSON stagePart: a stage's actions and logs, of a run not done
+	bucketRevisions         = []byte("active_revisions")   // run id → random bytes, new with every write of a run not done
+	bucketCounters          = []byte("counters")           // Scope.Counter key → last run number, decimal
+	bucketLanes             = []byte("scope_lanes")        // scope NUL stage → JSON engine.Lane
+	bucketByTime            = []byte("by_time")            // orderKey → run id: every pipeline's ended runs
+	bucketPipeline          = []byte("pipeline")           // pipeline NUL orderKey → ended run id
+	bucketSucceeded         = []byte("scope_succeeded")    // scope NUL orderKey → run id, succeeded runs only
+	bucketUnfinished        = []byte("unfinished")         // pipeline NUL orderKey → run id, runs not done only
 )
+
+// buckets are every bucket of a history file, which each write transaction makes sure of.
+var buckets = [][]byte{bucketRuns, bucketDefinitions, bucketRunKeys, bucketActiveRuns,
+	bucketActiveDefinitions, bucketActiveStages, bucketActiveKeys, bucketRevisions, bucketCounters,
+	bucketLanes, bucketByTime, bucketPipeline, bucketSucceeded, bucketUnfinished}
+
+// place names the buckets of a run's record: its head, definition, stages (nil: inline) and
+// index keys.
+type place struct{ runs, defs, stages, keys []byte }
+
+var (
+	ended   = place{bucketRuns, bucketDefinitions, nil, bucketRunKeys}
+	running = place{bucketActiveRuns, bucketActiveDefinitions, bucketActiveStages, bucketActiveKeys}
+)
+
+// indexes are the buckets a run's index keys go to, in the order of their tags in run_keys.
+var indexes = [][]byte{bucketByTime, bucketPipeline, bucketSucceeded, bucketUnfinished}
 
 // Buckets of stores written before runs were scoped (see migrate): counters, lanes and
 // succeeded runs keyed by the pipeline name alone.
@@ -55,7 +88,13 @@ type Bolt struct {
 	path    string
 	timeout time.Duration
 	mu      sync.RWMutex
+	// written holds what this Bolt last wrote of each run it is writing (under mu), so
+	// that a state change encodes only the stages that changed (writeRecord).
+	written map[string]*written
 }
+
+// maxWritten bounds Bolt.written: the runs one process drives at once.
+const maxWritten = 64
 
 var _ Store = (*Bolt)(nil)
 
@@ -124,7 +163,12 @@ func (b *Bolt) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 				return fmt.Errorf("index the runs by scope: %w", err)
 			}
 		}
-		for _, name := range [][]byte{bucketRuns, bucketCounters, bucketLanes, bucketByTime, bucketPipeline, bucketSucceeded} {
+		if tx.Bucket(bucketUnfinished) == nil {
+			if err := migrateUnfinished(tx); err != nil {
+				return fmt.Errorf("index the unfinished runs: %w", err)
+			}
+		}
+		for _, name := range buckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -177,6 +221,60 @@ func migrate(tx *bolt.Tx) error {
 	})
 }
 
+// migrateUnfinished brings a store written before the unfinished index up to date, once,
+// inside the first write transaction that finds no such index: every run's index keys are
+// recorded (so a later PutRun replaces them without decoding the record) and its unfinished
+// entry written. Records keep their definition inline until they are next written; decode
+// reads both forms. A record that cannot be decoded is left out of the new indexes.
+func migrateUnfinished(tx *bolt.Tx) error {
+	for _, name := range [][]byte{bucketUnfinished, bucketRunKeys} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return err
+		}
+	}
+	runs := tx.Bucket(bucketRuns)
+	if runs == nil {
+		return nil
+	}
+	type entry struct {
+		id          []byte
+		before, now []byte
+	}
+	var found []entry
+	err := runs.ForEach(func(id, data []byte) error {
+		r, err := decode(string(id), data)
+		if err != nil || checkRecord(r) != nil {
+			return nil
+		}
+		found = append(found, entry{bytes.Clone(id), legacyIndexKeys(r), indexKeys(r)})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, e := range found {
+		if err := eachIndexKey(e.before, func(bk int, k []byte) error { return tx.Bucket(indexes[bk]).Delete(k) }); err != nil {
+			return err
+		}
+		// The record stays where it is until it is next written (loadRun reads it there).
+		if err := putIndexKeys(tx, e.id, e.now, ended); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// legacyIndexKeys are the index keys a run had before the unfinished index: a run not done
+// was in by_time and pipeline too.
+func legacyIndexKeys(r Record) []byte {
+	done := r
+	done.State.Status = engine.Failed
+	if r.State.Status == engine.Succeeded {
+		done.State.Status = engine.Succeeded
+	}
+	return indexKeys(done)
+}
+
 // NextSeq implements Store.
 func (b *Bolt) NextSeq(ctx context.Context, scope Scope) (int64, error) {
 	if err := scope.check(); err != nil {
@@ -215,49 +313,148 @@ func (b *Bolt) PutRun(ctx context.Context, r Record) error {
 	if err := checkRecord(r); err != nil {
 		return err
 	}
-	if err := b.update(ctx, func(tx *bolt.Tx) error { return putRun(tx, r) }); err != nil {
+	err := b.update(ctx, func(tx *bolt.Tx) error {
+		w, err := putRun(tx, r, b.written[r.ID()])
+		b.remember(r, w)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("put run %s: %w", r.ID(), err)
 	}
 	return nil
 }
 
-// putRun writes r and its index entries in tx.
-func putRun(tx *bolt.Tx, r Record) error {
-	data, err := json.Marshal(r)
+// putRun writes r and its index entries in tx. What it costs does not grow with the history
+// nor, much, with the pipeline: a run not done is written apart from the history (place), the
+// old index entries come from its index keys (no old record is decoded), and the record is
+// written by parts, only those that changed (writeRecord). last is what this process wrote of
+// the run before, if it still holds; the returned value is what it writes now.
+func putRun(tx *bolt.Tx, r Record, last *written) (*written, error) {
+	id := []byte(r.ID())
+	here, other := running, ended
+	if r.State.Done() {
+		here, other = ended, running
+	}
+	keys := indexKeys(r)
+	old, moved := tx.Bucket(here.keys).Get(id), false
+	if old == nil {
+		old, moved = tx.Bucket(other.keys).Get(id), true
+	}
+	if old == nil && (tx.Bucket(ended.runs).Get(id) != nil || tx.Bucket(running.runs).Get(id) != nil) {
+		// Not indexed since migrateUnfinished: only a file edited by hand gets here.
+		return nil, fmt.Errorf("run %s has no index keys", r.ID())
+	}
+	old = bytes.Clone(old)
+	if old != nil && moved {
+		if err := move(tx, r, other, here); err != nil {
+			return nil, err
+		}
+	}
+	if moved || !bytes.Equal(old, keys) {
+		if err := eachIndexKey(old, func(bk int, k []byte) error { return tx.Bucket(indexes[bk]).Delete(k) }); err != nil {
+			return nil, err
+		}
+		if err := putIndexKeys(tx, id, keys, here); err != nil {
+			return nil, err
+		}
+	}
+	if r.State.Done() {
+		last = nil
+		if err := tx.Bucket(bucketRevisions).Delete(id); err != nil {
+			return nil, err
+		}
+	}
+	return writeRecord(tx, r, last, here)
+}
+
+// move takes run r's record out of from, keeping its definition for to: the rest is
+// written anew.
+func move(tx *bolt.Tx, r Record, from, to place) error {
+	id := []byte(r.ID())
+	if def := bytes.Clone(tx.Bucket(from.defs).Get(id)); def != nil {
+		if err := tx.Bucket(to.defs).Put(id, def); err != nil {
+			return err
+		}
+	}
+	for _, name := range [][]byte{from.runs, from.defs, from.keys} {
+		if err := tx.Bucket(name).Delete(id); err != nil {
+			return err
+		}
+	}
+	for i := range r.State.Stages {
+		if from.stages == nil {
+			break
+		}
+		if err := tx.Bucket(from.stages).Delete(stageKey(r.ID(), i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// remember keeps w as what was last written of r, forgetting ended runs (no state change
+// follows) and, past maxWritten, any other.
+func (b *Bolt) remember(r Record, w *written) {
+	if w == nil || r.State.Done() {
+		delete(b.written, r.ID())
+		return
+	}
+	if b.written == nil {
+		b.written = map[string]*written{}
+	}
+	for id := range b.written {
+		if len(b.written) < maxWritten {
+			break
+		}
+		delete(b.written, id)
+	}
+	b.written[r.ID()] = w
+}
+
+// putIndexKeys writes run id's entries under keys (indexKeys) and records them in at.
+func putIndexKeys(tx *bolt.Tx, id, keys []byte, at place) error {
+	err := eachIndexKey(keys, func(bk int, k []byte) error { return tx.Bucket(indexes[bk]).Put(k, id) })
 	if err != nil {
 		return err
 	}
-	id := []byte(r.ID())
-	runs := tx.Bucket(bucketRuns)
-	// A replaced record may have moved (a start time set, a status changed): drop the old
-	// index entries before writing the new ones.
-	if old := runs.Get(id); old != nil {
-		prev, err := decode(r.ID(), old)
-		if err != nil {
-			return err
-		}
-		if err := indexRun(tx, prev, (*bolt.Bucket).Delete); err != nil {
-			return err
-		}
-	}
-	if err := runs.Put(id, data); err != nil {
-		return err
-	}
-	return indexRun(tx, r, func(bk *bolt.Bucket, k []byte) error { return bk.Put(k, id) })
+	return tx.Bucket(at.keys).Put(id, keys)
 }
 
-// indexRun applies op to every index key of r.
-func indexRun(tx *bolt.Tx, r Record, op func(*bolt.Bucket, []byte) error) error {
+// indexKeys encodes r's index keys: for each, the position of its bucket in indexes, the
+// key's length as a uvarint and the key.
+func indexKeys(r Record) []byte {
 	order := orderKey(r)
-	if err := op(tx.Bucket(bucketByTime), order); err != nil {
-		return err
+	var out []byte
+	add := func(bk int, key []byte) {
+		out = append(out, byte(bk))
+		out = binary.AppendUvarint(out, uint64(len(key)))
+		out = append(out, key...)
 	}
-	inPipeline := append(pipelinePrefix(r.Pipeline()), order...)
-	if err := op(tx.Bucket(bucketPipeline), inPipeline); err != nil {
-		return err
+	if !r.State.Done() {
+		add(3, append(pipelinePrefix(r.Pipeline()), order...))
+		return out
 	}
+	add(0, order)
+	add(1, append(pipelinePrefix(r.Pipeline()), order...))
 	if r.State.Status == engine.Succeeded {
-		return op(tx.Bucket(bucketSucceeded), succeededKey(r))
+		add(2, succeededKey(r))
+	}
+	return out
+}
+
+// eachIndexKey calls fn with each bucket position and key indexKeys encoded in keys.
+func eachIndexKey(keys []byte, fn func(bk int, key []byte) error) error {
+	for len(keys) > 0 {
+		bk := int(keys[0])
+		n, w := binary.Uvarint(keys[1:])
+		if bk >= len(indexes) || w <= 0 || uint64(len(keys)-1-w) < n {
+			return errors.New("damaged index keys")
+		}
+		start := 1 + w
+		if err := fn(bk, keys[start:start+int(n)]); err != nil {
+			return err
+		}
+		keys = keys[start+int(n):]
 	}
 	return nil
 }
@@ -309,61 +506,120 @@ func (b *Bolt) lookUp(ctx context.Context, verb, id string, look func(*bolt.Tx, 
 	return r, nil
 }
 
-// getRun reads the run named id in tx.
+// getRun reads the run named id in tx, wherever it is (place).
 func getRun(tx *bolt.Tx, id string) (Record, error) {
-	runs := tx.Bucket(bucketRuns)
-	if runs == nil || id == "" {
+	if id == "" {
 		return Record{}, ErrNotFound
 	}
-	data := runs.Get([]byte(id))
-	if data == nil {
-		return Record{}, ErrNotFound
+	for _, at := range []place{running, ended} {
+		if runs := tx.Bucket(at.runs); runs != nil {
+			if data := runs.Get([]byte(id)); data != nil {
+				return readRun(tx, at, id, data)
+			}
+		}
 	}
-	return decode(id, data)
+	return Record{}, ErrNotFound
 }
 
 // findRun finds the run named or uniquely prefixed by prefix in tx, reading at most
-// MaxMatches+1 keys.
+// MaxMatches+1 keys of each place.
 func findRun(tx *bolt.Tx, prefix string) (Record, error) {
-	if r, err := getRun(tx, prefix); !errors.Is(err, ErrNotFound) {
+	if r, err := getRun(tx, prefix); !errors.Is(err, ErrNotFound) || prefix == "" {
 		return r, err
 	}
-	runs := tx.Bucket(bucketRuns)
-	if runs == nil || prefix == "" {
-		return Record{}, ErrNotFound
-	}
 	var found []string
-	var data []byte
-	c := runs.Cursor()
-	for k, v := c.Seek([]byte(prefix)); k != nil && bytes.HasPrefix(k, []byte(prefix)) && len(found) <= MaxMatches; k, v = c.Next() {
-		found, data = append(found, string(k)), v
+	for _, at := range []place{running, ended} {
+		runs := tx.Bucket(at.runs)
+		if runs == nil {
+			continue
+		}
+		c := runs.Cursor()
+		n := 0
+		for k, _ := c.Seek([]byte(prefix)); k != nil && bytes.HasPrefix(k, []byte(prefix)) && n <= MaxMatches; k, _ = c.Next() {
+			found, n = append(found, string(k)), n+1
+		}
 	}
+	slices.Sort(found)
+	found = slices.Compact(found)
 	switch len(found) {
 	case 0:
 		return Record{}, ErrNotFound
 	case 1:
-		return decode(found[0], data)
+		return getRun(tx, found[0])
 	}
-	return Record{}, Ambiguous(prefix, found)
+	return Record{}, Ambiguous(prefix, found[:min(len(found), MaxMatches+1)])
 }
 
-// ListRuns implements Store.
+// ListRuns implements Store. The ended runs come from the history's indexes, newest first;
+// the runs not done (a few, apart) are merged in at their places.
 func (b *Bolt) ListRuns(ctx context.Context, f Filter) ([]Record, error) {
 	var recs []Record
 	err := b.view(ctx, func(tx *bolt.Tx) error {
+		active, err := unfinished(tx, Filter{Pipeline: f.Pipeline, Limit: f.Limit})
+		if err != nil || f.Unfinished {
+			recs = active
+			return err
+		}
+		seen := map[string]bool{}
+		for _, r := range active {
+			seen[r.ID()] = true
+		}
+		full := func() bool { return f.Limit > 0 && len(recs) >= f.Limit }
 		index, prefix := tx.Bucket(bucketByTime), []byte(nil)
 		if f.Pipeline != "" {
 			index, prefix = tx.Bucket(bucketPipeline), pipelinePrefix(f.Pipeline)
 		}
-		return newestFirst(tx, index, prefix, func(r Record) bool {
-			recs = append(recs, r)
-			return f.Limit <= 0 || len(recs) < f.Limit
+		err = newestFirst(tx, index, prefix, func(r Record) bool {
+			if seen[r.ID()] {
+				return true // a run not done in a file no write has migrated yet
+			}
+			for len(active) > 0 && compareNewest(active[0], r) < 0 && !full() {
+				recs, active = append(recs, active[0]), active[1:]
+			}
+			if !full() {
+				recs = append(recs, r)
+			}
+			return !full()
 		})
+		for len(active) > 0 && !full() {
+			recs, active = append(recs, active[0]), active[1:]
+		}
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
 	return recs, nil
+}
+
+// unfinished reads the runs f selects that are not done from the unfinished index, which
+// holds only those: what it reads does not grow with the history. A file no write has
+// migrated yet has no such index, and its pipeline index is walked instead.
+func unfinished(tx *bolt.Tx, f Filter) ([]Record, error) {
+	var prefix []byte
+	if f.Pipeline != "" {
+		prefix = pipelinePrefix(f.Pipeline)
+	}
+	index := tx.Bucket(bucketUnfinished)
+	if index == nil {
+		index = tx.Bucket(bucketByTime)
+		if f.Pipeline != "" {
+			index = tx.Bucket(bucketPipeline)
+		}
+	}
+	var recs []Record
+	err := newestFirst(tx, index, prefix, func(r Record) bool {
+		if !r.State.Done() {
+			recs = append(recs, r)
+		}
+		return true
+	})
+	// Without a pipeline the index is ordered by pipeline first.
+	slices.SortFunc(recs, compareNewest)
+	if f.Limit > 0 && len(recs) > f.Limit {
+		recs = recs[:f.Limit]
+	}
+	return recs, err
 }
 
 // LastSucceeded implements Store.
@@ -397,8 +653,7 @@ func (b *Bolt) LastSucceeded(ctx context.Context, scope Scope) (Record, error) {
 // newestFirst walks the keys of index that start with prefix from the last backwards and
 // calls yield with each run's record until it returns false. A missing index is empty.
 func newestFirst(tx *bolt.Tx, index *bolt.Bucket, prefix []byte, yield func(Record) bool) error {
-	runs := tx.Bucket(bucketRuns)
-	if index == nil || runs == nil {
+	if index == nil {
 		return nil
 	}
 	c := index.Cursor()
@@ -417,11 +672,10 @@ func newestFirst(tx *bolt.Tx, index *bolt.Bucket, prefix []byte, yield func(Reco
 		}
 	}
 	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Prev() {
-		data := runs.Get(v)
-		if data == nil {
+		r, err := getRun(tx, string(v))
+		if errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("index entry %q names missing run %q", k, v)
 		}
-		r, err := decode(string(v), data)
 		if err != nil {
 			return err
 		}

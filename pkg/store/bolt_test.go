@@ -180,16 +180,30 @@ func testScope(pipeline string) store.Scope { return store.Scope{Pipeline: pipel
 // lanes and succeeded runs keyed by the pipeline name alone.
 func oldStore(t *testing.T, path string, recs ...store.Record) {
 	t.Helper()
+	writeHistory(t, path, []string{"runs", "seq", "lanes", "by_time", "pipeline", "succeeded"},
+		func(r store.Record) string { return r.Pipeline() }, recs, func(bk map[string]*bolt.Bucket) error {
+			require.NoError(t, bk["seq"].Put([]byte("api"), []byte("2")))
+			lane, _ := json.Marshal(engine.Lane{Holder: "api-2"})
+			return bk["lanes"].Put([]byte("api\x00Deploy"), lane)
+		})
+}
+
+// writeHistory writes recs into a new bbolt file at path as an older stepline did: whole
+// records in runs, their index entries in by_time, pipeline and the last of names (succeeded
+// runs only, keyed by succeededBy), then whatever more does.
+func writeHistory(t *testing.T, path string, names []string, succeededBy func(store.Record) string, recs []store.Record, more func(map[string]*bolt.Bucket) error) {
+	t.Helper()
 	db, err := bolt.Open(path, 0o644, nil)
 	require.NoError(t, err)
 	defer db.Close()
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
 		bk := map[string]*bolt.Bucket{}
-		for _, name := range []string{"runs", "seq", "lanes", "by_time", "pipeline", "succeeded"} {
+		for _, name := range names {
 			b, err := tx.CreateBucket([]byte(name))
 			require.NoError(t, err)
 			bk[name] = b
 		}
+		succeeded := bk[names[len(names)-1]]
 		for _, r := range recs {
 			data, err := json.Marshal(r)
 			require.NoError(t, err)
@@ -198,12 +212,13 @@ func oldStore(t *testing.T, path string, recs ...store.Record) {
 			require.NoError(t, bk["by_time"].Put([]byte(order), []byte(r.ID())))
 			require.NoError(t, bk["pipeline"].Put([]byte(r.Pipeline()+"\x00"+order), []byte(r.ID())))
 			if r.State.Status == engine.Succeeded {
-				require.NoError(t, bk["succeeded"].Put([]byte(r.Pipeline()+"\x00"+order), []byte(r.ID())))
+				require.NoError(t, succeeded.Put([]byte(succeededBy(r)+"\x00"+order), []byte(r.ID())))
 			}
 		}
-		require.NoError(t, bk["seq"].Put([]byte("api"), []byte("2")))
-		lane, _ := json.Marshal(engine.Lane{Holder: "api-2"})
-		return bk["lanes"].Put([]byte("api\x00Deploy"), lane)
+		if more == nil {
+			return nil
+		}
+		return more(bk)
 	}))
 }
 
@@ -251,4 +266,151 @@ func TestBoltOpensAStoreFromBeforeScopedRunsAndMigratesIt(t *testing.T) {
 		assert.Nil(t, tx.Bucket([]byte("succeeded")), "the pipeline-keyed index is dropped")
 		return nil
 	}))
+}
+
+func TestBoltWritesARunsDefinitionOnceAndKeepsItThroughStateChanges(t *testing.T) {
+	t.Parallel()
+	s := store.NewBolt(filepath.Join(t.TempDir(), "history.db"))
+	r := record("api", "r1", 1, engine.InProgress)
+	require.NoError(t, s.PutRun(t.Context(), r))
+
+	// A state change written with no definition at all: the store keeps the one written when
+	// the run was created instead of encoding the whole pipeline again.
+	changed := r
+	changed.Definition = engine.Definition{}
+	changed.State.Status = engine.Succeeded
+	require.NoError(t, s.PutRun(t.Context(), changed))
+
+	got, err := s.GetRun(t.Context(), "r1")
+	require.NoError(t, err)
+	assert.Equal(t, r.Definition, got.Definition)
+	assert.Equal(t, engine.Succeeded, got.State.Status)
+	recs, err := s.ListRuns(t.Context(), store.Filter{Pipeline: "api"})
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	assert.Equal(t, r.Definition, recs[0].Definition)
+}
+
+func TestBoltReplacesARunWithoutDecodingItsOldRecord(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "history.db")
+	s := store.NewBolt(path)
+	r := record("api", "r1", 1, engine.InProgress)
+	require.NoError(t, s.PutRun(t.Context(), r))
+	// Spoil the stored record: a PutRun that decoded it to find its old index keys would fail.
+	db, err := bolt.Open(path, 0o644, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		// A run not done is kept apart from the history's runs.
+		return tx.Bucket([]byte("active_runs")).Put([]byte("r1"), []byte("{not json"))
+	}))
+	require.NoError(t, db.Close())
+
+	r.State.Status, r.State.Started = engine.Succeeded, 5000
+	require.NoError(t, s.PutRun(t.Context(), r))
+
+	recs, err := s.ListRuns(t.Context(), store.Filter{Pipeline: "api"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"r1"}, []string{recs[0].ID()}, "the old index entries are gone")
+	assert.Len(t, recs, 1)
+	last, err := s.LastSucceeded(t.Context(), testScope("api"))
+	require.NoError(t, err)
+	assert.Equal(t, int64(5000), last.State.Started)
+	unfinished, err := s.ListRuns(t.Context(), store.Filter{Unfinished: true})
+	require.NoError(t, err)
+	assert.Empty(t, unfinished)
+}
+
+// scopedStore writes a history file as stepline wrote it before the unfinished index: whole
+// records, scoped indexes, no index keys kept per run.
+func scopedStore(t *testing.T, path string, recs ...store.Record) {
+	t.Helper()
+	writeHistory(t, path, []string{"runs", "counters", "scope_lanes", "by_time", "pipeline", "scope_succeeded"},
+		func(r store.Record) string { return r.Scope().Key() }, recs, nil)
+}
+
+func TestBoltIndexesTheUnfinishedRunsOfAStoreFromBeforeTheIndex(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "history.db")
+	running := record("api", "api-2", 2, engine.InProgress)
+	scopedStore(t, path, record("api", "api-1", 1, engine.Succeeded), running, record("web", "web-1", 1, engine.Failed))
+	s := store.NewBolt(path)
+
+	recs, err := s.ListRuns(t.Context(), store.Filter{Pipeline: "api", Unfinished: true})
+	require.NoError(t, err, "read before any write has migrated the file")
+	assert.Equal(t, []string{"api-2"}, []string{recs[0].ID()})
+	assert.Len(t, recs, 1)
+
+	_, err = s.NextSeq(t.Context(), testScope("api"))
+	require.NoError(t, err)
+	recs, err = s.ListRuns(t.Context(), store.Filter{Unfinished: true})
+	require.NoError(t, err, "after the write has migrated it")
+	require.Len(t, recs, 1)
+	assert.Equal(t, running.Definition, recs[0].Definition, "a whole record of the old form")
+
+	running.State.Status = engine.Succeeded
+	require.NoError(t, s.PutRun(t.Context(), running))
+	recs, err = s.ListRuns(t.Context(), store.Filter{Unfinished: true})
+	require.NoError(t, err)
+	assert.Empty(t, recs)
+	all, err := s.ListRuns(t.Context(), store.Filter{})
+	require.NoError(t, err)
+	assert.Len(t, all, 3, "no run listed twice")
+	last, err := s.LastSucceeded(t.Context(), testScope("api"))
+	require.NoError(t, err)
+	assert.Equal(t, "api-2", last.ID())
+	assert.Equal(t, running.Definition, last.Definition)
+}
+
+func TestBoltWritesAStateChangeMadeInPlaceAfterTheLastWrite(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "history.db")
+	s := store.NewBolt(path)
+	r := record("api", "r1", 1, engine.InProgress)
+	require.NoError(t, s.PutRun(t.Context(), r))
+
+	// The same backing array as the record written: what the store remembers of it must be
+	// its own copy, or this change would look like no change.
+	r.State.Stages[0].Actions[0].Status = engine.Succeeded
+	require.NoError(t, s.PutRun(t.Context(), r))
+
+	got, err := store.NewBolt(path).GetRun(t.Context(), "r1")
+	require.NoError(t, err)
+	assert.Equal(t, engine.Succeeded, got.State.Stages[0].Actions[0].Status)
+}
+
+func TestBoltRewritesARunAnotherProcessWroteSinceItsOwnLastWrite(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "history.db")
+	mine, other := store.NewBolt(path), store.NewBolt(path) // two stepline processes
+	r := record("api", "r1", 1, engine.InProgress)
+	r.Logs = map[string]string{"Build/Build": "/logs/1"}
+	require.NoError(t, mine.PutRun(t.Context(), r))
+
+	theirs := r
+	theirs.State.Stages = []engine.StageState{{Actions: []engine.ActionState{{Status: engine.Failed, Attempt: 1}}}}
+	theirs.Logs = map[string]string{"Build/Build": "/logs/theirs"}
+	require.NoError(t, other.PutRun(t.Context(), theirs))
+	// Back to what this store wrote last: unchanged for it, but no longer what is stored.
+	require.NoError(t, mine.PutRun(t.Context(), r))
+
+	got, err := store.NewBolt(path).GetRun(t.Context(), "r1")
+	require.NoError(t, err)
+	assert.Equal(t, r.State.Stages, got.State.Stages)
+	assert.Equal(t, r.Logs, got.Logs)
+}
+
+func TestBoltKeepsEachStagesLogsWithItAndOthersWithTheRun(t *testing.T) {
+	t.Parallel()
+	s := store.NewBolt(filepath.Join(t.TempDir(), "history.db"))
+	r := record("api", "r1", 1, engine.InProgress)
+	r.Logs = map[string]string{"Build/Build": "/logs/build", "Gone/Action": "/logs/gone", "no stage": "/logs/x"}
+	require.NoError(t, s.PutRun(t.Context(), r))
+	delete(r.Logs, "Build/Build")
+	r.Logs["no stage"] = "/logs/y"
+	require.NoError(t, s.PutRun(t.Context(), r))
+
+	got, err := s.GetRun(t.Context(), "r1")
+	require.NoError(t, err)
+	assert.Equal(t, r.Logs, got.Logs)
 }

@@ -172,6 +172,9 @@ func (m *Memory) ListRuns(ctx context.Context, f Filter) ([]Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	if f.Unfinished {
+		recs = slices.DeleteFunc(recs, func(r Record) bool { return r.State.Done() })
+	}
 	if f.Limit > 0 && len(recs) > f.Limit {
 		recs = recs[:f.Limit]
 	}

@@ -135,6 +135,10 @@ type Filter struct {
 	Pipeline string
 	// Limit caps how many runs are returned; zero or less means no cap.
 	Limit int
+	// Unfinished keeps only the runs that are not done (engine.State.Done): those a stopped
+	// process may have left behind. The stores index them apart, so reading them costs what
+	// is unfinished, not the length of the history.
+	Unfinished bool
 }
 
 // Store keeps run history and stage locks. Every implementation passes the contract suite in
@@ -144,7 +148,9 @@ type Store interface {
 	// its environment and branch are ignored): 1, 2, 3… with no number handed out twice,
 	// even to concurrent callers.
 	NextSeq(ctx context.Context, scope Scope) (int64, error)
-	// PutRun creates the record of run r.ID(), or replaces it.
+	// PutRun creates the record of run r.ID(), or replaces it. A run's Definition never
+	// changes once the run is created, and a store may keep the one it was first given
+	// (Bolt writes it once, so a state change does not rewrite the whole pipeline).
 	PutRun(ctx context.Context, r Record) error
 	// GetRun returns the run whose id is exactly id, or fails with ErrNotFound. It never
 	// answers a prefix: what identifies a run on a server path is exact (Finder is the

@@ -11,9 +11,12 @@
 //	──────────────  ───────────────────────  ──────────────  ─────────────────────────────────────────
 //	run             RUN#<first char of id>   <run id>        body (B: gzip of the JSON store.Record),
 //	                                                         pipeline, order, succeeded (the run's
-//	                                                         scope key; succeeded runs only), seq,
-//	                                                         status, started, updated
+//	                                                         scope key for a succeeded run,
+//	                                                         "unfinished" for a run not done, absent
+//	                                                         otherwise), seq, status, started, updated
 //	run counter     SCOPE#<counter key>      SEQ             seq (N, the last number handed out)
+//	last succeeded  SCOPE#<scope key>        SUCCEEDED       run (the scope's newest succeeded run;
+//	                                                         absent: none has), at (its order)
 //	run number of   KEY#<counter key>#<event SEQ             seq (N), expires (N: Unix seconds, TTL,
 //	an event key    key>                                     30 days): SeqFor's memory
 //	stage lane      SCOPE#<scope key>        LANE#<stage>    lane (S: JSON engine.Lane),
@@ -42,7 +45,8 @@
 //	index        partition key      sort key   serves
 //	───────────  ─────────────────  ─────────  ─────────────────────────────────────────────
 //	pipeline     pipeline           order      ListRuns of one pipeline, newest first
-//	succeeded    succeeded          order      LastSucceeded of a scope: only succeeded runs are in it
+//	succeeded    succeeded          order      succeeded runs by scope (LastSucceeded without a pointer),
+//	                                           and the unfinished runs (ListRuns with Filter.Unfinished)
 //	all          type (= "run")     order      ListRuns of every pipeline, newest first
 //
 // order is the zero-padded start time and run number followed by the id, so it sorts as
@@ -65,7 +69,15 @@
 // size, never a Scan. Sharding runs by their id's first character spreads them over as many
 // partitions as there are first characters, while keeping any prefix inside one partition.
 //
-// PutRun is one PutItem (atomic). The indexes are KEYS_ONLY, so rewriting a run that has not
+// LastSucceeded, which the trigger asks at every start and the advance function before a
+// rollback, is two strongly consistent GetItems: the scope's last-succeeded pointer, which
+// PutRun of a succeeded run moves forward (a conditional PutItem written before the run, so
+// a pointer never lags behind a run recorded as succeeded), then the run it names, checked.
+// Only a scope with no pointer yet (none of its runs succeeded since the pointer was
+// introduced) or one whose run was rewritten queries the succeeded index, once: the answer,
+// "none" included, becomes the pointer.
+//
+// PutRun is one PutItem (atomic), two for a succeeded run (its pointer first). The indexes are KEYS_ONLY, so rewriting a run that has not
 // moved (same start, seq and status: most writes, one per engine step) writes no index
 // entry, and a record is stored once rather than once per index. The price is a second
 // round trip on reads: ListRuns and LastSucceeded query an index for keys, then read the

@@ -83,11 +83,22 @@ func (s *Store) PutRun(ctx context.Context, r store.Record) error {
 	if r.State.Status != "" {
 		item[attrStatus] = str(string(r.State.Status))
 	}
-	if r.State.Status == engine.Succeeded {
+	switch {
+	case r.State.Status == engine.Succeeded:
 		item[attrSucceeded] = str(r.Scope().Key())
+	case !r.State.Done():
+		item[attrSucceeded] = str(unfinishedKey)
 	}
 	if !r.Updated.IsZero() {
 		item[attrUpdated] = str(r.Updated.UTC().Format(time.RFC3339Nano))
+	}
+	if r.State.Status == engine.Succeeded {
+		// The pointer first: one naming a run whose record does not say succeeded yet is
+		// checked and passed over by LastSucceeded, a run recorded as succeeded with an older
+		// pointer would not be.
+		if err := s.pointLastSucceeded(ctx, r); err != nil {
+			return fmt.Errorf("put run %s: %w", r.ID(), err)
+		}
 	}
 	if err := s.put(ctx, item, "", nil, nil); err != nil {
 		if errors.Is(err, ErrTooLarge) {
@@ -171,20 +182,25 @@ func (s *Store) findRun(ctx context.Context, prefix string) (store.Record, error
 }
 
 // ListRuns implements store.Store: the keys come from the pipeline index (or the all index
-// without a filter), read backwards, and the records from strongly consistent batch reads.
+// without a filter; the succeeded index's unfinished partition with f.Unfinished), read
+// backwards, and the records from strongly consistent batch reads.
 func (s *Store) ListRuns(ctx context.Context, f store.Filter) ([]store.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	index, hash, value := indexAll, attrType, typeRun
-	if f.Pipeline != "" {
+	switch {
+	case f.Unfinished:
+		index, hash, value = indexSucceeded, attrSucceeded, unfinishedKey
+	case f.Pipeline != "":
 		index, hash, value = indexPipeline, attrPipeline, f.Pipeline
 	}
 	var recs []store.Record
 	err := s.newestFirst(ctx, index, hash, value, f.Limit, func(batch []store.Record) bool {
 		for _, r := range batch {
-			// A record may have moved to another pipeline since the index was written.
-			if f.Pipeline == "" || r.Pipeline() == f.Pipeline {
+			// A record may have moved to another pipeline, or ended, since the index was
+			// written.
+			if (f.Pipeline == "" || r.Pipeline() == f.Pipeline) && (!f.Unfinished || !r.State.Done()) {
 				recs = append(recs, r)
 			}
 		}
@@ -201,15 +217,46 @@ func (s *Store) ListRuns(ctx context.Context, f store.Filter) ([]store.Record, e
 	return recs, nil
 }
 
-// LastSucceeded implements store.Store from the sparse succeeded index, keyed by the scope
-// (store.Scope.Key), normally one Query of one key and one GetItem. A run the index still
-// lists but whose record no longer says succeeded is skipped.
+// LastSucceeded implements store.Store with two GetItems: the scope's last-succeeded
+// pointer, then the run it names, checked to be a succeeded run of the scope. Without a
+// pointer (a scope none of whose runs succeeded since the pointer was introduced), or with one
+// whose run no longer says succeeded, the sparse succeeded index is queried, as before the
+// pointer, and the pointer written from its answer, so the next call of the scope is two
+// GetItems again: a scope that has never succeeded gets a pointer naming no run.
 func (s *Store) LastSucceeded(ctx context.Context, scope store.Scope) (store.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return store.Record{}, err
 	}
+	r, err := s.lastSucceeded(ctx, scope)
+	if err != nil {
+		return store.Record{}, fmt.Errorf("last succeeded run of %s: %w", scope, err)
+	}
+	return r, nil
+}
+
+func (s *Store) lastSucceeded(ctx context.Context, scope store.Scope) (store.Record, error) {
+	if err := checkScope(scope); err != nil {
+		return store.Record{}, err
+	}
+	ptr, err := s.get(ctx, scopePK(scope), lastSucceededSK)
+	if err != nil {
+		return store.Record{}, err
+	}
+	named := getS(ptr, attrRun)
+	switch {
+	case ptr != nil && named == "":
+		return store.Record{}, store.ErrNotFound
+	case named != "":
+		r, err := s.getRun(ctx, named)
+		if err == nil && r.State.Status == engine.Succeeded && r.Scope() == scope {
+			return r, nil
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return store.Record{}, err
+		}
+	}
 	var found *store.Record
-	err := s.newestFirst(ctx, indexSucceeded, attrSucceeded, scope.Key(), 1, func(batch []store.Record) bool {
+	err = s.newestFirst(ctx, indexSucceeded, attrSucceeded, scope.Key(), 1, func(batch []store.Record) bool {
 		for _, r := range batch {
 			if r.Scope() == scope && r.State.Status == engine.Succeeded {
 				found = &r
@@ -219,12 +266,46 @@ func (s *Store) LastSucceeded(ctx context.Context, scope store.Scope) (store.Rec
 		return true
 	})
 	if err != nil {
-		return store.Record{}, fmt.Errorf("last succeeded run of %s: %w", scope, err)
+		return store.Record{}, err
 	}
+	// The pointer is only a shortcut: when writing it fails, the next call queries again.
+	_ = s.repointLastSucceeded(ctx, scope, ptr != nil, named, found)
 	if found == nil {
-		return store.Record{}, fmt.Errorf("last succeeded run of %s: %w", scope, store.ErrNotFound)
+		return store.Record{}, store.ErrNotFound
 	}
 	return *found, nil
+}
+
+// pointLastSucceeded makes scope's last-succeeded pointer name r, unless it names a newer
+// run (by ListRuns order) already.
+func (s *Store) pointLastSucceeded(ctx context.Context, r store.Record) error {
+	item := key(scopePK(r.Scope()), lastSucceededSK)
+	item[attrType], item[attrRun], item[attrAt] = str(typeLastSucceeded), str(r.ID()), str(orderKey(r))
+	err := s.put(ctx, item, "attribute_not_exists(#at) OR #at <= :at",
+		map[string]string{"#at": attrAt}, map[string]types.AttributeValue{":at": str(orderKey(r))})
+	var older *types.ConditionalCheckFailedException
+	if errors.As(err, &older) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("point the last succeeded run of %s at it: %w", r.Scope(), err)
+	}
+	return nil
+}
+
+// repointLastSucceeded writes scope's pointer from the index's answer found (nil: none),
+// provided the pointer is still as LastSucceeded read it: absent (existed false), or naming
+// the run stale that no longer qualified. A run that succeeds meanwhile points it itself.
+func (s *Store) repointLastSucceeded(ctx context.Context, scope store.Scope, existed bool, stale string, found *store.Record) error {
+	item := key(scopePK(scope), lastSucceededSK)
+	item[attrType] = str(typeLastSucceeded)
+	if found != nil {
+		item[attrRun], item[attrAt] = str(found.ID()), str(orderKey(*found))
+	}
+	if !existed {
+		return s.put(ctx, item, "attribute_not_exists(#pk)", map[string]string{"#pk": attrPK}, nil)
+	}
+	return s.put(ctx, item, "#run = :stale", map[string]string{"#run": attrRun}, map[string]types.AttributeValue{":stale": str(stale)})
 }
 
 // newestFirst queries index for the runs whose hash attribute is value, newest first, page by

@@ -29,6 +29,7 @@ const (
 	attrToken     = "token"
 	attrWait      = "wait"
 	attrRun       = "run"
+	attrAt        = "at"
 	attrTask      = "task"
 	attrFile      = "file"
 	attrCommit    = "commit"
@@ -67,7 +68,17 @@ const (
 	typeSeqClaim     = "seq-claim"
 	typeBucketIndex  = "bucket-index"
 	typeMark         = "mark"
+	// typeLastSucceeded is a scope's pointer to its newest succeeded run (LastSucceeded).
+	typeLastSucceeded = "last-succeeded"
 )
+
+// lastSucceededSK is the sort key of a scope's last-succeeded pointer, in the scope's
+// partition beside its lanes (LANE#<stage>) and, for a counter scope, its run counter (SEQ).
+const lastSucceededSK = "SUCCEEDED"
+
+// unfinishedKey is the succeeded index's partition of the runs not done (ListRuns with
+// store.Filter.Unfinished). No scope key is alike: they start with a digit.
+const unfinishedKey = "unfinished"
 
 // Schema returns the definition of a stepline table named table: the keys and indexes doc.go
 // describes, billed per request. It is the one definition of the table; the SAM and CDK

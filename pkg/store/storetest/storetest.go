@@ -44,8 +44,11 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ListRuns returns runs newest first by start time then seq", listOrder},
 		{"ListRuns keeps only the filtered pipeline's runs", listFilter},
 		{"ListRuns returns at most Limit runs, the newest ones", listLimit},
+		{"ListRuns returns at most Limit runs, running and ended ones in one order", listLimitMixed},
 		{"ListRuns of an empty store returns nothing and no error", listEmpty},
 		{"ListRuns moves a replaced run to its new place without duplicating it", listAfterReplace},
+		{"ListRuns with Unfinished returns only the runs not done, newest first", listUnfinished},
+		{"ListRuns with Unfinished follows a run as it is replaced and ends", listUnfinishedAfterReplace},
 		{"LastSucceeded returns the newest succeeded run, skipping failed and running ones", lastSucceeded},
 		{"LastSucceeded reports not found when no run has succeeded", lastSucceededNone},
 		{"LastSucceeded follows a run's status as it is replaced", lastSucceededAfterReplace},
@@ -354,6 +357,22 @@ func listLimit(t *testing.T, s store.Store) {
 	assert.Len(t, list(t, s, store.Filter{Limit: 100}), 6)
 }
 
+func listLimitMixed(t *testing.T, s store.Store) {
+	put(t, s,
+		run("api", "api-1", 1, 100, engine.Succeeded),
+		run("api", "api-2", 2, 200, engine.InProgress),
+		run("web", "web-1", 1, 250, engine.InProgress),
+		run("api", "api-3", 3, 300, engine.Failed),
+		run("api", "api-4", 4, 400, engine.InProgress),
+		run("api", "api-5", 5, 500, engine.Canceled),
+	)
+
+	assert.Equal(t, []string{"api-5", "api-4", "api-3"}, list(t, s, store.Filter{Pipeline: "api", Limit: 3}))
+	assert.Equal(t, []string{"api-5", "api-4", "api-3", "web-1"}, list(t, s, store.Filter{Limit: 4}))
+	assert.Equal(t, []string{"api-5", "api-4", "api-3", "api-2", "api-1"}, list(t, s, store.Filter{Pipeline: "api"}))
+	assert.Equal(t, []string{"api-4", "api-2"}, list(t, s, store.Filter{Pipeline: "api", Unfinished: true}))
+}
+
 func listEmpty(t *testing.T, s store.Store) {
 	recs, err := s.ListRuns(t.Context(), store.Filter{})
 	require.NoError(t, err)
@@ -375,6 +394,44 @@ func listAfterReplace(t *testing.T, s store.Store) {
 
 	assert.Equal(t, []string{"late", "early"}, list(t, s, store.Filter{Pipeline: "api"}))
 	assert.Equal(t, []string{"late", "early"}, list(t, s, store.Filter{}))
+}
+
+func listUnfinished(t *testing.T, s store.Store) {
+	put(t, s,
+		run("api", "api-ok", 1, 100, engine.Succeeded),
+		run("api", "api-running", 2, 200, engine.InProgress),
+		run("api", "api-failed", 3, 300, engine.Failed),
+		run("web", "web-pending", 1, 0, engine.Pending),
+		run("api", "api-canceled", 4, 400, engine.Canceled),
+		run("api", "api-waiting", 5, 500, engine.InProgress),
+		run("web", "web-superseded", 2, 600, engine.Superseded),
+		run("web", "web-running", 3, 700, engine.InProgress),
+	)
+
+	assert.Equal(t, []string{"api-waiting", "api-running"}, list(t, s, store.Filter{Pipeline: "api", Unfinished: true}))
+	assert.Equal(t, []string{"web-running", "api-waiting", "api-running", "web-pending"}, list(t, s, store.Filter{Unfinished: true}))
+	assert.Equal(t, []string{"web-running", "api-waiting"}, list(t, s, store.Filter{Unfinished: true, Limit: 2}))
+	assert.Empty(t, list(t, s, store.Filter{Pipeline: "worker", Unfinished: true}))
+}
+
+func listUnfinishedAfterReplace(t *testing.T, s store.Store) {
+	r := run("api", "r1", 1, 0, engine.Pending)
+	put(t, s, r)
+	require.Equal(t, []string{"r1"}, list(t, s, store.Filter{Pipeline: "api", Unfinished: true}))
+
+	r.State.Status, r.State.Started = engine.InProgress, 100 // its order moves
+	put(t, s, r)
+	require.Equal(t, []string{"r1"}, list(t, s, store.Filter{Pipeline: "api", Unfinished: true}), "listed once, at its new place")
+
+	r.State.Status = engine.Succeeded
+	put(t, s, r)
+	assert.Empty(t, list(t, s, store.Filter{Pipeline: "api", Unfinished: true}))
+	assert.Empty(t, list(t, s, store.Filter{Unfinished: true}))
+	assert.Equal(t, []string{"r1"}, list(t, s, store.Filter{Pipeline: "api"}), "still in the history")
+
+	r.State.Status = engine.InProgress // a record rewritten by hand, say
+	put(t, s, r)
+	assert.Equal(t, []string{"r1"}, list(t, s, store.Filter{Unfinished: true}))
 }
 
 func lastSucceeded(t *testing.T, s store.Store) {
