@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -138,8 +139,15 @@ func TestTheOperationsPageListsTheIAMActionsOfEachAWSCommand(t *testing.T) {
 	record("start")
 
 	doc := documented(t)
+	// What a command needs only off its usual path, which the page lists and this stack does
+	// not reach: start finds the scope's last success through its pointer item (two
+	// GetItems); without one (a table from before pointers, or a pointer write that failed)
+	// it queries the succeeded index and reads the runs it names.
+	fallback := map[string][]string{"start": {"dynamodb:BatchGetItem", "dynamodb:Query"}}
 	for command, actions := range seen {
-		assert.Equal(t, actions, doc[command], "docs/operations.md's IAM actions of stepline %s --aws", command)
+		want := append(slices.Clone(actions), fallback[command]...)
+		sort.Strings(want)
+		assert.Equal(t, slices.Compact(want), doc[command], "docs/operations.md's IAM actions of stepline %s --aws", command)
 	}
 	for command := range doc {
 		assert.Contains(t, seen, command, "docs/operations.md lists a command this test does not run")
