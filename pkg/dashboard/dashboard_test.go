@@ -531,3 +531,34 @@ func luminance(hex string) float64 {
 	}
 	return 0.2126*rgb[0] + 0.7152*rgb[1] + 0.0722*rgb[2]
 }
+
+func TestARequestFromAnotherMachineOrThroughAProxyIsRefusedWhateverItsHost(t *testing.T) {
+	t.Parallel()
+	db := store.NewMemory()
+	put(t, db, waiting(record(3, "main", engine.InProgress, "m")))
+	h := New(runops.NewLocal(db, t.TempDir(), nil), WithOperator(&calls{}))
+	for name, tc := range map[string]struct {
+		peer   string
+		header string
+		want   int
+	}{
+		"this machine (IPv4)":                       {"127.0.0.1:50000", "", http.StatusOK},
+		"this machine (IPv6)":                       {"[::1]:50000", "", http.StatusOK},
+		"another machine naming localhost":          {"192.0.2.7:50000", "", http.StatusForbidden},
+		"a proxy on this machine (X-Forwarded-For)": {"127.0.0.1:50000", "X-Forwarded-For", http.StatusForbidden},
+		"a proxy on this machine (Forwarded)":       {"127.0.0.1:50000", "Forwarded", http.StatusForbidden},
+		"a proxy on this machine (X-Real-IP)":       {"127.0.0.1:50000", "X-Real-IP", http.StatusForbidden},
+	} {
+		req := httptest.NewRequest(http.MethodGet, "http://localhost:8080/runs/hello-3-abc/confirm/approve?stage=Approve&action=Promote", nil)
+		req.RemoteAddr = tc.peer
+		if tc.header != "" {
+			req.Header.Set(tc.header, "203.0.113.9")
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		assert.Equal(t, tc.want, w.Code, name)
+		if tc.want == http.StatusForbidden {
+			assert.NotContains(t, w.Body.String(), `name="csrf"`, "%s: no form token leaves the dashboard", name)
+		}
+	}
+}
