@@ -472,6 +472,7 @@ func TestARefusedOperationShowsTheReason(t *testing.T) {
 	code, body := post(t, c, srv.URL+"/runs/hello-2-abc/retry", srv.URL, url.Values{"csrf": {tok}, "stage": {"Build"}})
 	assert.Equal(t, http.StatusConflict, code)
 	assert.Contains(t, body, "stage Build did not fail")
+	assert.NotContains(t, body, "javascript:", "the Content-Security-Policy blocks a javascript: link: Back would do nothing")
 
 	op.err = errors.New("the disk is full")
 	code, body = post(t, c, srv.URL+"/runs/hello-2-abc/approve", srv.URL, url.Values{"csrf": {tok}, "stage": {"Approve"}, "action": {"Promote"}})
