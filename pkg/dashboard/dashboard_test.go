@@ -354,11 +354,16 @@ func TestTheButtonsFollowTheRunsState(t *testing.T) {
 	assert.Contains(t, wait, `href="/runs/hello-3-abc/confirm/approve?action=Promote&amp;stage=Approve"`)
 	assert.Contains(t, wait, "confirm/stop")
 	assert.NotContains(t, wait, "confirm/retry")
+	stopped := failedDeploy(record(4, "main", engine.Canceled, "m"))
+	stopped.State.Status, stopped.State.Stages[1].Status = engine.Canceled, engine.Canceled
+	put(t, db, stopped)
+	_, body := get(t, srv.Client(), srv.URL+"/runs/hello-4-abc")
+	assert.Contains(t, body, `href="/runs/hello-4-abc/confirm/retry?stage=Deploy"`, "a stopped run's stage is retried as a failed one's (engine.CheckRetry)")
 	_, confirm := get(t, srv.Client(), srv.URL+"/runs/hello-2-abc/confirm/rollback?stage=Deploy")
 	assert.Contains(t, confirm, `value="hello-1-abc"`, "an earlier successful run of the environment is a rollback target")
 
 	readOnly := newServer(t, db, WithoutOperations("the stack has no operations yet"))
-	_, body := get(t, readOnly.Client(), readOnly.URL+"/runs/hello-3-abc")
+	_, body = get(t, readOnly.Client(), readOnly.URL+"/runs/hello-3-abc")
 	assert.Contains(t, body, "not available: the stack has no operations yet")
 	assert.NotContains(t, body, "confirm/approve")
 }
