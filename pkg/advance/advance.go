@@ -206,7 +206,13 @@ func (h *Handler) step(ctx context.Context, in Input, cancel *engine.Input) (sta
 	if err != nil {
 		return statemachine.State{}, err
 	}
-	if stop != nil {
+	switch {
+	case stop != nil && in.Resume != nil:
+		// Kept for the execution that ended and never taken (asked as its last step ran):
+		// nobody can ask to stop an ended run, so it is not meant for the run a retry or a
+		// rollback reopens. It is forgotten below, once this step is saved.
+		h.log.InfoContext(ctx, "dropped a stop request the run's earlier execution never took", "run", rec.ID())
+	case stop != nil:
 		inputs = append(inputs, *stop)
 	}
 	st := rec.State

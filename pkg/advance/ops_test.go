@@ -45,6 +45,29 @@ func TestAnExecutionResumesAFailedRunWithARetry(t *testing.T) {
 	assert.ErrorContains(t, err, "resumes a run with a retry or a rollback", "an execution input cannot cancel a run")
 }
 
+// A stop kept for the run's earlier execution and never taken (asked as its last step ran)
+// belongs to the run that ended: `stepline stop` refuses an ended run, so no stop can be meant
+// for the execution a retry starts before that execution's first step.
+func TestAResumedRunIsNotStoppedByAStopItsEarlierExecutionNeverTook(t *testing.T) {
+	t.Parallel()
+	x := newFixture(t)
+	x.create("api-1", 1)
+	x.failedBuild("api-1")
+	stop, _ := json.Marshal(engine.Input{Kind: engine.KindStop, Who: "ana", Message: "freeze"})
+	require.NoError(t, x.db.PutToken(context.Background(), "api-1", advance.StopKey, string(stop), time.Unix(1_795_000_000, 0).Add(time.Hour)))
+
+	retry := engine.Input{Kind: engine.KindRetry, Stage: "Build", Who: "arn:aws:iam::123456789012:user/ana"}
+	s := x.advance(advance.Input{State: statemachine.State{Run: "api-1"}, Resume: &retry})
+	s = x.advance(answered(s, item(t, s), buildOK, nil))
+	assert.NotEqual(t, "CANCELED", s.Status, "the retried build's success goes on to the next stage")
+	rec, err := x.db.GetRun(context.Background(), "api-1")
+	require.NoError(t, err)
+	assert.Empty(t, rec.State.Stopping)
+	assert.Equal(t, engine.InProgress, rec.State.Status)
+	_, err = x.db.Token(context.Background(), "api-1", advance.StopKey)
+	assert.ErrorIs(t, err, store.ErrNotFound, "the stale request is gone")
+}
+
 func TestAStopAskedDuringAWaveIsAppliedWhenTheWaveReturns(t *testing.T) {
 	t.Parallel()
 	x := newFixture(t)

@@ -325,7 +325,7 @@ type cliDriver struct {
 
 // Resume implements runops.Driver.
 func (d *cliDriver) Resume(ctx context.Context, rec store.Record, in engine.Input) (engine.State, error) {
-	runner, err := d.runner(rec.Definition, rec.Repo, rec.Commit)
+	runner, err := d.runner(rec.Definition, rec.Repo, rec.Commit, !rec.Trusted())
 	if err != nil {
 		return rec.State, err
 	}
@@ -360,7 +360,7 @@ func (d *cliDriver) Start(ctx context.Context, name, branch, commit string, star
 	if err := runsHere(p, false); err != nil {
 		return engine.State{}, &runops.Refused{Op: runops.OpStart, Reason: err.Error()}
 	}
-	runner, err := d.runner(p.Definition(), co.Root, co.Commit)
+	runner, err := d.runner(p.Definition(), co.Root, co.Commit, false)
 	if err != nil {
 		return engine.State{}, err
 	}
@@ -372,9 +372,15 @@ func (d *cliDriver) Start(ctx context.Context, name, branch, commit string, star
 		}})
 }
 
-func (d *cliDriver) runner(def engine.Definition, repo, commit string) (*local.Runner, error) {
+// runner builds the runner of a run of def; an untrusted run's artifacts are kept where
+// serve kept them when it started the run.
+func (d *cliDriver) runner(def engine.Definition, repo, commit string, untrusted bool) (*local.Runner, error) {
 	out := d.g.stdio.Out
-	runner, _, err := newLocalRunner(d.g, def, localRun{repo: repo, commit: commit, stateDir: d.dir,
-		in: d.g.stdio.In, out: out, view: local.NewView(out, def, false, nil), awaitApprovals: d.awaitApprovals})
+	lr := localRun{repo: repo, commit: commit, stateDir: d.dir,
+		in: d.g.stdio.In, out: out, view: local.NewView(out, def, false, nil), awaitApprovals: d.awaitApprovals}
+	if untrusted {
+		lr.artifacts = untrustedArtifacts(d.dir, lr.extract)
+	}
+	runner, _, err := newLocalRunner(d.g, def, lr)
 	return runner, err
 }

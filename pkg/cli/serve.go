@@ -238,8 +238,7 @@ func (o serveOptions) prepareRun(ctx context.Context, g *globals, runs *sync.Wai
 		in: input, out: w, view: local.NewView(w, def, false, nil),
 	}
 	if untrusted {
-		// Apart from the artifacts trusted runs deploy and roll back to (docs/trust.md).
-		lr.artifacts = artifact.NewLocal(filepath.Join(stateDir, "untrusted", "artifacts"), artifact.WithLimits(o.extract))
+		lr.artifacts = untrustedArtifacts(stateDir, o.extract)
 		fmt.Fprintln(w, "untrusted run (a fork's pull request, or a trigger marked trusted: false): builds only, no secrets, no deploys")
 	}
 	// The delivery says where the commit lives: its provider and repository get the statuses.
@@ -293,6 +292,13 @@ func (o serveOptions) prepareRun(ctx context.Context, g *globals, runs *sync.Wai
 				filepath.Join(stateDir, "runs", final.Run, "logs"))
 		}()
 	}, nil
+}
+
+// untrustedArtifacts is where an untrusted run's artifacts are kept, whoever drives it (serve,
+// or a retry from the command line or the dashboard): apart from the artifacts trusted runs
+// deploy and roll back to (docs/trust.md).
+func untrustedArtifacts(stateDir string, limits artifact.Limits) local.Artifacts {
+	return artifact.NewLocal(filepath.Join(stateDir, "untrusted", "artifacts"), artifact.WithLimits(limits))
 }
 
 // reclaimLost ends the runs a killed stepline (serve or run) left unfinished, and lets the

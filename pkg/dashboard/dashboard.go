@@ -128,17 +128,19 @@ func (h *Handler) routes() {
 	h.mux = m
 }
 
-// ServeHTTP answers a request: pages for loopback hosts only, with the headers that keep
-// them from being framed or sniffed.
+// ServeHTTP answers a request from this machine to a loopback host name, with the headers
+// that keep its pages from being framed or sniffed.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Referrer-Policy", "same-origin")
 	hd.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-	if err := h.guard.checkHost(r); err != nil {
-		http.Error(w, err.Error(), http.StatusForbidden)
-		return
+	for _, check := range []func(*http.Request) error{h.guard.checkPeer, h.guard.checkHost} {
+		if err := check(r); err != nil {
+			http.Error(w, err.Error(), http.StatusForbidden)
+			return
+		}
 	}
 	h.mux.ServeHTTP(w, r)
 }

@@ -354,11 +354,16 @@ func TestTheButtonsFollowTheRunsState(t *testing.T) {
 	assert.Contains(t, wait, `href="/runs/hello-3-abc/confirm/approve?action=Promote&amp;stage=Approve"`)
 	assert.Contains(t, wait, "confirm/stop")
 	assert.NotContains(t, wait, "confirm/retry")
+	stopped := failedDeploy(record(4, "main", engine.Canceled, "m"))
+	stopped.State.Status, stopped.State.Stages[1].Status = engine.Canceled, engine.Canceled
+	put(t, db, stopped)
+	_, body := get(t, srv.Client(), srv.URL+"/runs/hello-4-abc")
+	assert.Contains(t, body, `href="/runs/hello-4-abc/confirm/retry?stage=Deploy"`, "a stopped run's stage is retried as a failed one's (engine.CheckRetry)")
 	_, confirm := get(t, srv.Client(), srv.URL+"/runs/hello-2-abc/confirm/rollback?stage=Deploy")
 	assert.Contains(t, confirm, `value="hello-1-abc"`, "an earlier successful run of the environment is a rollback target")
 
 	readOnly := newServer(t, db, WithoutOperations("the stack has no operations yet"))
-	_, body := get(t, readOnly.Client(), readOnly.URL+"/runs/hello-3-abc")
+	_, body = get(t, readOnly.Client(), readOnly.URL+"/runs/hello-3-abc")
 	assert.Contains(t, body, "not available: the stack has no operations yet")
 	assert.NotContains(t, body, "confirm/approve")
 }
@@ -472,6 +477,7 @@ func TestARefusedOperationShowsTheReason(t *testing.T) {
 	code, body := post(t, c, srv.URL+"/runs/hello-2-abc/retry", srv.URL, url.Values{"csrf": {tok}, "stage": {"Build"}})
 	assert.Equal(t, http.StatusConflict, code)
 	assert.Contains(t, body, "stage Build did not fail")
+	assert.NotContains(t, body, "javascript:", "the Content-Security-Policy blocks a javascript: link: Back would do nothing")
 
 	op.err = errors.New("the disk is full")
 	code, body = post(t, c, srv.URL+"/runs/hello-2-abc/approve", srv.URL, url.Values{"csrf": {tok}, "stage": {"Approve"}, "action": {"Promote"}})
@@ -530,4 +536,35 @@ func luminance(hex string) float64 {
 		}
 	}
 	return 0.2126*rgb[0] + 0.7152*rgb[1] + 0.0722*rgb[2]
+}
+
+func TestARequestFromAnotherMachineOrThroughAProxyIsRefusedWhateverItsHost(t *testing.T) {
+	t.Parallel()
+	db := store.NewMemory()
+	put(t, db, waiting(record(3, "main", engine.InProgress, "m")))
+	h := New(runops.NewLocal(db, t.TempDir(), nil), WithOperator(&calls{}))
+	for name, tc := range map[string]struct {
+		peer   string
+		header string
+		want   int
+	}{
+		"this machine (IPv4)":                       {"127.0.0.1:50000", "", http.StatusOK},
+		"this machine (IPv6)":                       {"[::1]:50000", "", http.StatusOK},
+		"another machine naming localhost":          {"192.0.2.7:50000", "", http.StatusForbidden},
+		"a proxy on this machine (X-Forwarded-For)": {"127.0.0.1:50000", "X-Forwarded-For", http.StatusForbidden},
+		"a proxy on this machine (Forwarded)":       {"127.0.0.1:50000", "Forwarded", http.StatusForbidden},
+		"a proxy on this machine (X-Real-IP)":       {"127.0.0.1:50000", "X-Real-IP", http.StatusForbidden},
+	} {
+		req := httptest.NewRequest(http.MethodGet, "http://localhost:8080/runs/hello-3-abc/confirm/approve?stage=Approve&action=Promote", nil)
+		req.RemoteAddr = tc.peer
+		if tc.header != "" {
+			req.Header.Set(tc.header, "203.0.113.9")
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		assert.Equal(t, tc.want, w.Code, name)
+		if tc.want == http.StatusForbidden {
+			assert.NotContains(t, w.Body.String(), `name="csrf"`, "%s: no form token leaves the dashboard", name)
+		}
+	}
 }

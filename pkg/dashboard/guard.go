@@ -33,6 +33,7 @@ func newGuard(hosts []string) *guard {
 }
 
 var (
+	errPeer    = errors.New("this dashboard answers only to this machine: the request came over the network or through a proxy")
 	errHost    = errors.New("this dashboard answers only to a loopback address or a host name it was given (--host)")
 	errOrigin  = errors.New("a request from another site cannot change a run: the Origin is not this dashboard's")
 	errSession = errors.New("the form's session token is missing or wrong: reload the page and try again")
@@ -53,6 +54,28 @@ func (g *guard) checkHost(r *http.Request) error {
 		return nil
 	}
 	return errHost
+}
+
+// forwarding names the headers a proxy or a tunnel adds to the requests it relays.
+var forwarding = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip"}
+
+// checkPeer refuses a request that did not come from this machine, whatever Host it names:
+// one whose connection comes from another address (stepline serve may listen on every
+// address, for the webhooks), or one a proxy or tunnel relayed (it says so in a forwarding
+// header). The Host check keeps a browser misled by DNS away; this keeps away anyone who can
+// reach the port and writes "Host: localhost" himself, then reads a page's form token and
+// posts it with a matching Origin, which no browser check can tell from the dashboard's own.
+func (g *guard) checkPeer(r *http.Request) error {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		return errPeer
+	}
+	for _, h := range forwarding {
+		if _, ok := r.Header[h]; ok {
+			return errPeer
+		}
+	}
+	return nil
 }
 
 // session returns the browser's session id, setting a new one when it has none.

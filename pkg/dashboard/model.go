@@ -114,10 +114,13 @@ type RunView struct {
 // StageView is one stage: its status and its actions in run_order groups, as the pipeline
 // file lays them out.
 type StageView struct {
-	Name        string
-	Status      Status
-	Failed      bool
-	Succeeded   bool
+	Name      string
+	Status    Status
+	Failed    bool
+	Succeeded bool
+	// Stopped is set for the stage a stopped (CANCELED) run ended in, which can be retried
+	// as a failed one can.
+	Stopped     bool
 	Message     string
 	Duration    string
 	RollingBack bool
@@ -174,7 +177,7 @@ func runView(r store.Record, now time.Time) RunView {
 		}
 		ss := st.Stages[i]
 		sv := StageView{Name: sd.Name, Status: statusOf(ss.Status), Failed: ss.Status == engine.Failed,
-			Succeeded: ss.Status == engine.Succeeded, Message: ss.Message, Duration: span(ss.Started, ss.Ended, now), RollingBack: ss.RollingBack}
+			Succeeded: ss.Status == engine.Succeeded, Stopped: ss.Status == engine.Canceled, Message: ss.Message, Duration: span(ss.Started, ss.Ended, now), RollingBack: ss.RollingBack}
 		add(ss.Started, "Stage "+sd.Name+" started", engine.InProgress, "")
 		for j, ad := range sd.Actions {
 			if j >= len(ss.Actions) {

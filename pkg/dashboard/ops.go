@@ -92,7 +92,7 @@ func (h *Handler) runButtons(v RunView) []Button {
 		return append(out, h.button("stop", v.ID), h.button("abandon", v.ID))
 	}
 	for _, s := range v.Stages {
-		if s.Failed {
+		if s.Failed || s.Stopped {
 			out = append(out, h.button("retry", v.ID, s.Name), h.button("retry-all", v.ID, s.Name))
 		}
 	}

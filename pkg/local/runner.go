@@ -174,6 +174,18 @@ func (r *Runner) Resume(ctx context.Context, rec store.Record, in engine.Input) 
 	if rec.Logs == nil {
 		rec.Logs = map[string]string{}
 	}
+	// A stop or an approval queued for the run and never taken (it ended first, or its
+	// process died and `stepline stop` reclaimed it) was meant for the run that ended, not
+	// for the one in reopens: taken at the reopened run's first turn, an abandon would end it.
+	if r.requests != nil {
+		stale, err := r.requests.TakeRequests(ctx, rec.ID())
+		if err != nil {
+			return rec.State, fmt.Errorf("drop the requests left for run %s: %w", rec.ID(), err)
+		}
+		if len(stale) > 0 {
+			r.log.InfoContext(ctx, "dropped requests the run's earlier driving never took", "run", rec.ID(), "requests", len(stale))
+		}
+	}
 	rec.Driver, rec.Abandoned = self(), false
 	return r.drive(ctx, rec, []engine.Input{in}, nil)
 }

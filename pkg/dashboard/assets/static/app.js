@@ -91,6 +91,12 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    // An error page's Back link: the policy forbids javascript: links, so it is wired here
+    // (without the script it leads to the pipelines).
+    var back = document.querySelector("a[data-back]");
+    if (back && history.length > 1) {
+      back.addEventListener("click", function (e) { e.preventDefault(); history.back(); });
+    }
     var live = document.getElementById("live");
     if (live) followRun(live);
     var list = document.getElementById("list");
