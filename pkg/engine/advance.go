@@ -16,13 +16,18 @@ var ErrMismatch = errors.New("state does not match definition")
 // changes st (the new state is returned) and is deterministic: the same arguments always give
 // the same result. Inputs that no longer apply (a result delivered twice, a late result of a
 // timed-out attempt) are listed in Decision.Ignored and change nothing.
+//
+// The new state shares with st what the call did not change (the list of stages, each stage's
+// actions, the map of namespaces and each namespace, the artifacts, the previous run's
+// artifacts), so a call costs what its inputs touch rather than a copy of the run. Treat
+// states as values: writing into the maps or the stages of one would change the others.
 func Advance(def Definition, st State, inputs []Input, now time.Time) (State, Decision, error) {
 	if err := match(def, st); err != nil {
 		return st, Decision{}, err
 	}
 	// The new state starts as the caller's and shares everything with it; what this call
-	// changes is copied before it is written (stage, vars, artifacts), so a call costs what
-	// its inputs touch, not a copy of the run.
+	// changes is copied before its first write (stage, publish, artifact) or replaced whole
+	// (Previous).
 	a := &advancer{def: &def, s: st, now: now, ms: millis(now)}
 	if a.s.Done() && !slices.ContainsFunc(inputs, reopens) {
 		for _, in := range inputs {
