@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -15,11 +16,19 @@ var ErrMismatch = errors.New("state does not match definition")
 // changes st (the new state is returned) and is deterministic: the same arguments always give
 // the same result. Inputs that no longer apply (a result delivered twice, a late result of a
 // timed-out attempt) are listed in Decision.Ignored and change nothing.
+//
+// The new state shares with st what the call did not change (the list of stages, each stage's
+// actions, the map of namespaces and each namespace, the artifacts, the previous run's
+// artifacts), so a call costs what its inputs touch rather than a copy of the run. Treat
+// states as values: writing into the maps or the stages of one would change the others.
 func Advance(def Definition, st State, inputs []Input, now time.Time) (State, Decision, error) {
 	if err := match(def, st); err != nil {
 		return st, Decision{}, err
 	}
-	a := &advancer{def: &def, s: st.clone(), own: make([]bool, len(st.Stages)), now: now, ms: millis(now)}
+	// The new state starts as the caller's and shares everything with it; what this call
+	// changes is copied before its first write (stage, publish, artifact) or replaced whole
+	// (Previous).
+	a := &advancer{def: &def, s: st, now: now, ms: millis(now)}
 	if a.s.Done() && !slices.ContainsFunc(inputs, reopens) {
 		for _, in := range inputs {
 			a.ignore(in, "the run has ended")
@@ -74,12 +83,15 @@ func match(def Definition, st State) error {
 type advancer struct {
 	def *Definition
 	s   State
-	// own marks the stages whose actions this call has copied (stage): until then they are
-	// the caller's.
+	// own marks the stages whose actions this call has copied (stage); it is nil until the
+	// call copies the list of stages itself. Until then they are the caller's.
 	own []bool
-	d   Decision
-	now time.Time
-	ms  int64
+	// ownVars and ownArtifacts are true once this call has copied the map of namespaces
+	// and the map of artifacts (publish, artifact); until then they are the caller's.
+	ownVars, ownArtifacts bool
+	d                     Decision
+	now                   time.Time
+	ms                    int64
 }
 
 func (a *advancer) mode() Mode {
@@ -149,16 +161,58 @@ func (a *advancer) apply(in Input) {
 
 func (a *advancer) current() *StageState { return a.stage(a.s.Stage) }
 
-// stage returns stage i of the state being advanced, to change: its actions are copied the
-// first time, as clone leaves them shared with the caller's state. A call copies the stages
-// it touches, not the whole run.
+// read returns stage i as it stands, for reading only: it may still be the caller's, and a
+// later stage call may move it, so it is read again after any change.
+func (a *advancer) read(i int) *StageState { return &a.s.Stages[i] }
+
+// stage returns stage i of the state being advanced, to change: the list of stages (one
+// entry per stage, not their actions) is copied the first time a call changes a stage, and
+// the stage's actions the first time it changes that stage. A call copies the stages it
+// touches, not the whole run.
 func (a *advancer) stage(i int) *StageState {
+	if a.own == nil {
+		a.s.Stages = slices.Clone(a.s.Stages)
+		a.own = make([]bool, len(a.s.Stages))
+	}
 	sg := &a.s.Stages[i]
 	if !a.own[i] {
 		sg.Actions = slices.Clone(sg.Actions)
 		a.own[i] = true
 	}
 	return sg
+}
+
+// publish sets the variables an action exported in its namespace ns. The caller's state
+// shares the map of namespaces and each namespace's map: the first is copied once per call,
+// the first time the call publishes, the second replaced by a copy holding vars too.
+func (a *advancer) publish(ns string, vars map[string]string) {
+	if len(vars) == 0 {
+		return
+	}
+	if !a.ownVars {
+		a.s.Vars = maps.Clone(a.s.Vars)
+		if a.s.Vars == nil {
+			a.s.Vars = map[string]map[string]string{}
+		}
+		a.ownVars = true
+	}
+	m := make(map[string]string, len(a.s.Vars[ns])+len(vars))
+	maps.Copy(m, a.s.Vars[ns])
+	maps.Copy(m, vars)
+	a.s.Vars[ns] = m
+}
+
+// artifact records where artifact name is, in a copy of the map of artifacts made once per
+// call, as the caller's state shares it.
+func (a *advancer) artifact(name, location string) {
+	if !a.ownArtifacts {
+		a.s.Artifacts = cloneFlat(a.s.Artifacts)
+		if a.s.Artifacts == nil {
+			a.s.Artifacts = map[string]string{}
+		}
+		a.ownArtifacts = true
+	}
+	a.s.Artifacts[name] = location
 }
 
 func (a *advancer) find(stage, action string) (int, int, bool) {
@@ -181,11 +235,11 @@ func (a *advancer) result(in Input) {
 		a.ignore(in, "no such action")
 		return
 	}
-	as := &a.stage(i).Actions[j]
-	if as.Status != InProgress || as.Attempt != in.Attempt {
+	if as := a.read(i).Actions[j]; as.Status != InProgress || as.Attempt != in.Attempt {
 		a.ignore(in, fmt.Sprintf("attempt %d is not running (attempt %d is %s)", in.Attempt, as.Attempt, as.Status))
 		return
 	}
+	as := &a.stage(i).Actions[j]
 	if in.External != "" {
 		as.External = in.External
 	}
@@ -200,13 +254,10 @@ func (a *advancer) result(in Input) {
 				}
 			}
 			for _, name := range act.Outputs {
-				if a.s.Artifacts == nil {
-					a.s.Artifacts = map[string]string{}
-				}
-				a.s.Artifacts[name] = in.Outputs[name]
+				a.artifact(name, in.Outputs[name])
 			}
 			if act.Namespace != "" {
-				a.s.setVars(act.Namespace, in.Variables)
+				a.publish(act.Namespace, in.Variables)
 			}
 		}
 		as.Status = Succeeded
@@ -255,13 +306,13 @@ func backoff(p RetryPolicy, n int) time.Duration {
 
 // timeouts fails every running attempt whose deadline has passed and asks for it to be stopped.
 func (a *advancer) timeouts() {
-	sg := a.current()
-	if sg.Status != InProgress {
+	i := a.s.Stage
+	if a.read(i).Status != InProgress {
 		return
 	}
-	i := a.s.Stage
-	for j := range sg.Actions {
-		as := &sg.Actions[j]
+	// Read in place: the stage is copied (failAttempt) only when an attempt has timed out.
+	for j := range a.read(i).Actions {
+		as := a.read(i).Actions[j]
 		if as.Status != InProgress || as.Deadline == 0 || a.ms < as.Deadline {
 			continue
 		}
@@ -279,14 +330,13 @@ func (a *advancer) progress() {
 		return
 	}
 	for !a.s.Done() {
-		sg := a.current()
-		switch sg.Status {
+		switch a.read(a.s.Stage).Status {
 		case Pending:
 			if a.mode() == ModeParallel {
 				a.enter()
 				continue
 			}
-			sg.Status = Waiting
+			a.current().Status = Waiting
 			a.d.Acquire = a.def.Stages[a.s.Stage].Name
 			a.event(StageEvent, string(Waiting), a.s.Stage, -1, "waiting for the stage lock")
 			return
@@ -315,23 +365,24 @@ func (a *advancer) enter() {
 // moved to the next stage.
 func (a *advancer) step() bool {
 	i := a.s.Stage
-	sg := a.current()
 	def := &a.def.Stages[i]
+	// The stage is read in place (read) and copied (stage) only when an action changes, so a
+	// call with nothing to start copies nothing.
+	rolling := a.read(i).RollingBack
 	for _, order := range runOrders(def) {
 		var members []int
 		lost := false
 		for j := range def.Actions {
 			act := &def.Actions[j]
-			if runOrder(act) != order || (sg.RollingBack && act.Provider == ProviderApproval) {
+			if runOrder(act) != order || (rolling && act.Provider == ProviderApproval) {
 				continue
 			}
 			members = append(members, j)
-			lost = lost || sg.Actions[j].Status == Failed
+			lost = lost || a.read(i).Actions[j].Status == Failed
 		}
 		done, busy := true, false
 		for _, j := range members {
-			as := &sg.Actions[j]
-			switch as.Status {
+			switch as := a.read(i).Actions[j]; as.Status {
 			case Succeeded, Skipped:
 				continue
 			case InProgress:
@@ -341,9 +392,10 @@ func (a *advancer) step() bool {
 				case lost && as.Status == Waiting:
 					// The group has failed for good: another attempt cannot save it, so
 					// the retry is dropped and the failure stands.
-					as.Status, as.Due = Failed, 0
+					w := &a.stage(i).Actions[j]
+					w.Status, w.Due = Failed, 0
 				case lost:
-					as.Status = Skipped
+					a.stage(i).Actions[j].Status = Skipped
 				case as.Status == Pending || as.Due <= a.ms:
 					if !a.start(i, j) {
 						lost = true
@@ -366,8 +418,8 @@ func (a *advancer) step() bool {
 			return a.stageFailed()
 		}
 	}
-	if sg.RollingBack {
-		cause := sg.Message
+	if rolling {
+		cause := a.read(i).Message
 		a.finishStage(Failed, "rolled back to the previous successful run after: "+cause)
 		a.end(Failed, cause)
 		return false
@@ -586,7 +638,7 @@ func (a *advancer) wake() {
 		return
 	}
 	var next int64
-	for _, as := range a.current().Actions {
+	for _, as := range a.read(a.s.Stage).Actions {
 		t := int64(0)
 		switch as.Status {
 		case Waiting:

@@ -178,7 +178,7 @@ func deepCopy(t testing.TB, s State) State {
 
 // normalise maps empty maps to nil, as a JSON round trip with omitempty does.
 func normalise(s State) State {
-	c := s.clone()
+	c := s
 	if len(c.Vars) == 0 {
 		c.Vars = nil
 	}

@@ -164,11 +164,11 @@ func (a *advancer) operate(in Input) {
 // attempt's executor (a terminal prompt, a wait for the store) is listed to stop.
 func (a *advancer) decide(in Input) {
 	i, j, _ := a.find(in.Stage, in.Action)
-	as := &a.stage(i).Actions[j]
-	if in.Attempt != 0 && in.Attempt != as.Attempt {
+	if as := a.read(i).Actions[j]; in.Attempt != 0 && in.Attempt != as.Attempt {
 		a.ignore(in, fmt.Sprintf("attempt %d is not the waiting one (attempt %d is)", in.Attempt, as.Attempt))
 		return
 	}
+	as := &a.stage(i).Actions[j]
 	a.d.Stop = append(a.d.Stop, a.task(i, j, nil))
 	if in.Status == Succeeded {
 		as.Status, as.Ended, as.Deadline = Succeeded, a.ms, 0
@@ -231,7 +231,7 @@ func (a *advancer) reopen(msg string) {
 // finishStop ends a stopping run once none of its actions runs any more. An approval has
 // nothing to finish: it is canceled with the run rather than waited for.
 func (a *advancer) finishStop() {
-	for j, as := range a.current().Actions {
+	for j, as := range a.read(a.s.Stage).Actions {
 		if as.Status == InProgress && a.def.Stages[a.s.Stage].Actions[j].Provider != ProviderApproval {
 			return
 		}

@@ -3,7 +3,6 @@ package engine
 import (
 	"encoding/json"
 	"maps"
-	"slices"
 	"strconv"
 	"time"
 )
@@ -192,35 +191,6 @@ func (s *State) setVar(ns, name, value string) {
 		s.Vars[ns] = map[string]string{}
 	}
 	s.Vars[ns][name] = value
-}
-
-// clone copies the state so Advance never changes its caller's value. What a call of a
-// large pipeline does not change is shared with the caller, not copied, so a call costs what
-// it changes rather than a copy of the whole run: each stage's actions until the advancer
-// takes the stage to change it (advancer.stage), and a namespace's variables, which Advance
-// replaces whole (setVars) rather than writing into.
-func (s State) clone() State {
-	c := s
-	c.Stages = slices.Clone(s.Stages)
-	c.Vars = maps.Clone(s.Vars)
-	c.Artifacts = cloneFlat(s.Artifacts)
-	c.Previous = cloneFlat(s.Previous)
-	return c
-}
-
-// setVars sets variables of namespace ns in a copy of the namespace's map, which the state
-// Advance was given may share (clone).
-func (s *State) setVars(ns string, vars map[string]string) {
-	if len(vars) == 0 {
-		return
-	}
-	if s.Vars == nil {
-		s.Vars = map[string]map[string]string{}
-	}
-	m := make(map[string]string, len(s.Vars[ns])+len(vars))
-	maps.Copy(m, s.Vars[ns])
-	maps.Copy(m, vars)
-	s.Vars[ns] = m
 }
 
 func cloneFlat(m map[string]string) map[string]string { return maps.Clone(m) }
