@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -397,30 +398,44 @@ func (x *interpreted) kept(run string) {
 	}, 60*time.Second, 50*time.Millisecond, "run %s never waited for its approval", run)
 }
 
+// run records a run of releaseFile as the trigger does and starts its execution; it answers
+// the execution's ARN.
+func (x *interpreted) run(id string) string {
+	x.t.Helper()
+	f, err := pipeline.Parse(".stepline.yml", []byte(releaseFile))
+	require.NoError(x.t, err)
+	p, err := f.Pipeline("")
+	require.NoError(x.t, err)
+	def := p.Definition()
+	arn := strings.Replace(x.stack.stack.StateMachine, ":stateMachine:", ":execution:", 1) + ":" + id
+	ctx := context.Background()
+	require.NoError(x.t, x.stack.db.PutRun(ctx, store.Record{Definition: def, State: engine.New(def, engine.RunInfo{ID: id, Seq: 1}),
+		Repo: "octo/api", Provider: "github", Branch: "main", Trigger: "push", Commit: strings.Repeat("c", 40), ExecutionARN: arn}))
+	_, err = x.sfn.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(x.stack.stack.StateMachine), Name: aws.String(id),
+		Input: aws.String(`{"run":"` + id + `"}`)})
+	require.NoError(x.t, err)
+	return arn
+}
+
+// succeeding is CodeBuild where every build succeeds.
+func succeeding(spec string, attempt int) (any, error) {
+	id := fmt.Sprintf("stepline-build:%s-%d", strings.TrimSuffix(strings.TrimPrefix(spec, "ci/"), ".yml"), attempt)
+	return map[string]any{"Build": map[string]any{"Id": id, "BuildStatus": "SUCCEEDED"}}, nil
+}
+
 func TestDashboardOverADeployedStackRetriesAndApprovesAndTheExecutionGoesOn(t *testing.T) {
 	s := newOnStack(t)
 	x := newInterpreted(t, s)
 	ctx := context.Background()
 	x.build = func(spec string, attempt int) (any, error) {
-		id := fmt.Sprintf("stepline-build:%s-%d", strings.TrimSuffix(strings.TrimPrefix(spec, "ci/"), ".yml"), attempt)
 		if spec == "ci/package.yml" && attempt == 1 {
 			// A failed startBuild.sync: States.TaskFailed, its cause the whole Build.
-			return nil, asltest.NamedError{Name: "States.TaskFailed", Msg: `{"Id":"` + id + `","BuildStatus":"FAILED"}`}
+			return nil, asltest.NamedError{Name: "States.TaskFailed", Msg: `{"Id":"stepline-build:package-1","BuildStatus":"FAILED"}`}
 		}
-		return map[string]any{"Build": map[string]any{"Id": id, "BuildStatus": "SUCCEEDED"}}, nil
+		return succeeding(spec, attempt)
 	}
-	f, err := pipeline.Parse(".stepline.yml", []byte(releaseFile))
-	require.NoError(t, err)
-	p, err := f.Pipeline("")
-	require.NoError(t, err)
-	def := p.Definition()
 	const id = "api-1-aaaa1111"
-	first := strings.Replace(s.stack.StateMachine, ":stateMachine:", ":execution:", 1) + ":" + id
-	require.NoError(t, s.db.PutRun(ctx, store.Record{Definition: def, State: engine.New(def, engine.RunInfo{ID: id, Seq: 1}),
-		Repo: "octo/api", Provider: "github", Branch: "main", Trigger: "push", Commit: strings.Repeat("c", 40), ExecutionARN: first}))
-	_, err = x.sfn.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(s.stack.StateMachine), Name: aws.String(id),
-		Input: aws.String(`{"run":"` + id + `"}`)})
-	require.NoError(t, err)
+	first := x.run(id)
 	require.Equal(t, "PipelineFailed", x.ended(first).Error)
 
 	d := startDashboard(t, "--aws", "--stack", s.stack.Name)
@@ -463,4 +478,48 @@ func TestDashboardOverADeployedStackRetriesAndApprovesAndTheExecutionGoesOn(t *t
 	resp = b.post("/runs/"+id+"/approve", "", url.Values{"stage": {"Release"}, "action": {"Approve"}})
 	assert.Equal(t, http.StatusConflict, resp.StatusCode)
 	assert.Contains(t, bodyOf(t, resp), "the run has ended (SUCCEEDED)")
+}
+
+func TestDashboardOverADeployedStackFollowsTheRunInTheBrowserByPolling(t *testing.T) {
+	s := newOnStack(t)
+	x := newInterpreted(t, s)
+	shipping, ship := make(chan struct{}), make(chan struct{})
+	release := sync.OnceFunc(func() { close(ship) })
+	t.Cleanup(release) // a test that fails early must not leave the interpreter waiting
+	x.build = func(spec string, attempt int) (any, error) {
+		if spec == "ci/ship.yml" {
+			close(shipping)
+			<-ship
+		}
+		return succeeding(spec, attempt)
+	}
+	const id = "api-1-aaaa1111"
+	arn := x.run(id)
+	x.kept(id)
+	d := startDashboard(t, "--aws", "--stack", s.stack.Name)
+	ctx := browser(t, 1280, 900)
+
+	within(t, ctx, 30*time.Second, chromedp.Navigate(d.url+"/runs/"+id+"?stage=Release&action=Approve"), visible(`a[data-op="approve"]`))
+	assert.Equal(t, "poll", js[string](t, ctx, `document.getElementById("live").dataset.live`))
+	// The page asks for changes, and is told there are none (304), before anyone approves.
+	const liveStatuses = `performance.getEntriesByType("resource").filter(e => e.name.includes("/live")).map(e => e.responseStatus)`
+	within(t, ctx, 30*time.Second, until(liveStatuses+`.includes(304)`))
+
+	within(t, ctx, 30*time.Second,
+		chromedp.Click(chromedp.CSS(`a[data-op="approve"]`)),
+		visible("#f-comment"),
+		chromedp.SendKeys(chromedp.CSS("#f-comment"), "ship it"),
+		chromedp.Click(chromedp.CSS("#confirm")),
+		visible("#done"),
+	)
+	<-shipping
+	js[bool](t, ctx, `window.notReloaded = true`)
+	assert.Contains(t, text(t, ctx, "#live h1 .status"), "In progress", "Ship builds after the approval")
+	release()
+	// The page follows the run to its end in place.
+	within(t, ctx, time.Minute, waitText("#live h1 .status", "Succeeded"))
+	require.Empty(t, x.ended(arn).Error)
+	assert.True(t, js[bool](t, ctx, `window.notReloaded === true`), "the page was updated in place, not reloaded")
+	assert.Equal(t, "true", js[string](t, ctx, `document.getElementById("live").dataset.final`), "it stops polling")
+	assert.Contains(t, text(t, ctx, `.stage[data-stage="Release"]`), "Succeeded")
 }
