@@ -29,6 +29,7 @@ import (
 	"github.com/stepline/stepline/pkg/statemachine"
 	"github.com/stepline/stepline/pkg/statemachine/asltest"
 	"github.com/stepline/stepline/pkg/store"
+	"github.com/stepline/stepline/pkg/store/dynamo"
 )
 
 // `stepline dashboard --aws --stack NAME` over a deployed stepline: the stack's outputs, its
@@ -194,6 +195,21 @@ func TestDashboardOverADeployedStackPollsAndItsButtonsChangeTheRuns(t *testing.T
 	resp = b.post("/start", "", url.Values{"pipeline": {"api"}, "branch": {"main"}})
 	assert.Equal(t, http.StatusConflict, resp.StatusCode)
 	assert.Contains(t, bodyOf(t, resp), "name the repository to start")
+	// Named (--repository, read from the clone --repo), Start starts a run of the clone's commit.
+	r := newRepo(t, map[string]string{".stepline.yml": gatedFile})
+	require.NoError(t, s.db.PutRegistration(ctx, dynamo.Registration{Provider: "github", Repo: "octo/rel", Branch: "main",
+		Hook: "hook-0123456789abcdef", Pushed: engine.Time(1_795_000_000_000)}))
+	starter := newBrowserSession(t, startDashboard(t, "--aws", "--stack", s.stack.Name, "--repository", "github:octo/rel", "--repo", r.dir).url)
+	code, body = starter.page("/start?pipeline=rel&branch=main")
+	require.Equal(t, http.StatusOK, code, body)
+	resp = starter.post("/start", "", url.Values{"pipeline": {"rel"}, "branch": {"main"}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, bodyOf(t, resp))
+	started := regexp.MustCompile(`^/runs/(rel-1-[0-9a-f]+)\?done=start$`).FindStringSubmatch(resp.Header.Get("Location"))
+	require.NotNil(t, started, resp.Header.Get("Location"))
+	rec, err = s.db.GetRun(ctx, started[1])
+	require.NoError(t, err)
+	assert.Equal(t, r.git("rev-parse", "HEAD"), rec.Commit)
+	assert.Equal(t, "RUNNING", string(s.execution(rec.ExecutionARN).Status))
 
 	// Approve answers the task token the wait function kept.
 	task := approval.TaskKey("Release", "Approve", 1)
