@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,7 +25,7 @@ import (
 	"github.com/stepline/stepline/pkg/awstest"
 	"github.com/stepline/stepline/pkg/engine"
 	"github.com/stepline/stepline/pkg/pipeline"
-	"github.com/stepline/stepline/pkg/statemachine"
+	"github.com/stepline/stepline/pkg/runops/runopstest"
 	"github.com/stepline/stepline/pkg/statemachine/asltest"
 	"github.com/stepline/stepline/pkg/store"
 	"github.com/stepline/stepline/pkg/store/dynamo"
@@ -233,177 +232,29 @@ func TestDashboardOverADeployedStackPollsAndItsButtonsChangeTheRuns(t *testing.T
 	assert.Equal(t, "ABORTED", string(s.execution(waiting.ExecutionARN).Status))
 }
 
-// releaseFile builds, waits for an approval, then ships.
-const releaseFile = `version: 1
-pipelines:
-  - name: api
-    stages:
-      - name: Build
-        actions:
-          - {name: Package, provider: codebuild, buildspec: ci/package.yml, inputs: [source], outputs: [bin]}
-      - name: Release
-        actions:
-          - {name: Approve, provider: approval}
-          - {name: Ship, provider: codebuild, run_order: 2, buildspec: ci/ship.yml, inputs: [bin]}
-`
-
 // interpreted is the deployed stack's Step Functions as the dashboard reaches it
-// (AWS_ENDPOINT_URL_SFN): StartExecution runs the real state machine in the interpreter with
-// the real advance function over the stack's table on moto, and SendTaskSuccess/Failure
-// answer the Wait state waiting for that token, as Step Functions does.
+// (AWS_ENDPOINT_URL_SFN): the real state machine in the interpreter with the real advance
+// function over the stack's table on moto (runopstest.Executions).
 type interpreted struct {
+	*runopstest.Executions
 	t     *testing.T
 	stack *onStack
-	adv   *advance.Handler
 	sfn   *sfn.Client
-	// build is what CodeBuild does with a buildspec, attempt by attempt (from 1).
-	build func(spec string, attempt int) (any, error)
-
-	mu       sync.Mutex
-	answers  map[string]chan taskAnswer
-	execs    map[string]chan asltest.Execution
-	attempts map[string]int
-}
-
-type taskAnswer struct {
-	output string
-	err    error
 }
 
 func newInterpreted(t *testing.T, s *onStack) *interpreted {
-	x := &interpreted{t: t, stack: s, answers: map[string]chan taskAnswer{}, execs: map[string]chan asltest.Execution{}, attempts: map[string]int{}}
-	srv := httptest.NewServer(http.HandlerFunc(x.serve))
+	x := &interpreted{Executions: runopstest.NewExecutions(t, s.db), t: t, stack: s}
+	srv := httptest.NewServer(x.Executions)
 	t.Cleanup(srv.Close)
 	t.Setenv("AWS_ENDPOINT_URL_SFN", srv.URL)
-	x.sfn = sfn.New(sfn.Options{Region: awstest.Region, BaseEndpoint: aws.String(srv.URL),
-		Credentials: aws.AnonymousCredentials{}})
-	x.adv = advance.New(s.db, nopEvents{}, x.sfn, advance.Config{Bucket: "artifacts", Project: "stepline-build"})
+	x.sfn = sfn.New(sfn.Options{Region: awstest.Region, BaseEndpoint: aws.String(srv.URL), Credentials: aws.AnonymousCredentials{}})
+	x.Advance = advance.New(s.db, nopEvents{}, x.sfn, advance.Config{Bucket: "artifacts", Project: "stepline-build"})
 	return x
 }
 
 type nopEvents struct{}
 
 func (nopEvents) Publish(context.Context, store.Record, []engine.Event) error { return nil }
-
-// serve speaks Step Functions' JSON 1.0 protocol for the calls the dashboard's operations make.
-func (x *interpreted) serve(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		StateMachineArn, Name, Input string
-		TaskToken, Output            string
-		Error, Cause                 string
-	}
-	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	switch r.Header.Get("X-Amz-Target") {
-	case "AWSStepFunctions.StartExecution":
-		arn := x.start(in.StateMachineArn, in.Name, in.Input)
-		fmt.Fprintf(w, `{"executionArn":%q,"startDate":%d}`, arn, time.Now().Unix())
-	case "AWSStepFunctions.SendTaskSuccess":
-		x.answer(in.TaskToken) <- taskAnswer{output: in.Output}
-		fmt.Fprint(w, `{}`)
-	case "AWSStepFunctions.SendTaskFailure":
-		x.answer(in.TaskToken) <- taskAnswer{err: asltest.NamedError{Name: in.Error, Msg: in.Cause}}
-		fmt.Fprint(w, `{}`)
-	default:
-		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprintf(w, `{"__type":"UnknownOperationException","message":"not served here: %s"}`, r.Header.Get("X-Amz-Target"))
-	}
-}
-
-func (x *interpreted) answer(token string) chan taskAnswer {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.answers[token] == nil {
-		x.answers[token] = make(chan taskAnswer, 1)
-	}
-	return x.answers[token]
-}
-
-// start interprets an execution of the state machine and returns its ARN.
-func (x *interpreted) start(stateMachine, name, input string) string {
-	arn := strings.Replace(stateMachine, ":stateMachine:", ":execution:", 1) + ":" + name
-	var in map[string]any
-	require.NoError(x.t, json.Unmarshal([]byte(input), &in))
-	done := make(chan asltest.Execution, 1)
-	x.mu.Lock()
-	x.execs[arn] = done
-	x.mu.Unlock()
-	go func() { done <- asltest.Interpret(x.t, in, x.handlers()) }()
-	return arn
-}
-
-// ended waits for the execution arn to end.
-func (x *interpreted) ended(arn string) asltest.Execution {
-	x.t.Helper()
-	x.mu.Lock()
-	done := x.execs[arn]
-	x.mu.Unlock()
-	require.NotNil(x.t, done, "no execution %s was started", arn)
-	select {
-	case ex := <-done:
-		return ex
-	case <-time.After(90 * time.Second):
-		x.t.Fatalf("execution %s never ended", arn)
-		return asltest.Execution{}
-	}
-}
-
-func (x *interpreted) handlers() map[string]asltest.HandlerFunc {
-	advanceFn := func(in json.RawMessage) (any, error) {
-		var req advance.Input
-		require.NoError(x.t, json.Unmarshal(in, &req))
-		out, err := x.adv.Handle(context.Background(), req)
-		if err != nil {
-			return nil, asltest.NamedError{Name: "AdvanceFailed", Msg: err.Error()}
-		}
-		return out, nil
-	}
-	source := func(in json.RawMessage) (any, error) {
-		var req struct {
-			Task statemachine.Item `json:"task"`
-		}
-		require.NoError(x.t, json.Unmarshal(in, &req))
-		return map[string]any{"artifact": map[string]any{"bucket": req.Task.Source.Bucket, "key": req.Task.Source.Key}}, nil
-	}
-	build := func(in json.RawMessage) (any, error) {
-		var req struct {
-			Buildspec string `json:"BuildspecOverride"`
-		}
-		require.NoError(x.t, json.Unmarshal(in, &req))
-		x.mu.Lock()
-		x.attempts[req.Buildspec]++
-		n := x.attempts[req.Buildspec]
-		x.mu.Unlock()
-		return x.build(req.Buildspec, n)
-	}
-	// wait keeps an approval's token where the wait function keeps it; the state's result is
-	// what the token is answered with.
-	wait := func(in json.RawMessage) (any, error) {
-		var req struct {
-			Payload struct {
-				Token string            `json:"token"`
-				Task  statemachine.Item `json:"task"`
-			} `json:"Payload"`
-		}
-		require.NoError(x.t, json.Unmarshal(in, &req))
-		t := req.Payload.Task.Task
-		require.NoError(x.t, x.stack.db.PutToken(context.Background(), t.Run, approval.TaskKey(t.Stage, t.Action, t.Attempt), req.Payload.Token, time.Now().Add(time.Hour)))
-		select {
-		case a := <-x.answer(req.Payload.Token):
-			if a.err != nil {
-				return nil, a.err
-			}
-			return json.RawMessage(a.output), nil
-		case <-time.After(60 * time.Second):
-			return nil, asltest.NamedError{Name: "States.Timeout", Msg: "nobody decided"}
-		}
-	}
-	return map[string]asltest.HandlerFunc{"Advance": advanceFn, "Abandon": advanceFn, "Source": source, "MapSource": source,
-		"CodeBuild": build, "MapCodeBuild": build, "Wait": wait, "MapWait": wait}
-}
 
 // kept waits until the wait function has kept the token of run's approval.
 func (x *interpreted) kept(run string) {
@@ -414,16 +265,16 @@ func (x *interpreted) kept(run string) {
 	}, 60*time.Second, 50*time.Millisecond, "run %s never waited for its approval", run)
 }
 
-// run records a run of releaseFile as the trigger does and starts its execution; it answers
+// run records a run of runopstest.ReleasePipeline as the trigger does and starts its execution; it answers
 // the execution's ARN.
 func (x *interpreted) run(id string) string {
 	x.t.Helper()
-	f, err := pipeline.Parse(".stepline.yml", []byte(releaseFile))
+	f, err := pipeline.Parse(".stepline.yml", []byte(runopstest.ReleasePipeline))
 	require.NoError(x.t, err)
 	p, err := f.Pipeline("")
 	require.NoError(x.t, err)
 	def := p.Definition()
-	arn := strings.Replace(x.stack.stack.StateMachine, ":stateMachine:", ":execution:", 1) + ":" + id
+	arn := runopstest.ExecutionARN(x.stack.stack.StateMachine, id)
 	ctx := context.Background()
 	require.NoError(x.t, x.stack.db.PutRun(ctx, store.Record{Definition: def, State: engine.New(def, engine.RunInfo{ID: id, Seq: 1}),
 		Repo: "octo/api", Provider: "github", Branch: "main", Trigger: "push", Commit: strings.Repeat("c", 40), ExecutionARN: arn}))
@@ -433,26 +284,33 @@ func (x *interpreted) run(id string) string {
 	return arn
 }
 
-// succeeding is CodeBuild where every build succeeds.
-func succeeding(spec string, attempt int) (any, error) {
-	id := fmt.Sprintf("stepline-build:%s-%d", strings.TrimSuffix(strings.TrimPrefix(spec, "ci/"), ".yml"), attempt)
-	return map[string]any{"Build": map[string]any{"Id": id, "BuildStatus": "SUCCEEDED"}}, nil
+// builds is CodeBuild counting the builds of each buildspec: fail says whether attempt n of
+// spec fails. A build's id is "stepline-build:<spec's name>-<n>".
+func builds(fail func(spec string, n int) bool) func(spec string) (any, error) {
+	var mu sync.Mutex
+	attempts := map[string]int{}
+	return func(spec string) (any, error) {
+		mu.Lock()
+		attempts[spec]++
+		n := attempts[spec]
+		mu.Unlock()
+		id := fmt.Sprintf("stepline-build:%s-%d", strings.TrimSuffix(strings.TrimPrefix(spec, "ci/"), ".yml"), n)
+		if fail(spec, n) {
+			// A failed startBuild.sync: States.TaskFailed, its cause the whole Build.
+			return nil, asltest.NamedError{Name: "States.TaskFailed", Msg: `{"Id":"` + id + `","BuildStatus":"FAILED"}`}
+		}
+		return map[string]any{"Build": map[string]any{"Id": id, "BuildStatus": "SUCCEEDED"}}, nil
+	}
 }
 
 func TestDashboardOverADeployedStackRetriesAndApprovesAndTheExecutionGoesOn(t *testing.T) {
 	s := newOnStack(t)
 	x := newInterpreted(t, s)
 	ctx := context.Background()
-	x.build = func(spec string, attempt int) (any, error) {
-		if spec == "ci/package.yml" && attempt == 1 {
-			// A failed startBuild.sync: States.TaskFailed, its cause the whole Build.
-			return nil, asltest.NamedError{Name: "States.TaskFailed", Msg: `{"Id":"stepline-build:package-1","BuildStatus":"FAILED"}`}
-		}
-		return succeeding(spec, attempt)
-	}
+	x.Build = builds(func(spec string, n int) bool { return spec == "ci/package.yml" && n == 1 })
 	const id = "api-1-aaaa1111"
 	first := x.run(id)
-	require.Equal(t, "PipelineFailed", x.ended(first).Error)
+	require.Equal(t, "PipelineFailed", x.Ended(first).Error)
 
 	d := startDashboard(t, "--aws", "--stack", s.stack.Name)
 	b := newBrowserSession(t, d.url)
@@ -481,7 +339,7 @@ func TestDashboardOverADeployedStackRetriesAndApprovesAndTheExecutionGoesOn(t *t
 	resp = b.post("/runs/"+id+"/approve", "", url.Values{"stage": {"Release"}, "action": {"Approve"}, "comment": {"ship it"}})
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode, bodyOf(t, resp))
 
-	ex := x.ended(resumed)
+	ex := x.Ended(resumed)
 	require.Empty(t, ex.Error, ex.Cause)
 	assert.Equal(t, []string{"Advance", "Route", "CodeBuild", "Advance", "Route", "Succeeded"}, ex.Entered[len(ex.Entered)-6:], "Ship built after the approval")
 	live = b.get("/runs/"+id+"/live", "If-None-Match", etag)
@@ -502,12 +360,13 @@ func TestDashboardOverADeployedStackFollowsTheRunInTheBrowserByPolling(t *testin
 	shipping, ship := make(chan struct{}), make(chan struct{})
 	release := sync.OnceFunc(func() { close(ship) })
 	t.Cleanup(release) // a test that fails early must not leave the interpreter waiting
-	x.build = func(spec string, attempt int) (any, error) {
+	build := builds(func(string, int) bool { return false })
+	x.Build = func(spec string) (any, error) {
 		if spec == "ci/ship.yml" {
 			close(shipping)
 			<-ship
 		}
-		return succeeding(spec, attempt)
+		return build(spec)
 	}
 	const id = "api-1-aaaa1111"
 	arn := x.run(id)
@@ -534,7 +393,7 @@ func TestDashboardOverADeployedStackFollowsTheRunInTheBrowserByPolling(t *testin
 	release()
 	// The page follows the run to its end in place.
 	within(t, ctx, time.Minute, waitText("#live h1 .status", "Succeeded"))
-	require.Empty(t, x.ended(arn).Error)
+	require.Empty(t, x.Ended(arn).Error)
 	assert.True(t, js[bool](t, ctx, `window.notReloaded === true`), "the page was updated in place, not reloaded")
 	assert.Equal(t, "true", js[string](t, ctx, `document.getElementById("live").dataset.final`), "it stops polling")
 	assert.Contains(t, text(t, ctx, `.stage[data-stage="Release"]`), "Succeeded")
