@@ -192,6 +192,28 @@ func TestARollbackUsesTheNewestSuccessEvenOneThatFinishedAfterTheRunStarted(t *t
 	assert.Contains(t, rec.State.Stages[2].Message, "rolling back to the artifacts of run api-1", "the run says what it rolled back to")
 }
 
+func TestAFailedBuildKeepsItsBuildIdForTheLogLink(t *testing.T) {
+	t.Parallel()
+	for name, cause := range map[string]string{
+		"the whole Build, as startBuild.sync fails": `{"Id":"stepline-build:7f1c","BuildStatus":"FAILED","Logs":{"GroupName":"/aws/codebuild/stepline-build"}}`,
+		"the Build under Build":                     `{"Build":{"Id":"stepline-build:7f1c","BuildStatus":"FAILED"}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			x := newFixture(t)
+			x.create("api-5", 5)
+			s, ship := x.toDeploy("api-5")
+			x.advance(answered(s, ship, "", &statemachine.TaskError{Error: "States.TaskFailed", Cause: cause}))
+			rec, err := x.db.GetRun(context.Background(), "api-5")
+			require.NoError(t, err)
+			a := rec.State.Stages[2].Actions[0]
+			assert.Equal(t, engine.Failed, a.Status)
+			assert.Equal(t, "build stepline-build:7f1c ended FAILED", a.Message)
+			assert.Equal(t, "stepline-build:7f1c", a.External, "the dashboard links the failed build's log")
+		})
+	}
+}
+
 func TestARollbackNeverRedeploysAnotherBranchOrRepository(t *testing.T) {
 	t.Parallel()
 	x := newFixture(t)

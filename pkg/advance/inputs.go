@@ -41,7 +41,13 @@ func input(cfg Config, o statemachine.Outcome) engine.Input {
 		}
 	}
 	if o.Error != nil {
-		return t.Failed(failure(o.Error), slices.Contains(finalErrors, o.Error.Error))
+		in := t.Failed(failure(o.Error), slices.Contains(finalErrors, o.Error.Error))
+		if o.Task.Kind == statemachine.KindCodeBuild {
+			// The build's log is what a failed build is read for: its id, as for a success,
+			// links the dashboard and notifications to it.
+			in.External = failedBuild(o.Error.Cause)
+		}
+		return in
 	}
 	switch o.Task.Kind {
 	case statemachine.KindSource:
@@ -142,15 +148,29 @@ func parkInput(stage string, o statemachine.Outcome) engine.Input {
 	return engine.Input{Kind: engine.KindGranted, Stage: cmp.Or(a.Granted, stage)}
 }
 
+// causeBuild is the build a failed startBuild.sync's Cause holds: the whole Build as JSON
+// (the ASL's CodeBuild state says so), or the Build under "Build".
+type causeBuild struct {
+	Build  struct{ ID, BuildStatus string } `json:"Build"`
+	Status string                           `json:"BuildStatus"`
+	ID     string                           `json:"Id"`
+}
+
+// failedBuild returns the id of the build a failed CodeBuild state's cause holds, "" when it
+// holds none.
+func failedBuild(cause string) string {
+	var b causeBuild
+	if json.Unmarshal([]byte(strings.TrimSpace(cause)), &b) != nil {
+		return ""
+	}
+	return cmp.Or(b.ID, b.Build.ID)
+}
+
 // failure summarises a caught error in one line: its name and the start of its cause.
 func failure(e *statemachine.TaskError) string {
 	cause := strings.TrimSpace(e.Cause)
 	// CodeBuild's cause is the whole build as JSON; its status says enough.
-	var b struct {
-		Build  struct{ ID, BuildStatus string } `json:"Build"`
-		Status string                           `json:"BuildStatus"`
-		ID     string                           `json:"Id"`
-	}
+	var b causeBuild
 	if json.Unmarshal([]byte(cause), &b) == nil && (b.Status != "" || b.Build.BuildStatus != "") {
 		return fmt.Sprintf("build %s ended %s", cmp.Or(b.ID, b.Build.ID), cmp.Or(b.Status, b.Build.BuildStatus))
 	}

@@ -18,6 +18,8 @@ func FuzzTaskOutputs(f *testing.F) {
 	f.Add([]byte(`{"artifact":{"bucket":"","key":""}}`), []byte(`{"build":{"BuildStatus":"FAILED","Phases":[{"PhaseType":"BUILD","PhaseStatus":"FAILED","Contexts":[{"Message":"exit 1"}]}]}}`), "")
 	f.Add([]byte(`null`), []byte(`[]`), statemachine.ErrSourceNotFound)
 	f.Add([]byte(`{"artifact":"x"}`), []byte(`{"build":{"ExportedEnvironmentVariables":[{"Name":null}]}}`), "States.TaskFailed")
+	// A failed startBuild.sync: the cause is the whole Build, whose Id becomes the attempt's.
+	f.Add([]byte(`{"artifact":{"bucket":"artifacts","key":"runs/api-1/source.zip"}}`), []byte(`{"Id":"stepline-build:7f1c","BuildStatus":"FAILED"}`), "States.TaskFailed")
 	f.Fuzz(func(t *testing.T, sourceOut, buildOut []byte, errName string) {
 		x := newFixture(t)
 		x.create("api-1", 1)

@@ -97,15 +97,21 @@ type dashboardCmd struct {
 	stop func()
 }
 
-// startDashboard runs `stepline dashboard` on a free port until the test ends.
+// startDashboard runs `stepline dashboard` over the repository's state on a free port until
+// the test ends.
 func (r *repo) startDashboard(args ...string) *dashboardCmd {
 	r.t.Helper()
+	return startDashboard(r.t, append(args, "--state-dir", r.state())...)
+}
+
+// startDashboard runs `stepline dashboard args…` on a free port until the test ends.
+func startDashboard(t testing.TB, args ...string) *dashboardCmd {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
 	go func() {
-		full := append(append([]string{"dashboard"}, args...), "--state-dir", r.state())
-		done <- Main(ctx, full, IO{In: strings.NewReader(""), Out: pw, Err: pw})
+		done <- Main(ctx, append([]string{"dashboard"}, args...), IO{In: strings.NewReader(""), Out: pw, Err: pw})
 		pw.Close()
 	}()
 	lines := bufio.NewScanner(pr)
@@ -116,10 +122,10 @@ func (r *repo) startDashboard(args ...string) *dashboardCmd {
 			break
 		}
 	}
-	require.NotEmpty(r.t, url, "the dashboard printed its URL")
+	require.NotEmpty(t, url, "the dashboard printed its URL")
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
 	d := &dashboardCmd{url: url, stop: func() { cancel(); <-done }}
-	r.t.Cleanup(d.stop)
+	t.Cleanup(d.stop)
 	return d
 }
 

@@ -41,7 +41,8 @@ func newDashboard(g *globals) *cobra.Command {
 			"`stepline approve|reject|retry|stop|rollback|start`, each behind a confirmation.\n" +
 			"The runs are this repository's (.stepline, or --state-dir); retries, rollbacks and starts\n" +
 			"from the page run in this process, and stop with it. With --aws they are the runs of the\n" +
-			"deployed stepline of --stack, read and changed with your AWS credentials; pages then poll.\n" +
+			"deployed stepline of --stack, read and changed with your AWS credentials; pages then poll,\n" +
+			"and \"Start a run\" starts runs of --repository (provider:owner/name, read from --repo).\n" +
 			"Only this machine can reach it: it listens on the loopback address and answers only to\n" +
 			"loopback host names (--host adds one); a button changes a run only from the dashboard's\n" +
 			"own pages (Origin and a per-session token are checked). --open opens it in the browser\n" +
@@ -53,6 +54,7 @@ func newDashboard(g *globals) *cobra.Command {
 	f.IntVar(&o.port, "port", 0, "the port on 127.0.0.1 to listen on (0: a free one)")
 	f.BoolVar(&o.open, "open", false, "open the dashboard in the browser")
 	f.StringArrayVar(&o.hosts, "host", nil, "a host name the dashboard also answers to (repeatable), for a name of your own that points at this machine")
+	o.target.startFlags(f)
 	o.target.flags(f)
 	return cmd
 }

@@ -283,10 +283,16 @@ func newStart(g *globals) *cobra.Command {
 	f.StringVarP(&name, "pipeline", "p", "", "the pipeline to run (needed when the file has several)")
 	f.StringVar(&branch, "branch", "", "the branch (default: the current one locally)")
 	f.StringVar(&commit, "commit", "", "the commit (default: the branch's head)")
-	f.StringVar(&t.repo, "repo", "", "the repository (default: the one containing the working directory)")
-	f.StringVar(&t.repository, "repository", "", "with --aws: the registered repository to start, provider:owner/name (e.g. github:octo/api); its revisions are read from --repo")
+	t.startFlags(f)
 	t.flags(f)
 	return cmd
+}
+
+// startFlags adds the flags saying where a started run's revisions come from: the clone, and
+// with --aws the repository registered in the stack.
+func (t *target) startFlags(f *pflag.FlagSet) {
+	f.StringVar(&t.repo, "repo", "", "the repository (default: the one containing the working directory)")
+	f.StringVar(&t.repository, "repository", "", "with --aws: the registered repository to start, provider:owner/name (e.g. github:octo/api); its revisions are read from --repo")
 }
 
 // afterResume reports a run an operation drove (locally, to its end) or started (on AWS).

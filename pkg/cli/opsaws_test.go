@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -56,11 +57,17 @@ func (s *onStack) run(id string, seq int64, outcomes ...bool) store.Record {
 	for _, ok := range outcomes {
 		var in []engine.Input
 		for _, t := range d.Start {
+			var res engine.Input
 			if ok {
-				in = append(in, t.Succeeded(map[string]string{"source": "s3://a/runs/" + id + "/source.zip"}, nil))
+				res = t.Succeeded(map[string]string{"source": "s3://a/runs/" + id + "/source.zip"}, nil)
 			} else {
-				in = append(in, t.Failed("build failed", false))
+				res = t.Failed("build failed", false)
 			}
+			if t.Provider == "codebuild" {
+				// CodeBuild's build id, "<project>:<uuid>", as the advance function records it.
+				res.External = fmt.Sprintf("stepline-build:%08d-0000-4000-8000-%012d", seq, t.Attempt)
+			}
+			in = append(in, res)
 		}
 		st, d, err = engine.Advance(def, st, in, engine.Time(1_795_000_000_000+seq))
 		require.NoError(s.t, err)

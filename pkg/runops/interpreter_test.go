@@ -21,32 +21,23 @@ import (
 	"github.com/stepline/stepline/pkg/engine"
 	"github.com/stepline/stepline/pkg/pipeline"
 	"github.com/stepline/stepline/pkg/runops"
-	"github.com/stepline/stepline/pkg/statemachine"
+	"github.com/stepline/stepline/pkg/runops/runopstest"
 	"github.com/stepline/stepline/pkg/statemachine/asltest"
 	"github.com/stepline/stepline/pkg/store"
 	"github.com/stepline/stepline/pkg/store/dynamo"
 )
 
-const releasePipeline = `version: 1
-pipelines:
-  - name: api
-    stages:
-      - name: Build
-        actions:
-          - {name: Package, provider: codebuild, buildspec: ci/package.yml, inputs: [source], outputs: [bin]}
-      - name: Release
-        actions:
-          - {name: Approve, provider: approval}
-          - {name: Ship, provider: codebuild, run_order: 2, buildspec: ci/ship.yml, inputs: [bin]}
-`
+// releasePipeline builds, waits for an approval, then ships.
+const releasePipeline = runopstest.ReleasePipeline
 
 const stateMachineARN = "arn:aws:states:us-east-1:123456789012:stateMachine:stepline-pipeline"
 
 // cloud runs the real state machine in the interpreter with the real advance function over
-// an in-memory table, and is the Step Functions the operator and the advance function talk
-// to: StartExecution interprets the execution, task tokens reach the Wait state waiting for
-// them, StopExecution aborts the build that runs.
+// an in-memory table (runopstest.Executions), and is the Step Functions the operator and the
+// advance function talk to: StartExecution interprets the execution, task tokens reach the
+// Wait state waiting for them, StopExecution aborts the build that runs.
 type cloud struct {
+	*runopstest.Executions
 	t   *testing.T
 	def engine.Definition
 	db  *store.Memory
@@ -54,17 +45,8 @@ type cloud struct {
 	op  *runops.AWS
 
 	mu      sync.Mutex
-	answers map[string]chan answer
-	execs   map[string]chan asltest.Execution
 	stopped *sfn.StopExecutionInput
-	// build is what a CodeBuild state does with a buildspec; nil succeeds.
-	build func(buildspec string) (any, error)
-	abort chan struct{}
-}
-
-type answer struct {
-	output string
-	err    error
+	abort   chan struct{}
 }
 
 func newCloud(t *testing.T) *cloud {
@@ -72,9 +54,10 @@ func newCloud(t *testing.T) *cloud {
 	require.NoError(t, err)
 	p, err := f.Pipeline("")
 	require.NoError(t, err)
-	c := &cloud{t: t, def: p.Definition(), db: store.NewMemory(), answers: map[string]chan answer{},
-		execs: map[string]chan asltest.Execution{}, abort: make(chan struct{})}
+	c := &cloud{t: t, def: p.Definition(), db: store.NewMemory(), abort: make(chan struct{})}
+	c.Executions = runopstest.NewExecutions(t, c.db)
 	c.adv = advance.New(c.db, nopPublisher{}, c, advance.Config{Bucket: "artifacts", Project: "stepline-build"})
+	c.Advance = c.adv
 	c.op = runops.NewAWS(c.db, c, identity{}, stateMachineARN)
 	return c
 }
@@ -90,41 +73,22 @@ func (identity) GetCallerIdentity(context.Context, *sts.GetCallerIdentityInput, 
 	return &sts.GetCallerIdentityOutput{Arn: aws.String("arn:aws:iam::123456789012:user/ana"), Account: aws.String("123456789012")}, nil
 }
 
-func (c *cloud) wait(token string) chan answer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.answers[token] == nil {
-		c.answers[token] = make(chan answer, 1)
-	}
-	return c.answers[token]
-}
-
 func (c *cloud) SendTaskSuccess(_ context.Context, in *sfn.SendTaskSuccessInput, _ ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error) {
-	c.wait(*in.TaskToken) <- answer{output: *in.Output}
+	c.Succeed(*in.TaskToken, *in.Output)
 	return &sfn.SendTaskSuccessOutput{}, nil
 }
 
 func (c *cloud) SendTaskFailure(_ context.Context, in *sfn.SendTaskFailureInput, _ ...func(*sfn.Options)) (*sfn.SendTaskFailureOutput, error) {
-	c.wait(*in.TaskToken) <- answer{err: asltest.NamedError{Name: *in.Error, Msg: *in.Cause}}
+	c.Fail(*in.TaskToken, *in.Error, *in.Cause)
 	return &sfn.SendTaskFailureOutput{}, nil
 }
 
 func (c *cloud) StartExecution(_ context.Context, in *sfn.StartExecutionInput, _ ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
-	arn := strings.Replace(*in.StateMachineArn, ":stateMachine:", ":execution:", 1) + ":" + *in.Name
-	var input map[string]any
-	require.NoError(c.t, json.Unmarshal([]byte(*in.Input), &input))
-	c.mu.Lock()
-	done := make(chan asltest.Execution, 1)
-	c.execs[arn] = done
-	c.mu.Unlock()
-	go func() { done <- asltest.Interpret(c.t, input, c.handlers()) }()
-	return &sfn.StartExecutionOutput{ExecutionArn: aws.String(arn)}, nil
+	return &sfn.StartExecutionOutput{ExecutionArn: aws.String(c.Start(*in.StateMachineArn, *in.Name, *in.Input))}, nil
 }
 
 func (c *cloud) DescribeExecution(_ context.Context, in *sfn.DescribeExecutionInput, _ ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.execs[*in.ExecutionArn] == nil {
+	if !c.Started(*in.ExecutionArn) {
 		return nil, &sfntypes.ExecutionDoesNotExist{Message: aws.String("Execution Does Not Exist: " + *in.ExecutionArn)}
 	}
 	return &sfn.DescribeExecutionOutput{ExecutionArn: in.ExecutionArn, Status: sfntypes.ExecutionStatusRunning}, nil
@@ -143,29 +107,13 @@ func (c *cloud) start(run string) string {
 	c.t.Helper()
 	ctx := context.Background()
 	name := run
-	arn := strings.Replace(stateMachineARN, ":stateMachine:", ":execution:", 1) + ":" + name
+	arn := runopstest.ExecutionARN(stateMachineARN, name)
 	require.NoError(c.t, c.db.PutRun(ctx, store.Record{Definition: c.def, State: engine.New(c.def, engine.RunInfo{ID: run, Seq: 1}),
 		Repo: "octo/api", Provider: "github", Branch: "main", Commit: strings.Repeat("c", 40), ExecutionARN: arn}))
 	input, _ := json.Marshal(map[string]string{"run": run})
 	_, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(stateMachineARN), Name: aws.String(name), Input: aws.String(string(input))})
 	require.NoError(c.t, err)
 	return arn
-}
-
-// ended waits for the execution arn to end.
-func (c *cloud) ended(arn string) asltest.Execution {
-	c.t.Helper()
-	c.mu.Lock()
-	done := c.execs[arn]
-	c.mu.Unlock()
-	require.NotNil(c.t, done, "no execution %s was started", arn)
-	select {
-	case ex := <-done:
-		return ex
-	case <-time.After(60 * time.Second):
-		c.t.Fatalf("execution %s never ended", arn)
-		return asltest.Execution{}
-	}
 }
 
 // kept waits until the wait function has kept the approval's token.
@@ -188,59 +136,6 @@ func (c *cloud) record(run string) store.Record {
 	return rec
 }
 
-func (c *cloud) handlers() map[string]asltest.HandlerFunc {
-	advanceFn := func(in json.RawMessage) (any, error) {
-		var req advance.Input
-		require.NoError(c.t, json.Unmarshal(in, &req))
-		out, err := c.adv.Handle(context.Background(), req)
-		if err != nil {
-			return nil, asltest.NamedError{Name: "AdvanceFailed", Msg: err.Error()}
-		}
-		return out, nil
-	}
-	source := func(in json.RawMessage) (any, error) {
-		var req struct {
-			Task statemachine.Item `json:"task"`
-		}
-		require.NoError(c.t, json.Unmarshal(in, &req))
-		return map[string]any{"artifact": map[string]any{"bucket": req.Task.Source.Bucket, "key": req.Task.Source.Key}}, nil
-	}
-	build := func(in json.RawMessage) (any, error) {
-		var req struct {
-			Buildspec string `json:"BuildspecOverride"`
-		}
-		require.NoError(c.t, json.Unmarshal(in, &req))
-		if c.build != nil {
-			return c.build(req.Buildspec)
-		}
-		return map[string]any{"Build": map[string]any{"Id": "stepline-build:" + req.Buildspec, "BuildStatus": "SUCCEEDED"}}, nil
-	}
-	// wait is the wait function for an approval: it keeps the token where approvals keep it,
-	// and the state's result is what the token is answered with.
-	wait := func(in json.RawMessage) (any, error) {
-		var req struct {
-			Payload struct {
-				Token string            `json:"token"`
-				Task  statemachine.Item `json:"task"`
-			} `json:"Payload"`
-		}
-		require.NoError(c.t, json.Unmarshal(in, &req))
-		t := req.Payload.Task.Task
-		require.NoError(c.t, c.db.PutToken(context.Background(), t.Run, approval.TaskKey(t.Stage, t.Action, t.Attempt), req.Payload.Token, time.Now().Add(time.Hour)))
-		select {
-		case a := <-c.wait(req.Payload.Token):
-			if a.err != nil {
-				return nil, a.err
-			}
-			return json.RawMessage(a.output), nil
-		case <-time.After(30 * time.Second):
-			return nil, asltest.NamedError{Name: "States.Timeout", Msg: "nobody decided"}
-		}
-	}
-	return map[string]asltest.HandlerFunc{"Advance": advanceFn, "Abandon": advanceFn, "Source": source, "MapSource": source,
-		"CodeBuild": build, "MapCodeBuild": build, "Wait": wait, "MapWait": wait}
-}
-
 func TestOnTheStateMachineApproveAndRejectDecideTheWaitingExecution(t *testing.T) {
 	ctx := context.Background()
 	t.Run("approve: the execution goes on to ship and succeeds", func(t *testing.T) {
@@ -248,7 +143,7 @@ func TestOnTheStateMachineApproveAndRejectDecideTheWaitingExecution(t *testing.T
 		arn := c.start("api-1")
 		c.kept("api-1", 1)
 		require.NoError(t, c.op.Approve(ctx, "api-1", "Release", "Approve", "ship it"))
-		ex := c.ended(arn)
+		ex := c.Ended(arn)
 		require.Empty(t, ex.Error, ex.Cause)
 		assert.Equal(t, []string{"Advance", "Route", "CodeBuild", "Advance", "Route", "Succeeded"}, ex.Entered[len(ex.Entered)-6:], "Ship built after the approval")
 		rec := c.record("api-1")
@@ -261,7 +156,7 @@ func TestOnTheStateMachineApproveAndRejectDecideTheWaitingExecution(t *testing.T
 		arn := c.start("api-2")
 		c.kept("api-2", 1)
 		require.NoError(t, c.op.Reject(ctx, "api-2", "Release", "Approve", "not on a Friday"))
-		ex := c.ended(arn)
+		ex := c.Ended(arn)
 		assert.Equal(t, "PipelineFailed", ex.Error)
 		rec := c.record("api-2")
 		assert.Equal(t, engine.Failed, rec.State.Status)
@@ -274,7 +169,7 @@ func TestOnTheStateMachineARetryResumesTheFailedRunInANewExecution(t *testing.T)
 	ctx := context.Background()
 	c := newCloud(t)
 	failures := 1
-	c.build = func(spec string) (any, error) {
+	c.Build = func(spec string) (any, error) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if spec == "ci/package.yml" && failures > 0 {
@@ -284,7 +179,7 @@ func TestOnTheStateMachineARetryResumesTheFailedRunInANewExecution(t *testing.T)
 		return map[string]any{"Build": map[string]any{"Id": "stepline-build:" + spec, "BuildStatus": "SUCCEEDED"}}, nil
 	}
 	first := c.start("api-3")
-	ex := c.ended(first)
+	ex := c.Ended(first)
 	require.Equal(t, "PipelineFailed", ex.Error)
 
 	require.NoError(t, c.op.Retry(ctx, "api-3", "Build", false))
@@ -292,7 +187,7 @@ func TestOnTheStateMachineARetryResumesTheFailedRunInANewExecution(t *testing.T)
 	require.NotEqual(t, first, rec.ExecutionARN)
 	c.kept("api-3", 1)
 	require.NoError(t, c.op.Approve(ctx, "api-3", "Release", "Approve", ""))
-	ex = c.ended(rec.ExecutionARN)
+	ex = c.Ended(rec.ExecutionARN)
 	require.Empty(t, ex.Error, ex.Cause)
 	assert.Equal(t, []string{"Advance", "Route", "CodeBuild"}, ex.Entered[:3], "the new execution starts with the retried build, not the source")
 	rec = c.record("api-3")
@@ -309,7 +204,7 @@ func TestOnTheStateMachineARetryResumesTheFailedRunInANewExecution(t *testing.T)
 func TestOnTheStateMachineAStopLetsTheRunningBuildFinishOrAbandonsIt(t *testing.T) {
 	ctx := context.Background()
 	blocking := func(c *cloud, release <-chan struct{}, building chan<- struct{}) {
-		c.build = func(spec string) (any, error) {
+		c.Build = func(spec string) (any, error) {
 			if spec == "ci/package.yml" {
 				close(building)
 				select {
@@ -329,7 +224,7 @@ func TestOnTheStateMachineAStopLetsTheRunningBuildFinishOrAbandonsIt(t *testing.
 		<-building
 		require.NoError(t, c.op.Stop(ctx, "api-4", false, "freeze"))
 		close(release)
-		ex := c.ended(arn)
+		ex := c.Ended(arn)
 		assert.Equal(t, "PipelineCanceled", ex.Error, ex.Cause)
 		rec := c.record("api-4")
 		assert.Equal(t, engine.Canceled, rec.State.Status)
@@ -344,7 +239,7 @@ func TestOnTheStateMachineAStopLetsTheRunningBuildFinishOrAbandonsIt(t *testing.
 		arn := c.start("api-5")
 		<-building
 		require.NoError(t, c.op.Stop(ctx, "api-5", true, "hung"))
-		ex := c.ended(arn)
+		ex := c.Ended(arn)
 		require.Equal(t, asltest.Aborted, ex.Error)
 		require.Equal(t, arn, aws.ToString(c.stopped.ExecutionArn))
 		// EventBridge delivers the execution's end (ExecutionEndedRule) with StopExecution's
@@ -418,7 +313,7 @@ func TestOnTheStateMachineAStartedRunRunsTheCommitFromItsSource(t *testing.T) {
 	assert.Equal(t, "Add the release stage", rec.State.Vars["source"]["commit_message"])
 	c.kept(id, 1)
 	require.NoError(t, c.op.Approve(ctx, id, "Release", "Approve", ""))
-	ex := c.ended(rec.ExecutionARN)
+	ex := c.Ended(rec.ExecutionARN)
 	require.Empty(t, ex.Error, ex.Cause)
 	assert.Equal(t, []string{"Advance", "Route", "Source"}, ex.Entered[:3])
 	assert.Equal(t, engine.Succeeded, c.record(id).State.Status)
