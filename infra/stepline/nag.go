@@ -1,6 +1,8 @@
 package stepline
 
 import (
+	"strings"
+
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -46,6 +48,15 @@ func (s *Stepline) suppressNagFindings() {
 		suppress("BuildProjectRole", wildcard,
 			"ecr:GetAuthorizationToken has no resource ARN (ECR's image push IAM page grants it on *); pushes and pulls are limited to the EcrRepositories.",
 			"Resource::*")
+	}
+	// cdk-nag reports each AWS managed policy a role has (IAM4); the only ones are those the
+	// operator chose, by name, for what the trusted builds call.
+	for _, p := range s.Props.BuildPolicyArns {
+		if strings.Contains(p, ":iam::aws:policy/") {
+			suppress("BuildProjectRole", "AwsSolutions-IAM4",
+				"The operator attached this AWS managed policy through BuildPolicyArns for the trusted builds' own calls; the untrusted builds' role never gets it.",
+				"Policy::"+p)
+		}
 	}
 	nagArn := func(service, resource string) string {
 		return "Resource::arn:<AWS::Partition>:" + service + ":<AWS::Region>:<AWS::AccountId>:" + resource

@@ -24,6 +24,7 @@ func TestAwsSolutionsChecksFindNothingUnexplained(t *testing.T) {
 		{Name: "other-ci"},
 		{Name: "image-ci", EcrRepositories: []string{"api", "team/worker"}},
 		withDeployTargets(stepline.Props{Name: "deploys"}),
+		{Name: "policies-ci", BuildPolicyArns: []string{"arn:aws:iam::123456789012:policy/site-build", "arn:aws:iam::aws:policy/AWSCloudFormationReadOnlyAccess"}},
 	} {
 		name := props.Name
 		if name == "" {

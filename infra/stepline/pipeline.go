@@ -60,6 +60,14 @@ func (s *Stepline) pipeline() {
 			allow(ecrPushActions, arns...))
 	}
 	buildRole := newRole(s.Construct, "BuildProjectRole", "codebuild.amazonaws.com", buildPolicy...)
+	if arns := s.Props.BuildPolicyArns; len(arns) > 0 {
+		// What the pipelines' builds call beyond what stepline needs of them: the operator's
+		// managed policies, on this role only (UntrustedBuildProjectRole never gets them). The
+		// role is CodeBuild's service role, whose credentials every build command runs with.
+		// https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-iam-role.html#cfn-iam-role-managedpolicyarns
+		// https://docs.aws.amazon.com/codebuild/latest/userguide/setting-up-service-role.html
+		buildRole.SetManagedPolicyArns(jsii.Strings(arns...))
+	}
 	s.Roles["BuildProjectRole"] = buildRole
 
 	s.BuildProject = s.codeBuildProject("BuildProject", s.name("-build"),

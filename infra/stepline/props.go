@@ -33,6 +33,11 @@ type Props struct {
 	// builds in BuildProject push images to and pull them from; empty (the default) gives the
 	// project no ECR permission at all. SAM's EcrRepositories parameter, joined with commas.
 	EcrRepositories []string
+	// BuildPolicyArns are managed policies (at most 20, IAM's bound) attached to BuildProject's
+	// role, the role of trusted runs' builds: what a pipeline's builds call beyond their
+	// artifacts and the EcrRepositories (a CloudFront invalidation, a package bucket). Never
+	// attached to the untrusted builds' role. SAM's BuildPolicyArns parameter, joined with commas.
+	BuildPolicyArns []string
 	// LogRetentionDays is the retention of every log group (default 30). It must be one of
 	// the values CloudWatch Logs accepts.
 	LogRetentionDays int
@@ -86,6 +91,14 @@ var validDashboard = regexp.MustCompile(`^https?://[^\s/]+\S*$`)
 var validEcrRepository = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
 
 const maxEcrRepositories = 5
+
+// validPolicyArn is one entry of SAM's BuildPolicyArns pattern: an AWS managed or customer
+// managed policy, with a path, without the list's comma; maxBuildPolicies is IAM's hard bound
+// on the managed policies of a role (10 by default, 20 once the quota is raised).
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
+var validPolicyArn = regexp.MustCompile(`^arn:aws[a-z-]*:iam::(?:aws|[0-9]{12}):policy/[A-Za-z0-9_+=.@/-]+$`)
+
+const maxBuildPolicies = 20
 
 // withDefaults returns a copy of p with every unset field given its default.
 func (p *Props) withDefaults() Props {
@@ -145,6 +158,14 @@ func (p *Props) Validate() error {
 	for _, r := range v.EcrRepositories {
 		if !validEcrRepository.MatchString(r) {
 			problems = append(problems, fmt.Sprintf("EcrRepositories entry %q: not an ECR repository name", r))
+		}
+	}
+	if len(v.BuildPolicyArns) > maxBuildPolicies {
+		problems = append(problems, fmt.Sprintf("BuildPolicyArns: %d named, IAM attaches at most %d managed policies to a role", len(v.BuildPolicyArns), maxBuildPolicies))
+	}
+	for _, p := range v.BuildPolicyArns {
+		if !validPolicyArn.MatchString(p) {
+			problems = append(problems, fmt.Sprintf("BuildPolicyArns entry %q: not a managed policy ARN", p))
 		}
 	}
 	problems = append(problems, v.deployProblems()...)

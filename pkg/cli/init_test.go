@@ -188,6 +188,9 @@ func TestInitWritesEveryPlannedFile(t *testing.T) {
 	assert.Equal(t, want, listDir(t, dir))
 	assert.Contains(t, res.out, "StackNamePrefix=api-")
 	assert.Contains(t, res.out, "stepline run -p api-test")
+	assert.Contains(t, res.out, "aws iam create-policy --policy-name api-build --policy-document file://ci/build-policy.json:",
+		"how to make the builds' policy")
+	assert.Contains(t, res.out, "BuildPolicyArns=arn:aws:iam::<account>:policy/api-build\n", "the stack parameter that attaches it")
 	assert.NotContains(t, readFile(t, filepath.Join(dir, ".stepline.yml")), "- name: api\n", "--branches '' writes no branch pipeline")
 }
 

@@ -27,6 +27,8 @@ type Template struct {
 	parameters map[string]any
 	conditions map[string]any
 	values     map[string]string
+	// managed are the documents of managed policies by ARN (SetManagedPolicies).
+	managed map[string]Policy
 }
 
 // SetParameters gives parameters values other than their defaults (a stack deployed with
@@ -348,9 +350,10 @@ func (t *Template) Sub(s string, vars map[string]string) (string, error) {
 	return out, failed
 }
 
-// RolePolicy collects the statements of a role's inline policies and of the
-// AWS::IAM::Policy resources attached to it, resolved. A managed policy cannot be evaluated
-// here, so a role with one is an error.
+// RolePolicy collects the statements of a role's inline policies, of the AWS::IAM::Policy
+// resources attached to it and of its managed policies, resolved. A managed policy is read
+// from the documents SetManagedPolicies gave; one without a document makes the role an
+// error, since what it grants or denies is unknown.
 func (t *Template) RolePolicy(role string) (Policy, error) {
 	props, typ, err := t.resource(role)
 	if err != nil {
@@ -359,8 +362,9 @@ func (t *Template) RolePolicy(role string) (Policy, error) {
 	if typ != "AWS::IAM::Role" {
 		return nil, fmt.Errorf("%s is a %s, not a role", role, typ)
 	}
-	if m, _ := props["ManagedPolicyArns"].([]any); len(m) > 0 {
-		return nil, fmt.Errorf("%s has managed policies, which iamcheck cannot evaluate", role)
+	managed, err := t.managedPolicies(role)
+	if err != nil {
+		return nil, err
 	}
 	var docs []any
 	policies, _ := props["Policies"].([]any)
@@ -381,7 +385,7 @@ func (t *Template) RolePolicy(role string) (Policy, error) {
 			}
 		}
 	}
-	var out Policy
+	out := managed
 	for _, d := range docs {
 		doc, _ := d.(map[string]any)
 		stmts, _ := doc["Statement"].([]any)

@@ -34,13 +34,41 @@ func (t Template) StackParameters(a Answers) []StackParameter {
 			StackParameter{Name: "EcsClusters", Value: strings.Join(clusters, ","), Why: "provider ecs updates their services (add br-<branch> clusters of branch patterns as they appear)"},
 			StackParameter{Name: "DeployRoleArns", Value: role + ",arn:aws:iam::<account>:role/" + a.Name + "-task-execution", Why: "the stacks are deployed with DEPLOY_ROLE; provider ecs passes the tasks' execution role"})
 	case "sam-api":
-		out = append(out, StackParameter{Name: "DeployRoleArns", Value: role, Why: "the stacks are deployed with DEPLOY_ROLE"})
+		out = append(out,
+			StackParameter{Name: "DeployRoleArns", Value: role, Why: "the stacks are deployed with DEPLOY_ROLE"},
+			t.buildPolicy(a, "sam package reads and writes the code in the bucket of infra/packages.yml"))
 	case "static-site":
 		out = append(out,
 			StackParameter{Name: "DeployBuckets", Value: fmt.Sprintf("%s-site-<account>-%s", a.Name, a.Region), Why: "provider s3 uploads the site there"},
 			StackParameter{Name: "DeployRoleArns", Value: role, Why: "the stack is deployed with DEPLOY_ROLE"})
+		if t.writes(BuildPolicyFile, a) {
+			out = append(out, t.buildPolicy(a, "the Invalidate build calls cloudfront:CreateInvalidation on distribution "+a.Distribution))
+		}
 	}
 	return out
+}
+
+// BuildPolicyFile is the policy document init writes when a template's builds call AWS
+// beyond what the stepline stack grants every build (their artifacts, the EcrRepositories):
+// a managed policy made from it goes in the stack's BuildPolicyArns.
+const BuildPolicyFile = "ci/build-policy.json"
+
+// BuildPolicyName is the name init tells the user to create BuildPolicyFile's policy with.
+func BuildPolicyName(a Answers) string { return a.Name + "-build" }
+
+func (t Template) buildPolicy(a Answers, why string) StackParameter {
+	return StackParameter{Name: "BuildPolicyArns", Value: "arn:aws:iam::<account>:policy/" + BuildPolicyName(a),
+		Why: why + ": the policy of " + BuildPolicyFile + ", attached to the role of trusted runs' builds only"}
+}
+
+// writes reports whether the answers make the template write the file at path.
+func (t Template) writes(path string, a Answers) bool {
+	for _, s := range t.files {
+		if s.path == path && (s.when == nil || s.when(a)) {
+			return true
+		}
+	}
+	return false
 }
 
 // Next returns what to do after the files are written, one step a line.
@@ -57,6 +85,10 @@ func (t Template) Next(a Answers) []string {
 		steps = append(steps, "edit .stepline.yml: DEPLOY_ROLE, and PACKAGE_BUCKET unless SAM's managed bucket suits you")
 	case "static-site":
 		steps = append(steps, "edit .stepline.yml: DEPLOY_ROLE")
+	}
+	if t.writes(BuildPolicyFile, a) {
+		steps = append(steps, fmt.Sprintf("aws iam create-policy --policy-name %s --policy-document file://%s: what the builds call beyond what stepline grants them (BuildPolicyArns below)",
+			BuildPolicyName(a), BuildPolicyFile))
 	}
 	steps = append(steps, "deploy stepline with these parameters (docs/stack.md), then register the repository: stepline repo add")
 	return steps

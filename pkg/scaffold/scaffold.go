@@ -114,6 +114,8 @@ var catalog = []Template{
 			{path: "template.yml", from: "sam-api/template.yml.tmpl"},
 			{path: "ci/test.yml", from: "sam-api/test.yml.tmpl"},
 			{path: "ci/package.yml", from: "sam-api/package.yml.tmpl"},
+			{path: "ci/build-policy.json", from: "sam-api/build-policy.json.tmpl"},
+			{path: "infra/packages.yml", from: "sam-api/packages.yml.tmpl"},
 		},
 	},
 	{
@@ -129,6 +131,8 @@ var catalog = []Template{
 			{path: "ci/check-site.sh", from: "static-site/check-site.sh.tmpl"},
 			{path: "infra/site.yml", from: "static-site/infra.yml.tmpl"},
 			{path: "ci/invalidate.yml", from: "static-site/invalidate.yml.tmpl",
+				when: func(a Answers) bool { return a.Distribution != "" }},
+			{path: "ci/build-policy.json", from: "static-site/build-policy.json.tmpl",
 				when: func(a Answers) bool { return a.Distribution != "" }},
 		},
 	},

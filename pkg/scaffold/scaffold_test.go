@@ -157,7 +157,7 @@ func TestGeneratedTemplatesPassCfnLint(t *testing.T) {
 			}
 		}
 	}
-	require.Len(t, paths, 7, "shared and service of both ECS templates, the SAM template, the site's bucket twice")
+	require.Len(t, paths, 8, "shared and service of both ECS templates, the SAM template and its package bucket, the site's bucket twice")
 	out, err := exec.Command(lint, append([]string{"--non-zero-exit-code", "informational", "--"}, paths...)...).CombinedOutput()
 	require.NoError(t, err, "cfn-lint:\n%s", out)
 }
