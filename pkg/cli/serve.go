@@ -61,10 +61,10 @@ func newServe(g *globals) *cobra.Command {
 			"Builds never see them: they get the environment docs/buildspec.md lists, not serve's.\n" +
 			"With --status-token (or $" + statusTokenEnv + ") each run sets its commit's status on the\n" +
 			"delivery's repository.\n" +
-			"The dashboard (`stepline dashboard`'s pages, over serve's runs) listens apart from the\n" +
-			"webhooks, on 127.0.0.1 only (a free port unless --dashboard-port; --no-dashboard: none),\n" +
-			"and its URL is printed: the webhook address, which may be every address so that\n" +
-			"providers reach it, serves the webhooks and nothing else.\n" +
+			"The dashboard (`stepline dashboard`'s pages, over serve's runs) listens apart, on\n" +
+			"127.0.0.1 only (a free port unless --dashboard-port; none with --no-dashboard), and its\n" +
+			"URL is printed. The webhook address, which may be every address so that providers reach\n" +
+			"it, serves the webhooks and nothing else.\n" +
 			"Stop with Ctrl-C: running runs are canceled.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), g) },
@@ -77,7 +77,7 @@ func newServe(g *globals) *cobra.Command {
 	f.StringArrayVar(&o.secrets, "secret", nil, "a webhook secret deliveries may be signed with (repeatable; visible to every user in ps: prefer --secret-file)")
 	f.StringVar(&o.hook, "hook", defaultHook, "the hook id in the URL path")
 	f.StringVar(&o.repository, "repository", "", "accept deliveries only for this repository (owner/name); default: any")
-	f.BoolVar(&o.autoApprove, "auto-approve", false, "approve manual approvals; without it they wait for `stepline approve` or `reject` (or the dashboard), since serve has no terminal to ask")
+	f.BoolVar(&o.autoApprove, "auto-approve", false, "approve manual approvals; without it they wait for stepline approve or reject (or the dashboard), since serve has no terminal to ask")
 	f.IntVar(&o.maxBody, "max-body", webhook.DefaultMaxBody, "the largest body accepted, in bytes")
 	addExtractFlags(f, &o.extract)
 	f.DurationVar(&o.readTimeout, "read-timeout", 30*time.Second, "the longest a request may take to arrive, headers and body (a slow client is cut off)")
