@@ -86,28 +86,49 @@ func (o dashboardOptions) run(ctx context.Context, g *globals) error {
 // serveDashboard serves h on 127.0.0.1:port until ctx ends, printing the URL and opening it
 // in the browser when asked.
 func serveDashboard(ctx context.Context, g *globals, h http.Handler, port int, open bool) error {
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	ln, url, err := listenDashboard(port)
 	if err != nil {
-		return exit(ExitUsage, fmt.Errorf("listen on 127.0.0.1:%d: %w", port, err))
+		return err
 	}
-	url := "http://" + ln.Addr().String() + "/"
 	fmt.Fprintf(g.stdio.Out, "stepline dashboard: %s\n", url)
 	if open {
 		if err := openBrowser(url); err != nil {
 			fmt.Fprintf(g.stdio.Err, "warning: could not open a browser (%v); open %s yourself\n", err, url)
 		}
 	}
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
-	if err := serveUntil(ctx, hs, ln); err != nil {
+	hs := newDashboardServer(h)
+	err = serveUntil(ctx, listening{hs, ln})
+	stopDashboard(hs)
+	if err != nil {
 		return exit(ExitFailed, err)
 	}
+	return nil
+}
+
+// listenDashboard listens on 127.0.0.1:port (0: a free port), the only address a dashboard
+// listens on, and returns the dashboard's URL.
+func listenDashboard(port int) (net.Listener, string, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return nil, "", exit(ExitUsage, fmt.Errorf("listen on 127.0.0.1:%d: %w", port, err))
+	}
+	return ln, "http://" + ln.Addr().String() + "/", nil
+}
+
+// newDashboardServer bounds the headers' arrival only: a page's event stream stays open as
+// long as the page does.
+func newDashboardServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+}
+
+// stopDashboard shuts hs down. Open event streams never end by themselves: Close cuts them
+// once Shutdown has waited.
+func stopDashboard(hs *http.Server) {
 	shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	// Open event streams never end by themselves: Close cuts them once Shutdown has waited.
 	if err := hs.Shutdown(shutdown); err != nil {
 		_ = hs.Close()
 	}
-	return nil
 }
 
 // openBrowser opens url with $BROWSER when set, else with the system's opener.

@@ -35,8 +35,8 @@ import (
 type serveOptions struct {
 	addr, repo, file, hook, repository string
 	secrets, secretFiles               []string
-	autoApprove                        bool
-	maxBody                            int
+	autoApprove, noDashboard           bool
+	maxBody, dashboardPort             int
 	readTimeout                        time.Duration
 	extract                            artifact.Limits
 	status                             statusOptions
@@ -45,7 +45,7 @@ type serveOptions struct {
 func newServe(g *globals) *cobra.Command {
 	var o serveOptions
 	cmd := &cobra.Command{
-		Use:   "serve [--addr 127.0.0.1:8080] [--secret-file FILE]…",
+		Use:   "serve [--addr 127.0.0.1:8080] [--secret-file FILE]… [--dashboard-port N | --no-dashboard]",
 		Short: "Receive webhooks on this machine and start local runs",
 		Long: "Serve POST /webhooks/{github|bitbucket|bitbucket-server}/HOOK with the webhook handler the\n" +
 			"Lambda uses: signed deliveries are verified and parsed, the pipeline file is read at the\n" +
@@ -61,22 +61,29 @@ func newServe(g *globals) *cobra.Command {
 			"Builds never see them: they get the environment docs/buildspec.md lists, not serve's.\n" +
 			"With --status-token (or $" + statusTokenEnv + ") each run sets its commit's status on the\n" +
 			"delivery's repository.\n" +
+			"The dashboard (`stepline dashboard`'s pages, over serve's runs) listens apart, on\n" +
+			"127.0.0.1 only (a free port unless --dashboard-port; none with --no-dashboard), and its\n" +
+			"URL is printed. The webhook address, which may be every address so that providers reach\n" +
+			"it, serves the webhooks and nothing else.\n" +
 			"Stop with Ctrl-C: running runs are canceled.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), g) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "the address to listen on (port 0 picks a free one)")
+	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "the address to listen on for webhooks (port 0 picks a free one)")
 	f.StringVar(&o.repo, "repo", "", "the repository runs are built from (default: the one containing the working directory)")
 	f.StringVarP(&o.file, "file", "f", defaultFile, "the pipeline file, relative to the repository root, read at each event's commit")
 	f.StringArrayVar(&o.secretFiles, "secret-file", nil, "a file of webhook secrets deliveries may be signed with, one a line (repeatable; default: $"+secretFileEnv+")")
 	f.StringArrayVar(&o.secrets, "secret", nil, "a webhook secret deliveries may be signed with (repeatable; visible to every user in ps: prefer --secret-file)")
 	f.StringVar(&o.hook, "hook", defaultHook, "the hook id in the URL path")
 	f.StringVar(&o.repository, "repository", "", "accept deliveries only for this repository (owner/name); default: any")
-	f.BoolVar(&o.autoApprove, "auto-approve", false, "approve manual approvals; without it they wait for `stepline approve` or `reject` (or the dashboard), since serve has no terminal to ask")
+	f.BoolVar(&o.autoApprove, "auto-approve", false, "approve manual approvals; without it they wait for stepline approve or reject (or the dashboard), since serve has no terminal to ask")
 	f.IntVar(&o.maxBody, "max-body", webhook.DefaultMaxBody, "the largest body accepted, in bytes")
 	addExtractFlags(f, &o.extract)
 	f.DurationVar(&o.readTimeout, "read-timeout", 30*time.Second, "the longest a request may take to arrive, headers and body (a slow client is cut off)")
+	f.IntVar(&o.dashboardPort, "dashboard-port", 0, "the port on 127.0.0.1 the dashboard listens on (0: a free one)")
+	f.BoolVar(&o.noDashboard, "no-dashboard", false, "serve no dashboard")
+	cmd.MarkFlagsMutuallyExclusive("dashboard-port", "no-dashboard")
 	o.status.flags(f, true)
 	return cmd
 }
@@ -88,6 +95,9 @@ func (o serveOptions) run(ctx context.Context, g *globals) error {
 	}
 	if !reposecret.ValidHook(o.hook) {
 		return exit(ExitUsage, fmt.Errorf("--hook must be 16 to 128 letters, digits, - or _"))
+	}
+	if o.readTimeout <= 0 {
+		return exit(ExitUsage, errors.New("--read-timeout must be positive"))
 	}
 	dir := o.repo
 	if dir == "" {
@@ -129,41 +139,59 @@ func (o serveOptions) run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return exit(ExitUsage, err)
 	}
+	servers := []listening{{newHTTPServer(h.Mux(), o.readTimeout), ln}}
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(out, "stepline serve: listening on %s for %s\n", base, co.Root)
 	for _, p := range scm.Providers() {
 		fmt.Fprintf(out, "  %-16s %s/webhooks/%s/%s\n", p, base, p, o.hook)
 	}
-	fmt.Fprintf(out, "  %-16s %s/ (from this machine only)\n", "dashboard", base)
-	if o.readTimeout <= 0 {
-		return exit(ExitUsage, errors.New("--read-timeout must be positive"))
+	if !o.noDashboard {
+		// The same dashboard as `stepline dashboard`, on a listener of its own bound to
+		// the loopback address: the webhook listener may be reachable from anywhere (and a
+		// proxy in front of it may relay from anywhere), so it serves no page and no button.
+		dln, url, err := listenDashboard(o.dashboardPort)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		ops := runops.NewLocal(store.NewBolt(filepath.Join(stateDir, "stepline.db")), stateDir,
+			&cliDriver{g: g, dir: stateDir, repo: co.Root, awaitApprovals: true}, runops.WithLocalLogger(log))
+		dash := dashboard.New(ops, dashboard.WithOperator(ops), dashboard.WithLocalLogs(stateDir, livePoll),
+			dashboard.WithMode("stepline serve: "+stateDir), dashboard.WithLogger(log), dashboard.WithDriveContext(ctx))
+		defer dash.Wait()
+		servers = append(servers, listening{newDashboardServer(dash), dln})
+		fmt.Fprintf(out, "stepline serve: dashboard on %s (this machine only)\n", url)
 	}
-	// The same dashboard as `stepline dashboard` beside the webhooks: its pages answer to
-	// loopback host names only, whatever address serve listens on.
-	ops := runops.NewLocal(store.NewBolt(filepath.Join(stateDir, "stepline.db")), stateDir,
-		&cliDriver{g: g, dir: stateDir, repo: co.Root, awaitApprovals: true}, runops.WithLocalLogger(log))
-	dash := dashboard.New(ops, dashboard.WithOperator(ops), dashboard.WithLocalLogs(stateDir, livePoll),
-		dashboard.WithMode("stepline serve: "+stateDir), dashboard.WithLogger(log), dashboard.WithDriveContext(ctx))
-	defer dash.Wait()
-	mux := h.Mux()
-	mux.Handle("/", dash)
-	hs := newHTTPServer(mux, o.readTimeout)
-	if err := serveUntil(ctx, hs, ln); err != nil {
-		return exit(ExitFailed, err)
+	err = serveUntil(ctx, servers...)
+	if err == nil {
+		fmt.Fprintln(out, "stepline serve: stopping; running runs are canceled")
 	}
-	fmt.Fprintln(out, "stepline serve: stopping; running runs are canceled")
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_ = hs.Shutdown(shutdown)
+	_ = servers[0].hs.Shutdown(shutdown)
+	for _, l := range servers[1:] {
+		stopDashboard(l.hs)
+	}
 	cancelRuns()
 	runs.Wait()
+	if err != nil {
+		return exit(ExitFailed, err)
+	}
 	return exit(ExitCanceled, nil)
 }
 
-// serveUntil serves ln with hs until ctx ends (nil) or serving fails.
-func serveUntil(ctx context.Context, hs *http.Server, ln net.Listener) error {
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+// listening is a server and the listener it serves.
+type listening struct {
+	hs *http.Server
+	ln net.Listener
+}
+
+// serveUntil serves each listener with its server until ctx ends (nil) or one fails.
+func serveUntil(ctx context.Context, ls ...listening) error {
+	served := make(chan error, len(ls))
+	for _, l := range ls {
+		go func() { served <- l.hs.Serve(l.ln) }()
+	}
 	select {
 	case err := <-served:
 		return err

@@ -60,11 +60,14 @@ func (g *guard) checkHost(r *http.Request) error {
 var forwarding = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip"}
 
 // checkPeer refuses a request that did not come from this machine, whatever Host it names:
-// one whose connection comes from another address (stepline serve may listen on every
-// address, for the webhooks), or one a proxy or tunnel relayed (it says so in a forwarding
-// header). The Host check keeps a browser misled by DNS away; this keeps away anyone who can
-// reach the port and writes "Host: localhost" himself, then reads a page's form token and
-// posts it with a matching Origin, which no browser check can tell from the dashboard's own.
+// one whose connection comes from another address, or one a proxy or tunnel relayed (it says
+// so in a forwarding header). The Host check keeps a browser misled by DNS away; this keeps
+// away anyone who can reach the port and writes "Host: localhost" himself, then reads a
+// page's form token and posts it with a matching Origin, which no browser check can tell from
+// the dashboard's own. It is defence in depth: the commands serve the dashboard on a listener
+// bound to 127.0.0.1 of its own (stepline serve's webhooks, on any address, have their own),
+// so only something on this machine reaches it, and a local proxy that forwards to it without
+// forwarding headers is let through, as the machine's own user chose.
 func (g *guard) checkPeer(r *http.Request) error {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {

@@ -314,9 +314,16 @@ func sameHost(d *store.Driver) bool {
 	return d.Host == host
 }
 
-// rollbackInput checks a rollback of rec's stage to target, both backends' rules: the same
-// scope (repository, pipeline, environment or branch), and what engine.CheckRollback says.
+// rollbackInput checks a rollback of rec's stage to target, both backends' rules: a trusted
+// run, the same scope (repository, pipeline, environment or branch), and what
+// engine.CheckRollback says.
 func rollbackInput(rec, target store.Record, stage, who string) (engine.Input, error) {
+	// A rollback redeploys, which an untrusted run never does (engine.RefuseUntrusted would
+	// fail each deploy action): refused here, before anything is reopened or started. An
+	// untrusted target is refused by the scope check (docs/trust.md: it has a scope apart).
+	if !rec.Trusted() {
+		return engine.Input{}, refuse(OpRollback, rec.ID(), "the run is untrusted (a pull request from a fork, or a trigger marked trusted: false) and an untrusted run never deploys (docs/trust.md)")
+	}
 	if rec.Scope() != target.Scope() {
 		return engine.Input{}, refuse(OpRollback, rec.ID(), "run %s is of %s, not of %s: a rollback stays in its scope", target.ID(), target.Scope(), rec.Scope())
 	}

@@ -106,3 +106,44 @@ func TestLocalInTheBackgroundAnswersOnceTheRunIsUnderWay(t *testing.T) {
 	got := []string{<-ended, <-ended}
 	assert.ElementsMatch(t, []string{"api-7-ffff", "api-1-aaaa"}, got)
 }
+
+// resumeless is a driver that must not be asked to drive anything.
+type resumeless struct{ t *testing.T }
+
+func (d resumeless) Resume(context.Context, store.Record, engine.Input) (engine.State, error) {
+	d.t.Error("a refused rollback reached the driver")
+	return engine.State{}, nil
+}
+
+func (d resumeless) Start(context.Context, string, string, string, func(string)) (engine.State, error) {
+	d.t.Error("a refused rollback started a run")
+	return engine.State{}, nil
+}
+
+func TestARollbackOfAnUntrustedRunIsRefusedBeforeAnythingIsDriven(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := store.NewBolt(filepath.Join(dir, "stepline.db"))
+	op := runops.NewLocal(db, dir, resumeless{t})
+	untrusted := func(rec store.Record) store.Record {
+		rec.Untrusted = true
+		require.NoError(t, db.PutRun(ctx, rec))
+		return rec
+	}
+	// Both of one scope (an untrusted run's branch), so only the verdict stands in the way.
+	good := untrusted(localRun(t, db, "api-1-aaaa", 1, nil, succeed, succeed, succeed, succeed))
+	require.Equal(t, engine.Succeeded, good.State.Status)
+	bad := untrusted(localRun(t, db, "api-2-bbbb", 2, nil, succeed, succeed, succeed, fail))
+	require.Equal(t, engine.Failed, bad.State.Status)
+
+	refusedWith(t, op.Rollback(ctx, bad.ID(), "Release", good.ID()), "the run is untrusted")
+	rec, err := db.GetRun(ctx, bad.ID())
+	require.NoError(t, err)
+	assert.Equal(t, bad.State, rec.State, "nothing reopened")
+
+	fork := localRun(t, db, "api-3-cccc", 3, nil, succeed, succeed, succeed, fail)
+	fork.State.Vars = map[string]map[string]string{"source": {"fork": "true"}}
+	require.NoError(t, db.PutRun(ctx, fork))
+	refusedWith(t, op.Rollback(ctx, fork.ID(), "Release", good.ID()), "the run is untrusted")
+}
