@@ -134,3 +134,23 @@ func TestLatestReadsOneRunPerScope(t *testing.T) {
 	assert.Equal(t, map[string]int{"Query": 1, "BatchGetItem": 1}, n)
 	assert.Equal(t, 3, keys)
 }
+
+func TestLatestOfATableFromBeforeThePointersReadsItsRuns(t *testing.T) {
+	t.Parallel()
+	db, table := fakeTable(t)
+	s := New(db, table)
+	ctx := t.Context()
+	for i := int64(1); i <= 6; i++ {
+		require.NoError(t, s.PutRun(ctx, onBranch(fmt.Sprintf("api-%d", i), fmt.Sprintf("b%d", i%2), i, engine.Succeeded)))
+	}
+	for _, b := range []string{"b0", "b1"} {
+		_, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &table,
+			Key: key(scopePK(onBranch("x", b, 1, engine.Succeeded).Scope()), latestSK)})
+		require.NoError(t, err)
+	}
+
+	recs, err := s.Latest(ctx)
+
+	require.NoError(t, err)
+	assert.Equal(t, []string{"api-6", "api-5"}, ids(recs))
+}

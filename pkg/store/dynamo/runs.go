@@ -310,16 +310,23 @@ func (s *Store) listRuns(ctx context.Context, f store.Filter) ([]store.Record, e
 
 // Latest implements store.Store: the all index's partition of the scopes' newest-run pointers
 // (as many entries as scopes), then the runs they name, read in batches. The index is
-// eventually consistent: a pointer moved a moment ago may still give the run before.
+// eventually consistent: a pointer moved a moment ago may still give the run before. A table
+// without any pointer yet (written before them, and no run since) is read whole, as before
+// them; once a run is written, a scope none of whose runs was written since has no pointer
+// and is not shown until its next run.
 func (s *Store) Latest(ctx context.Context) ([]store.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	var recs []store.Record
-	err := s.newestFirst(ctx, indexAll, attrType, typeLatest, "", 0, func(batch []store.Record) bool {
+	all := func(batch []store.Record) bool {
 		recs = append(recs, batch...)
 		return true
-	})
+	}
+	err := s.newestFirst(ctx, indexAll, attrType, typeLatest, "", 0, all)
+	if err == nil && len(recs) == 0 {
+		err = s.newestFirst(ctx, indexAll, attrType, typeRun, "", 0, all)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("latest runs: %w", err)
 	}
