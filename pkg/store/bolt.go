@@ -30,10 +30,11 @@ var ErrBusy = errors.New("another stepline process holds it")
 // which no other scope's key prefixes, followed by NUL.
 //
 // A run that has ended is in the history's buckets (runs, definitions, run_keys) and its
-// indexes (by_time, pipeline, scope_succeeded); a run that has not is apart, in buckets that
+// indexes (by_time, pipeline, scope_succeeded, listing); a run that has not is apart, in buckets that
 // hold only the runs not done (active_*, and the unfinished index), so that the writes of its
 // every state change touch buckets the size of what runs, not of the history. It moves once,
-// when it ends, its stages then written inline (no state change follows).
+// when it ends, its stages then written inline (no state change follows). Every run, ended or
+// not, may be its scope's newest (scope_latest), which PutRun moves forward.
 var (
 	bucketRuns              = []byte("runs")               // ended run id → JSON Record without its definition
 	bucketDefinitions       = []byte("definitions")        // ended run id → JSON engine.Definition
