@@ -32,6 +32,7 @@ var assets embed.FS
 // deployed stepline's table.
 type Reader interface {
 	Runs(ctx context.Context, f runops.Filter) (runops.Page, error)
+	Latest(ctx context.Context) ([]store.Record, error)
 	Run(ctx context.Context, id string) (store.Record, error)
 }
 

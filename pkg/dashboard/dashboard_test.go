@@ -158,6 +158,27 @@ func TestPipelinesShowTheLastRunOfEachEnvironmentOrBranch(t *testing.T) {
 	assert.Contains(t, body, "✗</span> Failed", "status is a word and an icon, not a colour alone")
 }
 
+func TestThePipelinesViewReadsEachScopesNewestRunNeverTheHistory(t *testing.T) {
+	t.Parallel()
+	db := store.NewMemory()
+	put(t, db, record(1, "main", engine.Succeeded, "one"), record(2, "main", engine.Failed, "two"),
+		record(3, "feature/x", engine.Succeeded, "three"))
+	db.Fail = func(method string) error {
+		if method == "ListRuns" {
+			return errors.New("the pipelines view listed the history")
+		}
+		return nil
+	}
+	srv := newServer(t, db)
+
+	code, body := get(t, srv.Client(), srv.URL+"/")
+
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, "hello-2-abc")
+	assert.Contains(t, body, "hello-3-abc")
+	assert.NotContains(t, body, "hello-1-abc")
+}
+
 func TestRunsOfAPipelineFilterByBranchAndStatusAndPage(t *testing.T) {
 	t.Parallel()
 	db := store.NewMemory()

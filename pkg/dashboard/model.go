@@ -69,8 +69,9 @@ type PipelineRow struct {
 	Last []RunRow
 }
 
-// pipelines groups records (newest first, as ListRuns returns them) by pipeline, keeping the
-// newest run of each environment, or of each branch when a run has no environment.
+// pipelines groups records (newest first: the newest run of every scope, as Latest returns
+// them) by pipeline, keeping the newest run of each environment, or of each branch when a run
+// has no environment.
 func pipelines(recs []store.Record, now time.Time) []PipelineRow {
 	byName := map[string]*PipelineRow{}
 	seen := map[[2]string]bool{}

@@ -158,9 +158,15 @@ func (h *Handler) confirmPage(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "confirm", c.Verb+" · run "+rec.ID(), c)
 }
 
-// rollbackTargets are the runs of rec's scope older than rec that succeeded, newest first.
+// rollbackTargets are the runs of rec's scope older than rec that succeeded, newest first:
+// the pipeline's succeeded runs after rec (of its branch when its scope is one), which the
+// store lists apart.
 func (h *Handler) rollbackTargets(ctx context.Context, rec store.Record) ([]RunRow, error) {
-	recs, err := h.all(ctx, runops.Filter{Pipeline: rec.Pipeline(), Status: engine.Succeeded})
+	f := runops.Filter{Pipeline: rec.Pipeline(), Status: engine.Succeeded, Token: rec.ID()}
+	if rec.Scope().Environment == "" {
+		f.Branch = rec.Branch
+	}
+	recs, err := h.all(ctx, f)
 	if err != nil {
 		return nil, err
 	}

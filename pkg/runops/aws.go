@@ -31,6 +31,7 @@ import (
 type AWSStore interface {
 	GetRun(ctx context.Context, id string) (store.Record, error)
 	ListRuns(ctx context.Context, f store.Filter) ([]store.Record, error)
+	Latest(ctx context.Context) ([]store.Record, error)
 	PutRun(ctx context.Context, r store.Record) error
 	PutToken(ctx context.Context, run, task, token string, expires time.Time) error
 	Token(ctx context.Context, run, task string) (string, error)
@@ -150,12 +151,11 @@ func (a *AWS) identity(ctx context.Context) (string, error) {
 
 // Runs implements Operator.
 func (a *AWS) Runs(ctx context.Context, f Filter) (Page, error) {
-	recs, err := a.db.ListRuns(ctx, store.Filter{Pipeline: f.Pipeline})
-	if err != nil {
-		return Page{}, err
-	}
-	return page(recs, f)
+	return runs(ctx, a.db, f)
 }
+
+// Latest implements Operator.
+func (a *AWS) Latest(ctx context.Context) ([]store.Record, error) { return a.db.Latest(ctx) }
 
 // Run implements Operator.
 func (a *AWS) Run(ctx context.Context, id string) (store.Record, error) { return a.db.GetRun(ctx, id) }

@@ -19,6 +19,7 @@ import (
 type LocalStore interface {
 	local.Store
 	GetRun(ctx context.Context, id string) (store.Record, error)
+	Latest(ctx context.Context) ([]store.Record, error)
 	store.Requests
 }
 
@@ -103,12 +104,11 @@ func osUser() string {
 
 // Runs implements Operator.
 func (l *Local) Runs(ctx context.Context, f Filter) (Page, error) {
-	recs, err := l.db.ListRuns(ctx, store.Filter{Pipeline: f.Pipeline})
-	if err != nil {
-		return Page{}, err
-	}
-	return page(recs, f)
+	return runs(ctx, l.db, f)
 }
+
+// Latest implements Operator.
+func (l *Local) Latest(ctx context.Context) ([]store.Record, error) { return l.db.Latest(ctx) }
 
 // Run implements Operator.
 func (l *Local) Run(ctx context.Context, id string) (store.Record, error) {

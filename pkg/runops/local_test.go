@@ -14,8 +14,15 @@ import (
 	"github.com/stepline/stepline/pkg/store"
 )
 
-// localRun records a run of gated driven by steps in a bbolt history, its driver as given.
+// localRun records a run of gated on main driven by steps in a bbolt history, its driver as
+// given.
 func localRun(t *testing.T, db *store.Bolt, id string, seq int64, driver *store.Driver, steps ...func(engine.Decision) []engine.Input) store.Record {
+	t.Helper()
+	return localRunOn(t, db, "main", id, seq, driver, steps...)
+}
+
+// localRunOn is localRun on branch.
+func localRunOn(t *testing.T, db *store.Bolt, branch, id string, seq int64, driver *store.Driver, steps ...func(engine.Decision) []engine.Input) store.Record {
 	t.Helper()
 	def := gated()
 	st, d, err := engine.Advance(def, engine.New(def, engine.RunInfo{ID: id, Seq: seq}), nil, engine.Time(1_795_000_000_000+seq))
@@ -24,7 +31,7 @@ func localRun(t *testing.T, db *store.Bolt, id string, seq int64, driver *store.
 		st, d, err = engine.Advance(def, st, step(d), engine.Time(1_795_000_000_000+seq))
 		require.NoError(t, err)
 	}
-	rec := store.Record{Definition: def, State: st, Repo: "/src/api", Branch: "main", Driver: driver}
+	rec := store.Record{Definition: def, State: st, Repo: "/src/api", Branch: branch, Driver: driver}
 	require.NoError(t, db.PutRun(context.Background(), rec))
 	return rec
 }

@@ -12,7 +12,9 @@ package runops
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 
 	"github.com/stepline/stepline/pkg/engine"
 	"github.com/stepline/stepline/pkg/store"
@@ -23,6 +25,9 @@ import (
 type Operator interface {
 	// Runs lists runs newest first, f selecting and paging them.
 	Runs(ctx context.Context, f Filter) (Page, error)
+	// Latest returns the newest run of every scope (store.Scope: repository, pipeline, and
+	// environment or branch), newest first: what the dashboard's pipelines view shows.
+	Latest(ctx context.Context) ([]store.Record, error)
 	// Run returns the run whose id is exactly id, or an error wrapping store.ErrNotFound.
 	Run(ctx context.Context, id string) (store.Record, error)
 	// Approve approves the approval action of stage that the run waits for, recording who
@@ -102,37 +107,34 @@ func refuse(op, run, format string, args ...any) error {
 	return &Refused{Op: op, Run: run, Reason: fmt.Sprintf(format, args...)}
 }
 
-// page selects f's runs from recs (newest first) and cuts the page f.Token names. The token
-// is the id of the previous page's last run, so runs started meanwhile do not shift a page.
-func page(recs []store.Record, f Filter) (Page, error) {
+// runs reads the page of runs f asks for from db: the store filters and pages (store.Filter),
+// so a page costs its runs, not the history. The token is the id of the previous page's last
+// run, so runs started meanwhile do not shift a page; one more run than the page holds is read
+// to tell whether a next page exists.
+func runs(ctx context.Context, db lister, f Filter) (Page, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
-	start := 0
-	if f.Token != "" {
-		start = -1
-		for i, r := range recs {
-			if r.ID() == f.Token {
-				start = i + 1
-				break
-			}
-		}
-		if start < 0 {
-			return Page{}, fmt.Errorf("page token %q names no run: list from the start again", f.Token)
-		}
+	sf := store.Filter{Pipeline: f.Pipeline, Branch: f.Branch, Status: f.Status, After: f.Token}
+	if limit < math.MaxInt {
+		sf.Limit = limit + 1
 	}
-	var p Page
-	for _, r := range recs[start:] {
-		if (f.Pipeline != "" && r.Pipeline() != f.Pipeline) || (f.Branch != "" && r.Branch != f.Branch) ||
-			(f.Status != "" && r.State.Status != f.Status) {
-			continue
-		}
-		if len(p.Runs) == limit {
-			p.Next = p.Runs[limit-1].ID()
-			break
-		}
-		p.Runs = append(p.Runs, r)
+	recs, err := db.ListRuns(ctx, sf)
+	if f.Token != "" && errors.Is(err, store.ErrNotFound) {
+		return Page{}, fmt.Errorf("page token %q names no run: list from the start again", f.Token)
+	}
+	if err != nil {
+		return Page{}, err
+	}
+	p := Page{Runs: recs}
+	if len(recs) > limit {
+		p.Runs, p.Next = recs[:limit], recs[limit-1].ID()
 	}
 	return p, nil
+}
+
+// lister is the history Runs reads.
+type lister interface {
+	ListRuns(ctx context.Context, f store.Filter) ([]store.Record, error)
 }

@@ -30,10 +30,11 @@ var ErrBusy = errors.New("another stepline process holds it")
 // which no other scope's key prefixes, followed by NUL.
 //
 // A run that has ended is in the history's buckets (runs, definitions, run_keys) and its
-// indexes (by_time, pipeline, scope_succeeded); a run that has not is apart, in buckets that
+// indexes (by_time, pipeline, scope_succeeded, listing); a run that has not is apart, in buckets that
 // hold only the runs not done (active_*, and the unfinished index), so that the writes of its
 // every state change touch buckets the size of what runs, not of the history. It moves once,
-// when it ends, its stages then written inline (no state change follows).
+// when it ends, its stages then written inline (no state change follows). Every run, ended or
+// not, may be its scope's newest (scope_latest), which PutRun moves forward.
 var (
 	bucketRuns              = []byte("runs")               // ended run id → JSON Record without its definition
 	bucketDefinitions       = []byte("definitions")        // ended run id → JSON engine.Definition
@@ -49,12 +50,14 @@ var (
 	bucketPipeline          = []byte("pipeline")           // pipeline NUL orderKey → ended run id
 	bucketSucceeded         = []byte("scope_succeeded")    // scope NUL orderKey → run id, succeeded runs only
 	bucketUnfinished        = []byte("unfinished")         // pipeline NUL orderKey → run id, runs not done only
+	bucketListing           = []byte("listing")            // ListingKey NUL orderKey → ended run id, under each of its ListingKeys
+	bucketLatest            = []byte("scope_latest")       // Scope.Key → orderKey of the scope's newest run (the id ends it)
 )
 
 // buckets are every bucket of a history file, which each write transaction makes sure of.
 var buckets = [][]byte{bucketRuns, bucketDefinitions, bucketRunKeys, bucketActiveRuns,
 	bucketActiveDefinitions, bucketActiveStages, bucketActiveKeys, bucketRevisions, bucketCounters,
-	bucketLanes, bucketByTime, bucketPipeline, bucketSucceeded, bucketUnfinished}
+	bucketLanes, bucketByTime, bucketPipeline, bucketSucceeded, bucketUnfinished, bucketListing, bucketLatest}
 
 // place names the buckets of a run's record: its head, definition, stages (nil: inline) and
 // index keys.
@@ -66,7 +69,7 @@ var (
 )
 
 // indexes are the buckets a run's index keys go to, in the order of their tags in run_keys.
-var indexes = [][]byte{bucketByTime, bucketPipeline, bucketSucceeded, bucketUnfinished}
+var indexes = [][]byte{bucketByTime, bucketPipeline, bucketSucceeded, bucketUnfinished, bucketListing}
 
 // Buckets of stores written before runs were scoped (see migrate): counters, lanes and
 // succeeded runs keyed by the pipeline name alone.
@@ -158,6 +161,7 @@ func (b *Bolt) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 		return err
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
+		listed := tx.Bucket(bucketListing) != nil && tx.Bucket(bucketLatest) != nil
 		if tx.Bucket(bucketSucceeded) == nil {
 			if err := migrate(tx); err != nil {
 				return fmt.Errorf("index the runs by scope: %w", err)
@@ -166,6 +170,11 @@ func (b *Bolt) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 		if tx.Bucket(bucketUnfinished) == nil {
 			if err := migrateUnfinished(tx); err != nil {
 				return fmt.Errorf("index the unfinished runs: %w", err)
+			}
+		}
+		if !listed {
+			if err := migrateListing(tx); err != nil {
+				return fmt.Errorf("list the runs by branch and status: %w", err)
 			}
 		}
 		for _, name := range buckets {
@@ -227,7 +236,7 @@ func migrate(tx *bolt.Tx) error {
 // entry written. Records keep their definition inline until they are next written; decode
 // reads both forms. A record that cannot be decoded is left out of the new indexes.
 func migrateUnfinished(tx *bolt.Tx) error {
-	for _, name := range [][]byte{bucketUnfinished, bucketRunKeys} {
+	for _, name := range [][]byte{bucketUnfinished, bucketRunKeys, bucketListing} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}
@@ -262,6 +271,64 @@ func migrateUnfinished(tx *bolt.Tx) error {
 		}
 	}
 	return nil
+}
+
+// migrateListing brings a store written before the listings and the scopes' newest runs up to
+// date, once, inside the first write transaction that finds either missing: every ended run's
+// index keys are replaced by today's (its listing keys added) and every scope's newest run
+// pointed at. A record that cannot be decoded is left as it is.
+func migrateListing(tx *bolt.Tx) error {
+	for _, name := range buckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return err
+		}
+	}
+	for _, at := range []place{ended, running} {
+		type entry struct {
+			id  []byte
+			rec Record
+		}
+		var found []entry
+		err := tx.Bucket(at.runs).ForEach(func(id, data []byte) error {
+			r, err := readRun(tx, at, string(id), data)
+			if err != nil || checkRecord(r) != nil {
+				return nil
+			}
+			found = append(found, entry{bytes.Clone(id), r})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, e := range found {
+			old, now := bytes.Clone(tx.Bucket(at.keys).Get(e.id)), indexKeys(e.rec)
+			if old != nil && !bytes.Equal(old, now) {
+				if err := eachIndexKey(old, func(bk int, k []byte) error { return tx.Bucket(indexes[bk]).Delete(k) }); err != nil {
+					return err
+				}
+				if err := putIndexKeys(tx, e.id, now, at); err != nil {
+					return err
+				}
+			}
+			if err := pointLatest(tx, e.rec); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// pointLatest makes r its scope's newest run unless a newer one is (by ListRuns order).
+func pointLatest(tx *bolt.Tx, r Record) error {
+	bk, key, order := tx.Bucket(bucketLatest), []byte(r.Scope().Key()), orderKey(r)
+	old := bk.Get(key)
+	switch {
+	case bytes.Equal(old, order):
+		return nil
+	case old != nil && bytes.Compare(old, order) > 0 && string(old[min(len(old), orderDigits):]) != r.ID():
+		return nil
+	}
+	return bk.Put(key, order)
 }
 
 // legacyIndexKeys are the index keys a run had before the unfinished index: a run not done
@@ -364,6 +431,9 @@ func putRun(tx *bolt.Tx, r Record, last *written) (*written, error) {
 			return nil, err
 		}
 	}
+	if err := pointLatest(tx, r); err != nil {
+		return nil, err
+	}
 	return writeRecord(tx, r, last, here)
 }
 
@@ -439,6 +509,9 @@ func indexKeys(r Record) []byte {
 	if r.State.Status == engine.Succeeded {
 		add(2, succeededKey(r))
 	}
+	for _, k := range ListingKeys(r) {
+		add(4, append(listingPrefix(k), order...))
+	}
 	return out
 }
 
@@ -464,6 +537,9 @@ func succeededKey(r Record) []byte {
 	return append(scopePrefix(r.Scope()), orderKey(r)...)
 }
 
+// orderDigits is the length of an orderKey before the run's id.
+const orderDigits = 40
+
 // orderKey sorts as ListRuns orders, oldest first: start time and seq as 20 digits (enough
 // for any int64, and readable in a bbolt dump), then the id to keep keys unique.
 func orderKey(r Record) []byte {
@@ -473,6 +549,10 @@ func orderKey(r Record) []byte {
 
 func pipelinePrefix(pipeline string) []byte {
 	return append([]byte(pipeline), 0)
+}
+
+func listingPrefix(key string) []byte {
+	return append([]byte(key), 0)
 }
 
 func scopePrefix(s Scope) []byte {
@@ -550,13 +630,23 @@ func findRun(tx *bolt.Tx, prefix string) (Record, error) {
 	return Record{}, Ambiguous(prefix, found[:min(len(found), MaxMatches+1)])
 }
 
-// ListRuns implements Store. The ended runs come from the history's indexes, newest first;
-// the runs not done (a few, apart) are merged in at their places.
+// ListRuns implements Store. The ended runs come from the history's indexes, newest first: a
+// pipeline's listing of f's branch or status when f asks for one (Filter.Listed), else the
+// pipeline's or every pipeline's index; the runs not done (a few, apart) are merged in at
+// their places. A page after f.After starts where that run's key would be.
 func (b *Bolt) ListRuns(ctx context.Context, f Filter) ([]Record, error) {
 	var recs []Record
 	err := b.view(ctx, func(tx *bolt.Tx) error {
-		active, err := unfinished(tx, Filter{Pipeline: f.Pipeline, Limit: f.Limit})
-		if err != nil || f.Unfinished {
+		var after *Record
+		if f.After != "" {
+			r, err := getRun(tx, f.After)
+			if err != nil {
+				return fmt.Errorf("after %q: %w", f.After, err)
+			}
+			after = &r
+		}
+		active, err := unfinished(tx, f, after)
+		if err != nil || f.OnlyUnfinished() {
 			recs = active
 			return err
 		}
@@ -566,12 +656,21 @@ func (b *Bolt) ListRuns(ctx context.Context, f Filter) ([]Record, error) {
 		}
 		full := func() bool { return f.Limit > 0 && len(recs) >= f.Limit }
 		index, prefix := tx.Bucket(bucketByTime), []byte(nil)
-		if f.Pipeline != "" {
+		switch {
+		case f.Listed() && tx.Bucket(bucketListing) != nil:
+			index, prefix = tx.Bucket(bucketListing), listingPrefix(ListingKey(f.Pipeline, f.Branch, f.Status))
+		case f.Pipeline != "":
 			index, prefix = tx.Bucket(bucketPipeline), pipelinePrefix(f.Pipeline)
 		}
-		err = newestFirst(tx, index, prefix, func(r Record) bool {
-			if seen[r.ID()] {
-				return true // a run not done in a file no write has migrated yet
+		var before []byte
+		if after != nil {
+			before = orderKey(*after)
+		}
+		err = newestFirst(tx, index, prefix, before, func(r Record) bool {
+			if seen[r.ID()] || !f.Keeps(r) {
+				// A run not done in a file no write has migrated yet; a run of another
+				// branch or status where no listing serves the filter.
+				return true
 			}
 			for len(active) > 0 && compareNewest(active[0], r) < 0 && !full() {
 				recs, active = append(recs, active[0]), active[1:]
@@ -592,10 +691,11 @@ func (b *Bolt) ListRuns(ctx context.Context, f Filter) ([]Record, error) {
 	return recs, nil
 }
 
-// unfinished reads the runs f selects that are not done from the unfinished index, which
-// holds only those: what it reads does not grow with the history. A file no write has
-// migrated yet has no such index, and its pipeline index is walked instead.
-func unfinished(tx *bolt.Tx, f Filter) ([]Record, error) {
+// unfinished reads the runs f selects that are not done, after the run after (nil: from the
+// newest), from the unfinished index, which holds only those: what it reads does not grow
+// with the history. A file no write has migrated yet has no such index, and its pipeline
+// index is walked instead.
+func unfinished(tx *bolt.Tx, f Filter, after *Record) ([]Record, error) {
 	var prefix []byte
 	if f.Pipeline != "" {
 		prefix = pipelinePrefix(f.Pipeline)
@@ -608,8 +708,8 @@ func unfinished(tx *bolt.Tx, f Filter) ([]Record, error) {
 		}
 	}
 	var recs []Record
-	err := newestFirst(tx, index, prefix, func(r Record) bool {
-		if !r.State.Done() {
+	err := newestFirst(tx, index, prefix, nil, func(r Record) bool {
+		if !r.State.Done() && f.Keeps(r) && (after == nil || compareNewest(*after, r) < 0) {
 			recs = append(recs, r)
 		}
 		return true
@@ -622,19 +722,54 @@ func unfinished(tx *bolt.Tx, f Filter) ([]Record, error) {
 	return recs, err
 }
 
+// Latest implements Store: the scopes' pointers to their newest runs, each run read once.
+func (b *Bolt) Latest(ctx context.Context) ([]Record, error) {
+	var recs []Record
+	err := b.view(ctx, func(tx *bolt.Tx) error {
+		latest := tx.Bucket(bucketLatest)
+		if latest == nil {
+			// A file no write has migrated yet (reads cannot): walk the whole history.
+			active, err := unfinished(tx, Filter{}, nil)
+			recs = active
+			if err != nil {
+				return err
+			}
+			return newestFirst(tx, tx.Bucket(bucketByTime), nil, nil, func(r Record) bool {
+				recs = append(recs, r)
+				return true
+			})
+		}
+		return latest.ForEach(func(scope, order []byte) error {
+			if len(order) <= orderDigits {
+				return fmt.Errorf("the newest run of scope %q is %q, not an order key", scope, order)
+			}
+			r, err := getRun(tx, string(order[orderDigits:]))
+			if err != nil {
+				return fmt.Errorf("the newest run of scope %q: %w", scope, err)
+			}
+			recs = append(recs, r)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("latest runs: %w", err)
+	}
+	return Newest(recs), nil
+}
+
 // LastSucceeded implements Store.
 func (b *Bolt) LastSucceeded(ctx context.Context, scope Scope) (Record, error) {
 	var rec *Record
 	err := b.view(ctx, func(tx *bolt.Tx) error {
 		if index := tx.Bucket(bucketSucceeded); index != nil {
-			return newestFirst(tx, index, scopePrefix(scope), func(r Record) bool {
+			return newestFirst(tx, index, scopePrefix(scope), nil, func(r Record) bool {
 				rec = &r
 				return false
 			})
 		}
 		// A store from before scoped runs that no write has migrated yet (reads cannot):
 		// walk the pipeline's runs instead.
-		return newestFirst(tx, tx.Bucket(bucketPipeline), pipelinePrefix(scope.Pipeline), func(r Record) bool {
+		return newestFirst(tx, tx.Bucket(bucketPipeline), pipelinePrefix(scope.Pipeline), nil, func(r Record) bool {
 			if r.State.Status == engine.Succeeded && r.Scope() == scope {
 				rec = &r
 			}
@@ -650,26 +785,31 @@ func (b *Bolt) LastSucceeded(ctx context.Context, scope Scope) (Record, error) {
 	return *rec, nil
 }
 
-// newestFirst walks the keys of index that start with prefix from the last backwards and
-// calls yield with each run's record until it returns false. A missing index is empty.
-func newestFirst(tx *bolt.Tx, index *bolt.Bucket, prefix []byte, yield func(Record) bool) error {
+// newestFirst walks the keys of index that start with prefix backwards, from the last or,
+// when before is not nil, from the last key below prefix+before, and calls yield with each
+// run's record until it returns false. A missing index is empty.
+func newestFirst(tx *bolt.Tx, index *bolt.Bucket, prefix, before []byte, yield func(Record) bool) error {
 	if index == nil {
 		return nil
 	}
 	c := index.Cursor()
 	var k, v []byte
-	if len(prefix) == 0 {
-		k, v = c.Last()
-	} else {
+	var end []byte
+	switch {
+	case before != nil:
+		end = append(bytes.Clone(prefix), before...)
+	case len(prefix) > 0:
 		// Every key with the prefix sorts before the prefix with its last byte raised
 		// (prefixes end in NUL, so the raise never carries).
-		end := bytes.Clone(prefix)
+		end = bytes.Clone(prefix)
 		end[len(end)-1]++
-		if k, _ = c.Seek(end); k == nil {
-			k, v = c.Last()
-		} else {
-			k, v = c.Prev()
-		}
+	}
+	if end == nil {
+		k, v = c.Last()
+	} else if k, _ = c.Seek(end); k == nil {
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
 	}
 	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Prev() {
 		r, err := getRun(tx, string(v))

@@ -85,7 +85,8 @@ func BenchmarkBoltPutRun(b *testing.B) {
 }
 
 // BenchmarkBoltReads measures reads against a history of 10,000 runs: the indexes must keep
-// a short list and LastSucceeded independent of the history's length.
+// a short list, a filtered page, each scope's newest run and LastSucceeded independent of the
+// history's length.
 func BenchmarkBoltReads(b *testing.B) {
 	s := NewBolt(filepath.Join(b.TempDir(), "history.db"))
 	seed(b, s, 10_000)
@@ -125,6 +126,21 @@ func BenchmarkBoltReads(b *testing.B) {
 	b.Run("ListRuns of a pipeline, limit 20", func(b *testing.B) {
 		for b.Loop() {
 			if recs, err := s.ListRuns(b.Context(), Filter{Pipeline: "web", Limit: 20}); err != nil || len(recs) != 20 {
+				b.Fatal(len(recs), err)
+			}
+		}
+	})
+	b.Run("ListRuns of a pipeline's status, limit 20, after a run", func(b *testing.B) {
+		for b.Loop() {
+			recs, err := s.ListRuns(b.Context(), Filter{Pipeline: "web", Status: engine.Succeeded, Limit: 20, After: "web-5003"})
+			if err != nil || len(recs) != 20 {
+				b.Fatal(len(recs), err)
+			}
+		}
+	})
+	b.Run("Latest", func(b *testing.B) {
+		for b.Loop() {
+			if recs, err := s.Latest(b.Context()); err != nil || len(recs) != 4 {
 				b.Fatal(len(recs), err)
 			}
 		}

@@ -172,13 +172,39 @@ func (m *Memory) ListRuns(ctx context.Context, f Filter) ([]Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f.Unfinished {
-		recs = slices.DeleteFunc(recs, func(r Record) bool { return r.State.Done() })
+	var after *Record
+	if f.After != "" {
+		m.mu.Lock()
+		b, ok := m.runs[f.After]
+		m.mu.Unlock()
+		if !ok {
+			return nil, fmt.Errorf("list runs after %q: %w", f.After, ErrNotFound)
+		}
+		a, err := decode(f.After, b)
+		if err != nil {
+			return nil, err
+		}
+		after = &a
 	}
+	recs = slices.DeleteFunc(recs, func(r Record) bool {
+		return !f.Keeps(r) || f.Unfinished && r.State.Done() || after != nil && !Before(*after, r)
+	})
 	if f.Limit > 0 && len(recs) > f.Limit {
 		recs = recs[:f.Limit]
 	}
 	return recs, nil
+}
+
+// Latest implements Store.
+func (m *Memory) Latest(ctx context.Context) ([]Record, error) {
+	if err := m.begin(ctx, "Latest"); err != nil {
+		return nil, err
+	}
+	recs, err := m.all("")
+	if err != nil {
+		return nil, err
+	}
+	return Newest(recs), nil
 }
 
 // LastSucceeded implements Store.

@@ -139,6 +139,14 @@ type Filter struct {
 	// process may have left behind. The stores index them apart, so reading them costs what
 	// is unfinished, not the length of the history.
 	Unfinished bool
+	// Branch and Status keep only the runs of that branch and status; empty keeps all. With a
+	// Pipeline, the stores read a filtered page from the listing its filter keys (ListingKey),
+	// so it costs the page, not the runs filtered out.
+	Branch string
+	Status engine.Status
+	// After, a run's id, keeps only the runs that come after it in ListRuns order: the next
+	// page after a page that ended with it. A run of that id must exist (ErrNotFound).
+	After string
 }
 
 // Store keeps run history and stage locks. Every implementation passes the contract suite in
@@ -159,6 +167,11 @@ type Store interface {
 	// ListRuns returns the runs f selects, newest first: later State.Started first, then
 	// higher State.Seq, then greater id.
 	ListRuns(ctx context.Context, f Filter) ([]Record, error)
+	// Latest returns the newest run (in ListRuns order) of every scope (Record.Scope), newest
+	// first: the pipelines' last run per branch or environment. The stores keep a pointer
+	// to each scope's newest run, moved forward in PutRun, so it costs the number of scopes,
+	// not the length of the history.
+	Latest(ctx context.Context) ([]Record, error)
 	// LastSucceeded returns the newest run (in ListRuns order) of scope (Record.Scope) whose
 	// status is engine.Succeeded, or ErrNotFound when none has succeeded: the rollback target
 	// of the scope's runs, never a run of another branch, environment or repository.

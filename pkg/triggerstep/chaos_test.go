@@ -422,8 +422,8 @@ func TestChaosEveryEventStartsExactlyOneRunThroughDuplicatesRedeliveriesAndFault
 		items = append(items, map[string]string{"type": attrS(it, "type")})
 	}
 	run.check(t, c, dynamo.New(db, "stepline"), countClaims(items))
-	assert.Equal(t, []string{"last-succeeded", "run", "seq", "seq-claim"}, typesOf(items),
-		"the trigger writes runs, the counter, claims and the scope's rollback pointer (naming no run: none succeeded) only")
+	assert.Equal(t, []string{"last-succeeded", "latest", "run", "seq", "seq-claim"}, typesOf(items),
+		"the trigger writes runs, the counter, claims, the scope's newest-run pointer and its rollback pointer (naming no run: none succeeded) only")
 }
 
 func TestChaosOnMotoEveryEventStartsExactlyOneRun(t *testing.T) {

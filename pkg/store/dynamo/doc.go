@@ -17,6 +17,11 @@
 //	run counter     SCOPE#<counter key>      SEQ             seq (N, the last number handed out)
 //	last succeeded  SCOPE#<scope key>        SUCCEEDED       run (the scope's newest succeeded run;
 //	                                                         absent: none has), at (its order)
+//	newest run      SCOPE#<scope key>        LATEST          run (the scope's newest run), order (its
+//	                                                         order), type "latest": Latest
+//	listing         LIST#<run id>            L0, L1, L2      succeeded (store.ListingKey of the ended
+//	                                                         run's pipeline with its status, branch,
+//	                                                         both), order (the run's); no type
 //	run number of   KEY#<counter key>#<event SEQ             seq (N), expires (N: Unix seconds, TTL,
 //	an event key    key>                                     30 days): SeqFor's memory
 //	stage lane      SCOPE#<scope key>        LANE#<stage>    lane (S: JSON engine.Lane),
@@ -40,17 +45,22 @@
 //	                                                         provider, repo
 //
 // Three global secondary indexes, all KEYS_ONLY and all sparse (an item without the index's
-// key attributes is not in it; only runs carry order):
+// key attributes is not in it; only runs, newest-run pointers and listing items carry order):
 //
 //	index        partition key      sort key   serves
 //	───────────  ─────────────────  ─────────  ─────────────────────────────────────────────
 //	pipeline     pipeline           order      ListRuns of one pipeline, newest first
 //	succeeded    succeeded          order      succeeded runs by scope (LastSucceeded without a pointer),
-//	                                           and the unfinished runs (ListRuns with Filter.Unfinished)
-//	all          type (= "run")     order      ListRuns of every pipeline, newest first
+//	                                           the unfinished runs (ListRuns with Filter.Unfinished),
+//	                                           and a pipeline's ended runs of a branch, a status or both
+//	                                           (listing items: ListRuns with Filter.Branch or Status)
+//	all          type               order      "run": ListRuns of every pipeline, newest first;
+//	                                           "latest": every scope's newest run (Latest)
 //
 // order is the zero-padded start time and run number followed by the id, so it sorts as
-// ListRuns orders (oldest first; queries read it backwards).
+// ListRuns orders (oldest first; queries read it backwards), and the run an index entry names
+// is the end of its order, whether the entry is the run, a pointer or a listing item. A page
+// after a run (Filter.After) is the same query with order < that run's.
 //
 // Locks, run numbers and rollback targets belong to a scope (store.Scope: repository,
 // pipeline, and environment or branch), never to a pipeline name alone, since one table
@@ -77,7 +87,14 @@
 // introduced) or one whose run was rewritten queries the succeeded index, once: the answer,
 // "none" included, becomes the pointer.
 //
-// PutRun is one PutItem (atomic), two for a succeeded run (its pointer first). The indexes are KEYS_ONLY, so rewriting a run that has not
+// PutRun is two PutItems: the run (atomic), then its scope's newest-run pointer, conditional
+// on naming no newer run, so Latest reads one run per scope, never the history; three for a
+// succeeded run (its last-succeeded pointer first); an ended run adds its listing items, one
+// PutItem each (up to three), so a filtered page reads its runs and no other. A pointer or
+// listing item is written after the run and again at every write of it, so a failure between
+// the two is mended by the caller's retry and never names a run that is not there. Runs that
+// ended before the listings existed are in them once they are next written: a filtered page
+// of an older table misses them (the unfiltered pages list them). The indexes are KEYS_ONLY, so rewriting a run that has not
 // moved (same start, seq and status: most writes, one per engine step) writes no index
 // entry, and a record is stored once rather than once per index. The price is a second
 // round trip on reads: ListRuns and LastSucceeded query an index for keys, then read the

@@ -190,6 +190,27 @@ func TestTheFakeAnswersTheStoresRequestsAsMotoDoes(t *testing.T) {
 			}
 			return o
 		}},
+		{"an index is read newest first below an order (the page after a run)", func(api dynamofake.API, table string) outcome {
+			out, err := api.Query(t.Context(), &dynamodb.QueryInput{TableName: s(table), IndexName: s("pipeline"),
+				KeyConditionExpression:    s("#h = :v AND #o < :before"),
+				ExpressionAttributeNames:  map[string]string{"#h": "pipeline", "#o": "order"},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":v": v("api"), ":before": v("009api-2")},
+				ScanIndexForward:          aws.Bool(false)})
+			if err != nil {
+				return outcome{Err: classify(err)}
+			}
+			return outcome{Items: render(out.Items...), More: len(out.LastEvaluatedKey) > 0}
+		}},
+		{"a newest-run pointer moves forward, or is rewritten by its own run, never back", func(api dynamofake.API, table string) outcome {
+			put := func(order, run string) string {
+				_, err := api.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: s(table), Item: item("SCOPE#y", "LATEST", "order", order, "run", run, "type", "latest"),
+					ConditionExpression:       s("attribute_not_exists(#order) OR #order <= :order OR #run = :run"),
+					ExpressionAttributeNames:  map[string]string{"#order": "order", "#run": "run"},
+					ExpressionAttributeValues: map[string]types.AttributeValue{":order": v(order), ":run": v(run)}})
+				return classify(err)
+			}
+			return outcome{Err: put("002b", "b") + "," + put("001a", "a") + "," + put("002b", "b") + "," + put("000b", "b") + "," + put("003c", "c")}
+		}},
 		{"a key prefix is read from one partition", func(api dynamofake.API, table string) outcome {
 			out, err := api.Query(t.Context(), &dynamodb.QueryInput{TableName: s(table), KeyConditionExpression: s("#pk = :pk AND begins_with(#sk, :prefix)"),
 				ExpressionAttributeNames:  map[string]string{"#pk": "pk", "#sk": "sk"},

@@ -57,7 +57,8 @@ func (s *Store) NextSeq(ctx context.Context, scope store.Scope) (int64, error) {
 }
 
 // PutRun implements store.Store with one PutItem: the record gzip-compressed in body, and the
-// attributes the indexes sort and select by.
+// attributes the indexes sort and select by; then the scope's newest-run pointer, and an ended
+// run's listing items (listRun).
 func (s *Store) PutRun(ctx context.Context, r store.Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -105,6 +106,50 @@ func (s *Store) PutRun(ctx context.Context, r store.Record) error {
 			err = fmt.Errorf("record is %d bytes as JSON and %d gzipped: %w", len(data), len(body), err)
 		}
 		return fmt.Errorf("put run %s: %w", r.ID(), err)
+	}
+	// After the run: a failure here fails PutRun, whose caller writes the run again, and a
+	// pointer or listing item never names a run that was not written.
+	if err := s.pointLatest(ctx, r); err != nil {
+		return fmt.Errorf("put run %s: %w", r.ID(), err)
+	}
+	if err := s.listRun(ctx, r); err != nil {
+		return fmt.Errorf("put run %s: %w", r.ID(), err)
+	}
+	return nil
+}
+
+// pointLatest makes r's scope's newest-run pointer name r, unless it names a newer run
+// already: a conditional PutItem, the all index's "latest" partition keyed by the run's
+// order (whose end is the run's id).
+func (s *Store) pointLatest(ctx context.Context, r store.Record) error {
+	order := orderKey(r)
+	item := key(scopePK(r.Scope()), latestSK)
+	item[attrType], item[attrRun], item[attrOrder] = str(typeLatest), str(r.ID()), str(order)
+	err := s.put(ctx, item, "attribute_not_exists(#order) OR #order <= :order OR #run = :run",
+		map[string]string{"#order": attrOrder, "#run": attrRun},
+		map[string]types.AttributeValue{":order": str(order), ":run": str(r.ID())})
+	var newer *types.ConditionalCheckFailedException
+	if errors.As(err, &newer) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("point the newest run of %s at it: %w", r.Scope(), err)
+	}
+	return nil
+}
+
+// listRun writes the listing items of an ended run r: one per store.ListingKeys key, in the
+// partition LIST#<run id>, whose succeeded attribute is the key (the succeeded index's
+// partition of the runs that filter selects) and order the run's. They have no type, so the
+// all index does not hold them. A run not done has none written; items written when it ended
+// before (a retried run) stay until it ends again, and ListRuns checks every record it reads.
+func (s *Store) listRun(ctx context.Context, r store.Record) error {
+	for i, k := range store.ListingKeys(r) {
+		item := key(listingPK+r.ID(), listingSK(i))
+		item[attrSucceeded], item[attrOrder] = str(k), str(orderKey(r))
+		if err := s.put(ctx, item, "", nil, nil); err != nil {
+			return fmt.Errorf("list run under %s: %w", k, err)
+		}
 	}
 	return nil
 }
@@ -182,32 +227,78 @@ func (s *Store) findRun(ctx context.Context, prefix string) (store.Record, error
 }
 
 // ListRuns implements store.Store: the keys come from the pipeline index (or the all index
-// without a filter; the succeeded index's unfinished partition with f.Unfinished), read
-// backwards, and the records from strongly consistent batch reads.
+// without a pipeline; the succeeded index's unfinished partition for the runs not done, and
+// its partition of f's listing key for a pipeline's runs of a branch or status), read
+// backwards from f.After's order, and the records from strongly consistent batch reads. A
+// listing holds ended runs only: the runs not done that f may keep are read from the
+// unfinished partition (a few) and merged in.
 func (s *Store) ListRuns(ctx context.Context, f store.Filter) ([]store.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	recs, err := s.listRuns(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	return recs, nil
+}
+
+func (s *Store) listRuns(ctx context.Context, f store.Filter) ([]store.Record, error) {
+	var after *store.Record
+	before := ""
+	if f.After != "" {
+		r, err := s.getRun(ctx, f.After)
+		if err != nil {
+			return nil, fmt.Errorf("after %q: %w", f.After, err)
+		}
+		after, before = &r, orderKey(r)
+	}
 	index, hash, value := indexAll, attrType, typeRun
 	switch {
-	case f.Unfinished:
+	case f.OnlyUnfinished():
 		index, hash, value = indexSucceeded, attrSucceeded, unfinishedKey
+	case f.Listed():
+		index, hash, value = indexSucceeded, attrSucceeded, store.ListingKey(f.Pipeline, f.Branch, f.Status)
 	case f.Pipeline != "":
 		index, hash, value = indexPipeline, attrPipeline, f.Pipeline
 	}
+	seen := map[string]bool{}
 	var recs []store.Record
-	err := s.newestFirst(ctx, index, hash, value, f.Limit, func(batch []store.Record) bool {
+	listed := 0
+	keep := func(r store.Record) bool {
+		// A record may have moved to another pipeline, branch or status, or ended, since the
+		// index was written; a retried run is in its listing and in the unfinished partition.
+		if !f.Keeps(r) || f.OnlyUnfinished() && r.State.Done() || after != nil && !store.Before(*after, r) || seen[r.ID()] {
+			return false
+		}
+		seen[r.ID()] = true
+		recs = append(recs, r)
+		return true
+	}
+	if f.Listed() && !f.Status.Final() {
+		// The branch's runs not done, which its listing does not hold: a few.
+		err := s.newestFirst(ctx, indexSucceeded, attrSucceeded, unfinishedKey, before, 0, func(batch []store.Record) bool {
+			for _, r := range batch {
+				if !r.State.Done() {
+					keep(r)
+				}
+			}
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	err := s.newestFirst(ctx, index, hash, value, before, f.Limit, func(batch []store.Record) bool {
 		for _, r := range batch {
-			// A record may have moved to another pipeline, or ended, since the index was
-			// written.
-			if (f.Pipeline == "" || r.Pipeline() == f.Pipeline) && (!f.Unfinished || !r.State.Done()) {
-				recs = append(recs, r)
+			if keep(r) {
+				listed++
 			}
 		}
-		return f.Limit <= 0 || len(recs) < f.Limit
+		return f.Limit <= 0 || listed < f.Limit
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list runs: %w", err)
+		return nil, err
 	}
 	// The records are newer than the index that ordered them.
 	slices.SortStableFunc(recs, compareNewest)
@@ -215,6 +306,31 @@ func (s *Store) ListRuns(ctx context.Context, f store.Filter) ([]store.Record, e
 		recs = recs[:f.Limit]
 	}
 	return recs, nil
+}
+
+// Latest implements store.Store: the all index's partition of the scopes' newest-run pointers
+// (as many entries as scopes), then the runs they name, read in batches. The index is
+// eventually consistent: a pointer moved a moment ago may still give the run before. A table
+// without any pointer yet (written before them, and no run since) is read whole, as before
+// them; once a run is written, a scope none of whose runs was written since has no pointer
+// and is not shown until its next run.
+func (s *Store) Latest(ctx context.Context) ([]store.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var recs []store.Record
+	all := func(batch []store.Record) bool {
+		recs = append(recs, batch...)
+		return true
+	}
+	err := s.newestFirst(ctx, indexAll, attrType, typeLatest, "", 0, all)
+	if err == nil && len(recs) == 0 {
+		err = s.newestFirst(ctx, indexAll, attrType, typeRun, "", 0, all)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("latest runs: %w", err)
+	}
+	return store.Newest(recs), nil
 }
 
 // LastSucceeded implements store.Store with two GetItems: the scope's last-succeeded
@@ -256,7 +372,7 @@ func (s *Store) lastSucceeded(ctx context.Context, scope store.Scope) (store.Rec
 		}
 	}
 	var found *store.Record
-	err = s.newestFirst(ctx, indexSucceeded, attrSucceeded, scope.Key(), 1, func(batch []store.Record) bool {
+	err = s.newestFirst(ctx, indexSucceeded, attrSucceeded, scope.Key(), "", 1, func(batch []store.Record) bool {
 		for _, r := range batch {
 			if r.Scope() == scope && r.State.Status == engine.Succeeded {
 				found = &r
@@ -308,10 +424,13 @@ func (s *Store) repointLastSucceeded(ctx context.Context, scope store.Scope, exi
 	return s.put(ctx, item, "#run = :stale", map[string]string{"#run": attrRun}, map[string]types.AttributeValue{":stale": str(stale)})
 }
 
-// newestFirst queries index for the runs whose hash attribute is value, newest first, page by
-// page of at most page keys (a DynamoDB page when zero or less), reads each page's records and
-// calls yield with them until it returns false or the index is exhausted.
-func (s *Store) newestFirst(ctx context.Context, index, hash, value string, page int, yield func([]store.Record) bool) error {
+// newestFirst queries index for the runs whose hash attribute is value, newest first, from
+// the last order below before (empty: from the newest), page by page of at most page keys (a
+// DynamoDB page when zero or less), reads each page's records and calls yield with them until
+// it returns false or the index is exhausted. The run an entry names is the end of its order
+// (orderKey), so an entry may be a run or an item pointing at one (a listing item, a scope's
+// newest-run pointer).
+func (s *Store) newestFirst(ctx context.Context, index, hash, value, before string, page int, yield func([]store.Record) bool) error {
 	if value == "" {
 		return nil // no index key is empty
 	}
@@ -325,6 +444,11 @@ func (s *Store) newestFirst(ctx context.Context, index, hash, value string, page
 		},
 		ScanIndexForward: aws.Bool(false),
 	}
+	if before != "" {
+		in.KeyConditionExpression = aws.String("#h = :v AND #o < :before")
+		in.ExpressionAttributeNames["#o"] = attrOrder
+		in.ExpressionAttributeValues[":before"] = str(before)
+	}
 	if page > 0 {
 		in.Limit = aws.Int32(int32(min(page, 1000)))
 	}
@@ -333,7 +457,7 @@ func (s *Store) newestFirst(ctx context.Context, index, hash, value string, page
 		if err != nil {
 			return fmt.Errorf("query index %s: %w", index, err)
 		}
-		recs, err := s.batchGet(ctx, out.Items)
+		recs, err := s.batchGet(ctx, runKeys(out.Items))
 		if err != nil {
 			return err
 		}
@@ -342,6 +466,25 @@ func (s *Store) newestFirst(ctx context.Context, index, hash, value string, page
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
+}
+
+// runKeys are the keys of the runs index entries name, each once (BatchGetItem refuses a
+// key twice): the run whose id ends the entry's order, or the entry itself when it has none.
+func runKeys(entries []map[string]types.AttributeValue) []map[string]types.AttributeValue {
+	keys := make([]map[string]types.AttributeValue, 0, len(entries))
+	seen := map[string]bool{}
+	for _, e := range entries {
+		id, k := getS(e, attrOrder), e
+		if len(id) > orderDigits && utf8.ValidString(id[orderDigits:]) {
+			id = id[orderDigits:]
+			k = key(runPK(id), id)
+		}
+		if name := getS(k, attrPK) + "\x00" + getS(k, attrSK); !seen[name] {
+			seen[name] = true
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 // batchGet reads the runs whose keys are in keys (index entries: extra attributes are
@@ -418,6 +561,9 @@ func runPK(id string) string {
 // scopePK is the partition of a scope's lanes, and of its run counter when the scope is a
 // store.Scope.Counter.
 func scopePK(s store.Scope) string { return "SCOPE#" + s.Key() }
+
+// orderDigits is the length of an orderKey before the run's id.
+const orderDigits = 40
 
 // orderKey sorts as ListRuns orders, oldest first: start time and seq as 20 digits, then the
 // id to keep keys unique. It is the same key as the bbolt store's.

@@ -70,7 +70,21 @@ const (
 	typeMark         = "mark"
 	// typeLastSucceeded is a scope's pointer to its newest succeeded run (LastSucceeded).
 	typeLastSucceeded = "last-succeeded"
+	// typeLatest is a scope's pointer to its newest run (Latest): the all index's partition
+	// of them, ordered by the run's order.
+	typeLatest = "latest"
 )
+
+// latestSK is the sort key of a scope's newest-run pointer, beside its last-succeeded one.
+const latestSK = "LATEST"
+
+// listingPK prefixes the partition of a run's listing items (ListRuns with a branch or
+// status): LIST#<run id>, one item per store.ListingKeys key, sort key listingSK(i).
+const listingPK = "LIST#"
+
+// listingSK is the sort key of a run's listing item for the i-th of its store.ListingKeys,
+// so that a later write of the run replaces it.
+func listingSK(i int) string { return "L" + string(rune('0'+i)) }
 
 // lastSucceededSK is the sort key of a scope's last-succeeded pointer, in the scope's
 // partition beside its lanes (LANE#<stage>) and, for a counter scope, its run counter (SEQ).
