@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -117,4 +118,30 @@ func TestExportedVariablesOutliveTheAttemptsThatFollow(t *testing.T) {
 		assert.Equal(t, "v2.example/health", d.Start[0].Config["url"])
 		assert.Equal(t, map[string]string{"URL": "app.example", "PATH": "health"}, first.Namespace("stack"))
 	})
+}
+
+// ActionState holds a map, so it is compared with Equal (the bolt store writes only the
+// stages whose actions changed): a change of any field, one added later included, is seen.
+func TestActionStateEqualSeesEveryField(t *testing.T) {
+	t.Parallel()
+	base := ActionState{Vars: map[string]string{"A": "1"}}
+	assert.True(t, base.Equal(ActionState{Vars: map[string]string{"A": "1"}}))
+	typ := reflect.TypeOf(base)
+	for k := range typ.NumField() {
+		other := base
+		f := reflect.ValueOf(&other).Elem().Field(k)
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString("x")
+		case reflect.Int, reflect.Int64:
+			f.SetInt(7)
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Map:
+			f.Set(reflect.ValueOf(map[string]string{"A": "2"}))
+		default:
+			t.Fatalf("field %s of kind %s: teach this test and Equal about it", typ.Field(k).Name, f.Kind())
+		}
+		assert.False(t, base.Equal(other), "a change of %s", typ.Field(k).Name)
+	}
 }

@@ -127,6 +127,13 @@ type ActionState struct {
 	Vars map[string]string `json:"v,omitempty"`
 }
 
+// Equal reports whether a and b are the same action state, exported variables included.
+func (a ActionState) Equal(b ActionState) bool {
+	return a.Status == b.Status && a.Attempt == b.Attempt && a.Tries == b.Tries && a.Rollback == b.Rollback &&
+		a.Started == b.Started && a.Ended == b.Ended && a.Due == b.Due && a.Deadline == b.Deadline &&
+		a.Message == b.Message && a.External == b.External && maps.Equal(a.Vars, b.Vars)
+}
+
 // RunInfo is what the caller knows when a run is created.
 type RunInfo struct {
 	// ID names the run; unique among the pipeline's runs.
