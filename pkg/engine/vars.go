@@ -10,7 +10,7 @@ import (
 // resolve returns a copy of v with every #{namespace.name} in its strings replaced by the
 // variable's value. CodePipeline fails an action whose variable cannot be resolved rather
 // than passing the text on, and so does stepline: the first unknown variable is an error.
-func resolve(v any, vars scope) (any, error) {
+func resolve(v any, vars *State) (any, error) {
 	switch v := v.(type) {
 	case string:
 		return expand(v, vars)
@@ -48,26 +48,11 @@ func resolve(v any, vars scope) (any, error) {
 // must know a setting's value before any run (the stack names a pipeline will deploy, for a
 // permission proof) resolve it with the run's namespaces (pipeline.Pipeline.RunVariables).
 func Expand(s string, vars map[string]map[string]string) (string, error) {
-	return expand(s, flat(vars))
+	return expand(s, &State{Vars: vars})
 }
 
-// scope is where a #{namespace.name} is looked up: a run's state, or namespaces given whole.
-type scope interface {
-	// lookup returns the variable's value, whether it is set, and whether its namespace
-	// exists at all.
-	lookup(ns, name string) (string, bool, bool)
-}
-
-// flat is a scope of namespaces given whole.
-type flat map[string]map[string]string
-
-func (f flat) lookup(ns, name string) (string, bool, bool) {
-	v, ok := f[ns][name]
-	return v, ok, f[ns] != nil
-}
-
-// expand replaces the variables of one string.
-func expand(s string, vars scope) (string, error) {
+// expand replaces the variables of one string with their values in the run's state vars.
+func expand(s string, vars *State) (string, error) {
 	if !strings.Contains(s, "#{") {
 		return s, nil
 	}
