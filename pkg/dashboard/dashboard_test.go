@@ -57,7 +57,8 @@ func record(seq int64, branch string, status engine.Status, message string) stor
 		}
 		st.Stages[i].Status, st.Stages[i].Started, st.Stages[i].Ended = engine.Succeeded, st.Started, st.Started+2000
 	}
-	st.Vars["build"] = map[string]string{"VERSION": "1.0." + fmt.Sprint(seq)}
+	at := st.Spaces["build"]
+	st.Stages[at[0]].Actions[at[1]].Vars = map[string]string{"VERSION": "1.0." + fmt.Sprint(seq)}
 	st.Artifacts = map[string]string{"app": "/state/artifacts/" + id + "/app.zip"}
 	return store.Record{Definition: def, State: st, Repo: "/repo", Trigger: "push", Branch: branch,
 		Commit: "0123456789abcdef0123456789abcdef01234567", Updated: start}

@@ -56,7 +56,7 @@ type RunRow struct {
 
 func rowOf(r store.Record, now time.Time) RunRow {
 	st := r.State
-	return RunRow{ID: r.ID(), Pipeline: r.Pipeline(), Branch: r.Branch, Environment: st.Vars["env"]["name"],
+	return RunRow{ID: r.ID(), Pipeline: r.Pipeline(), Branch: r.Branch, Environment: st.Namespace("env")["name"],
 		Commit: r.Commit, ShortCommit: short(r.Commit), Trigger: r.Trigger, Seq: st.Seq,
 		Status: statusOf(st.Status), Final: st.Status.Final(), Started: engine.Time(st.Started),
 		Duration: span(st.Started, st.Ended, now)}
@@ -84,7 +84,7 @@ func pipelines(recs []store.Record, now time.Time) []PipelineRow {
 			names = append(names, r.Pipeline())
 		}
 		lane := "branch " + r.Branch
-		if env := r.State.Vars["env"]["name"]; env != "" {
+		if env, _ := r.State.Variable("env", "name"); env != "" {
 			lane = "env " + env
 		}
 		if key := [2]string{r.Pipeline(), lane}; !seen[key] {
@@ -162,7 +162,7 @@ type Moment struct {
 // runView builds the view of one record at now.
 func runView(r store.Record, now time.Time) RunView {
 	st, def := r.State, r.Definition
-	src := st.Vars["source"]
+	src := st.Namespace("source")
 	links := notify.Links{ExecutionARN: r.ExecutionARN}
 	v := RunView{RunRow: rowOf(r, now), Message: st.Message, Author: src["author"], CommitMessage: src["commit_message"],
 		Repository: cmp.Or(src["repository"], r.Repo), Console: links.Run(r.ID()), Updated: r.Updated.UnixNano()}
@@ -191,7 +191,7 @@ func runView(r store.Record, now time.Time) RunView {
 				Duration: span(as.Started, as.Ended, now), Message: as.Message, External: as.External,
 				Log: r.Logs[sd.Name+"/"+ad.Name] != "", LogLink: links.Build(as.External)}
 			if ad.Namespace != "" {
-				av.Variables = sorted(st.Vars[ad.Namespace])
+				av.Variables = sorted(st.Namespace(ad.Namespace))
 			}
 			for _, o := range ad.Outputs {
 				av.Artifacts = append(av.Artifacts, KV{o, st.Artifacts[o]})

@@ -18,8 +18,8 @@ var ErrMismatch = errors.New("state does not match definition")
 // timed-out attempt) are listed in Decision.Ignored and change nothing.
 //
 // The new state shares with st what the call did not change (the list of stages, each stage's
-// actions, the map of namespaces and each namespace, the artifacts, the previous run's
-// artifacts), so a call costs what its inputs touch rather than a copy of the run. Treat
+// actions and the variables they exported, the namespaces the run was created with, the
+// artifacts, the previous run's artifacts), so a call costs what its inputs touch rather than a copy of the run. Treat
 // states as values: writing into the maps or the stages of one would change the others.
 func Advance(def Definition, st State, inputs []Input, now time.Time) (State, Decision, error) {
 	if err := match(def, st); err != nil {
@@ -87,7 +87,7 @@ type advancer struct {
 	// call copies the list of stages itself. Until then they are the caller's.
 	own []bool
 	// ownVars and ownArtifacts are true once this call has copied the map of namespaces
-	// and the map of artifacts (publish, artifact); until then they are the caller's.
+	// and the map of artifacts (share, artifact); until then they are the caller's.
 	ownVars, ownArtifacts bool
 	d                     Decision
 	now                   time.Time
@@ -182,13 +182,34 @@ func (a *advancer) stage(i int) *StageState {
 	return sg
 }
 
-// publish sets the variables an action exported in its namespace ns. The caller's state
-// shares the map of namespaces and each namespace's map: the first is copied once per call,
-// the first time the call publishes, the second replaced by a copy holding vars too.
-func (a *advancer) publish(ns string, vars map[string]string) {
+// publish keeps the variables action j of stage i exported, in its namespace ns, with the
+// action's state: the call has copied that stage already (result), so publishing copies no
+// more than the action's own variables, whatever the size of the run. A state without
+// State.Spaces (written before actions kept their variables) gets it here, once.
+func (a *advancer) publish(i, j int, ns string, vars map[string]string) {
 	if len(vars) == 0 {
 		return
 	}
+	if a.s.Spaces == nil {
+		a.s.Spaces = spaces(a.def)
+	}
+	if a.s.Spaces[ns] != [2]int{i, j} {
+		// A namespace two actions share (validate refuses it): kept in the map of
+		// namespaces, copied once per call, as before actions kept their own.
+		a.share(ns, vars)
+		return
+	}
+	as := &a.stage(i).Actions[j]
+	m := make(map[string]string, len(as.Vars)+len(vars))
+	maps.Copy(m, as.Vars)
+	maps.Copy(m, vars)
+	as.Vars = m
+}
+
+// share sets vars in namespace ns of the map of namespaces. The caller's state shares that map
+// and each namespace's map: the first is copied once per call, the second replaced by a copy
+// holding vars too.
+func (a *advancer) share(ns string, vars map[string]string) {
 	if !a.ownVars {
 		a.s.Vars = maps.Clone(a.s.Vars)
 		if a.s.Vars == nil {
@@ -257,7 +278,7 @@ func (a *advancer) result(in Input) {
 				a.artifact(name, in.Outputs[name])
 			}
 			if act.Namespace != "" {
-				a.publish(act.Namespace, in.Variables)
+				a.publish(i, j, act.Namespace, in.Variables)
 			}
 		}
 		as.Status = Succeeded
@@ -453,7 +474,7 @@ func (a *advancer) stageFailed() bool {
 			for j := range sg.Actions {
 				as := &sg.Actions[j]
 				if def.OnFailure.Scope == AllActions || as.Status == Failed {
-					*as = ActionState{Attempt: as.Attempt}
+					*as = ActionState{Attempt: as.Attempt, Vars: as.Vars}
 				}
 			}
 			a.event(StageEvent, Resumed, i, -1, fmt.Sprintf("retry %d of %d after: %s", sg.Retries, max(def.OnFailure.Attempts, 1), cause))
@@ -475,7 +496,7 @@ func (a *advancer) stageFailed() bool {
 			if def.Actions[j].Provider == ProviderApproval {
 				continue
 			}
-			*as = ActionState{Attempt: as.Attempt, Rollback: true}
+			*as = ActionState{Attempt: as.Attempt, Rollback: true, Vars: as.Vars}
 		}
 		a.event(StageEvent, RollingBack, i, -1, cause)
 		return a.step()
@@ -581,7 +602,7 @@ func (a *advancer) task(i, j int, problem *error) Task {
 		}
 	}
 	if act.Config != nil {
-		cfg, err := resolve(act.Config, a.s.Vars)
+		cfg, err := resolve(act.Config, &a.s)
 		if err != nil && problem != nil && *problem == nil {
 			*problem = err
 		}

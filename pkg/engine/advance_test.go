@@ -398,7 +398,7 @@ func TestExpand(t *testing.T) {
 		{"#{ab}", "", "unresolved variable #{ab}"},
 		{"#{a.b", "", "unterminated"},
 	} {
-		got, err := expand(c.in, vars)
+		got, err := Expand(c.in, vars)
 		if c.err != "" {
 			require.Error(t, err, c.in)
 			assert.True(t, strings.Contains(err.Error(), c.err), err.Error())

@@ -146,8 +146,8 @@ func wholeRun(tb testing.TB, def Definition, exports bool) int {
 // cpu-x-100 is the same ratio in CPU time, the garbage collector's included, which the wall
 // time of a machine with a free core hides. The target is 1.5 at most; a ratio over it is
 // logged rather than failed, as the ratio swings with the machine's load (BENCHMARKS.md has
-// the figures, and why exports=every is over it). TestACallCopiesOnlyWhatItChanges pins what
-// keeps the rest linear.
+// the figures). TestACallCopiesOnlyWhatItChanges pins what keeps both shapes linear: a call
+// copies the stages it changes, exported variables included, and nothing else.
 func BenchmarkWholeRun(b *testing.B) {
 	small := sizedDefinition(100)
 	for _, exports := range []bool{true, false} {

@@ -188,7 +188,7 @@ func (a *advancer) retry(in Input) {
 	all := in.All || sg.RollingBack
 	for j := range sg.Actions {
 		if as := &sg.Actions[j]; all || as.Status != Succeeded {
-			*as = ActionState{Attempt: as.Attempt}
+			*as = ActionState{Attempt: as.Attempt, Vars: as.Vars}
 		}
 	}
 	scope := "failed actions"
@@ -210,7 +210,7 @@ func (a *advancer) rollBack(in Input) {
 		if a.def.Stages[i].Actions[j].Provider == ProviderApproval {
 			continue
 		}
-		sg.Actions[j] = ActionState{Attempt: sg.Actions[j].Attempt, Rollback: true}
+		sg.Actions[j] = ActionState{Attempt: sg.Actions[j].Attempt, Rollback: true, Vars: sg.Actions[j].Vars}
 	}
 	a.s.Previous, a.s.PreviousRun = cloneFlat(in.Outputs), in.By
 	msg := "rollback to run " + in.By + by(in.Who) + colon(in.Message)

@@ -38,10 +38,12 @@ func TestACallCopiesOnlyWhatItChanges(t *testing.T) {
 	before = r.st
 	r.succeed("Build", "Compile", "VERSION", "1.2.3")
 	after = r.st
-	assert.False(t, sameMap(before.Vars, after.Vars), "publishing a namespace copies the map of namespaces")
-	assert.True(t, sameMap(before.Vars["source"], after.Vars["source"]), "and shares the namespaces it did not change")
-	assert.Equal(t, map[string]string{"VERSION": "1.2.3"}, after.Vars["build"])
-	assert.Nil(t, before.Vars["build"])
+	assert.True(t, sameMap(before.Vars, after.Vars), "an action's exports leave the namespaces the run was created with shared")
+	assert.True(t, sameMap(before.Spaces, after.Spaces), "and the index of action namespaces")
+	assert.Same(t, &before.Stages[0].Actions[0], &after.Stages[0].Actions[0], "and the other stages")
+	assert.Equal(t, map[string]string{"VERSION": "1.2.3"}, after.Stages[1].Actions[1].Vars, "they are kept with the action's state")
+	assert.Equal(t, map[string]string{"VERSION": "1.2.3"}, after.Namespace("build"))
+	assert.Nil(t, before.Namespace("build"))
 	assert.False(t, sameMap(before.Artifacts, after.Artifacts), "an output copies the map of artifacts")
 	assert.Equal(t, "loc:bin:r1", after.Artifacts["bin"])
 	assert.Empty(t, before.Artifacts["bin"])

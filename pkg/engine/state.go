@@ -62,8 +62,16 @@ type State struct {
 	// Stage is the index of the current stage.
 	Stage  int          `json:"i,omitempty"`
 	Stages []StageState `json:"g"`
-	// Vars holds variables by namespace: source, env, pipeline, variables and action namespaces.
+	// Vars holds the namespaces the run was created with (source, env, pipeline, variables);
+	// an action's exported variables are kept with its state (ActionState.Vars), and
+	// Variable, Namespace and Namespaces read both. States written before that held the
+	// action namespaces here too, and still read the same.
 	Vars map[string]map[string]string `json:"vars,omitempty"`
+	// Spaces says which action fills each action namespace: its stage and action indexes. It
+	// is set when the run is created (or by the first Advance of a state without it) and never
+	// changes, so every state of the run shares it and publishing a namespace copies only the
+	// stage of its action.
+	Spaces map[string][2]int `json:"ns,omitempty"`
 	// Artifacts maps artifact names to their locations (a path or an S3 URI).
 	Artifacts map[string]string `json:"a,omitempty"`
 	// Previous holds the artifact locations of the last successful run, for rollbacks.
@@ -114,6 +122,16 @@ type ActionState struct {
 	Message  string `json:"m,omitempty"`
 	// External is the executor's reference for the attempt (a build id, a log file).
 	External string `json:"x,omitempty"`
+	// Vars are the variables the action exported into its namespace (State.Spaces), kept
+	// across its later attempts: a retry's exports are added to them.
+	Vars map[string]string `json:"v,omitempty"`
+}
+
+// Equal reports whether a and b are the same action state, exported variables included.
+func (a ActionState) Equal(b ActionState) bool {
+	return a.Status == b.Status && a.Attempt == b.Attempt && a.Tries == b.Tries && a.Rollback == b.Rollback &&
+		a.Started == b.Started && a.Ended == b.Ended && a.Due == b.Due && a.Deadline == b.Deadline &&
+		a.Message == b.Message && a.External == b.External && maps.Equal(a.Vars, b.Vars)
 }
 
 // RunInfo is what the caller knows when a run is created.
@@ -142,6 +160,7 @@ func New(def Definition, info RunInfo) State {
 		Stages:   make([]StageState, len(def.Stages)),
 		Previous: cloneFlat(info.Previous),
 		URL:      info.URL,
+		Spaces:   spaces(&def),
 	}
 	for i, sg := range def.Stages {
 		st.Stages[i].Actions = make([]ActionState, len(sg.Actions))
@@ -164,8 +183,90 @@ func (s State) EnvironmentURL() (string, bool) {
 	if s.URL == "" {
 		return "", false
 	}
-	u, err := expand(s.URL, s.Vars)
+	u, err := expand(s.URL, &s)
 	return u, err == nil
+}
+
+// Variable returns the value of #{ns.name} as an action starting now would read it: what the
+// action of namespace ns exported, else what the run was created with.
+func (s *State) Variable(ns, name string) (string, bool) {
+	v, ok, _ := s.lookup(ns, name)
+	return v, ok
+}
+
+// Namespace returns the variables of namespace ns: those the run was created with and those
+// its action exported, the latter winning. The map may be shared with the state: read it only.
+func (s *State) Namespace(ns string) map[string]string {
+	seed, own := s.Vars[ns], s.exported(ns)
+	switch {
+	case len(own) == 0:
+		return seed
+	case len(seed) == 0:
+		return own
+	}
+	m := make(map[string]string, len(seed)+len(own))
+	maps.Copy(m, seed)
+	maps.Copy(m, own)
+	return m
+}
+
+// Namespaces returns every namespace of the run, those it was created with and those its
+// actions exported, for display: a new map of maps that may be shared with the state (read
+// them only). It costs a map entry per namespace; Variable and Namespace read one.
+func (s *State) Namespaces() map[string]map[string]string {
+	out := maps.Clone(s.Vars)
+	for ns := range s.Spaces {
+		if len(s.exported(ns)) == 0 {
+			continue
+		}
+		if out == nil {
+			out = map[string]map[string]string{}
+		}
+		out[ns] = s.Namespace(ns)
+	}
+	return out
+}
+
+// lookup finds #{ns.name}: the value, whether it is set, and whether the namespace exists
+// at all.
+func (s *State) lookup(ns, name string) (string, bool, bool) {
+	own := s.exported(ns)
+	if v, ok := own[name]; ok {
+		return v, true, true
+	}
+	seed := s.Vars[ns]
+	v, ok := seed[name]
+	return v, ok, seed != nil || own != nil
+}
+
+// exported returns the variables the action of namespace ns exported, nil if none.
+func (s *State) exported(ns string) map[string]string {
+	p, ok := s.Spaces[ns]
+	if !ok || p[0] < 0 || p[0] >= len(s.Stages) || p[1] < 0 || p[1] >= len(s.Stages[p[0]].Actions) {
+		return nil
+	}
+	return s.Stages[p[0]].Actions[p[1]].Vars
+}
+
+// spaces maps each action namespace of def to its action's stage and action indexes; nil
+// when no action has one. A namespace used twice (validate refuses it) keeps its first action.
+func spaces(def *Definition) map[string][2]int {
+	var m map[string][2]int
+	for i := range def.Stages {
+		for j := range def.Stages[i].Actions {
+			ns := def.Stages[i].Actions[j].Namespace
+			if ns == "" {
+				continue
+			}
+			if m == nil {
+				m = map[string][2]int{}
+			}
+			if _, dup := m[ns]; !dup {
+				m[ns] = [2]int{i, j}
+			}
+		}
+	}
+	return m
 }
 
 // Done reports whether the run has ended.

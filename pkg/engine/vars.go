@@ -10,7 +10,7 @@ import (
 // resolve returns a copy of v with every #{namespace.name} in its strings replaced by the
 // variable's value. CodePipeline fails an action whose variable cannot be resolved rather
 // than passing the text on, and so does stepline: the first unknown variable is an error.
-func resolve(v any, vars map[string]map[string]string) (any, error) {
+func resolve(v any, vars *State) (any, error) {
 	switch v := v.(type) {
 	case string:
 		return expand(v, vars)
@@ -47,10 +47,12 @@ func resolve(v any, vars map[string]map[string]string) (any, error) {
 // resolved when it starts: an unknown variable is an error, never text passed on. Tools that
 // must know a setting's value before any run (the stack names a pipeline will deploy, for a
 // permission proof) resolve it with the run's namespaces (pipeline.Pipeline.RunVariables).
-func Expand(s string, vars map[string]map[string]string) (string, error) { return expand(s, vars) }
+func Expand(s string, vars map[string]map[string]string) (string, error) {
+	return expand(s, &State{Vars: vars})
+}
 
-// expand replaces the variables of one string.
-func expand(s string, vars map[string]map[string]string) (string, error) {
+// expand replaces the variables of one string with their values in the run's state vars.
+func expand(s string, vars *State) (string, error) {
 	if !strings.Contains(s, "#{") {
 		return s, nil
 	}
@@ -68,8 +70,8 @@ func expand(s string, vars map[string]map[string]string) (string, error) {
 		}
 		ref := rest[open+2 : open+end]
 		ns, name, ok := strings.Cut(ref, ".")
-		val, found := vars[ns][name]
-		if ok && ns == "env" && vars["env"] == nil {
+		val, found, space := vars.lookup(ns, name)
+		if ok && ns == "env" && !space {
 			// The usual cause, named: an action written for an environment ran without one.
 			return s, fmt.Errorf("unresolved variable #{%s}: the run has no environment (none serves its branch, or it is a pull request from a fork, which never gets one)", ref)
 		}

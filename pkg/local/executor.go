@@ -28,7 +28,8 @@ type Env struct {
 	LogPath string
 	// Artifacts stores and fetches artifacts.
 	Artifacts Artifacts
-	// Vars are the run's variables by namespace, for executors that pass them on.
+	// Vars are the run's variables by namespace, those it was created with and those its
+	// actions exported (engine.State.Namespaces), for executors that pass them on; read only.
 	Vars map[string]map[string]string
 	// Started is told each process group the attempt starts (builds run in their own), before
 	// the group runs anything, so the group can be ended should stepline be killed.

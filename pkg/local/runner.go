@@ -252,6 +252,10 @@ func (r *Runner) drive(ctx context.Context, rec store.Record, inputs []engine.In
 				stop()
 			}
 		}
+		var vars map[string]map[string]string
+		if len(d.Start) > 0 {
+			vars = st.Namespaces()
+		}
 		for _, t := range d.Start {
 			tctx, stop := context.WithCancel(bg)
 			running[t.ID()] = stop
@@ -272,7 +276,7 @@ func (r *Runner) drive(ctx context.Context, rec store.Record, inputs []engine.In
 				if prev != nil {
 					<-prev
 				}
-				out := r.execute(tctx, t, w, path, st.Vars, trusted)
+				out := r.execute(tctx, t, w, path, vars, trusted)
 				w.Close()
 				close(done)
 				results <- finished{task: t, outcome: out, external: path}

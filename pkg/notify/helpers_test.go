@@ -24,7 +24,7 @@ func record(mutate func(*store.Record)) store.Record {
 	def := engine.Definition{Pipeline: "api", Stages: []engine.Stage{
 		{Name: "Source", Actions: []engine.Action{{Name: "Source", Provider: "source"}}},
 		{Name: "Build", Actions: []engine.Action{{Name: "Test", Provider: "codebuild"}}},
-		{Name: "Deploy", Actions: []engine.Action{{Name: "Stack", Provider: "cloudformation"}}},
+		{Name: "Deploy", Actions: []engine.Action{{Name: "Stack", Provider: "cloudformation", Namespace: "stack"}}},
 	}}
 	st := engine.New(def, engine.RunInfo{ID: "api-42", Seq: 42, Variables: map[string]map[string]string{
 		"source": {"provider": "github", "commit_message": "Fix the <login> page & its tests", "author": "Jane Doe"},

@@ -49,7 +49,7 @@ type Failure struct {
 // and the first action that failed for good, in stage order.
 func RunOf(rec store.Record) Run {
 	st := rec.State
-	src, env := st.Vars["source"], st.Vars["env"]
+	src, env := st.Namespace("source"), st.Namespace("env")
 	r := Run{ID: st.Run, Pipeline: st.Pipeline, Environment: env["name"], Provider: rec.Provider,
 		Repository: rec.Repo, Branch: rec.Branch, Commit: rec.Commit,
 		Message: src["commit_message"], Author: src["author"]}

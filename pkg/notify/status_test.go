@@ -97,7 +97,7 @@ func TestASucceededRunWithAnEnvironmentURLLinksToIt(t *testing.T) {
 		return record(func(r *store.Record) {
 			r.State.URL = url
 			if output != "" {
-				r.State.Vars["stack"] = map[string]string{"URL": output}
+				r.State.Stages[2].Actions[0].Vars = map[string]string{"URL": output}
 			}
 		})
 	}

@@ -109,7 +109,7 @@ func TestTheWidestWaveStaysUnderHalfTheStateLimit(t *testing.T) {
 				}
 			}
 			if c.status == engine.Succeeded {
-				assert.Equal(t, "1.4.3", rec.State.Vars["svc03"]["VERSION"], "Advance reads the exported variables")
+				assert.Equal(t, "1.4.3", rec.State.Namespace("svc03")["VERSION"], "Advance reads the exported variables")
 			}
 
 			size, at := largestState(t, ex)

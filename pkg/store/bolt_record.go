@@ -106,7 +106,7 @@ func writeRecord(tx *bolt.Tx, r Record, last *written, at place) (*written, erro
 		parts[i].Actions = sg.Actions
 		sg.Actions = nil
 		head.State.Stages[i] = sg
-		if last != nil && slices.Equal(last.stages[i].Actions, parts[i].Actions) && maps.Equal(last.stages[i].Logs, parts[i].Logs) {
+		if last != nil && slices.EqualFunc(last.stages[i].Actions, parts[i].Actions, engine.ActionState.Equal) && maps.Equal(last.stages[i].Logs, parts[i].Logs) {
 			next.stages[i] = last.stages[i]
 			continue
 		}

@@ -38,7 +38,7 @@ type Scope struct {
 func (r Record) Scope() Scope {
 	s := Scope{Provider: r.Provider, Repository: r.Repo, Pipeline: r.Pipeline()}
 	trusted := r.Trusted()
-	if env := r.State.Vars["env"]["name"]; env != "" && trusted {
+	if env, _ := r.State.Variable("env", "name"); env != "" && trusted {
 		s.Environment = env
 		return s
 	}

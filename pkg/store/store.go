@@ -108,7 +108,13 @@ type Record struct {
 // when its trigger marked it untrusted, and never for a fork's pull request, whatever the
 // record says (docs/trust.md).
 func (r Record) Trusted() bool {
-	return !r.Untrusted && r.State.Vars["source"]["fork"] != "true"
+	return !r.Untrusted && !r.forked()
+}
+
+// forked reports whether the run is of a fork's pull request, as its source says.
+func (r Record) forked() bool {
+	fork, _ := r.State.Variable("source", "fork")
+	return fork == "true"
 }
 
 // Step is one remembered advance: a digest of its input and the answer.

@@ -204,7 +204,7 @@ func finished(t *testing.T, def engine.Definition) store.Record {
 				External: fmt.Sprintf("stepline-build:%x-%x-%x-%x-%x", build[:4], build[4:6], build[6:8], build[8:10], build[10:])}
 			r.Logs[sg.Name+"/"+a.Name] = fmt.Sprintf("https://console.aws.amazon.com/codesuite/codebuild/123456789012/projects/stepline-build/build/%s", r.State.Stages[i].Actions[j].External)
 			if a.Namespace != "" {
-				r.State.Vars[a.Namespace] = map[string]string{"VERSION": fmt.Sprintf("1.%d.%d", i, j), "IMAGE_TAG": hex.EncodeToString(build[:8]), "COMMIT": r.Commit}
+				r.State.Stages[i].Actions[j].Vars = map[string]string{"VERSION": fmt.Sprintf("1.%d.%d", i, j), "IMAGE_TAG": hex.EncodeToString(build[:8]), "COMMIT": r.Commit}
 			}
 			for _, o := range a.Outputs {
 				r.State.Artifacts[o] = fmt.Sprintf("s3://stepline-artifacts-123456789012/runs/%s/%s.zip", id, o)
