@@ -60,6 +60,17 @@ func (g *globals) operator(ctx context.Context, t target) (operated, error) {
 	return operated{Operator: op, find: db, where: dir}, nil
 }
 
+// operatedRun returns the Operator of t and the run id names in it: what every command acting
+// on one run starts with.
+func (g *globals) operatedRun(ctx context.Context, t target, id string) (operated, store.Record, error) {
+	ops, err := g.operator(ctx, t)
+	if err != nil {
+		return ops, store.Record{}, err
+	}
+	rec, err := ops.run(ctx, id)
+	return ops, rec, err
+}
+
 // run finds the run id names (a unique prefix will do) in o's history.
 func (o operated) run(ctx context.Context, id string) (store.Record, error) {
 	rec, err := findRun(ctx, o.find, id)
@@ -100,11 +111,7 @@ func newApprove(g *globals, approve bool) *cobra.Command {
 			"Exit status: 0 decided, 1 refused (the run does not wait for that approval) or failed.",
 		Args: cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ops, err := g.operator(cmd.Context(), t)
-			if err != nil {
-				return err
-			}
-			rec, err := ops.run(cmd.Context(), args[0])
+			ops, rec, err := g.operatedRun(cmd.Context(), t, args[0])
 			if err != nil {
 				return err
 			}
@@ -137,11 +144,7 @@ func newRetry(g *globals) *cobra.Command {
 			"Exit status: 0 retried (locally: and succeeded), 1 refused, failed again or canceled.",
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ops, err := g.operator(cmd.Context(), t)
-			if err != nil {
-				return err
-			}
-			rec, err := ops.run(cmd.Context(), args[0])
+			ops, rec, err := g.operatedRun(cmd.Context(), t, args[0])
 			if err != nil {
 				return err
 			}
@@ -173,11 +176,7 @@ func newStop(g *globals) *cobra.Command {
 			"goes to the next run. Exit status: 0 stopping or stopped, 1 refused (the run has ended).",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ops, err := g.operator(cmd.Context(), t)
-			if err != nil {
-				return err
-			}
-			rec, err := ops.run(cmd.Context(), args[0])
+			ops, rec, err := g.operatedRun(cmd.Context(), t, args[0])
 			if err != nil {
 				return err
 			}
@@ -221,11 +220,7 @@ func newRollback(g *globals) *cobra.Command {
 			if to == "" {
 				return exit(ExitUsage, errors.New("--to EARLIER_RUN is required (see `stepline runs --status SUCCEEDED`)"))
 			}
-			ops, err := g.operator(cmd.Context(), t)
-			if err != nil {
-				return err
-			}
-			rec, err := ops.run(cmd.Context(), args[0])
+			ops, rec, err := g.operatedRun(cmd.Context(), t, args[0])
 			if err != nil {
 				return err
 			}

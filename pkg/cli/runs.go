@@ -77,11 +77,7 @@ func newShow(g *globals) *cobra.Command {
 		Long:  "Show one run: stages, actions, durations and log files. RUN may be a unique prefix of a run id.",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ops, err := g.operator(cmd.Context(), t)
-			if err != nil {
-				return err
-			}
-			rec, err := ops.run(cmd.Context(), args[0])
+			_, rec, err := g.operatedRun(cmd.Context(), t, args[0])
 			if err != nil {
 				return err
 			}
