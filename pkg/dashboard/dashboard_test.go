@@ -384,6 +384,18 @@ func TestTheButtonsFollowTheRunsState(t *testing.T) {
 	_, confirm := get(t, srv.Client(), srv.URL+"/runs/hello-2-abc/confirm/rollback?stage=Deploy")
 	assert.Contains(t, confirm, `value="hello-1-abc"`, "an earlier successful run of the environment is a rollback target")
 
+	// An untrusted run never deploys (runops refuses its rollback): no Roll back button, and
+	// the page says why.
+	untrusted := record(5, "main", engine.Succeeded, "m")
+	untrusted.Untrusted = true
+	put(t, db, untrusted)
+	_, body = get(t, srv.Client(), srv.URL+"/runs/hello-5-abc")
+	assert.NotContains(t, body, "confirm/rollback", "an untrusted run offers no rollback")
+	assert.Contains(t, body, "never deploys")
+	_, trusted := get(t, srv.Client(), srv.URL+"/runs/hello-1-abc")
+	assert.Contains(t, trusted, "confirm/rollback", "a trusted run that deployed offers its rollback")
+	assert.NotContains(t, trusted, "never deploys")
+
 	readOnly := newServer(t, db, WithoutOperations("the stack has no operations yet"))
 	_, body = get(t, readOnly.Client(), readOnly.URL+"/runs/hello-3-abc")
 	assert.Contains(t, body, "not available: the stack has no operations yet")

@@ -105,9 +105,12 @@ type RunView struct {
 	RunRow
 	Message, Author, CommitMessage, Repository string
 	// Console is the run's Step Functions execution page on AWS; "" locally.
-	Console  string
-	Stages   []StageView
-	Timeline []Moment
+	Console string
+	// Untrusted is set for a run of a fork's pull request or of a trigger marked trusted:
+	// false (docs/trust.md): it builds apart and never deploys, so nothing rolls it back.
+	Untrusted bool
+	Stages    []StageView
+	Timeline  []Moment
 	// Updated identifies the record's version; pages ask for changes since it.
 	Updated int64
 }
@@ -164,7 +167,7 @@ func runView(r store.Record, now time.Time) RunView {
 	st, def := r.State, r.Definition
 	src := st.Namespace("source")
 	links := notify.Links{ExecutionARN: r.ExecutionARN}
-	v := RunView{RunRow: rowOf(r, now), Message: st.Message, Author: src["author"], CommitMessage: src["commit_message"],
+	v := RunView{RunRow: rowOf(r, now), Message: st.Message, Author: src["author"], CommitMessage: src["commit_message"], Untrusted: !r.Trusted(),
 		Repository: cmp.Or(src["repository"], r.Repo), Console: links.Run(r.ID()), Updated: r.Updated.UnixNano()}
 	add := func(ms int64, what string, s engine.Status, detail string) {
 		if ms != 0 {

@@ -96,6 +96,10 @@ func (h *Handler) runButtons(v RunView) []Button {
 			out = append(out, h.button("retry", v.ID, s.Name), h.button("retry-all", v.ID, s.Name))
 		}
 	}
+	if v.Untrusted {
+		// runops refuses it (an untrusted run never deploys): no button to press in vain.
+		return out
+	}
 	for _, s := range v.Stages {
 		if (s.Succeeded || s.Failed) && s.deploys() {
 			out = append(out, h.button("rollback", v.ID, s.Name))
