@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -180,26 +181,10 @@ func (s *Stepline) functions() {
 
 	// Lambda polls the trigger queue and invokes the function synchronously with up to ten
 	// messages; the function names the ones to retry (ReportBatchItemFailures), so one
-	// failing message does not send the whole batch round again.
-	mapping := awslambda.NewCfnEventSourceMapping(s.Construct, jsii.String("TriggerFunctionQueueMapping"), &awslambda.CfnEventSourceMappingProps{
-		EventSourceArn:                 s.TriggerQueue.AttrArn(),
-		FunctionName:                   s.Functions["trigger"].Ref(),
-		BatchSize:                      jsii.Number(10),
-		MaximumBatchingWindowInSeconds: jsii.Number(1),
-		FunctionResponseTypes:          jsii.Strings("ReportBatchItemFailures"),
-	})
-	mapping.OverrideLogicalId(jsii.String("TriggerFunctionQueueMapping"))
-
-	// The notify queue feeds the notify function the same way: a status the provider could
-	// not take is retried alone.
-	notifyMapping := awslambda.NewCfnEventSourceMapping(s.Construct, jsii.String("NotifyFunctionQueueMapping"), &awslambda.CfnEventSourceMappingProps{
-		EventSourceArn:                 s.NotifyQueue.AttrArn(),
-		FunctionName:                   s.Functions["notify"].Ref(),
-		BatchSize:                      jsii.Number(10),
-		MaximumBatchingWindowInSeconds: jsii.Number(1),
-		FunctionResponseTypes:          jsii.Strings("ReportBatchItemFailures"),
-	})
-	notifyMapping.OverrideLogicalId(jsii.String("NotifyFunctionQueueMapping"))
+	// failing message does not send the whole batch round again. The notify queue feeds the
+	// notify function the same way: a status the provider could not take is retried alone.
+	s.queueMapping("TriggerFunctionQueueMapping", s.TriggerQueue, "trigger")
+	s.queueMapping("NotifyFunctionQueueMapping", s.NotifyQueue, "notify")
 
 	// An approval's deadline schedule invokes the wait function asynchronously. An expiry
 	// that fails gets Lambda's two retries; then, rather than be dropped silently and leave
@@ -268,4 +253,17 @@ func (s *Stepline) logGroup(id, name string) awslogs.CfnLogGroup {
 	})
 	g.OverrideLogicalId(jsii.String(id))
 	return g
+}
+
+// queueMapping has Lambda poll queue and invoke the function fn with batches of up to ten
+// messages, each of which the function may name for retry (ReportBatchItemFailures).
+func (s *Stepline) queueMapping(id string, queue awssqs.CfnQueue, fn string) {
+	m := awslambda.NewCfnEventSourceMapping(s.Construct, jsii.String(id), &awslambda.CfnEventSourceMappingProps{
+		EventSourceArn:                 queue.AttrArn(),
+		FunctionName:                   s.Functions[fn].Ref(),
+		BatchSize:                      jsii.Number(10),
+		MaximumBatchingWindowInSeconds: jsii.Number(1),
+		FunctionResponseTypes:          jsii.Strings("ReportBatchItemFailures"),
+	})
+	m.OverrideLogicalId(jsii.String(id))
 }
