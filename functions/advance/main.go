@@ -33,6 +33,7 @@ import (
 
 	"github.com/stepline/stepline/pkg/advance"
 	"github.com/stepline/stepline/pkg/changes"
+	"github.com/stepline/stepline/pkg/lambdaenv"
 	"github.com/stepline/stepline/pkg/store/dynamo"
 )
 
@@ -48,13 +49,11 @@ func main() {
 
 // build reads the configuration once and wires the handler.
 func build(ctx context.Context, env func(string) string) (*advance.Handler, error) {
-	table, bus, bucket, project := env("STEPLINE_TABLE"), env("STEPLINE_EVENT_BUS"), env("STEPLINE_BUCKET"), env("STEPLINE_CODEBUILD_PROJECT")
-	untrusted := env("STEPLINE_CODEBUILD_UNTRUSTED_PROJECT")
-	for name, v := range map[string]string{"STEPLINE_TABLE": table, "STEPLINE_EVENT_BUS": bus, "STEPLINE_BUCKET": bucket, "STEPLINE_CODEBUILD_PROJECT": project,
-		"STEPLINE_CODEBUILD_UNTRUSTED_PROJECT": untrusted} {
-		if v == "" {
-			return nil, fmt.Errorf("%s must be set", name)
-		}
+	r := lambdaenv.New(env)
+	table, bus, bucket := r.Required("STEPLINE_TABLE"), r.Required("STEPLINE_EVENT_BUS"), r.Required("STEPLINE_BUCKET")
+	project, untrusted := r.Required("STEPLINE_CODEBUILD_PROJECT"), r.Required("STEPLINE_CODEBUILD_UNTRUSTED_PROJECT")
+	if err := r.Err(); err != nil {
+		return nil, err
 	}
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/stepline/stepline/pkg/approval"
+	"github.com/stepline/stepline/pkg/lambdaenv"
 	"github.com/stepline/stepline/pkg/store/dynamo"
 )
 
@@ -39,11 +40,10 @@ func main() {
 
 // build reads the configuration once and wires the handler.
 func build(ctx context.Context, env func(string) string, log *slog.Logger) (*approval.Handler, error) {
-	table, bus := env("STEPLINE_TABLE"), env("STEPLINE_EVENT_BUS")
-	for _, v := range []struct{ name, value string }{{"STEPLINE_TABLE", table}, {"STEPLINE_EVENT_BUS", bus}} {
-		if v.value == "" {
-			return nil, fmt.Errorf("%s must be set", v.name)
-		}
+	r := lambdaenv.New(env)
+	table, bus := r.Required("STEPLINE_TABLE"), r.Required("STEPLINE_EVENT_BUS")
+	if err := r.Err(); err != nil {
+		return nil, err
 	}
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {

@@ -36,6 +36,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/stepline/stepline/pkg/lambdaenv"
 	"github.com/stepline/stepline/pkg/notify"
 	"github.com/stepline/stepline/pkg/notify/commitstatus"
 	"github.com/stepline/stepline/pkg/notifystep"
@@ -55,12 +56,11 @@ func main() {
 
 // build reads the configuration once and wires the handler.
 func build(ctx context.Context, env func(string) string, log *slog.Logger) (*notifystep.Handler, error) {
-	table := env("STEPLINE_TABLE")
-	cfg := notifystep.Config{Bus: env("STEPLINE_EVENT_BUS"), TopicARN: env("STEPLINE_TOPIC_ARN"), Dashboard: env("STEPLINE_DASHBOARD_URL")}
-	for _, v := range []struct{ name, value string }{{"STEPLINE_TABLE", table}, {"STEPLINE_EVENT_BUS", cfg.Bus}, {"STEPLINE_TOPIC_ARN", cfg.TopicARN}} {
-		if v.value == "" {
-			return nil, fmt.Errorf("%s must be set", v.name)
-		}
+	r := lambdaenv.New(env)
+	table := r.Required("STEPLINE_TABLE")
+	cfg := notifystep.Config{Bus: r.Required("STEPLINE_EVENT_BUS"), TopicARN: r.Required("STEPLINE_TOPIC_ARN"), Dashboard: env("STEPLINE_DASHBOARD_URL")}
+	if err := r.Err(); err != nil {
+		return nil, err
 	}
 	if a, err := arn.Parse(cfg.TopicARN); err != nil || a.Service != "sns" {
 		return nil, fmt.Errorf("STEPLINE_TOPIC_ARN %q is not an SNS topic ARN", cfg.TopicARN)

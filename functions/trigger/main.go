@@ -43,6 +43,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/stepline/stepline/pkg/lambdaenv"
 	"github.com/stepline/stepline/pkg/reposecret"
 	"github.com/stepline/stepline/pkg/scm/codecommit"
 	"github.com/stepline/stepline/pkg/store/dynamo"
@@ -61,13 +62,11 @@ func main() {
 
 // build reads the configuration once and wires the handler.
 func build(ctx context.Context, env func(string) string, log *slog.Logger) (*triggerstep.Handler, error) {
-	table, machine, bucket := env("STEPLINE_TABLE"), env("STEPLINE_STATE_MACHINE_ARN"), env("STEPLINE_BUCKET")
-	group, role, queue := env("STEPLINE_SCHEDULE_GROUP"), env("STEPLINE_SCHEDULER_ROLE_ARN"), env("STEPLINE_TRIGGER_QUEUE_ARN")
-	for _, v := range []struct{ name, value string }{{"STEPLINE_TABLE", table}, {"STEPLINE_STATE_MACHINE_ARN", machine}, {"STEPLINE_BUCKET", bucket},
-		{"STEPLINE_SCHEDULE_GROUP", group}, {"STEPLINE_SCHEDULER_ROLE_ARN", role}, {"STEPLINE_TRIGGER_QUEUE_ARN", queue}} {
-		if v.value == "" {
-			return nil, fmt.Errorf("%s must be set", v.name)
-		}
+	r := lambdaenv.New(env)
+	table, machine, bucket := r.Required("STEPLINE_TABLE"), r.Required("STEPLINE_STATE_MACHINE_ARN"), r.Required("STEPLINE_BUCKET")
+	group, role, queue := r.Required("STEPLINE_SCHEDULE_GROUP"), r.Required("STEPLINE_SCHEDULER_ROLE_ARN"), r.Required("STEPLINE_TRIGGER_QUEUE_ARN")
+	if err := r.Err(); err != nil {
+		return nil, err
 	}
 	// Scheduler refuses a target that is no ARN only when a schedule is put, long after start.
 	if a, err := arn.Parse(queue); err != nil || a.Service != "sqs" {

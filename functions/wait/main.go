@@ -46,6 +46,7 @@ import (
 	deployecs "github.com/stepline/stepline/pkg/deploy/ecs"
 	deploys3 "github.com/stepline/stepline/pkg/deploy/s3"
 	"github.com/stepline/stepline/pkg/deploy/s3artifact"
+	"github.com/stepline/stepline/pkg/lambdaenv"
 	"github.com/stepline/stepline/pkg/store/dynamo"
 	"github.com/stepline/stepline/pkg/waitstep"
 )
@@ -62,22 +63,17 @@ func main() {
 
 // build reads the configuration once and wires the handler.
 func build(ctx context.Context, env func(string) string, log *slog.Logger) (*waitstep.Handler, error) {
-	table := env("STEPLINE_TABLE")
+	r := lambdaenv.New(env)
+	table := r.Required("STEPLINE_TABLE")
 	cfg := waitstep.Config{
-		APIURL:           env("STEPLINE_API_URL"),
-		Bus:              env("STEPLINE_EVENT_BUS"),
-		ScheduleGroup:    env("STEPLINE_SCHEDULE_GROUP"),
-		SchedulerRoleARN: env("STEPLINE_SCHEDULER_ROLE_ARN"),
-		StateMachineARN:  env("STEPLINE_STATE_MACHINE_ARN"),
+		Bus:              r.Required("STEPLINE_EVENT_BUS"),
+		APIURL:           r.Required("STEPLINE_API_URL"),
+		SchedulerRoleARN: r.Required("STEPLINE_SCHEDULER_ROLE_ARN"),
+		ScheduleGroup:    r.Required("STEPLINE_SCHEDULE_GROUP"),
+		StateMachineARN:  r.Required("STEPLINE_STATE_MACHINE_ARN"),
 	}
-	for _, v := range []struct{ name, value string }{
-		{"STEPLINE_TABLE", table}, {"STEPLINE_EVENT_BUS", cfg.Bus}, {"STEPLINE_API_URL", cfg.APIURL},
-		{"STEPLINE_SCHEDULER_ROLE_ARN", cfg.SchedulerRoleARN}, {"STEPLINE_SCHEDULE_GROUP", cfg.ScheduleGroup},
-		{"STEPLINE_STATE_MACHINE_ARN", cfg.StateMachineARN},
-	} {
-		if v.value == "" {
-			return nil, fmt.Errorf("%s must be set", v.name)
-		}
+	if err := r.Err(); err != nil {
+		return nil, err
 	}
 	if u, err := url.Parse(cfg.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" {
 		return nil, fmt.Errorf("STEPLINE_API_URL %q is not an absolute http(s) URL without a query", cfg.APIURL)
