@@ -672,7 +672,7 @@ func (b *Bolt) ListRuns(ctx context.Context, f Filter) ([]Record, error) {
 				// branch or status where no listing serves the filter.
 				return true
 			}
-			for len(active) > 0 && compareNewest(active[0], r) < 0 && !full() {
+			for len(active) > 0 && CompareNewest(active[0], r) < 0 && !full() {
 				recs, active = append(recs, active[0]), active[1:]
 			}
 			if !full() {
@@ -709,13 +709,13 @@ func unfinished(tx *bolt.Tx, f Filter, after *Record) ([]Record, error) {
 	}
 	var recs []Record
 	err := newestFirst(tx, index, prefix, nil, func(r Record) bool {
-		if !r.State.Done() && f.Keeps(r) && (after == nil || compareNewest(*after, r) < 0) {
+		if !r.State.Done() && f.Keeps(r) && (after == nil || CompareNewest(*after, r) < 0) {
 			recs = append(recs, r)
 		}
 		return true
 	})
 	// Without a pipeline the index is ordered by pipeline first.
-	slices.SortFunc(recs, compareNewest)
+	slices.SortFunc(recs, CompareNewest)
 	if f.Limit > 0 && len(recs) > f.Limit {
 		recs = recs[:f.Limit]
 	}

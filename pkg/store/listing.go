@@ -64,7 +64,7 @@ func (f Filter) OnlyUnfinished() bool {
 // Newest returns the newest run of every scope among recs, newest first: what Store.Latest
 // answers, for stores that hold every record at hand.
 func Newest(recs []Record) []Record {
-	slices.SortFunc(recs, compareNewest)
+	slices.SortFunc(recs, CompareNewest)
 	seen := map[string]bool{}
 	var out []Record
 	for _, r := range recs {
@@ -77,4 +77,4 @@ func Newest(recs []Record) []Record {
 }
 
 // Before reports whether a comes before b in ListRuns order (a is newer).
-func Before(a, b Record) bool { return compareNewest(a, b) < 0 }
+func Before(a, b Record) bool { return CompareNewest(a, b) < 0 }

@@ -238,7 +238,7 @@ func (m *Memory) all(pipeline string) ([]Record, error) {
 			recs = append(recs, r)
 		}
 	}
-	slices.SortFunc(recs, compareNewest)
+	slices.SortFunc(recs, CompareNewest)
 	return recs, nil
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 
@@ -50,8 +51,7 @@ func (b *Bolt) PutRequest(ctx context.Context, run string, in engine.Input) erro
 		if err != nil {
 			return err
 		}
-		k := append([]byte(run+"\x00"), byte(seq>>56), byte(seq>>48), byte(seq>>40), byte(seq>>32), byte(seq>>24), byte(seq>>16), byte(seq>>8), byte(seq))
-		return bk.Put(k, v)
+		return bk.Put(binary.BigEndian.AppendUint64([]byte(run+"\x00"), seq), v)
 	})
 }
 
@@ -83,7 +83,7 @@ func (b *Bolt) TakeRequests(ctx context.Context, run string) ([]engine.Input, er
 				return fmt.Errorf("request of run %s: %w", run, err)
 			}
 			out = append(out, in)
-			keys = append(keys, append([]byte(nil), k...))
+			keys = append(keys, bytes.Clone(k))
 		}
 		for _, k := range keys {
 			if err := bk.Delete(k); err != nil {

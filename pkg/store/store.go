@@ -237,8 +237,9 @@ func free(l engine.Lane) bool {
 	return l.Holder == "" && len(l.Waiting) == 0 && len(l.Gone) == 0
 }
 
-// compareNewest orders records as ListRuns returns them: negative when a comes first.
-func compareNewest(a, b Record) int {
+// CompareNewest orders records as ListRuns returns them (negative when a comes first), for
+// the stores that sort the records they read.
+func CompareNewest(a, b Record) int {
 	return cmp.Or(
 		cmp.Compare(b.State.Started, a.State.Started),
 		cmp.Compare(b.State.Seq, a.State.Seq),

@@ -1,13 +1,11 @@
 package dynamo
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -301,7 +299,7 @@ func (s *Store) listRuns(ctx context.Context, f store.Filter) ([]store.Record, e
 		return nil, err
 	}
 	// The records are newer than the index that ordered them.
-	slices.SortStableFunc(recs, compareNewest)
+	slices.SortStableFunc(recs, store.CompareNewest)
 	if f.Limit > 0 && len(recs) > f.Limit {
 		recs = recs[:f.Limit]
 	}
@@ -569,15 +567,6 @@ const orderDigits = 40
 // id to keep keys unique. It is the same key as the bbolt store's.
 func orderKey(r store.Record) string {
 	return fmt.Sprintf("%020d%020d%s", max(r.State.Started, 0), max(r.State.Seq, 0), r.ID())
-}
-
-// compareNewest orders records as store.Store.ListRuns returns them.
-func compareNewest(a, b store.Record) int {
-	return cmp.Or(
-		cmp.Compare(b.State.Started, a.State.Started),
-		cmp.Compare(b.State.Seq, a.State.Seq),
-		strings.Compare(b.ID(), a.ID()),
-	)
 }
 
 // checkRecord refuses records that cannot form keys: DynamoDB keys are non-empty UTF-8.
