@@ -152,7 +152,7 @@ func (a *advancer) apply(in Input) {
 				return
 			}
 		}
-		a.s.Previous = cloneFlat(in.Outputs)
+		a.s.Previous = maps.Clone(in.Outputs)
 		a.s.PreviousRun = in.By
 	default:
 		a.ignore(in, "unknown input kind")
@@ -200,10 +200,7 @@ func (a *advancer) publish(i, j int, ns string, vars map[string]string) {
 		return
 	}
 	as := &a.stage(i).Actions[j]
-	m := make(map[string]string, len(as.Vars)+len(vars))
-	maps.Copy(m, as.Vars)
-	maps.Copy(m, vars)
-	as.Vars = m
+	as.Vars = merged(as.Vars, vars)
 }
 
 // share sets vars in namespace ns of the map of namespaces. The caller's state shares that map
@@ -217,17 +214,14 @@ func (a *advancer) share(ns string, vars map[string]string) {
 		}
 		a.ownVars = true
 	}
-	m := make(map[string]string, len(a.s.Vars[ns])+len(vars))
-	maps.Copy(m, a.s.Vars[ns])
-	maps.Copy(m, vars)
-	a.s.Vars[ns] = m
+	a.s.Vars[ns] = merged(a.s.Vars[ns], vars)
 }
 
 // artifact records where artifact name is, in a copy of the map of artifacts made once per
 // call, as the caller's state shares it.
 func (a *advancer) artifact(name, location string) {
 	if !a.ownArtifacts {
-		a.s.Artifacts = cloneFlat(a.s.Artifacts)
+		a.s.Artifacts = maps.Clone(a.s.Artifacts)
 		if a.s.Artifacts == nil {
 			a.s.Artifacts = map[string]string{}
 		}

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"maps"
 )
 
 // What people do to a run from outside it (pkg/runops): decide an approval, retry a failed
@@ -212,7 +213,7 @@ func (a *advancer) rollBack(in Input) {
 		}
 		sg.Actions[j] = ActionState{Attempt: sg.Actions[j].Attempt, Rollback: true, Vars: sg.Actions[j].Vars}
 	}
-	a.s.Previous, a.s.PreviousRun = cloneFlat(in.Outputs), in.By
+	a.s.Previous, a.s.PreviousRun = maps.Clone(in.Outputs), in.By
 	msg := "rollback to run " + in.By + by(in.Who) + colon(in.Message)
 	a.reopen(msg)
 	sg.RollingBack = true

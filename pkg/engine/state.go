@@ -158,7 +158,7 @@ func New(def Definition, info RunInfo) State {
 		Pipeline: def.Pipeline,
 		Seq:      info.Seq,
 		Stages:   make([]StageState, len(def.Stages)),
-		Previous: cloneFlat(info.Previous),
+		Previous: maps.Clone(info.Previous),
 		URL:      info.URL,
 		Spaces:   spaces(&def),
 	}
@@ -204,9 +204,15 @@ func (s *State) Namespace(ns string) map[string]string {
 	case len(seed) == 0:
 		return own
 	}
-	m := make(map[string]string, len(seed)+len(own))
-	maps.Copy(m, seed)
-	maps.Copy(m, own)
+	return merged(seed, own)
+}
+
+// merged returns a new map holding base and over, over winning: neither is changed, as
+// states share their maps.
+func merged(base, over map[string]string) map[string]string {
+	m := make(map[string]string, len(base)+len(over))
+	maps.Copy(m, base)
+	maps.Copy(m, over)
 	return m
 }
 
@@ -293,8 +299,6 @@ func (s *State) setVar(ns, name, value string) {
 	}
 	s.Vars[ns][name] = value
 }
-
-func cloneFlat(m map[string]string) map[string]string { return maps.Clone(m) }
 
 func millis(t time.Time) int64 { return t.UnixMilli() }
 
