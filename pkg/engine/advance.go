@@ -468,7 +468,7 @@ func (a *advancer) stageFailed() bool {
 			for j := range sg.Actions {
 				as := &sg.Actions[j]
 				if def.OnFailure.Scope == AllActions || as.Status == Failed {
-					*as = ActionState{Attempt: as.Attempt, Vars: as.Vars}
+					*as = as.again(false)
 				}
 			}
 			a.event(StageEvent, Resumed, i, -1, fmt.Sprintf("retry %d of %d after: %s", sg.Retries, max(def.OnFailure.Attempts, 1), cause))
@@ -480,24 +480,28 @@ func (a *advancer) stageFailed() bool {
 			cause += "; cannot roll back: " + why
 			break
 		}
-		sg.RollingBack = true
 		if a.s.PreviousRun != "" {
 			cause += "; rolling back to the artifacts of run " + a.s.PreviousRun
 		}
-		sg.Message = cause
-		for j := range sg.Actions {
-			as := &sg.Actions[j]
-			if def.Actions[j].Provider == ProviderApproval {
-				continue
-			}
-			*as = ActionState{Attempt: as.Attempt, Rollback: true, Vars: as.Vars}
-		}
-		a.event(StageEvent, RollingBack, i, -1, cause)
+		a.rollingBack(i, cause)
 		return a.step()
 	}
 	a.finishStage(Failed, cause)
 	a.end(Failed, cause)
 	return false
+}
+
+// rollingBack starts the rollback of stage i, msg saying why: its actions other than
+// approvals run again with the previous run's artifacts (State.Previous).
+func (a *advancer) rollingBack(i int, msg string) {
+	sg := a.stage(i)
+	sg.RollingBack, sg.Message = true, msg
+	for j := range sg.Actions {
+		if a.def.Stages[i].Actions[j].Provider != ProviderApproval {
+			sg.Actions[j] = sg.Actions[j].again(true)
+		}
+	}
+	a.event(StageEvent, RollingBack, i, -1, msg)
 }
 
 // failure describes the stage's failed actions, for messages.

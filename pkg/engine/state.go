@@ -127,6 +127,12 @@ type ActionState struct {
 	Vars map[string]string `json:"v,omitempty"`
 }
 
+// again is the state a new attempt of the action starts from (a rollback's with rollback):
+// the attempt count and the exported variables are kept.
+func (a ActionState) again(rollback bool) ActionState {
+	return ActionState{Attempt: a.Attempt, Rollback: rollback, Vars: a.Vars}
+}
+
 // Equal reports whether a and b are the same action state, exported variables included.
 func (a ActionState) Equal(b ActionState) bool {
 	return a.Status == b.Status && a.Attempt == b.Attempt && a.Tries == b.Tries && a.Rollback == b.Rollback &&
