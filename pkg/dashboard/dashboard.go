@@ -10,6 +10,7 @@
 package dashboard
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"errors"
@@ -156,16 +157,22 @@ type page struct {
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
 	p := page{Title: title, Mode: h.mode, CSRF: h.guard.token(h.guard.session(w, r)), Live: h.liveMode(), Data: data}
-	var b strings.Builder
+	var b bytes.Buffer
 	if err := h.pages[name].ExecuteTemplate(&b, "layout", p); err != nil {
 		h.log.ErrorContext(r.Context(), "render page", "page", name, "err", err)
 		http.Error(w, "the page could not be rendered", http.StatusInternalServerError)
 		return
 	}
+	writeHTML(w, status, &b)
+}
+
+// writeHTML answers a page or a fragment rendered whole (a template that fails leaves no half
+// page behind), never cached: it shows a run's state of the moment.
+func writeHTML(w http.ResponseWriter, status int, b *bytes.Buffer) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_, _ = w.Write([]byte(b.String()))
+	_, _ = b.WriteTo(w)
 }
 
 func (h *Handler) liveMode() string {

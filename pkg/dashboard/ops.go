@@ -114,7 +114,7 @@ func (s StageView) deploys() bool {
 	for _, g := range s.Groups {
 		for _, a := range g {
 			switch a.Provider {
-			case engine.ProviderSource, engine.ProviderApproval, "codebuild":
+			case engine.ProviderSource, engine.ProviderApproval, engine.ProviderBuild:
 			default:
 				return true
 			}

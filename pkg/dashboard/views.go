@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"bytes"
 	"context"
 	"html/template"
 	"net/http"
@@ -52,14 +53,12 @@ func parsePages() map[string]*template.Template {
 
 // fragment writes one named template of a page alone: what the script swaps in.
 func (h *Handler) fragment(w http.ResponseWriter, r *http.Request, name, block string, data any) {
-	var b strings.Builder
+	var b bytes.Buffer
 	if err := h.pages[name].ExecuteTemplate(&b, block, data); err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write([]byte(b.String()))
+	writeHTML(w, http.StatusOK, &b)
 }
 
 // pipelinesView is the front page: every pipeline with its last run per branch or environment.

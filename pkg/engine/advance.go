@@ -152,7 +152,7 @@ func (a *advancer) apply(in Input) {
 				return
 			}
 		}
-		a.s.Previous = cloneFlat(in.Outputs)
+		a.s.Previous = maps.Clone(in.Outputs)
 		a.s.PreviousRun = in.By
 	default:
 		a.ignore(in, "unknown input kind")
@@ -200,10 +200,7 @@ func (a *advancer) publish(i, j int, ns string, vars map[string]string) {
 		return
 	}
 	as := &a.stage(i).Actions[j]
-	m := make(map[string]string, len(as.Vars)+len(vars))
-	maps.Copy(m, as.Vars)
-	maps.Copy(m, vars)
-	as.Vars = m
+	as.Vars = merged(as.Vars, vars)
 }
 
 // share sets vars in namespace ns of the map of namespaces. The caller's state shares that map
@@ -217,17 +214,14 @@ func (a *advancer) share(ns string, vars map[string]string) {
 		}
 		a.ownVars = true
 	}
-	m := make(map[string]string, len(a.s.Vars[ns])+len(vars))
-	maps.Copy(m, a.s.Vars[ns])
-	maps.Copy(m, vars)
-	a.s.Vars[ns] = m
+	a.s.Vars[ns] = merged(a.s.Vars[ns], vars)
 }
 
 // artifact records where artifact name is, in a copy of the map of artifacts made once per
 // call, as the caller's state shares it.
 func (a *advancer) artifact(name, location string) {
 	if !a.ownArtifacts {
-		a.s.Artifacts = cloneFlat(a.s.Artifacts)
+		a.s.Artifacts = maps.Clone(a.s.Artifacts)
 		if a.s.Artifacts == nil {
 			a.s.Artifacts = map[string]string{}
 		}
@@ -474,7 +468,7 @@ func (a *advancer) stageFailed() bool {
 			for j := range sg.Actions {
 				as := &sg.Actions[j]
 				if def.OnFailure.Scope == AllActions || as.Status == Failed {
-					*as = ActionState{Attempt: as.Attempt, Vars: as.Vars}
+					*as = as.again(false)
 				}
 			}
 			a.event(StageEvent, Resumed, i, -1, fmt.Sprintf("retry %d of %d after: %s", sg.Retries, max(def.OnFailure.Attempts, 1), cause))
@@ -486,24 +480,28 @@ func (a *advancer) stageFailed() bool {
 			cause += "; cannot roll back: " + why
 			break
 		}
-		sg.RollingBack = true
 		if a.s.PreviousRun != "" {
 			cause += "; rolling back to the artifacts of run " + a.s.PreviousRun
 		}
-		sg.Message = cause
-		for j := range sg.Actions {
-			as := &sg.Actions[j]
-			if def.Actions[j].Provider == ProviderApproval {
-				continue
-			}
-			*as = ActionState{Attempt: as.Attempt, Rollback: true, Vars: as.Vars}
-		}
-		a.event(StageEvent, RollingBack, i, -1, cause)
+		a.rollingBack(i, cause)
 		return a.step()
 	}
 	a.finishStage(Failed, cause)
 	a.end(Failed, cause)
 	return false
+}
+
+// rollingBack starts the rollback of stage i, msg saying why: its actions other than
+// approvals run again with the previous run's artifacts (State.Previous).
+func (a *advancer) rollingBack(i int, msg string) {
+	sg := a.stage(i)
+	sg.RollingBack, sg.Message = true, msg
+	for j := range sg.Actions {
+		if a.def.Stages[i].Actions[j].Provider != ProviderApproval {
+			sg.Actions[j] = sg.Actions[j].again(true)
+		}
+	}
+	a.event(StageEvent, RollingBack, i, -1, msg)
 }
 
 // failure describes the stage's failed actions, for messages.

@@ -131,5 +131,6 @@ type RetryPolicy struct {
 // Well-known providers. The engine treats them alike except where noted.
 const (
 	ProviderSource   = "source"
-	ProviderApproval = "approval" // never retried by RetryPolicy; a rejection is final
+	ProviderApproval = "approval"  // never retried by RetryPolicy; a rejection is final
+	ProviderBuild    = "codebuild" // an untrusted run may run it (RefuseUntrusted)
 )

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"maps"
 )
 
 // What people do to a run from outside it (pkg/runops): decide an approval, retry a failed
@@ -188,7 +189,7 @@ func (a *advancer) retry(in Input) {
 	all := in.All || sg.RollingBack
 	for j := range sg.Actions {
 		if as := &sg.Actions[j]; all || as.Status != Succeeded {
-			*as = ActionState{Attempt: as.Attempt, Vars: as.Vars}
+			*as = as.again(false)
 		}
 	}
 	scope := "failed actions"
@@ -205,19 +206,10 @@ func (a *advancer) retry(in Input) {
 func (a *advancer) rollBack(in Input) {
 	i, _, _ := lookup(*a.def, in.Stage, "")
 	a.s.Stage = i
-	sg := a.current()
-	for j := range sg.Actions {
-		if a.def.Stages[i].Actions[j].Provider == ProviderApproval {
-			continue
-		}
-		sg.Actions[j] = ActionState{Attempt: sg.Actions[j].Attempt, Rollback: true, Vars: sg.Actions[j].Vars}
-	}
-	a.s.Previous, a.s.PreviousRun = cloneFlat(in.Outputs), in.By
+	a.s.Previous, a.s.PreviousRun = maps.Clone(in.Outputs), in.By
 	msg := "rollback to run " + in.By + by(in.Who) + colon(in.Message)
 	a.reopen(msg)
-	sg.RollingBack = true
-	sg.Message = msg
-	a.event(StageEvent, RollingBack, i, -1, msg)
+	a.rollingBack(i, msg)
 }
 
 // reopen makes the ended run's current stage pending again and the run in progress.

@@ -127,6 +127,12 @@ type ActionState struct {
 	Vars map[string]string `json:"v,omitempty"`
 }
 
+// again is the state a new attempt of the action starts from (a rollback's with rollback):
+// the attempt count and the exported variables are kept.
+func (a ActionState) again(rollback bool) ActionState {
+	return ActionState{Attempt: a.Attempt, Rollback: rollback, Vars: a.Vars}
+}
+
 // Equal reports whether a and b are the same action state, exported variables included.
 func (a ActionState) Equal(b ActionState) bool {
 	return a.Status == b.Status && a.Attempt == b.Attempt && a.Tries == b.Tries && a.Rollback == b.Rollback &&
@@ -158,7 +164,7 @@ func New(def Definition, info RunInfo) State {
 		Pipeline: def.Pipeline,
 		Seq:      info.Seq,
 		Stages:   make([]StageState, len(def.Stages)),
-		Previous: cloneFlat(info.Previous),
+		Previous: maps.Clone(info.Previous),
 		URL:      info.URL,
 		Spaces:   spaces(&def),
 	}
@@ -204,9 +210,15 @@ func (s *State) Namespace(ns string) map[string]string {
 	case len(seed) == 0:
 		return own
 	}
-	m := make(map[string]string, len(seed)+len(own))
-	maps.Copy(m, seed)
-	maps.Copy(m, own)
+	return merged(seed, own)
+}
+
+// merged returns a new map holding base and over, over winning: neither is changed, as
+// states share their maps.
+func merged(base, over map[string]string) map[string]string {
+	m := make(map[string]string, len(base)+len(over))
+	maps.Copy(m, base)
+	maps.Copy(m, over)
 	return m
 }
 
@@ -293,8 +305,6 @@ func (s *State) setVar(ns, name, value string) {
 	}
 	s.Vars[ns][name] = value
 }
-
-func cloneFlat(m map[string]string) map[string]string { return maps.Clone(m) }
 
 func millis(t time.Time) int64 { return t.UnixMilli() }
 
