@@ -120,7 +120,8 @@ func (o serveOptions) run(ctx context.Context, g *globals) error {
 
 	out := &lockedWriter{w: g.stdio.Out}
 	log := slog.New(slog.NewTextHandler(g.stdio.Err, &slog.HandlerOptions{Level: g.logLevel()}))
-	if err := reclaimLost(ctx, out, log, store.NewBolt(filepath.Join(stateDir, "stepline.db")), stateDir, seen); err != nil {
+	db := store.NewBolt(filepath.Join(stateDir, "stepline.db"))
+	if err := reclaimLost(ctx, out, log, db, stateDir, seen); err != nil {
 		return exit(ExitFailed, err)
 	}
 	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
@@ -154,7 +155,7 @@ func (o serveOptions) run(ctx context.Context, g *globals) error {
 			_ = ln.Close()
 			return err
 		}
-		ops := runops.NewLocal(store.NewBolt(filepath.Join(stateDir, "stepline.db")), stateDir,
+		ops := runops.NewLocal(db, stateDir,
 			&cliDriver{g: g, dir: stateDir, repo: co.Root, awaitApprovals: true}, runops.WithLocalLogger(log))
 		dash := dashboard.New(ops, dashboard.WithOperator(ops), dashboard.WithLocalLogs(stateDir, livePoll),
 			dashboard.WithMode("stepline serve: "+stateDir), dashboard.WithLogger(log), dashboard.WithDriveContext(ctx))

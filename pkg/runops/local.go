@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/user"
+	"strings"
 	"time"
 
 	"github.com/stepline/stepline/pkg/engine"
@@ -336,10 +337,7 @@ func rollbackInput(rec, target store.Record, stage, who string) (engine.Input, e
 // refusal turns an engine check's answer into a *Refused.
 func refusal(op, run string, err error) error {
 	if errors.Is(err, engine.ErrNotAllowed) {
-		msg := err.Error()
-		if p := engine.ErrNotAllowed.Error() + ": "; len(msg) > len(p) && msg[:len(p)] == p {
-			msg = msg[len(p):]
-		}
+		msg := strings.TrimPrefix(err.Error(), engine.ErrNotAllowed.Error()+": ")
 		return &Refused{Op: op, Run: run, Reason: msg}
 	}
 	return err
